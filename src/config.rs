@@ -1,0 +1,572 @@
+//! The suite configuration (`evals.toml`): parsing, validation and path
+//! resolution.
+//!
+//! Everything a user can get wrong in the config is caught here, before a
+//! single case runs, and reported with the file and the key (and the line,
+//! where the TOML parser knows it). Unknown keys are errors: a typo must not
+//! silently turn an assertion off.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::scoring::AssertionSpec;
+
+/// A loaded, validated suite configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file, as given on the command line.
+    pub path: PathBuf,
+    /// The directory relative paths are resolved against.
+    pub dir: PathBuf,
+    pub suite: Suite,
+    /// Prompt templates by name, with their source text.
+    pub prompts: BTreeMap<String, String>,
+    pub providers: BTreeMap<String, ProviderSpec>,
+    pub defaults: Defaults,
+    /// Inline tests, with the config line each starts on.
+    pub tests: Vec<(TestSpec, u64)>,
+    pub datasets: Vec<Dataset>,
+    /// A hash of the parsed configuration, so runs of different configs are
+    /// never mistaken for each other (and shards of different configs never merged).
+    pub hash: String,
+}
+
+/// The `[suite]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Suite {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The share of cases that must pass; below it the run exits with 1.
+    #[serde(default = "default_min_pass_rate")]
+    pub min_pass_rate: f64,
+    /// Cases read, run and stored together; a killed run keeps every stored batch.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Every dataset row must carry an `id` (otherwise ids are derived from content).
+    #[serde(default)]
+    pub require_ids: bool,
+    /// Cases in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_min_pass_rate() -> f64 {
+    1.0
+}
+
+fn default_batch_size() -> usize {
+    50
+}
+
+fn default_concurrency() -> usize {
+    8
+}
+
+/// A model provider, by its `type`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ProviderSpec {
+    /// Returns the rendered prompt: checks a suite's plumbing with no model.
+    Echo {},
+    /// Returns outputs an application already logged, keyed by case id.
+    Replay { file: PathBuf },
+}
+
+/// The `[defaults]` section, applied to every test.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub provider: Option<String>,
+    pub prompt: Option<String>,
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub assert: Vec<AssertionSpec>,
+}
+
+/// One test case as written inline in the config or as a structured dataset
+/// row (`{"id": …, "vars": {…}, "assert": […]}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    pub id: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub assert: Vec<AssertionSpec>,
+    /// An output already produced: scored as it is, no provider is called.
+    pub output: Option<String>,
+    pub threshold: Option<f64>,
+    pub prompt: Option<String>,
+    pub provider: Option<String>,
+}
+
+/// Dataset file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Jsonl,
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// The format a file's extension implies.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        })
+    }
+}
+
+/// A `[[datasets]]` entry with its glob expanded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dataset {
+    pub pattern: String,
+    /// The matching files, sorted, each with its format.
+    #[serde(skip)]
+    pub files: Vec<(PathBuf, Format)>,
+    /// Applied to this dataset's rows, between `[defaults]` and the row's own.
+    pub prompt: Option<String>,
+    pub provider: Option<String>,
+    pub assert: Vec<AssertionSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    suite: Suite,
+    #[serde(default)]
+    prompts: BTreeMap<String, PromptSpec>,
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderSpec>,
+    #[serde(default)]
+    defaults: Defaults,
+    #[serde(default)]
+    tests: Vec<Spanned<TestSpec>>,
+    #[serde(default)]
+    datasets: Vec<DatasetSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PromptSpec {
+    Inline(String),
+    File { file: PathBuf },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetSpec {
+    path: String,
+    format: Option<Format>,
+    prompt: Option<String>,
+    provider: Option<String>,
+    #[serde(default)]
+    assert: Vec<AssertionSpec>,
+}
+
+/// The parts of the config that define what a run means, hashed into
+/// `Config::hash`.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    suite: &'a Suite,
+    prompts: &'a BTreeMap<String, String>,
+    providers: &'a BTreeMap<String, ProviderSpec>,
+    defaults: &'a Defaults,
+    tests: Vec<&'a TestSpec>,
+    datasets: &'a [Dataset],
+}
+
+impl Config {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(format!(
+                "cannot read config {}: {e}. Pass the suite's evals.toml with --config.",
+                path.display()
+            ))
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses config text; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start)).unwrap_or(1);
+            Error::at(path, line, e.message().trim_end())
+        })?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let in_config = |key: &str, message: String| {
+            Error::input(format!("{}: {key}: {message}", path.display()))
+        };
+
+        let suite = raw.suite;
+        if suite.name.is_empty()
+            || !suite
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(in_config(
+                "suite.name",
+                format!(
+                    "'{}' is not a valid suite name; use letters, digits, '-', '_' and '.'",
+                    suite.name
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&suite.min_pass_rate) {
+            return Err(in_config(
+                "suite.min-pass-rate",
+                format!("{} is not between 0 and 1", suite.min_pass_rate),
+            ));
+        }
+        if suite.batch_size == 0 {
+            return Err(in_config("suite.batch-size", "must be at least 1".into()));
+        }
+        if suite.concurrency == 0 {
+            return Err(in_config("suite.concurrency", "must be at least 1".into()));
+        }
+
+        let mut prompts = BTreeMap::new();
+        for (name, spec) in raw.prompts {
+            let source = match spec {
+                PromptSpec::Inline(text) => text,
+                PromptSpec::File { file } => {
+                    let full = dir.join(&file);
+                    std::fs::read_to_string(&full).map_err(|e| {
+                        in_config(
+                            &format!("prompts.{name}.file"),
+                            format!("cannot read {}: {e}", full.display()),
+                        )
+                    })?
+                }
+            };
+            prompts.insert(name, source);
+        }
+
+        let mut providers = raw.providers;
+        for (name, spec) in providers.iter_mut() {
+            match spec {
+                ProviderSpec::Echo {} => {}
+                ProviderSpec::Replay { file } => {
+                    let full = dir.join(&*file);
+                    if !full.is_file() {
+                        return Err(in_config(
+                            &format!("providers.{name}.file"),
+                            format!("{} does not exist", full.display()),
+                        ));
+                    }
+                    *file = full;
+                }
+            }
+        }
+
+        let defaults = raw.defaults;
+        if let Some(provider) = &defaults.provider
+            && !providers.contains_key(provider)
+        {
+            return Err(in_config(
+                "defaults.provider",
+                unknown("provider", provider, providers.keys()),
+            ));
+        }
+        if let Some(prompt) = &defaults.prompt
+            && !prompts.contains_key(prompt)
+        {
+            return Err(in_config(
+                "defaults.prompt",
+                unknown("prompt", prompt, prompts.keys()),
+            ));
+        }
+        check_threshold(defaults.threshold).map_err(|m| in_config("defaults.threshold", m))?;
+        for (i, spec) in defaults.assert.iter().enumerate() {
+            spec.validate()
+                .map_err(|m| in_config(&format!("defaults.assert[{i}]"), m))?;
+        }
+
+        let mut tests = Vec::with_capacity(raw.tests.len());
+        for (i, spanned) in raw.tests.into_iter().enumerate() {
+            let line = line_of(text, spanned.span().start);
+            let test = spanned.into_inner();
+            let at = |key: &str, message: String| {
+                Error::at(path, line, format!("tests[{i}].{key}: {message}"))
+            };
+            if let Some(provider) = &test.provider
+                && !providers.contains_key(provider)
+            {
+                return Err(at(
+                    "provider",
+                    unknown("provider", provider, providers.keys()),
+                ));
+            }
+            if let Some(prompt) = &test.prompt
+                && !prompts.contains_key(prompt)
+            {
+                return Err(at("prompt", unknown("prompt", prompt, prompts.keys())));
+            }
+            check_threshold(test.threshold).map_err(|m| at("threshold", m))?;
+            for (j, spec) in test.assert.iter().enumerate() {
+                spec.validate()
+                    .map_err(|m| at(&format!("assert[{j}]"), m))?;
+            }
+            tests.push((test, line));
+        }
+
+        let mut datasets = Vec::with_capacity(raw.datasets.len());
+        for (i, spec) in raw.datasets.into_iter().enumerate() {
+            let at = |key: &str| format!("datasets[{i}].{key}");
+            if let Some(provider) = &spec.provider
+                && !providers.contains_key(provider)
+            {
+                return Err(in_config(
+                    &at("provider"),
+                    unknown("provider", provider, providers.keys()),
+                ));
+            }
+            if let Some(prompt) = &spec.prompt
+                && !prompts.contains_key(prompt)
+            {
+                return Err(in_config(
+                    &at("prompt"),
+                    unknown("prompt", prompt, prompts.keys()),
+                ));
+            }
+            for (j, a) in spec.assert.iter().enumerate() {
+                a.validate()
+                    .map_err(|m| in_config(&at(&format!("assert[{j}]")), m))?;
+            }
+            let key = at("path");
+            let files = expand(&dir, &spec.path).map_err(|m| in_config(&key, m))?;
+            let mut typed = Vec::with_capacity(files.len());
+            for file in files {
+                let format = match spec.format.or_else(|| Format::from_path(&file)) {
+                    Some(format) => format,
+                    None => {
+                        return Err(in_config(
+                            &key,
+                            format!(
+                                "cannot tell the format of {}; name it .jsonl, .csv or .json, or set datasets[{i}].format",
+                                file.display()
+                            ),
+                        ));
+                    }
+                };
+                typed.push((file, format));
+            }
+            datasets.push(Dataset {
+                pattern: spec.path,
+                files: typed,
+                prompt: spec.prompt,
+                provider: spec.provider,
+                assert: spec.assert,
+            });
+        }
+
+        if providers.is_empty() {
+            return Err(in_config(
+                "providers",
+                "no provider is configured; add one, e.g. [providers.echo] type = \"echo\"".into(),
+            ));
+        }
+        if tests.is_empty() && datasets.is_empty() {
+            return Err(in_config(
+                "tests",
+                "the suite has no tests: add [[tests]] or [[datasets]]".into(),
+            ));
+        }
+
+        let hash = {
+            let hashed = Hashed {
+                suite: &suite,
+                prompts: &prompts,
+                providers: &providers,
+                defaults: &defaults,
+                tests: tests.iter().map(|(t, _)| t).collect(),
+                datasets: &datasets,
+            };
+            let json = serde_json::to_vec(&hashed).expect("config serializes to JSON");
+            blake3::hash(&json).to_hex()[..16].to_string()
+        };
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            dir,
+            suite,
+            prompts,
+            providers,
+            defaults,
+            tests,
+            datasets,
+            hash,
+        })
+    }
+}
+
+fn check_threshold(threshold: Option<f64>) -> std::result::Result<(), String> {
+    match threshold {
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(format!("{t} is not between 0 and 1")),
+        _ => Ok(()),
+    }
+}
+
+fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    if known.is_empty() {
+        format!("unknown {what} '{name}': none is defined")
+    } else {
+        format!("unknown {what} '{name}'; defined: {}", known.join(", "))
+    }
+}
+
+/// Expands a dataset path or glob relative to the config directory; no match
+/// is an error, because a suite that silently runs no cases passes.
+fn expand(dir: &Path, pattern: &str) -> std::result::Result<Vec<PathBuf>, String> {
+    let full = dir.join(pattern);
+    let full_str = full
+        .to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", full.display()))?;
+    let is_glob = pattern.contains(['*', '?', '[']);
+    if !is_glob {
+        return if full.exists() {
+            Ok(vec![full])
+        } else {
+            Err(format!("{} does not exist", full.display()))
+        };
+    }
+    let mut files: Vec<PathBuf> = glob::glob(full_str)
+        .map_err(|e| format!("'{pattern}' is not a valid glob: {e}"))?
+        .filter_map(|entry| entry.ok())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no file matches {}", full.display()));
+    }
+    Ok(files)
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> u64 {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("evals.toml"), text)
+    }
+
+    const MINIMAL: &str = r#"
+[suite]
+name = "demo"
+
+[providers.echo]
+type = "echo"
+
+[prompts]
+ask = "Q: {{ question }}"
+
+[[tests]]
+vars = { question = "hi" }
+assert = [{ type = "contains", value = "hi" }]
+"#;
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.suite.batch_size, 50);
+        assert_eq!(config.suite.min_pass_rate, 1.0);
+        assert_eq!(config.tests.len(), 1);
+        assert_eq!(config.tests[0].1, 11, "the line of its [[tests]] header");
+        assert_eq!(config.hash.len(), 16);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = MINIMAL.replace("name = \"demo\"", "name = \"demo\"\nbatchsize = 3");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("evals.toml:4: unknown field `batchsize`"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn unknown_assertion_type_names_key() {
+        let text = MINIMAL.replace("\"contains\"", "\"containz\"");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.message().contains("evals.toml:11: tests[0].assert[0]"),
+            "{err}"
+        );
+        assert!(err.message().contains("containz"), "{err}");
+    }
+
+    #[test]
+    fn unknown_default_prompt_is_named() {
+        let text = format!("{MINIMAL}\n[defaults]\nprompt = \"nope\"\n");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "evals.toml: defaults.prompt: unknown prompt 'nope'; defined: ask"
+        );
+    }
+
+    #[test]
+    fn missing_dataset_file_is_named() {
+        let text = format!("{MINIMAL}\n[[datasets]]\npath = \"missing.jsonl\"\n");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "evals.toml: datasets[0].path: ./missing.jsonl does not exist"
+        );
+    }
+
+    #[test]
+    fn hash_changes_with_meaning_not_with_formatting() {
+        let a = parse(MINIMAL).unwrap().hash;
+        let b = parse(&MINIMAL.replace("name = \"demo\"", "name   =   \"demo\"  # same"))
+            .unwrap()
+            .hash;
+        let c = parse(&MINIMAL.replace("Q: ", "Question: ")).unwrap().hash;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,60 @@
+//! Where a run happened: commit, branch and pull request, read from the
+//! GitHub Actions environment or, locally, from git.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The revision a run belongs to; every field may be unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitContext {
+    pub sha: Option<String>,
+    pub branch: Option<String>,
+    pub pr_number: Option<i64>,
+}
+
+impl GitContext {
+    /// Reads the context for a run whose config lives in `dir`.
+    ///
+    /// On a pull request, `GITHUB_SHA` is the merge commit GitHub made; the
+    /// head commit from the event payload is the one a reviewer knows, so it
+    /// wins.
+    pub fn detect(dir: &Path) -> GitContext {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let event = env("GITHUB_EVENT_PATH")
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+        let pull_request = event.as_ref().and_then(|e| e.get("pull_request"));
+        let sha = pull_request
+            .and_then(|pr| pr.pointer("/head/sha"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .or_else(|| env("GITHUB_SHA"))
+            .or_else(|| git(dir, &["rev-parse", "HEAD"]));
+        let branch = env("GITHUB_HEAD_REF")
+            .or_else(|| env("GITHUB_REF_NAME"))
+            .or_else(|| git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD"));
+        let pr_number = pull_request
+            .and_then(|pr| pr.get("number"))
+            .and_then(|n| n.as_i64());
+        GitContext {
+            sha,
+            branch,
+            pr_number,
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(output.stdout).ok()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}

@@ -1,0 +1,186 @@
+//! Dataset files (JSONL, CSV, JSON arrays) read one row at a time.
+//!
+//! Readers push rows into a sink instead of collecting them, so memory does
+//! not grow with the file: the sink (the batcher) blocks when the pipeline is
+//! full, which is the back-pressure. A row that cannot be read is handed to
+//! the sink as a [`RowError`] with its `file:line`; what happens to it
+//! (skipped, or fatal under `--strict`) is the caller's decision.
+
+mod csv;
+mod json;
+mod jsonl;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::config::{Format, TestSpec};
+use crate::error::Result;
+
+/// Where a row came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: Arc<PathBuf>,
+    pub line: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A row that could not be read; it is reported and skipped (or fatal with `--strict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub at: Location,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+/// One row, as a test spec, or the reason it could not be read.
+pub type Row = std::result::Result<(Location, TestSpec), RowError>;
+
+/// Reads `path` in `format`, pushing each row into `sink`. An error returned
+/// by the sink stops the reading and is returned.
+pub fn read(path: &Path, format: Format, sink: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
+    let file = Arc::new(path.to_path_buf());
+    let mut push = |line: u64, object: std::result::Result<Map<String, Value>, String>| {
+        let at = Location {
+            file: Arc::clone(&file),
+            line,
+        };
+        let row = object
+            .and_then(row_to_test)
+            .map(|test| (at.clone(), test))
+            .map_err(|message| RowError { at, message });
+        sink(row)
+    };
+    match format {
+        Format::Jsonl => jsonl::read(path, &mut push),
+        Format::Csv => csv::read(path, &mut push),
+        Format::Json => json::read(path, &mut push),
+    }
+}
+
+/// Turns a row object into a test.
+///
+/// A row with a `vars` key is structured like an inline test (`id`, `vars`,
+/// `assert`, `output`, …). Any other row is flat: its keys are the variables,
+/// `id` is also the case id, and keys starting with `__` set test fields
+/// (`__output`, `__threshold`, `__description`, `__prompt`, `__provider`).
+fn row_to_test(mut object: Map<String, Value>) -> std::result::Result<TestSpec, String> {
+    if object.contains_key("vars") {
+        return serde_json::from_value(Value::Object(object)).map_err(|e| e.to_string());
+    }
+    let mut test = TestSpec::default();
+    let specials: Vec<String> = object
+        .keys()
+        .filter(|k| k.starts_with("__"))
+        .cloned()
+        .collect();
+    for key in specials {
+        let value = object.remove(&key).expect("key was just listed");
+        let text = || match &value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Null => Err(format!("{key} is null")),
+            other => Ok(other.to_string()),
+        };
+        match key.as_str() {
+            "__output" => test.output = Some(text()?),
+            "__description" => test.description = Some(text()?),
+            "__prompt" => test.prompt = Some(text()?),
+            "__provider" => test.provider = Some(text()?),
+            "__threshold" => {
+                let t = match &value {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                test.threshold = Some(t.filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| {
+                    format!("__threshold {value} is not a number between 0 and 1")
+                })?);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown column {key}; columns starting with __ are reserved for __output, __threshold, __description, __prompt and __provider"
+                ));
+            }
+        }
+    }
+    if let Some(id) = object.get("id") {
+        test.id = Some(match id {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => return Err(format!("id must be a string or a number, not {other}")),
+        });
+    }
+    test.vars = object;
+    Ok(test)
+}
+
+/// Describes a serde_json parse error without its own line number (the
+/// caller reports the file line).
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => format!("invalid JSON: {} (column {})", &text[..i], e.column()),
+        None => format!("invalid JSON: {text}"),
+    }
+}
+
+/// Names a JSON value's type for errors.
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flat_rows_are_vars_with_special_columns() {
+        let test = row_to_test(object(json!({
+            "id": 7, "question": "q", "__output": "a", "__threshold": "0.5"
+        })))
+        .unwrap();
+        assert_eq!(test.id.as_deref(), Some("7"));
+        assert_eq!(test.output.as_deref(), Some("a"));
+        assert_eq!(test.threshold, Some(0.5));
+        assert_eq!(test.vars.len(), 2, "id stays available as a variable");
+    }
+
+    #[test]
+    fn structured_rows_reject_unknown_keys() {
+        let err = row_to_test(object(json!({"vars": {}, "asert": []}))).unwrap_err();
+        assert!(err.starts_with("unknown field `asert`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_special_column_is_an_error() {
+        let err = row_to_test(object(json!({"__expected": "x"}))).unwrap_err();
+        assert!(err.starts_with("unknown column __expected"), "{err}");
+    }
+}

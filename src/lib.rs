@@ -1,0 +1,22 @@
+//! ai-evals: LLM evaluations as a fast, rate-limit-aware CI gate.
+//!
+//! The pipeline, one module per stage (see DESIGN.md): `config` →
+//! `dataset` → `cases` → `provider` (driven by `run`) → `scoring` → `store`
+//! → `report`. `run` wires the stages together; `main.rs` only parses
+//! arguments and maps errors to exit codes.
+
+pub mod cases;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod dataset;
+pub mod error;
+pub mod log;
+pub mod monitor;
+pub mod prompt;
+pub mod provider;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod scoring;
+pub mod store;

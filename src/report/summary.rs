@@ -1,0 +1,220 @@
+//! The running summary of a run and the report model built from it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::record::CaseRecord;
+use crate::store::Timing;
+
+/// How many failures and row errors the report lists in full.
+const LISTED: usize = 10;
+/// Outputs in the report are cut to this many characters.
+const OUTPUT_CHARS: usize = 200;
+
+/// Counts kept while results stream past; memory does not grow with the suite.
+#[derive(Debug, Default)]
+pub struct Summary {
+    cases_total: u64,
+    cases_passed: u64,
+    cases_errored: u64,
+    score_sum: f64,
+    by_type: BTreeMap<String, (u64, u64)>,
+    failures: Vec<Failure>,
+    rows_skipped: u64,
+    row_errors: Vec<String>,
+}
+
+/// A failing case as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub case_id: String,
+    pub source: String,
+    pub error: Option<String>,
+    /// The failed assertions: type, expected value and why.
+    pub failed: Vec<String>,
+    /// The output, shortened and with control characters escaped.
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeCount {
+    pub name: String,
+    pub passed: u64,
+    pub total: u64,
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub suite: String,
+    pub run_id: String,
+    pub db: String,
+    pub status: String,
+    pub cases_total: u64,
+    pub cases_passed: u64,
+    pub cases_failed: u64,
+    pub cases_errored: u64,
+    pub pass_rate: Option<f64>,
+    pub mean_score: Option<f64>,
+    pub min_pass_rate: f64,
+    pub gate_passed: bool,
+    pub rows_skipped: u64,
+    pub row_errors: Vec<String>,
+    pub by_type: Vec<TypeCount>,
+    pub failures: Vec<Failure>,
+    pub timings: Vec<Timing>,
+}
+
+impl Summary {
+    pub fn add(&mut self, record: &CaseRecord) {
+        self.cases_total += 1;
+        if record.passed {
+            self.cases_passed += 1;
+        }
+        if record.error.is_some() {
+            self.cases_errored += 1;
+        }
+        self.score_sum += record.score;
+        for a in &record.assertions {
+            let entry = self.by_type.entry(a.type_name()).or_default();
+            entry.1 += 1;
+            if a.passed {
+                entry.0 += 1;
+            }
+        }
+        if !record.passed && self.failures.len() < LISTED {
+            self.failures.push(Failure {
+                case_id: record.case_id.clone(),
+                source: record.source.clone(),
+                error: record.error.clone(),
+                failed: record
+                    .assertions
+                    .iter()
+                    .filter(|a| !a.passed)
+                    .map(|a| {
+                        if a.expected.is_empty() {
+                            format!("{}: {}", a.type_name(), a.reason)
+                        } else {
+                            format!("{} {}: {}", a.type_name(), a.expected, a.reason)
+                        }
+                    })
+                    .collect(),
+                output: record.output.as_deref().map(shorten),
+            });
+        }
+    }
+
+    /// Notes the dataset rows that were skipped, with the first few messages.
+    pub fn add_skipped(&mut self, count: u64, messages: &[String]) {
+        self.rows_skipped += count;
+        let room = LISTED.saturating_sub(self.row_errors.len());
+        self.row_errors.extend(messages.iter().take(room).cloned());
+    }
+
+    pub fn cases_total(&self) -> u64 {
+        self.cases_total
+    }
+
+    pub fn cases_passed(&self) -> u64 {
+        self.cases_passed
+    }
+
+    pub fn cases_errored(&self) -> u64 {
+        self.cases_errored
+    }
+
+    pub fn rows_skipped(&self) -> u64 {
+        self.rows_skipped
+    }
+
+    pub fn pass_rate(&self) -> Option<f64> {
+        (self.cases_total > 0).then(|| self.cases_passed as f64 / self.cases_total as f64)
+    }
+
+    pub fn mean_score(&self) -> Option<f64> {
+        (self.cases_total > 0).then(|| self.score_sum / self.cases_total as f64)
+    }
+
+    /// Whether the pass rate meets the gate; an empty run has nothing to fail.
+    pub fn gate_passed(&self, min_pass_rate: f64) -> bool {
+        self.pass_rate().is_none_or(|rate| rate >= min_pass_rate)
+    }
+
+    /// The report model, with the run's identity and timings added.
+    pub fn report(
+        &self,
+        suite: &str,
+        run_id: &str,
+        db: &str,
+        status: &str,
+        min_pass_rate: f64,
+        timings: Vec<Timing>,
+    ) -> Report {
+        Report {
+            suite: suite.to_string(),
+            run_id: run_id.to_string(),
+            db: db.to_string(),
+            status: status.to_string(),
+            cases_total: self.cases_total,
+            cases_passed: self.cases_passed,
+            cases_failed: self.cases_total - self.cases_passed,
+            cases_errored: self.cases_errored,
+            pass_rate: self.pass_rate(),
+            mean_score: self.mean_score(),
+            min_pass_rate,
+            gate_passed: self.gate_passed(min_pass_rate),
+            rows_skipped: self.rows_skipped,
+            row_errors: self.row_errors.clone(),
+            by_type: self
+                .by_type
+                .iter()
+                .map(|(name, &(passed, total))| TypeCount {
+                    name: name.clone(),
+                    passed,
+                    total,
+                })
+                .collect(),
+            failures: self.failures.clone(),
+            timings,
+        }
+    }
+}
+
+/// One line, at most `OUTPUT_CHARS` characters, control characters escaped
+/// (an output must not move the terminal's cursor or colour the report).
+fn shorten(output: &str) -> String {
+    let mut text = String::new();
+    for (i, c) in output.chars().enumerate() {
+        if i == OUTPUT_CHARS {
+            text.push('…');
+            break;
+        }
+        if c.is_control() {
+            text.extend(c.escape_default());
+        } else {
+            text.push(c);
+        }
+    }
+    format!("\"{text}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_escapes_control_characters_and_cuts() {
+        assert_eq!(shorten("a\nb\u{1b}[31m"), "\"a\\nb\\u{1b}[31m\"");
+        let long = "é".repeat(500);
+        let short = shorten(&long);
+        assert_eq!(short.chars().count(), OUTPUT_CHARS + 3);
+    }
+
+    #[test]
+    fn empty_run_passes_the_gate_with_no_rate() {
+        let s = Summary::default();
+        assert_eq!(s.pass_rate(), None);
+        assert!(s.gate_passed(1.0));
+    }
+}

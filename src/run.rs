@@ -1,0 +1,465 @@
+//! The `run` command: config → cases → provider → scores → DuckDB → report,
+//! wired as a streaming pipeline.
+//!
+//! Three stages run at once, joined by bounded channels so that memory stays
+//! flat however large the suite: a blocking reader thread turns dataset rows
+//! into batches of cases; the executor runs cases concurrently and scores
+//! them; a storer task writes each finished batch in one transaction. A
+//! killed run therefore keeps every batch already stored.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::cases::{Builder, Case, Origin, Rejection};
+use crate::config::Config;
+use crate::context::GitContext;
+use crate::dataset::{self, Location, Row};
+use crate::error::{Error, Result};
+use crate::log;
+use crate::monitor::{Component, Monitor, millis};
+use crate::prompt::Prompts;
+use crate::provider::{Provider, Request};
+use crate::record::CaseRecord;
+use crate::report::{self, Summary};
+use crate::scoring;
+use crate::store::{Metric, RunInfo, RunStatus, RunTotals, Store};
+
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The options of `ai-evals run`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub db: PathBuf,
+    pub format: OutputFormat,
+    pub strict: bool,
+    pub batch_size: Option<usize>,
+    pub concurrency: Option<usize>,
+}
+
+/// What a finished run hands back to `main`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// 0 when the gate passed, 1 when it failed.
+    pub exit_code: i32,
+    pub report: String,
+}
+
+/// At most this many skipped rows are printed as warnings; all are counted.
+const WARNED_ROWS: u64 = 20;
+
+pub async fn run(options: &Options) -> Result<Outcome> {
+    let monitor = Arc::new(Monitor::new());
+    let mut config = Config::load(&options.config)?;
+    if let Some(n) = options.batch_size {
+        config.suite.batch_size = n.max(1);
+    }
+    if let Some(n) = options.concurrency {
+        config.suite.concurrency = n.max(1);
+    }
+    let config = Arc::new(config);
+    let prompts = Arc::new(Prompts::new(&config.prompts, &config.path)?);
+    let providers = Arc::new(
+        config
+            .providers
+            .iter()
+            .map(|(name, spec)| Provider::from_spec(name, spec).map(|p| (name.clone(), p)))
+            .collect::<Result<Vec<_>>>()?,
+    );
+    // Check the defaults against the providers before the database is touched.
+    Builder::new(&config, &prompts, &providers)?;
+
+    let store = Arc::new(Store::open(&options.db)?);
+    let git = GitContext::detect(&config.dir);
+    let started_at = Utc::now();
+    let run_id = new_run_id(started_at);
+    store
+        .begin_run(RunInfo {
+            run_id: run_id.clone(),
+            suite: config.suite.name.clone(),
+            config_hash: config.hash.clone(),
+            git_sha: git.sha,
+            branch: git.branch,
+            pr_number: git.pr_number,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: started_at.naive_utc(),
+        })
+        .await?;
+    log::debug(&format!("run {run_id} started"));
+
+    let (case_tx, mut case_rx) = mpsc::channel::<Vec<Case>>(2);
+    let reader = {
+        let (config, prompts, providers) = (config.clone(), prompts.clone(), providers.clone());
+        let strict = options.strict;
+        tokio::task::spawn_blocking(move || {
+            let mut feeder = Feeder::new(&config, &prompts, &providers, strict, case_tx)?;
+            let result = feeder.read_all();
+            let (busy, skipped) = feeder.finish();
+            result.map(|()| (busy, skipped))
+        })
+    };
+
+    let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(2);
+    let storer = tokio::spawn(store_batches(
+        store.clone(),
+        run_id.clone(),
+        record_rx,
+        monitor.clone(),
+    ));
+
+    let mut summary = Summary::default();
+    let execution = async {
+        let started = Instant::now();
+        let cases =
+            futures::stream::poll_fn(|cx| case_rx.poll_recv(cx)).flat_map(futures::stream::iter);
+        let mut records = cases
+            .map(|case| run_case(case, &providers, &monitor))
+            .buffer_unordered(config.suite.concurrency)
+            .chunks(config.suite.batch_size);
+        while let Some(batch) = records.next().await {
+            for record in &batch {
+                summary.add(record);
+            }
+            if record_tx.send(batch).await.is_err() {
+                break;
+            }
+        }
+        monitor.add(Component::Execution, started.elapsed(), 0);
+    };
+    let interrupted = tokio::select! {
+        () = execution => false,
+        () = shutdown_signal() => true,
+    };
+    drop(record_tx);
+    drop(case_rx);
+
+    let stored = storer
+        .await
+        .map_err(|e| Error::runtime(format!("the storer task failed: {e}")))?;
+    let read = reader
+        .await
+        .map_err(|e| Error::runtime(format!("the dataset reader failed: {e}")))?;
+    let (status, failure) = match (&read, &stored) {
+        (Err(e), _) if !interrupted && !is_stop(e) => (RunStatus::Failed, Some(e)),
+        (_, Err(e)) => (RunStatus::Failed, Some(e)),
+        _ if interrupted => (RunStatus::Interrupted, None),
+        _ => (RunStatus::Finished, None),
+    };
+    if let Ok((busy, skipped)) = &read {
+        monitor.add(Component::DatasetLoading, *busy, 0);
+        summary.add_skipped(skipped.count, &skipped.messages);
+    }
+
+    let report_started = Instant::now();
+    // The report cannot time its own rendering; the database gets that figure.
+    let mut shown_timings = monitor.timings();
+    shown_timings.retain(|t| t.component != Component::Report.name());
+    let report_model = summary.report(
+        &config.suite.name,
+        &run_id,
+        &options.db.display().to_string(),
+        status.as_str(),
+        config.suite.min_pass_rate,
+        shown_timings,
+    );
+    let rendered = match options.format {
+        OutputFormat::Text => report::render_text(&report_model)?,
+        OutputFormat::Json => report::render_json(&report_model),
+    };
+    monitor.add(Component::Report, report_started.elapsed(), 1);
+
+    let totals = RunTotals {
+        status,
+        error: failure.map(|e| e.message().to_string()),
+        finished_at: Utc::now().naive_utc(),
+        cases_total: summary.cases_total(),
+        cases_passed: summary.cases_passed(),
+        cases_errored: summary.cases_errored(),
+        rows_skipped: summary.rows_skipped(),
+        pass_rate: summary.pass_rate(),
+        mean_score: summary.mean_score(),
+    };
+    let metrics = vec![Metric {
+        name: "cases_per_second".into(),
+        value: summary.cases_total() as f64 / monitor.elapsed().as_secs_f64().max(1e-9),
+        unit: Some("1/s".into()),
+    }];
+    let finish = store
+        .finish_run(run_id.clone(), totals, monitor.timings(), metrics)
+        .await;
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close(),
+        Err(_) => log::warn("the database is still in use; it will be closed at exit"),
+    }
+
+    if let Some(e) = read.err().filter(|e| !interrupted && !is_stop(e)) {
+        return Err(e);
+    }
+    stored?;
+    finish?;
+    if interrupted {
+        println!("{rendered}");
+        return Err(Error::runtime(format!(
+            "interrupted; the {} cases finished so far are stored in {} (run {run_id})",
+            summary.cases_total(),
+            options.db.display()
+        )));
+    }
+    let exit_code = if summary.gate_passed(config.suite.min_pass_rate) {
+        0
+    } else {
+        1
+    };
+    Ok(Outcome {
+        exit_code,
+        report: rendered,
+    })
+}
+
+/// Runs one case on its provider (unless it carries its output) and scores it.
+async fn run_case(case: Case, providers: &[(String, Provider)], monitor: &Monitor) -> CaseRecord {
+    let (name, provider) = &providers[case.provider];
+    let (output, latency_ms, usage, cost_usd, error) = match case.output {
+        Some(output) => (Some(output), None, None, None, None),
+        None => {
+            let request = Request {
+                case_id: &case.id,
+                repeat: 0,
+                prompt: case.prompt.as_deref().unwrap_or_default(),
+            };
+            match provider.complete(request).await {
+                Ok(r) => (
+                    Some(r.output),
+                    r.latency.map(millis),
+                    r.usage,
+                    r.cost_usd,
+                    None,
+                ),
+                Err(e) => (None, None, None, None, Some(e.message)),
+            }
+        }
+    };
+    let started = Instant::now();
+    let scored = output
+        .as_deref()
+        .map(|o| scoring::score(&case.assertions, case.threshold, o));
+    monitor.add(Component::Scoring, started.elapsed(), 1);
+    let (passed, score, assertions) = match scored {
+        Some(s) if error.is_none() => (s.passed, s.score, s.assertions),
+        _ => (false, 0.0, Vec::new()),
+    };
+    CaseRecord {
+        case_id: case.id,
+        repeat: 0,
+        ordinal: case.ordinal,
+        source: case.source,
+        description: case.description,
+        provider: name.clone(),
+        model: provider.model().to_string(),
+        prompt: case.prompt,
+        output,
+        passed,
+        score,
+        threshold: case.threshold,
+        latency_ms,
+        usage,
+        cost_usd,
+        cached: false,
+        error,
+        assertions,
+    }
+}
+
+/// Writes batches as they come; the first failure stops it.
+async fn store_batches(
+    store: Arc<Store>,
+    run_id: String,
+    mut batches: mpsc::Receiver<Vec<CaseRecord>>,
+    monitor: Arc<Monitor>,
+) -> Result<()> {
+    let mut stored = 0usize;
+    let mut count = 0u64;
+    while let Some(batch) = batches.recv().await {
+        let n = batch.len();
+        let started = Instant::now();
+        store.write_batch(run_id.clone(), batch).await?;
+        monitor.add(Component::Storing, started.elapsed(), 1);
+        stored += n;
+        count += 1;
+        log::debug(&format!("stored batch {count}: {stored} cases in all"));
+    }
+    Ok(())
+}
+
+/// Skipped rows: all counted, the first few kept for the report.
+#[derive(Debug, Default)]
+struct Skipped {
+    count: u64,
+    messages: Vec<String>,
+}
+
+/// The reader side: rows in, batches of cases out.
+struct Feeder<'a> {
+    config: &'a Config,
+    builder: Builder<'a>,
+    strict: bool,
+    batch: Vec<Case>,
+    out: mpsc::Sender<Vec<Case>>,
+    skipped: Skipped,
+    started: Instant,
+    /// Time spent blocked on a full channel: waiting, not loading.
+    waiting: Duration,
+}
+
+/// The message of the error a reader returns when the pipeline stopped
+/// taking cases (interrupted, or the store failed).
+const STOPPED: &str = "the pipeline stopped taking cases";
+
+fn is_stop(e: &Error) -> bool {
+    e.message() == STOPPED
+}
+
+impl<'a> Feeder<'a> {
+    fn new(
+        config: &'a Config,
+        prompts: &'a Prompts,
+        providers: &'a [(String, Provider)],
+        strict: bool,
+        out: mpsc::Sender<Vec<Case>>,
+    ) -> Result<Feeder<'a>> {
+        Ok(Feeder {
+            config,
+            builder: Builder::new(config, prompts, providers)?,
+            strict,
+            batch: Vec::with_capacity(config.suite.batch_size),
+            out,
+            skipped: Skipped::default(),
+            started: Instant::now(),
+            waiting: Duration::ZERO,
+        })
+    }
+
+    fn read_all(&mut self) -> Result<()> {
+        let config = self.config;
+        let config_file = Arc::new(config.path.clone());
+        for (test, line) in &config.tests {
+            let at = Location {
+                file: config_file.clone(),
+                line: *line,
+            };
+            self.push(Ok((at, test.clone())), Origin::Inline)?;
+        }
+        for (n, dataset) in config.datasets.iter().enumerate() {
+            for (file, format) in &dataset.files {
+                dataset::read(file, *format, &mut |row| self.push(row, Origin::Dataset(n)))?;
+            }
+        }
+        self.send()
+    }
+
+    fn push(&mut self, row: Row, origin: Origin) -> Result<()> {
+        let (at, test) = match row {
+            Ok(row) => row,
+            Err(bad) => return self.skip(bad.to_string()),
+        };
+        match self.builder.build(test, &at, origin) {
+            Ok(case) => {
+                self.batch.push(case);
+                if self.batch.len() >= self.config.suite.batch_size {
+                    self.send()?;
+                }
+                Ok(())
+            }
+            Err(Rejection::Row(message)) => self.skip(format!("{at}: {message}")),
+            Err(Rejection::Fatal(e)) => Err(e),
+        }
+    }
+
+    fn skip(&mut self, message: String) -> Result<()> {
+        if self.strict {
+            return Err(Error::input(format!(
+                "{message} (--strict stops at the first bad row)"
+            )));
+        }
+        self.skipped.count += 1;
+        if self.skipped.count <= WARNED_ROWS {
+            log::warn(&format!("{message}; row skipped"));
+        } else if self.skipped.count == WARNED_ROWS + 1 {
+            log::warn("more rows are skipped; the report counts them all");
+        }
+        if self.skipped.messages.len() < 10 {
+            self.skipped.messages.push(message);
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.config.suite.batch_size),
+        );
+        let started = Instant::now();
+        let sent = self.out.blocking_send(batch);
+        self.waiting += started.elapsed();
+        sent.map_err(|_| Error::runtime(STOPPED))
+    }
+
+    /// The time spent loading (not waiting), and the skipped rows.
+    fn finish(self) -> (Duration, Skipped) {
+        (
+            self.started.elapsed().saturating_sub(self.waiting),
+            self.skipped,
+        )
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what CI sends when a job is cancelled).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A run id that sorts by time and is unique across machines and shards.
+fn new_run_id(started: chrono::DateTime<Utc>) -> String {
+    let seed = format!(
+        "{:?}-{}-{:?}",
+        started.timestamp_nanos_opt(),
+        std::process::id(),
+        Instant::now()
+    );
+    format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        &blake3::hash(seed.as_bytes()).to_hex()[..6]
+    )
+}

@@ -1,0 +1,192 @@
+//! The deterministic checks: pure functions from an output to pass or fail.
+
+use regex::Regex;
+
+/// One deterministic check with its resolved value.
+#[derive(Debug, Clone)]
+pub enum Check {
+    Equals(String),
+    Contains(String),
+    /// Case-insensitive; the needle is stored lowercased.
+    IContains(String),
+    ContainsAny(Vec<String>),
+    ContainsAll(Vec<String>),
+    StartsWith(String),
+    Regex(Regex),
+    IsJson,
+}
+
+/// The outcome of one check on one output, before negation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub passed: bool,
+    /// Why it failed (or, for a negated check, why it passed), in words.
+    pub reason: String,
+}
+
+impl Check {
+    /// Runs the check on `output`.
+    pub fn run(&self, output: &str) -> Outcome {
+        match self {
+            Check::Equals(expected) => outcome(
+                output == expected,
+                || format!("output equals {}", quote(expected)),
+                || format!("output does not equal {}", quote(expected)),
+            ),
+            Check::Contains(needle) => outcome(
+                output.contains(needle.as_str()),
+                || format!("output contains {}", quote(needle)),
+                || format!("output does not contain {}", quote(needle)),
+            ),
+            Check::IContains(needle) => outcome(
+                output.to_lowercase().contains(needle.as_str()),
+                || format!("output contains {} (ignoring case)", quote(needle)),
+                || format!("output does not contain {} (ignoring case)", quote(needle)),
+            ),
+            Check::ContainsAny(needles) => {
+                let found = needles.iter().find(|n| output.contains(n.as_str()));
+                match found {
+                    Some(n) => Outcome {
+                        passed: true,
+                        reason: format!("output contains {}", quote(n)),
+                    },
+                    None => Outcome {
+                        passed: false,
+                        reason: format!("output contains none of {}", list(needles)),
+                    },
+                }
+            }
+            Check::ContainsAll(needles) => {
+                let missing: Vec<String> = needles
+                    .iter()
+                    .filter(|n| !output.contains(n.as_str()))
+                    .cloned()
+                    .collect();
+                outcome(
+                    missing.is_empty(),
+                    || format!("output contains all of {}", list(needles)),
+                    || format!("output is missing {}", list(&missing)),
+                )
+            }
+            Check::StartsWith(prefix) => outcome(
+                output.starts_with(prefix.as_str()),
+                || format!("output starts with {}", quote(prefix)),
+                || format!("output does not start with {}", quote(prefix)),
+            ),
+            Check::Regex(re) => outcome(
+                re.is_match(output),
+                || format!("output matches /{}/", re.as_str()),
+                || format!("output does not match /{}/", re.as_str()),
+            ),
+            Check::IsJson => match serde_json::from_str::<serde::de::IgnoredAny>(output) {
+                Ok(_) => Outcome {
+                    passed: true,
+                    reason: "output is valid JSON".into(),
+                },
+                Err(e) => Outcome {
+                    passed: false,
+                    reason: format!("output is not valid JSON: {e}"),
+                },
+            },
+        }
+    }
+}
+
+fn outcome(
+    passed: bool,
+    when_passed: impl FnOnce() -> String,
+    when_failed: impl FnOnce() -> String,
+) -> Outcome {
+    let reason = if passed { when_passed() } else { when_failed() };
+    Outcome { passed, reason }
+}
+
+/// Quotes a value for a reason, shortened so a reason stays one readable line.
+fn quote(value: &str) -> String {
+    const MAX: usize = 80;
+    if value.chars().count() <= MAX {
+        format!("{value:?}")
+    } else {
+        let short: String = value.chars().take(MAX).collect();
+        format!("{short:?}…")
+    }
+}
+
+fn list(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| quote(v)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(check: Check, output: &str) -> bool {
+        check.run(output).passed
+    }
+
+    #[test]
+    fn equals_is_exact() {
+        assert!(run(Check::Equals("Paris".into()), "Paris"));
+        assert!(!run(Check::Equals("Paris".into()), "Paris "));
+        assert!(!run(Check::Equals("Paris".into()), "paris"));
+        assert!(run(Check::Equals("Zürich ✓".into()), "Zürich ✓"));
+    }
+
+    #[test]
+    fn contains_and_icontains() {
+        assert!(run(Check::Contains("cat".into()), "concatenate"));
+        assert!(!run(Check::Contains("Cat".into()), "concatenate"));
+        assert!(run(Check::IContains("école".into()), "À L'ÉCOLE"));
+        assert!(run(Check::IContains("σ".into()), "ΣΟΦΙΑ"));
+        assert!(!run(Check::IContains("dog".into()), "CAT"));
+    }
+
+    #[test]
+    fn contains_any_and_all() {
+        let any = Check::ContainsAny(vec!["red".into(), "blue".into()]);
+        assert!(run(any.clone(), "the blue sky"));
+        assert!(!run(any, "the grey sky"));
+        let all = Check::ContainsAll(vec!["red".into(), "日本".into()]);
+        assert!(run(all.clone(), "red sun over 日本"));
+        let failed = all.run("red sun");
+        assert!(!failed.passed);
+        assert_eq!(failed.reason, "output is missing [\"日本\"]");
+    }
+
+    #[test]
+    fn starts_with_counts_characters_not_bytes() {
+        assert!(run(Check::StartsWith("Ñandú".into()), "Ñandú runs"));
+        assert!(!run(Check::StartsWith("Ñandú".into()), " Ñandú"));
+    }
+
+    #[test]
+    fn regex_matches_anywhere_unless_anchored() {
+        let re = |p: &str| Check::Regex(Regex::new(p).unwrap());
+        assert!(run(re(r"\d{3}"), "call 555 now"));
+        assert!(!run(re(r"^\d{3}$"), "call 555 now"));
+        assert!(run(re(r"^\p{Greek}+$"), "αβγ"));
+    }
+
+    #[test]
+    fn is_json_whole_output() {
+        assert!(run(Check::IsJson, r#"{"a": [1, 2]}"#));
+        assert!(run(Check::IsJson, " \n[1]\n"));
+        assert!(run(Check::IsJson, r#""ünïcode""#));
+        let bad = Check::IsJson.run("{\"a\": 1} trailing");
+        assert!(!bad.passed);
+        assert!(
+            bad.reason
+                .starts_with("output is not valid JSON: trailing characters")
+        );
+        assert!(!run(Check::IsJson, "```json\n{}\n```"));
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_reasons() {
+        let long = "x".repeat(500);
+        let reason = Check::Equals(long).run("y").reason;
+        assert!(reason.len() < 120, "{reason}");
+        assert!(reason.ends_with('…'));
+    }
+}

@@ -1,0 +1,128 @@
+//! The history database's schema and its migrations.
+//!
+//! Migrations are numbered and applied in order inside one transaction each;
+//! `schema_version` records what has been applied, so an older database is
+//! upgraded in place and a newer one is refused with a clear message.
+
+use duckdb::Connection;
+
+/// Each migration's SQL, in order; the version is its position plus one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE runs (
+        run_id        VARCHAR PRIMARY KEY,
+        suite         VARCHAR NOT NULL,
+        config_hash   VARCHAR NOT NULL,
+        git_sha       VARCHAR,
+        branch        VARCHAR,
+        pr_number     BIGINT,
+        tool_version  VARCHAR NOT NULL,
+        started_at    TIMESTAMP NOT NULL,
+        finished_at   TIMESTAMP,
+        -- running | finished | failed | interrupted; a run killed outright stays 'running'
+        status        VARCHAR NOT NULL,
+        error         VARCHAR,
+        cases_total   BIGINT,
+        cases_passed  BIGINT,
+        cases_errored BIGINT,
+        rows_skipped  BIGINT,
+        pass_rate     DOUBLE,
+        mean_score    DOUBLE
+    );
+    -- Baseline lookups: newest run of a suite on a branch, or at a commit.
+    CREATE INDEX runs_by_suite_branch ON runs (suite, branch, started_at);
+    CREATE INDEX runs_by_sha ON runs (git_sha);
+
+    -- No index on the result tables: rows are appended run by run, so
+    -- DuckDB's min/max zone maps already skip other runs' row groups, and an
+    -- index would slow every append and hold memory.
+    CREATE TABLE case_results (
+        run_id            VARCHAR NOT NULL,
+        case_id           VARCHAR NOT NULL,
+        repeat_index      INTEGER NOT NULL,
+        ordinal           BIGINT NOT NULL,
+        source            VARCHAR,
+        description       VARCHAR,
+        provider          VARCHAR NOT NULL,
+        model             VARCHAR NOT NULL,
+        prompt            VARCHAR,
+        output            VARCHAR,
+        passed            BOOLEAN NOT NULL,
+        score             DOUBLE NOT NULL,
+        threshold         DOUBLE,
+        latency_ms        DOUBLE,
+        prompt_tokens     BIGINT,
+        completion_tokens BIGINT,
+        total_tokens      BIGINT,
+        cost_usd          DOUBLE,
+        cached            BOOLEAN NOT NULL,
+        error             VARCHAR
+    );
+
+    CREATE TABLE scores (
+        run_id          VARCHAR NOT NULL,
+        case_id         VARCHAR NOT NULL,
+        repeat_index    INTEGER NOT NULL,
+        assertion_index INTEGER NOT NULL,
+        assertion_type  VARCHAR NOT NULL,
+        passed          BOOLEAN NOT NULL,
+        score           DOUBLE NOT NULL,
+        weight          DOUBLE NOT NULL,
+        expected        VARCHAR,
+        reason          VARCHAR
+    );
+
+    CREATE TABLE timings (
+        run_id      VARCHAR NOT NULL,
+        component   VARCHAR NOT NULL,
+        parent      VARCHAR,
+        duration_ms DOUBLE NOT NULL,
+        calls       BIGINT
+    );
+
+    CREATE TABLE metrics (
+        run_id VARCHAR NOT NULL,
+        name   VARCHAR NOT NULL,
+        value  DOUBLE NOT NULL,
+        unit   VARCHAR
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to the current schema; returns the version it found.
+pub fn migrate(conn: &Connection) -> Result<i64, String> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version    INTEGER NOT NULL,
+             applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+         )",
+    )
+    .map_err(|e| e.to_string())?;
+    let found: i64 = conn
+        .query_row(
+            "SELECT coalesce(max(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if found > CURRENT {
+        return Err(format!(
+            "the database has schema version {found}, newer than this ai-evals knows ({CURRENT}); upgrade ai-evals"
+        ));
+    }
+    for version in found + 1..=CURRENT {
+        let sql = MIGRATIONS[(version - 1) as usize];
+        let step = format!(
+            "BEGIN TRANSACTION; {sql}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
+        );
+        if let Err(e) = conn.execute_batch(&step) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(format!("migration to schema version {version} failed: {e}"));
+        }
+    }
+    Ok(found)
+}

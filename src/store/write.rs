@@ -1,0 +1,189 @@
+//! Writing a run: its row, its results (with the Appender, one transaction
+//! per batch) and, at the end, its totals, timings and metrics.
+
+use chrono::NaiveDateTime;
+use duckdb::{Connection, params};
+use serde::Serialize;
+
+use crate::record::CaseRecord;
+
+/// What is known about a run when it starts.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub suite: String,
+    pub config_hash: String,
+    pub git_sha: Option<String>,
+    pub branch: Option<String>,
+    pub pr_number: Option<i64>,
+    pub tool_version: String,
+    pub started_at: NaiveDateTime,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Finished,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A run's totals, written when it ends.
+#[derive(Debug, Clone)]
+pub struct RunTotals {
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub finished_at: NaiveDateTime,
+    pub cases_total: u64,
+    pub cases_passed: u64,
+    pub cases_errored: u64,
+    pub rows_skipped: u64,
+    pub pass_rate: Option<f64>,
+    pub mean_score: Option<f64>,
+}
+
+/// A component's time: `duration_ms` is the time the component was busy;
+/// `calls` how many times it ran, where that means something.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    pub component: String,
+    pub parent: Option<String>,
+    pub duration_ms: f64,
+    pub calls: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: Option<String>,
+}
+
+pub fn begin_run(conn: &Connection, run: &RunInfo) -> duckdb::Result<()> {
+    conn.execute(
+        "INSERT INTO runs (run_id, suite, config_hash, git_sha, branch, pr_number,
+                           tool_version, started_at, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+        params![
+            run.run_id,
+            run.suite,
+            run.config_hash,
+            run.git_sha,
+            run.branch,
+            run.pr_number,
+            run.tool_version,
+            run.started_at,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn batch(conn: &mut Connection, run_id: &str, records: &[CaseRecord]) -> duckdb::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut results = tx.appender("case_results")?;
+        for r in records {
+            let usage = r.usage;
+            results.append_row(params![
+                run_id,
+                r.case_id,
+                r.repeat,
+                r.ordinal as i64,
+                r.source,
+                r.description,
+                r.provider,
+                r.model,
+                r.prompt,
+                r.output,
+                r.passed,
+                r.score,
+                r.threshold,
+                r.latency_ms,
+                usage.map(|u| u.prompt_tokens as i64),
+                usage.map(|u| u.completion_tokens as i64),
+                usage.map(|u| u.total_tokens as i64),
+                r.cost_usd,
+                r.cached,
+                r.error,
+            ])?;
+        }
+        // Appender errors on drop are swallowed; flush to see them.
+        results.flush()?;
+        let mut scores = tx.appender("scores")?;
+        for r in records {
+            for (i, a) in r.assertions.iter().enumerate() {
+                scores.append_row(params![
+                    run_id,
+                    r.case_id,
+                    r.repeat,
+                    i as i32,
+                    a.type_name(),
+                    a.passed,
+                    a.score,
+                    a.weight,
+                    a.expected,
+                    a.reason,
+                ])?;
+            }
+        }
+        scores.flush()?;
+    }
+    tx.commit()
+}
+
+pub fn finish_run(
+    conn: &mut Connection,
+    run_id: &str,
+    totals: &RunTotals,
+    timings: &[Timing],
+    metrics: &[Metric],
+) -> duckdb::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, error = ?, cases_total = ?,
+                cases_passed = ?, cases_errored = ?, rows_skipped = ?, pass_rate = ?,
+                mean_score = ?
+         WHERE run_id = ?",
+        params![
+            totals.finished_at,
+            totals.status.as_str(),
+            totals.error,
+            totals.cases_total as i64,
+            totals.cases_passed as i64,
+            totals.cases_errored as i64,
+            totals.rows_skipped as i64,
+            totals.pass_rate,
+            totals.mean_score,
+            run_id,
+        ],
+    )?;
+    {
+        let mut app = tx.appender("timings")?;
+        for t in timings {
+            app.append_row(params![
+                run_id,
+                t.component,
+                t.parent,
+                t.duration_ms,
+                t.calls.map(|c| c as i64),
+            ])?;
+        }
+        app.flush()?;
+        let mut app = tx.appender("metrics")?;
+        for m in metrics {
+            app.append_row(params![run_id, m.name, m.value, m.unit])?;
+        }
+        app.flush()?;
+    }
+    tx.commit()
+}

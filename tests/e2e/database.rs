@@ -1,0 +1,93 @@
+//! The history file: created with its schema, reused across runs, and
+//! refused with a clear message when it is not ours to read.
+
+use crate::support::{Suite, column, echo_config, number};
+
+fn suite() -> Suite {
+    Suite::new(&echo_config(
+        "[[tests]]\nid = \"a\"\nvars = { q = 1 }\nassert = [{ type = \"contains\", value = \"1\" }]\n",
+    ))
+}
+
+#[test]
+fn schema_is_created_once_and_runs_accumulate() {
+    let suite = suite();
+    suite.run(&[]).expect_code(0);
+    suite.run(&[]).expect_code(0);
+    assert_eq!(number(&suite.db(), "SELECT count(*) FROM runs"), 2);
+    assert_eq!(
+        column(&suite.db(), "SELECT version::VARCHAR FROM schema_version"),
+        ["1"]
+    );
+    let run = column(
+        &suite.db(),
+        "SELECT suite || ' ' || length(config_hash) || ' ' || tool_version FROM runs LIMIT 1",
+    );
+    assert_eq!(run, [format!("t 16 {}", env!("CARGO_PKG_VERSION"))]);
+}
+
+#[test]
+fn a_file_that_is_not_duckdb_is_refused() {
+    let suite = suite();
+    suite.write("history.duckdb", "id,name\n1,not a database\n");
+    let run = suite.run(&[]);
+    run.expect_code(2);
+    let expected = format!(
+        "error: {} is not a DuckDB database. Pass --db a new path or an ai-evals history file.",
+        suite.db().display()
+    );
+    assert!(run.stderr().contains(&expected), "{}", run.stderr());
+}
+
+#[test]
+fn another_storage_version_is_refused() {
+    let suite = suite();
+    let old = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/duckdb/written-by-duckdb-0.8.1.duckdb");
+    std::fs::copy(old, suite.db()).unwrap();
+    let run = suite.run(&[]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("was written by another DuckDB storage version than this ai-evals reads"),
+        "{err}"
+    );
+    assert!(err.contains("storage version number 51"), "{err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one line, not DuckDB's paragraph: {err}"
+    );
+}
+
+#[test]
+fn a_damaged_database_is_refused() {
+    let suite = suite();
+    suite.run(&[]).expect_code(0);
+    let mut bytes = std::fs::read(suite.db()).unwrap();
+    bytes[20] ^= 0xff;
+    std::fs::write(suite.db(), bytes).unwrap();
+    let run = suite.run(&[]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("is damaged: "), "{}", run.stderr());
+}
+
+#[test]
+fn schema_from_a_newer_release_is_refused() {
+    let suite = suite();
+    suite.run(&[]).expect_code(0);
+    {
+        let conn = duckdb::Connection::open(suite.db()).unwrap();
+        conn.execute_batch("INSERT INTO schema_version (version) VALUES (99)")
+            .unwrap();
+    }
+    let run = suite.run(&[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains(
+            "has schema version 99, newer than this ai-evals knows (1); upgrade ai-evals"
+        ),
+        "{}",
+        run.stderr()
+    );
+}

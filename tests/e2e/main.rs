@@ -1,0 +1,10 @@
+//! End-to-end tests of the `ai-evals` binary on real files and real DuckDB
+//! databases. One test crate, so DuckDB is linked once for all of them.
+
+mod support;
+
+mod config_errors;
+mod database;
+mod datasets;
+mod interrupted;
+mod run;
