@@ -12,7 +12,6 @@ use crate::config::{Config, TestSpec};
 use crate::dataset::Location;
 use crate::error::{Error, Result};
 use crate::prompt::Prompts;
-use crate::provider::Provider;
 use crate::scoring::{Assertion, AssertionSpec};
 
 /// A case ready to run.
@@ -80,14 +79,15 @@ pub struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    /// `providers` are the run's providers, in the order of `provider_names`.
+    /// `providers` are the run's providers in order, each with whether it
+    /// needs a rendered prompt; a case's provider is an index into it.
     pub fn new(
         config: &'a Config,
         prompts: &'a Prompts,
-        providers: &[(String, Provider)],
+        providers: &[(String, bool)],
     ) -> Result<Builder<'a>> {
         let provider_names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
-        let needs_prompt = providers.iter().map(|(_, p)| p.needs_prompt()).collect();
+        let needs_prompt = providers.iter().map(|(_, needs)| *needs).collect();
         let position = |name: &String| provider_names.iter().position(|n| n == name);
         let default_provider = match &config.defaults.provider {
             Some(name) => position(name),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cache;
 use crate::run::OutputFormat;
 
 /// Fast, rate-limit-aware LLM evaluations with a DuckDB history.
@@ -33,6 +34,36 @@ pub enum Command {
     ///
     /// Example: ai-evals run --config evals/evals.toml --db history.duckdb
     Run(RunArgs),
+
+    /// Inspect or trim the response cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Entries, size, oldest and newest, and the last run's hit rate.
+    Stats(CacheArgs),
+    /// Remove entries past an age, then the least recently used beyond a size.
+    Prune {
+        #[command(flatten)]
+        cache: CacheArgs,
+        /// Remove entries written longer ago than this (e.g. 7d, 12h).
+        #[arg(long, value_name = "AGE", default_value = "14d")]
+        max_age: String,
+        /// Keep at most this much per kind of entry (e.g. 500MB, 1GiB).
+        #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+        max_size: String,
+    },
+    /// Remove every entry.
+    Clear(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// The cache folder.
+    #[arg(long, default_value = crate::run::DEFAULT_CACHE_DIR, env = "AI_EVALS_CACHE_DIR")]
+    pub cache_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -61,7 +92,31 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
 
-    /// Cases in flight at once (overrides suite.concurrency).
+    /// Cases in flight at once (overrides suite.concurrency and every provider's).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// Requests per minute each remote provider may spend (overrides the config).
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u32>,
+
+    /// Tokens per minute each remote provider may spend (overrides the config).
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<u32>,
+
+    /// Runs of each case (overrides suite.repeat); each repeat is cached apart.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+
+    /// The response cache folder [default: [cache] dir, else .ai-evals-cache].
+    #[arg(long, value_name = "DIR", env = "AI_EVALS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// How to use the cache; read-only suits untrusted pull requests.
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "no_cache")]
+    pub cache: Option<cache::Mode>,
+
+    /// Do not use the cache (the same as --cache off).
+    #[arg(long)]
+    pub no_cache: bool,
 }

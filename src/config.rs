@@ -9,11 +9,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::cache;
 use crate::error::{Error, Result};
+use crate::pricing::Price;
 use crate::scoring::AssertionSpec;
 
 /// A loaded, validated suite configuration.
@@ -27,6 +30,10 @@ pub struct Config {
     /// Prompt templates by name, with their source text.
     pub prompts: BTreeMap<String, String>,
     pub providers: BTreeMap<String, ProviderSpec>,
+    /// Price overrides by model name, USD per million tokens.
+    pub prices: BTreeMap<String, Price>,
+    /// The `[cache]` section, resolved.
+    pub cache: CacheConfig,
     pub defaults: Defaults,
     /// Inline tests, with the config line each starts on.
     pub tests: Vec<(TestSpec, u64)>,
@@ -55,6 +62,13 @@ pub struct Suite {
     /// Cases in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Runs of each case; each repeat is its own cache entry and result row.
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
+}
+
+fn default_repeat() -> u32 {
+    1
 }
 
 fn default_min_pass_rate() -> f64 {
@@ -77,6 +91,62 @@ pub enum ProviderSpec {
     Echo {},
     /// Returns outputs an application already logged, keyed by case id.
     Replay { file: PathBuf },
+    /// OpenAI Chat Completions.
+    Openai(HttpSpec),
+    /// Anthropic Messages.
+    Anthropic(HttpSpec),
+    /// Any server with OpenAI's Chat Completions API (Ollama, vLLM, Groq, …).
+    OpenaiCompatible(HttpSpec),
+    /// An Azure OpenAI deployment.
+    AzureOpenai(HttpSpec),
+}
+
+/// The settings of an HTTP provider. Which keys apply depends on the type;
+/// the provider module checks the combination.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HttpSpec {
+    pub model: Option<String>,
+    /// The API root, e.g. `http://localhost:11434/v1` (OpenAI-style) or
+    /// `https://api.anthropic.com`; each type has a default but `openai-compatible`.
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key (a default per type).
+    pub api_key_env: Option<String>,
+    /// Azure: `https://NAME.openai.azure.com`, the deployment and the API version.
+    pub endpoint: Option<String>,
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub seed: Option<i64>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// The system prompt.
+    pub system: Option<String>,
+    pub response_format: Option<ResponseFormat>,
+    /// A rate-limit preset: `openai-tier1`, `openai-tier2`, `anthropic-tier1`, `anthropic-tier2`.
+    pub tier: Option<String>,
+    /// Requests per minute this suite may spend (overrides the tier).
+    pub rpm: Option<u32>,
+    /// Tokens per minute this suite may spend (overrides the tier).
+    pub tpm: Option<u32>,
+    /// Requests in flight at once (overrides the tier).
+    pub concurrency: Option<usize>,
+    /// Seconds before a call is abandoned (and retried).
+    pub timeout_secs: Option<f64>,
+    /// Retries after the first attempt, for 408, 409, 429, 5xx, timeouts and resets.
+    pub max_retries: Option<u32>,
+    /// USD per million input and output tokens (overrides `[prices]`).
+    pub price: Option<Price>,
+}
+
+/// What the model is asked to answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFormat {
+    Text,
+    Json,
 }
 
 /// The `[defaults]` section, applied to every test.
@@ -163,11 +233,43 @@ struct RawConfig {
     #[serde(default)]
     providers: BTreeMap<String, ProviderSpec>,
     #[serde(default)]
+    prices: BTreeMap<String, Price>,
+    #[serde(default)]
+    cache: CacheSpec,
+    #[serde(default)]
     defaults: Defaults,
     #[serde(default)]
     tests: Vec<Spanned<TestSpec>>,
     #[serde(default)]
     datasets: Vec<DatasetSpec>,
+}
+
+/// The `[cache]` section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CacheSpec {
+    dir: Option<PathBuf>,
+    mode: Option<cache::Mode>,
+    ttl: Option<String>,
+    max_size: Option<String>,
+    #[serde(default)]
+    keep_truncated: bool,
+    embeddings_ttl: Option<String>,
+    embeddings_max_size: Option<String>,
+}
+
+/// The `[cache]` section: each setting the suite chose (the command line
+/// and the defaults fill in the rest).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheConfig {
+    /// Resolved against the config's folder.
+    pub dir: Option<PathBuf>,
+    pub mode: Option<cache::Mode>,
+    pub ttl: Option<Duration>,
+    pub max_bytes: Option<u64>,
+    pub keep_truncated: bool,
+    pub embeddings_ttl: Option<Duration>,
+    pub embeddings_max_bytes: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +297,7 @@ struct Hashed<'a> {
     suite: &'a Suite,
     prompts: &'a BTreeMap<String, String>,
     providers: &'a BTreeMap<String, ProviderSpec>,
+    prices: &'a BTreeMap<String, Price>,
     defaults: &'a Defaults,
     tests: Vec<&'a TestSpec>,
     datasets: &'a [Dataset],
@@ -254,6 +357,34 @@ impl Config {
         if suite.concurrency == 0 {
             return Err(in_config("suite.concurrency", "must be at least 1".into()));
         }
+        if suite.repeat == 0 {
+            return Err(in_config("suite.repeat", "must be at least 1".into()));
+        }
+        let raw_cache = raw.cache;
+        let duration = |key: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(cache::parse_duration)
+                .transpose()
+                .map_err(|m| in_config(key, m))
+        };
+        let size = |key: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(cache::parse_size)
+                .transpose()
+                .map_err(|m| in_config(key, m))
+        };
+        let cache = CacheConfig {
+            dir: raw_cache.dir.map(|d| dir.join(d)),
+            mode: raw_cache.mode,
+            ttl: duration("cache.ttl", &raw_cache.ttl)?,
+            max_bytes: size("cache.max-size", &raw_cache.max_size)?,
+            keep_truncated: raw_cache.keep_truncated,
+            embeddings_ttl: duration("cache.embeddings-ttl", &raw_cache.embeddings_ttl)?,
+            embeddings_max_bytes: size(
+                "cache.embeddings-max-size",
+                &raw_cache.embeddings_max_size,
+            )?,
+        };
 
         let mut prompts = BTreeMap::new();
         for (name, spec) in raw.prompts {
@@ -272,10 +403,15 @@ impl Config {
             prompts.insert(name, source);
         }
 
+        let raw_prices = raw.prices;
         let mut providers = raw.providers;
         for (name, spec) in providers.iter_mut() {
             match spec {
-                ProviderSpec::Echo {} => {}
+                ProviderSpec::Echo {}
+                | ProviderSpec::Openai(_)
+                | ProviderSpec::Anthropic(_)
+                | ProviderSpec::OpenaiCompatible(_)
+                | ProviderSpec::AzureOpenai(_) => {}
                 ProviderSpec::Replay { file } => {
                     let full = dir.join(&*file);
                     if !full.is_file() {
@@ -408,6 +544,7 @@ impl Config {
                 suite: &suite,
                 prompts: &prompts,
                 providers: &providers,
+                prices: &raw_prices,
                 defaults: &defaults,
                 tests: tests.iter().map(|(t, _)| t).collect(),
                 datasets: &datasets,
@@ -422,6 +559,8 @@ impl Config {
             suite,
             prompts,
             providers,
+            prices: raw_prices,
+            cache,
             defaults,
             tests,
             datasets,

@@ -5,18 +5,25 @@
 //! → `report`. `run` wires the stages together; `main.rs` only parses
 //! arguments and maps errors to exit codes.
 
+pub mod budget;
+pub mod cache;
 pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod context;
 pub mod dataset;
 pub mod error;
+pub mod executor;
 pub mod log;
 pub mod monitor;
+pub mod pricing;
+pub mod progress;
 pub mod prompt;
 pub mod provider;
 pub mod record;
 pub mod report;
 pub mod run;
 pub mod scoring;
+pub mod secret;
+pub mod stats;
 pub mod store;

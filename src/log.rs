@@ -1,7 +1,10 @@
 //! Messages for the person running the tool, on stderr (stdout carries the
-//! report). Verbosity is process-wide because every stage logs.
+//! report). Verbosity is process-wide because every stage logs. Every
+//! message is scrubbed of registered secrets before it is written.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::secret::redact;
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
@@ -15,23 +18,23 @@ pub fn level() -> u8 {
 }
 
 pub fn error(message: &str) {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", redact(message));
 }
 
 pub fn warn(message: &str) {
     if level() >= 1 {
-        eprintln!("warning: {message}");
+        eprintln!("warning: {}", redact(message));
     }
 }
 
 pub fn note(message: &str) {
     if level() >= 1 {
-        eprintln!("{message}");
+        eprintln!("{}", redact(message));
     }
 }
 
 pub fn debug(message: &str) {
     if level() >= 2 {
-        eprintln!("debug: {message}");
+        eprintln!("debug: {}", redact(message));
     }
 }

@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
-use ai_evals::cli::{Cli, Command};
+use ai_evals::cache::{self, command};
+use ai_evals::cli::{CacheCommand, Cli, Command};
+use ai_evals::error::Error;
+use ai_evals::executor::Overrides;
 use ai_evals::{log, run};
 use clap::Parser;
 
@@ -34,19 +37,57 @@ fn main() -> ExitCode {
                 format: args.format,
                 strict: args.strict,
                 batch_size: args.batch_size,
-                concurrency: args.concurrency,
+                overrides: Overrides {
+                    concurrency: args.concurrency,
+                    rpm: args.rpm,
+                    tpm: args.tpm,
+                },
+                quiet: cli.quiet,
+                cache_dir: args.cache_dir,
+                cache_mode: if args.no_cache {
+                    Some(cache::Mode::Off)
+                } else {
+                    args.cache
+                },
+                repeat: args.repeat,
             };
             runtime.block_on(run::run(&options))
         }
+        Command::Cache(command) => cache_command(command).map(|report| run::Outcome {
+            exit_code: 0,
+            report,
+        }),
     };
     match result {
         Ok(outcome) => {
-            println!("{}", outcome.report);
+            print!("{}", outcome.report);
+            if !outcome.report.ends_with('\n') {
+                println!();
+            }
             ExitCode::from(outcome.exit_code as u8)
         }
         Err(e) => {
             log::error(e.message());
             ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn cache_command(command: CacheCommand) -> Result<String, Error> {
+    let settings = |args: ai_evals::cli::CacheArgs| cache::Settings::new(args.cache_dir);
+    match command {
+        CacheCommand::Stats(args) => command::stats(&settings(args)),
+        CacheCommand::Clear(args) => command::clear(&settings(args)),
+        CacheCommand::Prune {
+            cache,
+            max_age,
+            max_size,
+        } => {
+            let age = cache::parse_duration(&max_age)
+                .map_err(|m| Error::input(format!("--max-age: {m}")))?;
+            let size = cache::parse_size(&max_size)
+                .map_err(|m| Error::input(format!("--max-size: {m}")))?;
+            command::prune(&settings(cache), age, size)
         }
     }
 }

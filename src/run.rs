@@ -15,15 +15,19 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::cache::{self, ResponseCache};
 use crate::cases::{Builder, Case, Origin, Rejection};
-use crate::config::Config;
+use crate::config::{Config, ProviderSpec};
 use crate::context::GitContext;
 use crate::dataset::{self, Location, Row};
 use crate::error::{Error, Result};
+use crate::executor::{Answer, Executor, Failure, Lane, Limits, Overrides};
 use crate::log;
 use crate::monitor::{Component, Monitor, millis};
+use crate::pricing::Prices;
+use crate::progress::Progress;
 use crate::prompt::Prompts;
-use crate::provider::{Provider, Request};
+use crate::provider::{Provider, Request, Setup};
 use crate::record::CaseRecord;
 use crate::report::{self, Summary};
 use crate::scoring;
@@ -44,7 +48,43 @@ pub struct Options {
     pub format: OutputFormat,
     pub strict: bool,
     pub batch_size: Option<usize>,
-    pub concurrency: Option<usize>,
+    /// Overrides of every remote provider's limits (and of the suite's concurrency).
+    pub overrides: Overrides,
+    /// No progress display.
+    pub quiet: bool,
+    /// The response cache's folder (overrides `[cache] dir`).
+    pub cache_dir: Option<PathBuf>,
+    /// How the cache may be used (overrides `[cache] mode`).
+    pub cache_mode: Option<cache::Mode>,
+    /// Runs of each case (overrides `suite.repeat`).
+    pub repeat: Option<u32>,
+}
+
+/// The cache folder when neither the command line nor the config names one.
+pub const DEFAULT_CACHE_DIR: &str = ".ai-evals-cache";
+
+/// The cache settings: command line, then `[cache]`, then the defaults.
+pub fn cache_settings(
+    config: &Config,
+    cache_dir: Option<PathBuf>,
+    mode: Option<cache::Mode>,
+) -> cache::Settings {
+    let c = &config.cache;
+    let dir = cache_dir
+        .or_else(|| c.dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR));
+    let defaults = cache::Settings::new(dir);
+    cache::Settings {
+        mode: mode.or(c.mode).unwrap_or(defaults.mode),
+        ttl: c.ttl.unwrap_or(defaults.ttl),
+        max_bytes: c.max_bytes.unwrap_or(defaults.max_bytes),
+        keep_truncated: c.keep_truncated,
+        embeddings_ttl: c.embeddings_ttl.unwrap_or(defaults.embeddings_ttl),
+        embeddings_max_bytes: c
+            .embeddings_max_bytes
+            .unwrap_or(defaults.embeddings_max_bytes),
+        ..defaults
+    }
 }
 
 /// What a finished run hands back to `main`.
@@ -64,17 +104,23 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     if let Some(n) = options.batch_size {
         config.suite.batch_size = n.max(1);
     }
-    if let Some(n) = options.concurrency {
+    if let Some(n) = options.overrides.concurrency {
         config.suite.concurrency = n.max(1);
+    }
+    if let Some(n) = options.repeat {
+        config.suite.repeat = n.max(1);
     }
     let config = Arc::new(config);
     let prompts = Arc::new(Prompts::new(&config.prompts, &config.path)?);
-    let providers = Arc::new(
-        config
-            .providers
+    let settings = cache_settings(&config, options.cache_dir.clone(), options.cache_mode);
+    let cache = (settings.mode != cache::Mode::Off).then(|| ResponseCache::new(settings));
+    let executor = Arc::new(executor(&config, options.overrides, cache)?);
+    let providers: Arc<Vec<(String, bool)>> = Arc::new(
+        executor
+            .lanes()
             .iter()
-            .map(|(name, spec)| Provider::from_spec(name, spec).map(|p| (name.clone(), p)))
-            .collect::<Result<Vec<_>>>()?,
+            .map(|l| (l.name.clone(), l.provider.needs_prompt()))
+            .collect(),
     );
     // Check the defaults against the providers before the database is touched.
     Builder::new(&config, &prompts, &providers)?;
@@ -109,6 +155,12 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         })
     };
 
+    let progress = Arc::new(Progress::new(options.quiet));
+    {
+        let (config, progress) = (config.clone(), progress.clone());
+        tokio::task::spawn_blocking(move || progress.set_total(count_cases(&config)));
+    }
+
     let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(2);
     let storer = tokio::spawn(store_batches(
         store.clone(),
@@ -120,16 +172,22 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let mut summary = Summary::default();
     let execution = async {
         let started = Instant::now();
-        let cases =
-            futures::stream::poll_fn(|cx| case_rx.poll_recv(cx)).flat_map(futures::stream::iter);
+        let repeat = config.suite.repeat;
+        let cases = futures::stream::poll_fn(|cx| case_rx.poll_recv(cx))
+            .flat_map(futures::stream::iter)
+            .flat_map(|case| {
+                let case = Arc::new(case);
+                futures::stream::iter((0..repeat).map(move |r| (Arc::clone(&case), r)))
+            });
         let mut records = cases
-            .map(|case| run_case(case, &providers, &monitor))
-            .buffer_unordered(config.suite.concurrency)
+            .map(|(case, r)| run_case(case, r, &executor, &monitor))
+            .buffer_unordered(executor.width())
             .chunks(config.suite.batch_size);
         while let Some(batch) = records.next().await {
             for record in &batch {
                 summary.add(record);
             }
+            progress.advance(batch.len() as u64, executor.throttled());
             if record_tx.send(batch).await.is_err() {
                 break;
             }
@@ -142,6 +200,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     };
     drop(record_tx);
     drop(case_rx);
+    progress.finish();
 
     let stored = storer
         .await
@@ -164,7 +223,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     // The report cannot time its own rendering; the database gets that figure.
     let mut shown_timings = monitor.timings();
     shown_timings.retain(|t| t.component != Component::Report.name());
-    let report_model = summary.report(
+    let mut report_model = summary.report(
         &config.suite.name,
         &run_id,
         &options.db.display().to_string(),
@@ -172,6 +231,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         config.suite.min_pass_rate,
         shown_timings,
     );
+    report_model.cache = executor.cache().map(ResponseCache::stats);
+    report_model.throttled_ms = millis(executor.throttled());
     let rendered = match options.format {
         OutputFormat::Text => report::render_text(&report_model)?,
         OutputFormat::Json => report::render_json(&report_model),
@@ -189,11 +250,21 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         pass_rate: summary.pass_rate(),
         mean_score: summary.mean_score(),
     };
-    let metrics = vec![Metric {
+    let mut metrics = vec![Metric {
         name: "cases_per_second".into(),
         value: summary.cases_total() as f64 / monitor.elapsed().as_secs_f64().max(1e-9),
         unit: Some("1/s".into()),
     }];
+    metrics.extend(executor.metrics());
+    if let Some(cache) = executor.cache() {
+        metrics.extend(cache_metrics(&cache.stats()));
+        if let Err(e) = cache.finish() {
+            log::warn(&format!(
+                "could not prune the response cache in {}: {e}",
+                cache.settings().dir.display()
+            ));
+        }
+    }
     let finish = store
         .finish_run(run_id.clone(), totals, monitor.timings(), metrics)
         .await;
@@ -226,29 +297,154 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     })
 }
 
-/// Runs one case on its provider (unless it carries its output) and scores it.
-async fn run_case(case: Case, providers: &[(String, Provider)], monitor: &Monitor) -> CaseRecord {
-    let (name, provider) = &providers[case.provider];
-    let (output, latency_ms, usage, cost_usd, error) = match case.output {
-        Some(output) => (Some(output), None, None, None, None),
+/// The cache's counters as run metrics.
+fn cache_metrics(stats: &cache::Stats) -> Vec<Metric> {
+    let metric = |name: &str, value: f64, unit: Option<&str>| Metric {
+        name: name.into(),
+        value,
+        unit: unit.map(str::to_string),
+    };
+    let mut metrics = vec![
+        metric("cache_hits", stats.hits as f64, None),
+        metric("cache_misses", stats.misses as f64, None),
+        metric("cache_shared", stats.shared as f64, None),
+        metric("requests_saved", stats.requests_saved() as f64, None),
+        metric("tokens_saved", stats.tokens_saved as f64, None),
+        metric("cost_saved_usd", stats.cost_saved_usd, Some("USD")),
+        metric("cache_corrupt_entries", stats.corrupt as f64, None),
+        metric("cache_write_errors", stats.write_errors as f64, None),
+    ];
+    if let Some(rate) = stats.hit_rate() {
+        metrics.push(metric("cache_hit_rate", rate, Some("ratio")));
+    }
+    metrics
+}
+
+/// The run's lanes, one per provider in config order, with their limits.
+fn executor(
+    config: &Config,
+    overrides: Overrides,
+    cache: Option<ResponseCache>,
+) -> Result<Executor> {
+    let prices = Prices::new(&config.prices);
+    let client = crate::provider::http::client()?;
+    let env = |var: &str| std::env::var(var).ok();
+    let setup = Setup {
+        prices: &prices,
+        client: &client,
+        env: &env,
+    };
+    let mut lanes = Vec::with_capacity(config.providers.len());
+    for (name, spec) in &config.providers {
+        let provider = Provider::from_spec(name, spec, &setup)
+            .map_err(|e| e.context(config.path.display()))?;
+        let limits = match spec {
+            ProviderSpec::Openai(http)
+            | ProviderSpec::Anthropic(http)
+            | ProviderSpec::OpenaiCompatible(http)
+            | ProviderSpec::AzureOpenai(http) => {
+                Limits::for_http(name, http, config.suite.concurrency, overrides)
+                    .map_err(|e| e.context(config.path.display()))?
+            }
+            ProviderSpec::Echo {} | ProviderSpec::Replay { .. } => {
+                Limits::offline(config.suite.concurrency)
+            }
+        };
+        lanes.push(Lane::new(name.clone(), provider, limits));
+    }
+    Ok(Executor::new(lanes, cache))
+}
+
+/// The number of cases the suite will have, as far as it can be counted
+/// cheaply (a JSON array counts as unknown, so the total is a lower bound).
+fn count_cases(config: &Config) -> u64 {
+    let rows: u64 = config
+        .datasets
+        .iter()
+        .flat_map(|d| d.files.iter())
+        .filter_map(|(file, format)| dataset::count_rows(file, *format))
+        .sum();
+    config.tests.len() as u64 + rows
+}
+
+/// What getting a case's output produced.
+#[derive(Default)]
+struct Obtained {
+    output: Option<String>,
+    latency_ms: Option<f64>,
+    original_latency_ms: Option<f64>,
+    usage: Option<crate::record::Usage>,
+    cost_usd: Option<f64>,
+    finish_reason: Option<String>,
+    attempts: u32,
+    cached: bool,
+    error: Option<String>,
+}
+
+/// Runs one repeat of a case on its provider (unless the case carries its
+/// output) and scores it.
+async fn run_case(
+    case: Arc<Case>,
+    repeat: u32,
+    executor: &Executor,
+    monitor: &Monitor,
+) -> CaseRecord {
+    let lane = executor.lane(case.provider);
+    let obtained = match &case.output {
+        Some(output) => Obtained {
+            output: Some(output.clone()),
+            ..Obtained::default()
+        },
         None => {
             let request = Request {
                 case_id: &case.id,
-                repeat: 0,
+                repeat,
                 prompt: case.prompt.as_deref().unwrap_or_default(),
             };
-            match provider.complete(request).await {
-                Ok(r) => (
-                    Some(r.output),
-                    r.latency.map(millis),
-                    r.usage,
-                    r.cost_usd,
-                    None,
-                ),
-                Err(e) => (None, None, None, None, Some(e.message)),
+            let started = Instant::now();
+            match executor.call(case.provider, request).await {
+                Ok(Answer {
+                    response: r,
+                    attempts,
+                    cached,
+                }) => {
+                    let original = r.latency.map(millis);
+                    Obtained {
+                        output: Some(r.output),
+                        // A cached answer took only the lookup this time.
+                        latency_ms: if cached {
+                            Some(millis(started.elapsed()))
+                        } else {
+                            original
+                        },
+                        original_latency_ms: original,
+                        usage: r.usage,
+                        cost_usd: r.cost_usd,
+                        finish_reason: r.finish_reason,
+                        attempts,
+                        cached,
+                        error: None,
+                    }
+                }
+                Err(Failure { error, attempts }) => Obtained {
+                    attempts,
+                    error: Some(error.message),
+                    ..Obtained::default()
+                },
             }
         }
     };
+    let Obtained {
+        output,
+        latency_ms,
+        original_latency_ms,
+        usage,
+        cost_usd,
+        finish_reason,
+        attempts,
+        cached,
+        error,
+    } = obtained;
     let started = Instant::now();
     let scored = output
         .as_deref()
@@ -259,22 +455,25 @@ async fn run_case(case: Case, providers: &[(String, Provider)], monitor: &Monito
         _ => (false, 0.0, Vec::new()),
     };
     CaseRecord {
-        case_id: case.id,
-        repeat: 0,
+        case_id: case.id.clone(),
+        repeat,
         ordinal: case.ordinal,
-        source: case.source,
-        description: case.description,
-        provider: name.clone(),
-        model: provider.model().to_string(),
-        prompt: case.prompt,
+        source: case.source.clone(),
+        description: case.description.clone(),
+        provider: lane.name.clone(),
+        model: lane.provider.model().to_string(),
+        prompt: case.prompt.clone(),
         output,
         passed,
         score,
         threshold: case.threshold,
         latency_ms,
+        original_latency_ms,
         usage,
         cost_usd,
-        cached: false,
+        cached,
+        finish_reason,
+        attempts,
         error,
         assertions,
     }
@@ -333,7 +532,7 @@ impl<'a> Feeder<'a> {
     fn new(
         config: &'a Config,
         prompts: &'a Prompts,
-        providers: &'a [(String, Provider)],
+        providers: &'a [(String, bool)],
         strict: bool,
         out: mpsc::Sender<Vec<Case>>,
     ) -> Result<Feeder<'a>> {

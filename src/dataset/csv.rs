@@ -13,9 +13,8 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+use super::{Object, Push};
 use crate::error::{Error, Result};
-
-type Push<'a> = dyn FnMut(u64, std::result::Result<Map<String, Value>, String>) -> Result<()> + 'a;
 
 /// Records where the newlines are, as the `csv` reader pulls bytes through.
 struct Newlines<R> {
@@ -124,10 +123,7 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
     }
 }
 
-fn to_object(
-    names: &[String],
-    record: &::csv::ByteRecord,
-) -> std::result::Result<Map<String, Value>, String> {
+fn to_object(names: &[String], record: &::csv::ByteRecord) -> Object {
     if record.len() != names.len() {
         return Err(format!(
             "expected {} columns, found {}",
@@ -152,7 +148,7 @@ fn to_object(
 mod tests {
     use super::*;
 
-    fn lines_of(contents: &[u8]) -> Vec<(u64, std::result::Result<Map<String, Value>, String>)> {
+    fn lines_of(contents: &[u8]) -> Vec<(u64, Object)> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.csv");
         std::fs::write(&path, contents).unwrap();

@@ -14,12 +14,10 @@ use std::rc::Rc;
 
 use serde::Deserializer as _;
 use serde::de::{SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{json_error, kind_of};
+use super::{Push, json_error, kind_of};
 use crate::error::{Error, Result};
-
-type Push<'a> = dyn FnMut(u64, std::result::Result<Map<String, Value>, String>) -> Result<()> + 'a;
 
 /// Shared between the reader wrapper and the visitor.
 #[derive(Default)]

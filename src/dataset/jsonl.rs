@@ -6,10 +6,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{json_error, kind_of};
+use super::{Push, json_error, kind_of};
 use crate::error::{Error, Result};
-
-type Push<'a> = dyn FnMut(u64, std::result::Result<Map<String, Value>, String>) -> Result<()> + 'a;
 
 pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
     let file = File::open(path)

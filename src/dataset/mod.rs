@@ -45,6 +45,12 @@ impl fmt::Display for RowError {
     }
 }
 
+/// A row as read: its fields, or what is wrong with it.
+type Object = std::result::Result<Map<String, Value>, String>;
+
+/// How a format reader hands over a row: its line and its fields.
+type Push<'a> = dyn FnMut(u64, Object) -> Result<()> + 'a;
+
 /// One row, as a test spec, or the reason it could not be read.
 pub type Row = std::result::Result<(Location, TestSpec), RowError>;
 
@@ -67,6 +73,48 @@ pub fn read(path: &Path, format: Format, sink: &mut dyn FnMut(Row) -> Result<()>
         Format::Jsonl => jsonl::read(path, &mut push),
         Format::Csv => csv::read(path, &mut push),
         Format::Json => json::read(path, &mut push),
+    }
+}
+
+/// Counts a file's rows cheaply, for progress: non-blank lines of JSONL,
+/// records of CSV. `None` for a JSON array, which only parsing could count.
+pub fn count_rows(path: &Path, format: Format) -> Option<u64> {
+    match format {
+        Format::Jsonl => {
+            use std::io::BufRead;
+            let file = std::fs::File::open(path).ok()?;
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+            let (mut rows, mut blank) = (0u64, true);
+            loop {
+                let chunk = reader.fill_buf().ok()?;
+                if chunk.is_empty() {
+                    return Some(rows + u64::from(!blank));
+                }
+                for &b in chunk {
+                    if b == b'\n' {
+                        rows += u64::from(!blank);
+                        blank = true;
+                    } else if !b.is_ascii_whitespace() {
+                        blank = false;
+                    }
+                }
+                let n = chunk.len();
+                reader.consume(n);
+            }
+        }
+        Format::Csv => {
+            let mut reader = ::csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_path(path)
+                .ok()?;
+            let mut record = ::csv::ByteRecord::new();
+            let mut rows = 0;
+            while reader.read_byte_record(&mut record).unwrap_or(false) {
+                rows += 1;
+            }
+            Some(rows)
+        }
+        Format::Json => None,
     }
 }
 
@@ -158,6 +206,18 @@ mod tests {
             Value::Object(m) => m,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn counts_rows_for_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("d.jsonl");
+        std::fs::write(&jsonl, "{}\n\n  \n{}\n{}").unwrap();
+        assert_eq!(count_rows(&jsonl, Format::Jsonl), Some(3));
+        let csv = dir.path().join("d.csv");
+        std::fs::write(&csv, "a,b\n1,\"x\ny\"\n2,z\n").unwrap();
+        assert_eq!(count_rows(&csv, Format::Csv), Some(2));
+        assert_eq!(count_rows(&csv, Format::Json), None);
     }
 
     #[test]

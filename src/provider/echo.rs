@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{Request, Response};
+use super::{RateLimits, Request, Response};
 
 #[derive(Debug)]
 pub struct Echo;
@@ -17,6 +17,8 @@ impl Echo {
             latency: Some(started.elapsed()),
             usage: None,
             cost_usd: None,
+            finish_reason: None,
+            limits: RateLimits::default(),
         }
     }
 }

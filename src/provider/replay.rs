@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{CallError, Request, Response};
+use super::{CallError, RateLimits, Request, Response};
 use crate::error::{Error, Result};
 use crate::record::Usage;
 
@@ -82,6 +82,8 @@ impl Replay {
                     .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)),
                 usage,
                 cost_usd: parsed.cost_usd,
+                finish_reason: None,
+                limits: RateLimits::default(),
             };
             if entries
                 .insert((id.clone(), parsed.repeat), response)
@@ -104,13 +106,13 @@ impl Replay {
         self.entries
             .get(&(request.case_id.to_string(), request.repeat))
             .cloned()
-            .ok_or_else(|| CallError {
-                message: format!(
+            .ok_or_else(|| {
+                CallError::fatal(format!(
                     "no logged output for case '{}' (repeat {}) in {}",
                     request.case_id,
                     request.repeat,
                     self.file.display()
-                ),
+                ))
             })
     }
 }

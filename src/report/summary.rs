@@ -64,6 +64,10 @@ pub struct Report {
     pub by_type: Vec<TypeCount>,
     pub failures: Vec<Failure>,
     pub timings: Vec<Timing>,
+    /// The response cache's counters, when the run used it.
+    pub cache: Option<crate::cache::Stats>,
+    /// Time requests waited on budgets, provider limits and retries.
+    pub throttled_ms: f64,
 }
 
 impl Summary {
@@ -177,26 +181,20 @@ impl Summary {
                 .collect(),
             failures: self.failures.clone(),
             timings,
+            cache: None,
+            throttled_ms: 0.0,
         }
     }
 }
 
-/// One line, at most `OUTPUT_CHARS` characters, control characters escaped
-/// (an output must not move the terminal's cursor or colour the report).
+/// One quoted line of at most `OUTPUT_CHARS` characters, with quotes and
+/// control characters escaped (an output must not move the terminal's
+/// cursor or colour the report).
 fn shorten(output: &str) -> String {
-    let mut text = String::new();
-    for (i, c) in output.chars().enumerate() {
-        if i == OUTPUT_CHARS {
-            text.push('…');
-            break;
-        }
-        if c.is_control() {
-            text.extend(c.escape_default());
-        } else {
-            text.push(c);
-        }
+    match output.char_indices().nth(OUTPUT_CHARS) {
+        Some((cut, _)) => format!("{:?}…", &output[..cut]),
+        None => format!("{output:?}"),
     }
-    format!("\"{text}\"")
 }
 
 #[cfg(test)]
@@ -205,7 +203,10 @@ mod tests {
 
     #[test]
     fn shorten_escapes_control_characters_and_cuts() {
-        assert_eq!(shorten("a\nb\u{1b}[31m"), "\"a\\nb\\u{1b}[31m\"");
+        assert_eq!(
+            shorten("a\nb\u{1b}[31m \"q\""),
+            "\"a\\nb\\u{1b}[31m \\\"q\\\"\""
+        );
         let long = "é".repeat(500);
         let short = shorten(&long);
         assert_eq!(short.chars().count(), OUTPUT_CHARS + 3);

@@ -51,12 +51,19 @@ const MIGRATIONS: &[&str] = &[
         passed            BOOLEAN NOT NULL,
         score             DOUBLE NOT NULL,
         threshold         DOUBLE,
+        -- this run's time to the answer: the call, or the cache lookup
         latency_ms        DOUBLE,
+        -- the provider call's latency when the answer was first obtained
+        original_latency_ms DOUBLE,
         prompt_tokens     BIGINT,
         completion_tokens BIGINT,
         total_tokens      BIGINT,
         cost_usd          DOUBLE,
         cached            BOOLEAN NOT NULL,
+        -- how the answer ended (stop, length, end_turn, refusal …)
+        finish_reason     VARCHAR,
+        -- provider calls made for this case, retries included
+        attempts          INTEGER NOT NULL,
         error             VARCHAR
     );
 

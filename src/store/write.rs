@@ -109,11 +109,14 @@ pub fn batch(conn: &mut Connection, run_id: &str, records: &[CaseRecord]) -> duc
                 r.score,
                 r.threshold,
                 r.latency_ms,
+                r.original_latency_ms,
                 usage.map(|u| u.prompt_tokens as i64),
                 usage.map(|u| u.completion_tokens as i64),
                 usage.map(|u| u.total_tokens as i64),
                 r.cost_usd,
                 r.cached,
+                r.finish_reason,
+                r.attempts,
                 r.error,
             ])?;
         }

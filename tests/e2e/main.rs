@@ -3,8 +3,10 @@
 
 mod support;
 
+mod cache;
 mod config_errors;
 mod database;
 mod datasets;
 mod interrupted;
+mod providers;
 mod run;

@@ -39,6 +39,11 @@ impl Suite {
 
     /// Runs `ai-evals run` on this suite with extra arguments.
     pub fn run(&self, extra: &[&str]) -> Run {
+        self.run_env(extra, &[])
+    }
+
+    /// Runs `ai-evals run` with extra arguments and environment variables.
+    pub fn run_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(BIN);
         cmd.arg("run")
             .arg("--config")
@@ -48,6 +53,7 @@ impl Suite {
             .args(extra)
             .current_dir(self.dir.path());
         clean_env(&mut cmd);
+        cmd.envs(env.iter().copied());
         Run(cmd.output().expect("run ai-evals"))
     }
 }

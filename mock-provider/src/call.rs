@@ -1,0 +1,205 @@
+//! One API call from arrival to answer: the gates every parsed request
+//! passes in order (scripted rules, rate limits, random errors, latency) and
+//! the headers every answer carries, in the dialect of the API called.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::limiter::{Denied, Snapshot};
+use crate::state::{Api, ServerState};
+use crate::{anthropic, openai};
+
+/// Why a call is answered with an error; each API renders it in its own format.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// 400. `param` and `code` fill OpenAI's fields of the same names.
+    Invalid {
+        message: String,
+        param: Option<&'static str>,
+        code: Option<&'static str>,
+    },
+    /// 401, distinguishing a missing key from a wrong one as the APIs do.
+    Unauthorized { key_given: bool },
+    /// 429 from the server's own limits.
+    RateLimited(Box<Denied>),
+    /// A scripted or random error; `message` replaces the API's usual text.
+    Status {
+        status: StatusCode,
+        message: Option<String>,
+    },
+}
+
+impl Failure {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Failure::Invalid {
+            message: message.into(),
+            param: None,
+            code: None,
+        }
+    }
+
+    pub(crate) fn invalid_param(
+        message: impl Into<String>,
+        param: &'static str,
+        code: &'static str,
+    ) -> Self {
+        Failure::Invalid {
+            message: message.into(),
+            param: Some(param),
+            code: Some(code),
+        }
+    }
+}
+
+pub(crate) struct Call<'a> {
+    pub(crate) state: &'a ServerState,
+    api: Api,
+    started: Instant,
+    quota: Option<Snapshot>,
+    status: StatusCode,
+    rule_headers: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new(state: &'a ServerState, api: Api) -> Self {
+        Self {
+            state,
+            api,
+            started: Instant::now(),
+            quota: None,
+            status: StatusCode::OK,
+            rule_headers: None,
+        }
+    }
+
+    /// Parses a JSON body, reporting syntax and shape errors as a 400.
+    pub(crate) fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Failure> {
+        serde_json::from_slice(body).map_err(|e| match (e.is_syntax() || e.is_eof(), self.api) {
+            (true, Api::OpenAi) => Failure::invalid(format!(
+                "We could not parse the JSON body of your request: {e}"
+            )),
+            (true, Api::Anthropic) => Failure::invalid(format!(
+                "There was an error parsing the body of your request: {e}"
+            )),
+            (false, _) => Failure::invalid(format!("Invalid request body: {e}")),
+        })
+    }
+
+    /// Runs the gates for a request whose messages read `text` and that
+    /// costs `tokens` against the token limit. On success, returns the reply
+    /// a matching rule scripted, if any.
+    ///
+    /// Rules come first so a script overrides everything; a scripted error
+    /// is not charged to the limits. Rate-limit 429s answer at once, as the
+    /// real services reject at their edge; everything else waits the latency.
+    pub(crate) async fn admit(
+        &mut self,
+        text: &str,
+        tokens: u64,
+    ) -> Result<Option<String>, Failure> {
+        let state = self.state;
+        let rule = state.matching_rule(text);
+        if let Some(rule) = rule {
+            self.rule_headers = Some(&rule.headers);
+            let status = rule.status.and_then(|s| StatusCode::from_u16(s).ok());
+            if let Some(status) = status.filter(|s| s.as_u16() >= 400) {
+                self.quota = Some(state.limiter.peek(Instant::now()));
+                state.delay().await;
+                return Err(Failure::Status {
+                    status,
+                    message: rule.reply.clone(),
+                });
+            }
+            self.status = status.unwrap_or(StatusCode::OK);
+        }
+        match state.limiter.admit(tokens, Instant::now()) {
+            Ok(snapshot) => self.quota = Some(snapshot),
+            Err(denied) => {
+                state.stats.rate_limited();
+                self.quota = Some(denied.snapshot);
+                return Err(Failure::RateLimited(denied));
+            }
+        }
+        let failed = state.random_failure(self.api);
+        state.delay().await;
+        match failed {
+            Some(status) => Err(Failure::Status {
+                status,
+                message: None,
+            }),
+            None => Ok(rule.and_then(|r| r.reply.clone())),
+        }
+    }
+
+    pub(crate) fn fail(self, failure: Failure) -> Response {
+        let (status, body) = match self.api {
+            Api::OpenAi => openai::error_body(&failure),
+            Api::Anthropic => anthropic::error_body(&failure),
+        };
+        let mut headers = HeaderMap::new();
+        if let Failure::RateLimited(denied) = &failure {
+            let ms = denied.retry_after.as_nanos().div_ceil(1_000_000);
+            put(&mut headers, "retry-after", ms.div_ceil(1000));
+            put(&mut headers, "retry-after-ms", ms);
+        }
+        self.finish(status, body, headers)
+    }
+
+    pub(crate) fn succeed(
+        self,
+        body: Value,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> Response {
+        self.state.stats.tokens(prompt_tokens, completion_tokens);
+        let status = self.status;
+        self.finish(status, body, HeaderMap::new())
+    }
+
+    fn finish(self, status: StatusCode, body: Value, extra: HeaderMap) -> Response {
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self.api {
+            Api::OpenAi => {
+                put(
+                    headers,
+                    "openai-processing-ms",
+                    self.started.elapsed().as_millis(),
+                );
+                put(headers, "openai-version", "2020-10-01");
+                put(headers, "x-request-id", self.state.id("req_", 32, true));
+                if let Some(quota) = &self.quota {
+                    openai::quota_headers(quota, headers);
+                }
+            }
+            Api::Anthropic => {
+                put(headers, "request-id", self.state.id("req_01", 22, false));
+                if let Some(quota) = &self.quota {
+                    anthropic::quota_headers(quota, headers);
+                }
+            }
+        }
+        headers.extend(extra);
+        for (name, value) in self.rule_headers.into_iter().flatten() {
+            put(headers, name, value);
+        }
+        response
+    }
+}
+
+/// Sets a header; names and values come from this crate or from rules
+/// checked when the server started, so an invalid one cannot occur.
+pub(crate) fn put(headers: &mut HeaderMap, name: &str, value: impl ToString) {
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::try_from(name),
+        HeaderValue::try_from(value.to_string()),
+    ) {
+        headers.insert(name, value);
+    }
+}

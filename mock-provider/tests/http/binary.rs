@@ -1,0 +1,77 @@
+//! The `mock-provider` command: it announces its address and serves there,
+//! and refuses to listen beyond loopback unless asked to.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{chat_body, post};
+
+/// Kills the server even when an assertion fails first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn binary_announces_its_url_and_serves() {
+    let rules =
+        std::env::temp_dir().join(format!("mock-provider-rules-{}.json", std::process::id()));
+    std::fs::write(
+        &rules,
+        r#"[{"contains": "teapot", "status": 418, "reply": "short and stout"}]"#,
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
+        .args([
+            "--port",
+            "0",
+            "--reply-text",
+            "fixed reply",
+            "--seed",
+            "3",
+            "--rules",
+        ])
+        .arg(&rules)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let mut line = String::new();
+    BufReader::new(running.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    std::fs::remove_file(&rules).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let client = crate::common::client();
+    let endpoint = format!("{url}/v1/chat/completions");
+    let answer = post(&client, &endpoint, &[], &chat_body("hello")).await;
+    assert_eq!(
+        answer.body["choices"][0]["message"]["content"],
+        "fixed reply"
+    );
+    let teapot = post(&client, &endpoint, &[], &chat_body("a teapot")).await;
+    assert_eq!(
+        (teapot.status, teapot.body["error"]["message"].as_str()),
+        (418, Some("short and stout"))
+    );
+}
+
+#[test]
+fn binary_refuses_a_remote_host_without_allow_remote() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
+        .args(["--host", "0.0.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-remote"));
+    assert!(output.stdout.is_empty());
+}
