@@ -271,7 +271,9 @@ impl ResponseCache {
     /// Prunes to the TTL and size cap and notes this run's hit rate for
     /// `ai-evals cache stats`; only in read-write mode.
     pub fn finish(&self) -> std::io::Result<Option<Pruned>> {
-        if self.settings.mode != Mode::ReadWrite {
+        let stats = self.stats();
+        // A run that looked nothing up (an offline suite) leaves no trace.
+        if self.settings.mode != Mode::ReadWrite || stats.hits + stats.misses + stats.shared == 0 {
             return Ok(None);
         }
         let pruned = self.disk.prune(
@@ -279,7 +281,7 @@ impl ResponseCache {
             self.settings.max_bytes,
             SystemTime::now(),
         )?;
-        write_last_run(&self.settings.dir, &self.stats())?;
+        write_last_run(&self.settings.dir, &stats)?;
         Ok(Some(pruned))
     }
 }
