@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cache;
 use crate::run::OutputFormat;
+use crate::verdict::FailOn;
 
 /// Fast, rate-limit-aware LLM evaluations with a DuckDB history.
 ///
@@ -35,9 +36,120 @@ pub enum Command {
     /// Example: ai-evals run --config evals/evals.toml --db history.duckdb
     Run(RunArgs),
 
+    /// Compare two runs and print the verdicts.
+    ///
+    /// With no run ids: the newest run in --db against its baseline (chosen
+    /// as `run` chooses it, from --baseline-db when given). With one id: that
+    /// run against its baseline. With two: BASELINE CURRENT.
+    ///
+    /// Example: ai-evals compare --db pr.duckdb --baseline-db main.duckdb
+    Compare(CompareArgs),
+
+    /// List recent runs with their headline numbers.
+    ///
+    /// Example: ai-evals history --db history.duckdb --branch main --limit 10
+    History(HistoryArgs),
+
+    /// Benchmark the pipeline's own components and compare with the last stored benchmark run.
+    ///
+    /// Example: ai-evals bench --iterations 50 --filter scoring
+    Bench(BenchArgs),
+
     /// Inspect or trim the response cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+}
+
+/// How a comparison chooses its baseline and grades its verdicts.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Compare with this run (id or unique prefix) instead of choosing one.
+    #[arg(long, value_name = "ID")]
+    pub baseline_run: Option<String>,
+
+    /// Take the baseline and its history from this file (e.g. main's history artifact).
+    #[arg(long, value_name = "FILE")]
+    pub baseline_db: Option<PathBuf>,
+
+    /// The branch whose newest run is the baseline [default: the pull request's base branch, else [compare] baseline-branch, else main].
+    #[arg(long, value_name = "BRANCH")]
+    pub baseline_branch: Option<String>,
+
+    /// The regression severity that fails the job (exit 1) [default: [compare] fail-on, else critical].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run ids (or unique prefixes): [CURRENT] or BASELINE CURRENT.
+    #[arg(value_name = "RUN", num_args = 0..=2)]
+    pub runs: Vec<String>,
+
+    /// The DuckDB history file holding the current run.
+    #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
+    pub db: PathBuf,
+
+    /// A suite config whose [compare] section sets bands, window and gate.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+
+    /// How to print the comparison.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The DuckDB history file.
+    #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
+    pub db: PathBuf,
+
+    /// Only runs of this suite.
+    #[arg(long)]
+    pub suite: Option<String>,
+
+    /// Only runs on this branch.
+    #[arg(long)]
+    pub branch: Option<String>,
+
+    /// At most this many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+
+    /// How to print the list.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where results are stored and previous ones read.
+    #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
+    pub db: PathBuf,
+
+    /// Timed iterations per benchmark.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..))]
+    pub iterations: u32,
+
+    /// Untimed iterations first, to warm caches and allocators.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u32,
+
+    /// Only benchmarks whose name contains this (e.g. scoring).
+    #[arg(long)]
+    pub filter: Option<String>,
+
+    /// Measure and compare, but do not store this run.
+    #[arg(long)]
+    pub no_store: bool,
+
+    /// How to print the results.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,4 +231,7 @@ pub struct RunArgs {
     /// Do not use the cache (the same as --cache off).
     #[arg(long)]
     pub no_cache: bool,
+
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }

@@ -34,6 +34,12 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// The `[cache]` section, resolved.
     pub cache: CacheConfig,
+    /// The `[grading]` section: who grades model-graded assertions.
+    pub grading: Grading,
+    /// The `[compare]` section: baseline, history window, severity bands.
+    pub compare: CompareConfig,
+    /// The `[targets]` section: what the performance report grades against.
+    pub targets: Targets,
     pub defaults: Defaults,
     /// Inline tests, with the config line each starts on.
     pub tests: Vec<(TestSpec, u64)>,
@@ -237,11 +243,171 @@ struct RawConfig {
     #[serde(default)]
     cache: CacheSpec,
     #[serde(default)]
+    grading: GradingSpec,
+    #[serde(default)]
+    compare: CompareConfig,
+    #[serde(default)]
+    targets: Targets,
+    #[serde(default)]
     defaults: Defaults,
     #[serde(default)]
     tests: Vec<Spanned<TestSpec>>,
     #[serde(default)]
     datasets: Vec<DatasetSpec>,
+}
+
+/// The `[compare]` section: how a run is compared with its baseline.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CompareConfig {
+    /// The branch whose runs are the baseline and the history.
+    pub baseline_branch: String,
+    /// How many of the baseline branch's recent runs feed the noise model.
+    pub history_window: usize,
+    /// History runs needed before a timing can raise an alarm.
+    pub min_history: usize,
+    /// Confidence shared by all of a comparison's tests.
+    pub confidence: f64,
+    /// The regression severity that fails the gate.
+    pub fail_on: crate::verdict::FailOn,
+    /// Worse by more than this fraction is minor, major, critical.
+    pub minor: f64,
+    pub major: f64,
+    pub critical: f64,
+    /// The least change a wall-clock timing must show to count.
+    pub timing_floor: f64,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        let bands = crate::verdict::Bands::default();
+        CompareConfig {
+            baseline_branch: "main".into(),
+            history_window: 30,
+            min_history: 5,
+            confidence: 0.95,
+            fail_on: crate::verdict::FailOn::Critical,
+            minor: bands.minor,
+            major: bands.major,
+            critical: bands.critical,
+            timing_floor: 0.10,
+        }
+    }
+}
+
+impl CompareConfig {
+    fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if !(self.minor > 0.0 && self.minor < self.major && self.major < self.critical) {
+            return Err((
+                "compare.minor",
+                format!(
+                    "the bands must grow: 0 < minor ({}) < major ({}) < critical ({})",
+                    self.minor, self.major, self.critical
+                ),
+            ));
+        }
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return Err((
+                "compare.confidence",
+                format!("{} is not between 0.5 and 1", self.confidence),
+            ));
+        }
+        if self.history_window == 0 {
+            return Err(("compare.history-window", "must be at least 1".into()));
+        }
+        if self.min_history < 2 {
+            return Err(("compare.min-history", "must be at least 2".into()));
+        }
+        if !(0.0..1.0).contains(&self.timing_floor) {
+            return Err((
+                "compare.timing-floor",
+                format!("{} is not a fraction between 0 and 1", self.timing_floor),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The verdict settings these choices make.
+    pub fn settings(&self) -> crate::verdict::Settings {
+        crate::verdict::Settings {
+            bands: crate::verdict::Bands {
+                minor: self.minor,
+                major: self.major,
+                critical: self.critical,
+            },
+            confidence: self.confidence,
+            min_history: self.min_history,
+            timing_floor: self.timing_floor,
+            ..crate::verdict::Settings::default()
+        }
+    }
+}
+
+/// The `[targets]` section: the performance a run is graded against, and
+/// when a component counts as a bottleneck.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Targets {
+    /// Reading and parsing every dataset, in all.
+    pub dataset_loading_ms: f64,
+    /// One provider call.
+    pub execution_ms_per_case: f64,
+    /// One exact-match assertion (equals, contains, regex …).
+    pub exact_match_ms: f64,
+    /// One `similar` assertion.
+    pub semantic_ms: f64,
+    /// One `llm-judge` assertion.
+    pub judge_ms: f64,
+    /// Rendering the report.
+    pub report_ms: f64,
+    /// Share of provider calls answered from the cache.
+    pub cache_hit_rate: f64,
+    /// Peak resident memory.
+    pub memory_mb: f64,
+    /// A component busy longer than this is a critical bottleneck …
+    pub bottleneck_ms: f64,
+    /// … as is one taking more than this share of the run, in percent.
+    pub bottleneck_percent: f64,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets {
+            dataset_loading_ms: 500.0,
+            execution_ms_per_case: 2000.0,
+            exact_match_ms: 10.0,
+            semantic_ms: 100.0,
+            judge_ms: 5000.0,
+            report_ms: 1000.0,
+            cache_hit_rate: 0.70,
+            memory_mb: 500.0,
+            bottleneck_ms: 30_000.0,
+            bottleneck_percent: 50.0,
+        }
+    }
+}
+
+/// The `[grading]` section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct GradingSpec {
+    judge: Option<String>,
+    judge_prompt: Option<PromptSpec>,
+    embeddings: Option<String>,
+    dimensions: Option<u32>,
+}
+
+/// The providers that grade `llm-judge` and `similar` assertions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Grading {
+    /// The default judge provider.
+    pub judge: Option<String>,
+    /// The judge prompt template's source, replacing the built-in one.
+    pub judge_prompt: Option<String>,
+    /// The default embeddings provider.
+    pub embeddings: Option<String>,
+    /// Embedding dimensions to ask for (models that support shortening).
+    pub dimensions: Option<u32>,
 }
 
 /// The `[cache]` section as written.
@@ -272,7 +438,7 @@ pub struct CacheConfig {
     pub embeddings_max_bytes: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum PromptSpec {
     Inline(String),
@@ -298,6 +464,7 @@ struct Hashed<'a> {
     prompts: &'a BTreeMap<String, String>,
     providers: &'a BTreeMap<String, ProviderSpec>,
     prices: &'a BTreeMap<String, Price>,
+    grading: &'a Grading,
     defaults: &'a Defaults,
     tests: Vec<&'a TestSpec>,
     datasets: &'a [Dataset],
@@ -360,6 +527,9 @@ impl Config {
         if suite.repeat == 0 {
             return Err(in_config("suite.repeat", "must be at least 1".into()));
         }
+        let compare = raw.compare;
+        compare.check().map_err(|(key, m)| in_config(key, m))?;
+        let targets = raw.targets;
         let raw_cache = raw.cache;
         let duration = |key: &str, text: &Option<String>| {
             text.as_deref()
@@ -386,20 +556,21 @@ impl Config {
             )?,
         };
 
+        let read_prompt = |key: &str, spec: PromptSpec| match spec {
+            PromptSpec::Inline(text) => Ok(text),
+            PromptSpec::File { file } => {
+                let full = dir.join(&file);
+                std::fs::read_to_string(&full).map_err(|e| {
+                    in_config(
+                        &format!("{key}.file"),
+                        format!("cannot read {}: {e}", full.display()),
+                    )
+                })
+            }
+        };
         let mut prompts = BTreeMap::new();
         for (name, spec) in raw.prompts {
-            let source = match spec {
-                PromptSpec::Inline(text) => text,
-                PromptSpec::File { file } => {
-                    let full = dir.join(&file);
-                    std::fs::read_to_string(&full).map_err(|e| {
-                        in_config(
-                            &format!("prompts.{name}.file"),
-                            format!("cannot read {}: {e}", full.display()),
-                        )
-                    })?
-                }
-            };
+            let source = read_prompt(&format!("prompts.{name}"), spec)?;
             prompts.insert(name, source);
         }
 
@@ -425,6 +596,63 @@ impl Config {
             }
         }
 
+        let raw_grading = raw.grading;
+        let grading = Grading {
+            judge: raw_grading.judge,
+            judge_prompt: raw_grading
+                .judge_prompt
+                .map(|p| read_prompt("grading.judge-prompt", p))
+                .transpose()?,
+            embeddings: raw_grading.embeddings,
+            dimensions: raw_grading.dimensions,
+        };
+        for (key, name) in [
+            ("grading.judge", &grading.judge),
+            ("grading.embeddings", &grading.embeddings),
+        ] {
+            if let Some(name) = name
+                && !providers.contains_key(name)
+            {
+                return Err(in_config(key, unknown("provider", name, providers.keys())));
+            }
+        }
+        if let Some(name) = &grading.embeddings
+            && !matches!(
+                providers[name],
+                ProviderSpec::Openai(_)
+                    | ProviderSpec::OpenaiCompatible(_)
+                    | ProviderSpec::AzureOpenai(_)
+            )
+        {
+            return Err(in_config(
+                "grading.embeddings",
+                format!(
+                    "provider '{name}' has no embeddings API; use an openai, openai-compatible or azure-openai provider"
+                ),
+            ));
+        }
+        // Every assertion that needs a grader must find one.
+        let check_grader = |spec: &AssertionSpec| -> std::result::Result<(), String> {
+            let Ok(kind) = spec.base_type() else {
+                return Ok(());
+            };
+            if !kind.is_graded() {
+                return Ok(());
+            }
+            let (default, section) = match kind {
+                crate::scoring::Type::LlmJudge => (&grading.judge, "judge"),
+                _ => (&grading.embeddings, "embeddings"),
+            };
+            match spec.provider.as_ref().or(default.as_ref()) {
+                Some(name) if providers.contains_key(name) => Ok(()),
+                Some(name) => Err(unknown("provider", name, providers.keys())),
+                None => Err(format!(
+                    "'{}' needs a provider: set [grading] {section} or the assertion's provider",
+                    spec.kind
+                )),
+            }
+        };
+
         let defaults = raw.defaults;
         if let Some(provider) = &defaults.provider
             && !providers.contains_key(provider)
@@ -445,6 +673,7 @@ impl Config {
         check_threshold(defaults.threshold).map_err(|m| in_config("defaults.threshold", m))?;
         for (i, spec) in defaults.assert.iter().enumerate() {
             spec.validate()
+                .and_then(|()| check_grader(spec))
                 .map_err(|m| in_config(&format!("defaults.assert[{i}]"), m))?;
         }
 
@@ -471,6 +700,7 @@ impl Config {
             check_threshold(test.threshold).map_err(|m| at("threshold", m))?;
             for (j, spec) in test.assert.iter().enumerate() {
                 spec.validate()
+                    .and_then(|()| check_grader(spec))
                     .map_err(|m| at(&format!("assert[{j}]"), m))?;
             }
             tests.push((test, line));
@@ -497,6 +727,7 @@ impl Config {
             }
             for (j, a) in spec.assert.iter().enumerate() {
                 a.validate()
+                    .and_then(|()| check_grader(a))
                     .map_err(|m| in_config(&at(&format!("assert[{j}]")), m))?;
             }
             let key = at("path");
@@ -545,6 +776,7 @@ impl Config {
                 prompts: &prompts,
                 providers: &providers,
                 prices: &raw_prices,
+                grading: &grading,
                 defaults: &defaults,
                 tests: tests.iter().map(|(t, _)| t).collect(),
                 datasets: &datasets,
@@ -561,6 +793,9 @@ impl Config {
             providers,
             prices: raw_prices,
             cache,
+            grading,
+            compare,
+            targets,
             defaults,
             tests,
             datasets,

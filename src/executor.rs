@@ -17,11 +17,11 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 use crate::budget::{Budget, Denied, request_burst};
-use crate::cache::{self, Key, ResponseCache};
+use crate::cache::{self, EmbeddingCache, Key, ResponseCache};
 use crate::config::HttpSpec;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::provider::{CallError, Provider, RateLimits, Request, Response};
+use crate::provider::{CallError, Embeddings, Provider, RateLimits, Request, Response};
 use crate::store::Metric;
 
 /// A lane's limits after presets, config and command line are applied.
@@ -165,6 +165,33 @@ pub struct Lane {
     counters: Counters,
 }
 
+/// What a successful call tells its lane: the tokens it really used (to
+/// correct the estimate) and the provider's rate-limit headers.
+pub trait Reported {
+    fn tokens(&self) -> Option<u64>;
+    fn limits(&self) -> &RateLimits;
+}
+
+impl Reported for Response {
+    fn tokens(&self) -> Option<u64> {
+        self.usage.map(|u| u.total_tokens)
+    }
+
+    fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+}
+
+impl Reported for Embeddings {
+    fn tokens(&self) -> Option<u64> {
+        self.tokens
+    }
+
+    fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+}
+
 /// An answer and how it was obtained.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -225,12 +252,49 @@ impl Lane {
     /// Sends `request`, spending budgets first and retrying what may succeed
     /// on another attempt.
     pub async fn call(&self, request: Request<'_>) -> std::result::Result<Answer, Failure> {
+        let estimate = self.provider.estimate_tokens(request.prompt);
+        let (response, attempts) = self
+            .attempt(estimate, || self.provider.complete(request))
+            .await?;
+        Ok(Answer {
+            response,
+            attempts,
+            cached: false,
+        })
+    }
+
+    /// Embeds one batch of texts (at most the API's limit per request).
+    pub async fn embed_batch(
+        &self,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Embeddings, Failure> {
+        let estimate: u32 = texts
+            .iter()
+            .map(|t| u32::try_from(t.chars().count().div_ceil(4)).unwrap_or(u32::MAX))
+            .fold(0u32, |a, b| a.saturating_add(b).saturating_add(1));
+        self.attempt(estimate, || self.provider.embed(texts, dimensions))
+            .await
+            .map(|(embeddings, _)| embeddings)
+    }
+
+    /// Runs `call` within the lane's concurrency and budgets, retrying what
+    /// may succeed on another attempt; returns the answer and the attempts.
+    async fn attempt<T, F, Fut>(
+        &self,
+        estimate: u32,
+        call: F,
+    ) -> std::result::Result<(T, u32), Failure>
+    where
+        T: Reported,
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, CallError>>,
+    {
         let _slot = self
             .slots
             .acquire()
             .await
             .expect("lane semaphores are never closed");
-        let estimate = self.provider.estimate_tokens(request.prompt);
         let mut attempts = 0;
         loop {
             if let Err(error) = self.admit(estimate).await {
@@ -239,18 +303,14 @@ impl Lane {
             }
             attempts += 1;
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-            match self.provider.complete(request).await {
-                Ok(response) => {
-                    if let Some(usage) = response.usage {
-                        let over = i64::from(estimate) - usage.total_tokens as i64;
+            match call().await {
+                Ok(answer) => {
+                    if let Some(tokens) = answer.tokens() {
+                        let over = i64::from(estimate) - tokens as i64;
                         self.token_balance.fetch_add(over, Ordering::Relaxed);
                     }
-                    self.slow_down_if_low(&response.limits, estimate);
-                    return Ok(Answer {
-                        response,
-                        attempts,
-                        cached: false,
-                    });
+                    self.slow_down_if_low(answer.limits(), estimate);
+                    return Ok((answer, attempts));
                 }
                 Err(error) => {
                     if error.status == Some(429) {
@@ -466,26 +526,79 @@ pub fn backoff(retry: u32, error: &CallError) -> Duration {
 
 type Flight = Arc<OnceCell<std::result::Result<Answer, Failure>>>;
 
+/// The most inputs one embeddings request may carry (OpenAI's limit).
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+
 /// The lanes of a run, one per provider, in config order, and the response
 /// cache they share.
 pub struct Executor {
     lanes: Vec<Lane>,
     cache: Option<ResponseCache>,
+    embeddings: Option<EmbeddingCache>,
     /// Requests in flight by cache key, so identical ones make one call.
     flights: Mutex<HashMap<Key, Flight>>,
 }
 
 impl Executor {
-    pub fn new(lanes: Vec<Lane>, cache: Option<ResponseCache>) -> Executor {
+    pub fn new(
+        lanes: Vec<Lane>,
+        cache: Option<ResponseCache>,
+        embeddings: Option<EmbeddingCache>,
+    ) -> Executor {
         Executor {
             lanes,
             cache,
+            embeddings,
             flights: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn cache(&self) -> Option<&ResponseCache> {
         self.cache.as_ref()
+    }
+
+    pub fn embedding_cache(&self) -> Option<&EmbeddingCache> {
+        self.embeddings.as_ref()
+    }
+
+    /// The embeddings of `texts` on lane `lane`, in order: cached ones from
+    /// the embedding cache, the rest asked for in batches of at most
+    /// [`MAX_EMBEDDING_INPUTS`], each within the lane's budgets.
+    pub async fn embed(
+        &self,
+        lane: usize,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Vec<Arc<Vec<f32>>>, Failure> {
+        let lane = &self.lanes[lane];
+        let keys: Vec<Option<Key>> = texts
+            .iter()
+            .map(|t| lane.provider.embedding_key(t, dimensions))
+            .collect();
+        let mut found: Vec<Option<Arc<Vec<f32>>>> = keys
+            .iter()
+            .map(|k| {
+                k.as_ref()
+                    .zip(self.embeddings.as_ref())
+                    .and_then(|(k, c)| c.get(k))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+        for batch in missing.chunks(MAX_EMBEDDING_INPUTS) {
+            let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let embeddings = lane.embed_batch(&inputs, dimensions).await?;
+            for (&i, vector) in batch.iter().zip(embeddings.vectors) {
+                let vector = Arc::new(vector);
+                if let (Some(cache), Some(key)) = (&self.embeddings, &keys[i]) {
+                    cache.put(key, &vector);
+                }
+                found[i] = Some(vector);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|v| v.expect("every text was found or embedded"))
+            .collect())
     }
 
     /// Answers `request` on lane `lane`: from the cache when it can, else
@@ -711,6 +824,51 @@ mod tests {
             err.message()
                 .starts_with("providers.gpt.tier: unknown tier 'gold'; known: openai-tier1")
         );
+    }
+
+    #[test]
+    fn embeddings_split_at_the_request_limit_and_keep_order() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime
+            .block_on(mock_provider::start(mock_provider::Config::default()))
+            .unwrap();
+        let spec = HttpSpec {
+            model: Some("text-embedding-3-small".into()),
+            base_url: Some(format!("{}/v1", server.url())),
+            api_key_env: Some("KEY".into()),
+            ..HttpSpec::default()
+        };
+        let env = |_: &str| Some("sk-test".to_string());
+        let provider = Provider::Http(
+            crate::provider::Http::from_spec(
+                "emb",
+                crate::provider::Api::OpenAi,
+                &spec,
+                &crate::pricing::Prices::new(&Default::default()),
+                &crate::provider::http::client().unwrap(),
+                &env,
+            )
+            .unwrap(),
+        );
+        let executor = Executor::new(
+            vec![Lane::new("emb".into(), provider, Limits::offline(4))],
+            None,
+            None,
+        );
+        let texts: Vec<String> = (0..MAX_EMBEDDING_INPUTS + 52)
+            .map(|i| format!("text number {i}"))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = runtime.block_on(executor.embed(0, &refs, None)).unwrap();
+        assert_eq!(vectors.len(), texts.len());
+        assert_eq!(server.stats().requests, 2);
+        for i in [0, 2047, 2048, texts.len() - 1] {
+            assert_eq!(
+                *vectors[i],
+                mock_provider::embed(&texts[i], 256),
+                "text {i}"
+            );
+        }
     }
 
     #[test]

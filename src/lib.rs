@@ -5,17 +5,23 @@
 //! → `report`. `run` wires the stages together; `main.rs` only parses
 //! arguments and maps errors to exit codes.
 
+pub mod baseline;
+pub mod bench;
 pub mod budget;
 pub mod cache;
 pub mod cases;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod context;
 pub mod dataset;
 pub mod error;
 pub mod executor;
+pub mod grading;
 pub mod log;
 pub mod monitor;
+pub mod performance;
+pub mod pool;
 pub mod pricing;
 pub mod progress;
 pub mod prompt;
@@ -27,3 +33,4 @@ pub mod scoring;
 pub mod secret;
 pub mod stats;
 pub mod store;
+pub mod verdict;

@@ -7,7 +7,7 @@ use ai_evals::cache::{self, command};
 use ai_evals::cli::{CacheCommand, Cli, Command};
 use ai_evals::error::Error;
 use ai_evals::executor::Overrides;
-use ai_evals::{log, run};
+use ai_evals::{commands, log, run};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -50,9 +50,14 @@ fn main() -> ExitCode {
                     args.cache
                 },
                 repeat: args.repeat,
+                baseline: commands::baseline_request(&args.baseline),
+                fail_on: args.baseline.fail_on,
             };
             runtime.block_on(run::run(&options))
         }
+        Command::Compare(args) => runtime.block_on(commands::compare(args)),
+        Command::History(args) => runtime.block_on(commands::history(args)),
+        Command::Bench(args) => runtime.block_on(commands::bench(args)),
         Command::Cache(command) => cache_command(command).map(|report| run::Outcome {
             exit_code: 0,
             report,

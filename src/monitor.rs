@@ -4,6 +4,8 @@
 //! both), so each component records its own busy time; the hot paths add to
 //! atomics, never take a lock.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,9 @@ struct Counter {
 pub struct Monitor {
     started: Instant,
     counters: [Counter; 5],
+    /// Parts of the scoring component, one per assertion type
+    /// (`scoring/regex`, `scoring/llm-judge` …): (busy, calls).
+    scorers: Mutex<BTreeMap<String, (Duration, u64)>>,
 }
 
 impl Default for Monitor {
@@ -62,7 +67,18 @@ impl Monitor {
         Monitor {
             started: Instant::now(),
             counters: Default::default(),
+            scorers: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Adds time spent by one scorer (an assertion type), also counted in
+    /// the scoring component.
+    pub fn add_scorer(&self, name: &str, busy: Duration, calls: u64) {
+        self.add(Component::Scoring, busy, 0);
+        let mut scorers = self.scorers.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = scorers.entry(name.to_string()).or_default();
+        entry.0 += busy;
+        entry.1 += calls;
     }
 
     /// Adds `busy` time over `calls` calls to a component.
@@ -93,6 +109,15 @@ impl Monitor {
                 parent: Some("total".into()),
                 duration_ms: counter.nanos.load(Ordering::Relaxed) as f64 / 1e6,
                 calls: Some(counter.calls.load(Ordering::Relaxed)),
+            });
+        }
+        let scorers = self.scorers.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, (busy, calls)) in scorers.iter() {
+            timings.push(Timing {
+                component: format!("{}/{name}", Component::Scoring.name()),
+                parent: Some(Component::Scoring.name().into()),
+                duration_ms: millis(*busy),
+                calls: Some(*calls),
             });
         }
         timings

@@ -7,6 +7,7 @@
 //! them; a storer task writes each finished batch in one transaction. A
 //! killed run therefore keeps every batch already stored.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,23 +16,29 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::cache::{self, ResponseCache};
+use crate::baseline;
+use crate::cache::{self, EmbeddingCache, ResponseCache};
 use crate::cases::{Builder, Case, Origin, Rejection};
 use crate::config::{Config, ProviderSpec};
 use crate::context::GitContext;
 use crate::dataset::{self, Location, Row};
 use crate::error::{Error, Result};
 use crate::executor::{Answer, Executor, Failure, Lane, Limits, Overrides};
+use crate::grading::Grader;
 use crate::log;
 use crate::monitor::{Component, Monitor, millis};
+use crate::performance;
+use crate::pool::{Pool, PoolStats};
 use crate::pricing::Prices;
 use crate::progress::Progress;
 use crate::prompt::Prompts;
 use crate::provider::{Provider, Request, Setup};
 use crate::record::CaseRecord;
 use crate::report::{self, Summary};
-use crate::scoring;
-use crate::store::{Metric, RunInfo, RunStatus, RunTotals, Store};
+use crate::scoring::{self, AssertionResult, Context};
+use crate::store::read::RunRef;
+use crate::store::{Access, Metric, RunInfo, RunStatus, RunTotals, Store};
+use crate::verdict::{self, FailOn};
 
 /// How the report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +65,10 @@ pub struct Options {
     pub cache_mode: Option<cache::Mode>,
     /// Runs of each case (overrides `suite.repeat`).
     pub repeat: Option<u32>,
+    /// How to find the baseline to compare with.
+    pub baseline: baseline::Request,
+    /// The regression severity that fails the gate (overrides `[compare] fail-on`).
+    pub fail_on: Option<FailOn>,
 }
 
 /// The cache folder when neither the command line nor the config names one.
@@ -113,8 +124,12 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let config = Arc::new(config);
     let prompts = Arc::new(Prompts::new(&config.prompts, &config.path)?);
     let settings = cache_settings(&config, options.cache_dir.clone(), options.cache_mode);
+    let embeddings = (settings.mode != cache::Mode::Off).then(|| EmbeddingCache::new(&settings));
     let cache = (settings.mode != cache::Mode::Off).then(|| ResponseCache::new(settings));
-    let executor = Arc::new(executor(&config, options.overrides, cache)?);
+    let executor = Arc::new(executor(&config, options.overrides, cache, embeddings)?);
+    let lane_names: Vec<String> = executor.lanes().iter().map(|l| l.name.clone()).collect();
+    let grader = Grader::new(&config, &lane_names)?;
+    let pool = Pool::new(Pool::default_size());
     let providers: Arc<Vec<(String, bool)>> = Arc::new(
         executor
             .lanes()
@@ -125,8 +140,15 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     // Check the defaults against the providers before the database is touched.
     Builder::new(&config, &prompts, &providers)?;
 
+    check_baseline_request(&options.baseline, &options.db).await?;
     let store = Arc::new(Store::open(&options.db)?);
     let git = GitContext::detect(&config.dir);
+    let current_ref = RunRef {
+        run_id: String::new(),
+        suite: config.suite.name.clone(),
+        git_sha: git.sha.clone(),
+        branch: git.branch.clone(),
+    };
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
     store
@@ -179,10 +201,17 @@ pub async fn run(options: &Options) -> Result<Outcome> {
                 let case = Arc::new(case);
                 futures::stream::iter((0..repeat).map(move |r| (Arc::clone(&case), r)))
             });
+        // Deterministic scoring runs on the worker pool a batch at a time,
+        // overlapping with the next batch's requests.
         let mut records = cases
-            .map(|(case, r)| run_case(case, r, &executor, &monitor))
+            .map(|(case, r)| run_case(case, r, &executor, &grader, &monitor))
             .buffer_unordered(executor.width())
-            .chunks(config.suite.batch_size);
+            .chunks(config.suite.batch_size)
+            .map(|batch| {
+                let monitor = monitor.clone();
+                pool.run(move || score_batch(batch, &monitor))
+            })
+            .buffered(2);
         while let Some(batch) = records.next().await {
             for record in &batch {
                 summary.add(record);
@@ -219,10 +248,77 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         summary.add_skipped(skipped.count, &skipped.messages);
     }
 
+    let mut metrics = vec![Metric {
+        name: "cases_per_second".into(),
+        value: summary.cases_total() as f64 / monitor.elapsed().as_secs_f64().max(1e-9),
+        unit: Some("1/s".into()),
+    }];
+    metrics.extend(run_metrics(&store, &run_id, &summary).await);
+    metrics.extend(executor.metrics());
+    metrics.extend(pool_metrics(&pool.stats()));
+    metrics.push(Metric {
+        name: "judge_errors".into(),
+        value: grader.judge_errors() as f64,
+        unit: None,
+    });
+    if let Some(embeddings) = executor.embedding_cache() {
+        let (hits, misses, corrupt) = embeddings.counts();
+        for (name, value) in [
+            ("embedding_cache_hits", hits),
+            ("embedding_cache_misses", misses),
+            ("embedding_cache_corrupt_entries", corrupt),
+        ] {
+            metrics.push(Metric {
+                name: name.into(),
+                value: value as f64,
+                unit: None,
+            });
+        }
+        if let Err(e) = embeddings.finish() {
+            log::warn(&format!("could not prune the embedding cache: {e}"));
+        }
+    }
+    if let Some(cache) = executor.cache() {
+        metrics.extend(cache_metrics(&cache.stats()));
+        if let Err(e) = cache.finish() {
+            log::warn(&format!(
+                "could not prune the response cache in {}: {e}",
+                cache.settings().dir.display()
+            ));
+        }
+    }
+    if let Some(mb) = performance::peak_rss_mb() {
+        metrics.push(Metric {
+            name: "peak_rss_mb".into(),
+            value: mb,
+            unit: Some("MB".into()),
+        });
+    }
+    let metric_values: BTreeMap<String, f64> =
+        metrics.iter().map(|m| (m.name.clone(), m.value)).collect();
+
     let report_started = Instant::now();
     // The report cannot time its own rendering; the database gets that figure.
     let mut shown_timings = monitor.timings();
     shown_timings.retain(|t| t.component != Component::Report.name());
+    let fail_on = options.fail_on.unwrap_or(config.compare.fail_on);
+    let compared = if status == RunStatus::Finished {
+        let current = RunRef {
+            run_id: run_id.clone(),
+            ..current_ref
+        };
+        compare_with_baseline(
+            &store,
+            &current,
+            &shown_timings,
+            &metric_values,
+            options,
+            &config,
+        )
+        .await
+    } else {
+        Ok(None)
+    };
     let mut report_model = summary.report(
         &config.suite.name,
         &run_id,
@@ -233,6 +329,30 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     );
     report_model.cache = executor.cache().map(ResponseCache::stats);
     report_model.throttled_ms = millis(executor.throttled());
+    report_model.bottlenecks = performance::identify_bottlenecks(
+        &report_model.timings,
+        &metric_values,
+        config.targets.bottleneck_ms,
+        config.targets.bottleneck_percent,
+    );
+    report_model.targets =
+        performance::check_targets(&report_model.timings, &metric_values, &config.targets);
+    report_model.fail_on = crate::commands::fail_on_name(fail_on).to_string();
+    match &compared {
+        Ok(Some(c)) => {
+            report_model.gate_reasons = verdict::gate_reasons(&c.comparison, fail_on);
+            report_model.comparison = Some(c.clone());
+        }
+        Ok(None) if status == RunStatus::Finished => {
+            report_model.no_comparison = Some(format!(
+                "no earlier finished run of suite {} on {} to compare with; the first one becomes the baseline",
+                config.suite.name,
+                options.baseline.branch(&config.compare)
+            ));
+        }
+        Ok(None) => {}
+        Err(e) => report_model.no_comparison = Some(e.message().to_string()),
+    }
     let rendered = match options.format {
         OutputFormat::Text => report::render_text(&report_model)?,
         OutputFormat::Json => report::render_json(&report_model),
@@ -250,21 +370,6 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         pass_rate: summary.pass_rate(),
         mean_score: summary.mean_score(),
     };
-    let mut metrics = vec![Metric {
-        name: "cases_per_second".into(),
-        value: summary.cases_total() as f64 / monitor.elapsed().as_secs_f64().max(1e-9),
-        unit: Some("1/s".into()),
-    }];
-    metrics.extend(executor.metrics());
-    if let Some(cache) = executor.cache() {
-        metrics.extend(cache_metrics(&cache.stats()));
-        if let Err(e) = cache.finish() {
-            log::warn(&format!(
-                "could not prune the response cache in {}: {e}",
-                cache.settings().dir.display()
-            ));
-        }
-    }
     let finish = store
         .finish_run(run_id.clone(), totals, monitor.timings(), metrics)
         .await;
@@ -286,7 +391,18 @@ pub async fn run(options: &Options) -> Result<Outcome> {
             options.db.display()
         )));
     }
-    let exit_code = if summary.gate_passed(config.suite.min_pass_rate) {
+    if let Err(e) = compared {
+        log::warn(&format!(
+            "the comparison with the baseline failed: {}",
+            e.message()
+        ));
+    }
+    for reason in &report_model.gate_reasons {
+        log::error(&format!("regression gate: {reason}"));
+    }
+    let exit_code = if summary.gate_passed(config.suite.min_pass_rate)
+        && report_model.gate_reasons.is_empty()
+    {
         0
     } else {
         1
@@ -295,6 +411,117 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         exit_code,
         report: rendered,
     })
+}
+
+/// Fails early, before anything runs, on a baseline that cannot be read:
+/// a `--baseline-db` that is missing or not a history, a `--baseline-run`
+/// that is not there.
+async fn check_baseline_request(request: &baseline::Request, db: &std::path::Path) -> Result<()> {
+    let Some(id) = &request.run else {
+        if let Some(path) = &request.db {
+            Store::open_with(path, Access::ReadOnly)?.close();
+        }
+        return Ok(());
+    };
+    let path = request.db.as_deref().unwrap_or(db);
+    if !path.is_file() {
+        return Err(Error::input(format!(
+            "--baseline-run {id}: {} does not exist yet",
+            path.display()
+        )));
+    }
+    let source = Store::open_with(path, Access::ReadOnly)?;
+    source.find_run(id).await?;
+    source.close();
+    Ok(())
+}
+
+/// The run's headline figures as metrics, for the history's noise model:
+/// latency percentiles, tokens and cost (computed in the database), pass
+/// rate and mean score.
+async fn run_metrics(store: &Store, run_id: &str, summary: &Summary) -> Vec<Metric> {
+    let mut metrics = Vec::new();
+    match store.run_figures(run_id).await {
+        Ok(figures) => metrics.extend(figures.into_iter().map(|(name, value)| {
+            Metric {
+                unit: Some(
+                    if name.ends_with("_ms") {
+                        "ms"
+                    } else if name.ends_with("_usd") || name == "cost_usd" {
+                        "USD"
+                    } else {
+                        "tokens"
+                    }
+                    .into(),
+                ),
+                name,
+                value,
+            }
+        })),
+        Err(e) => log::warn(&format!(
+            "could not compute the run's figures: {}",
+            e.message()
+        )),
+    }
+    for (name, value) in [
+        ("pass_rate", summary.pass_rate()),
+        ("mean_score", summary.mean_score()),
+    ] {
+        if let Some(value) = value {
+            metrics.push(Metric {
+                name: name.into(),
+                value,
+                unit: Some("ratio".into()),
+            });
+        }
+    }
+    metrics
+}
+
+/// Compares the finished run with its baseline. The run's own timings and
+/// metrics are not stored yet, so they come from memory.
+async fn compare_with_baseline(
+    store: &Store,
+    current: &RunRef,
+    timings: &[crate::store::Timing],
+    metrics: &BTreeMap<String, f64>,
+    options: &Options,
+    config: &Config,
+) -> Result<Option<baseline::Compared>> {
+    let load = async || {
+        let mut now = (*store.run_data(current).await?).clone();
+        now.timings = timings
+            .iter()
+            .map(|t| (t.component.clone(), t.duration_ms))
+            .collect();
+        now.metrics = metrics.clone();
+        Ok(now)
+    };
+    baseline::compare(
+        store,
+        &current.suite,
+        &current.run_id,
+        load,
+        &options.baseline,
+        &config.compare,
+    )
+    .await
+}
+
+/// The scoring pool's work as run metrics.
+fn pool_metrics(stats: &PoolStats) -> Vec<Metric> {
+    let metric = |name: &str, value: f64, unit: Option<&str>| Metric {
+        name: name.into(),
+        value,
+        unit: unit.map(str::to_string),
+    };
+    vec![
+        metric("pool_size", stats.size as f64, None),
+        metric("pool_tasks", stats.tasks as f64, None),
+        metric("pool_busy_ms", millis(stats.busy), Some("ms")),
+        metric("pool_utilization", stats.utilization, Some("ratio")),
+        metric("pool_max_active", stats.max_active as f64, None),
+    ]
 }
 
 /// The cache's counters as run metrics.
@@ -325,6 +552,7 @@ fn executor(
     config: &Config,
     overrides: Overrides,
     cache: Option<ResponseCache>,
+    embeddings: Option<EmbeddingCache>,
 ) -> Result<Executor> {
     let prices = Prices::new(&config.prices);
     let client = crate::provider::http::client()?;
@@ -352,7 +580,7 @@ fn executor(
         };
         lanes.push(Lane::new(name.clone(), provider, limits));
     }
-    Ok(Executor::new(lanes, cache))
+    Ok(Executor::new(lanes, cache, embeddings))
 }
 
 /// The number of cases the suite will have, as far as it can be counted
@@ -382,13 +610,14 @@ struct Obtained {
 }
 
 /// Runs one repeat of a case on its provider (unless the case carries its
-/// output) and scores it.
+/// output) and grades its model-graded assertions.
 async fn run_case(
     case: Arc<Case>,
     repeat: u32,
     executor: &Executor,
+    grader: &Grader,
     monitor: &Monitor,
-) -> CaseRecord {
+) -> Pending {
     let lane = executor.lane(case.provider);
     let obtained = match &case.output {
         Some(output) => Obtained {
@@ -445,16 +674,13 @@ async fn run_case(
         cached,
         error,
     } = obtained;
-    let started = Instant::now();
-    let scored = output
-        .as_deref()
-        .map(|o| scoring::score(&case.assertions, case.threshold, o));
-    monitor.add(Component::Scoring, started.elapsed(), 1);
-    let (passed, score, assertions) = match scored {
-        Some(s) if error.is_none() => (s.passed, s.score, s.assertions),
-        _ => (false, 0.0, Vec::new()),
+    let graded = match (&output, &error) {
+        (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
+            grader.grade(executor, &case, repeat, output, monitor).await
+        }
+        _ => Vec::new(),
     };
-    CaseRecord {
+    let record = CaseRecord {
         case_id: case.id.clone(),
         repeat,
         ordinal: case.ordinal,
@@ -464,8 +690,8 @@ async fn run_case(
         model: lane.provider.model().to_string(),
         prompt: case.prompt.clone(),
         output,
-        passed,
-        score,
+        passed: false,
+        score: 0.0,
         threshold: case.threshold,
         latency_ms,
         original_latency_ms,
@@ -475,8 +701,72 @@ async fn run_case(
         finish_reason,
         attempts,
         error,
-        assertions,
+        assertions: Vec::new(),
+    };
+    Pending {
+        record,
+        case,
+        graded,
     }
+}
+
+/// A case with its output and its model-graded results, waiting for the
+/// deterministic assertions to be scored.
+struct Pending {
+    record: CaseRecord,
+    case: Arc<Case>,
+    graded: Vec<(usize, AssertionResult)>,
+}
+
+/// Scores a batch on a pool worker: each deterministic assertion (timed by
+/// type), the graded results, then each case's score and verdict.
+fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
+    let mut timings: BTreeMap<&'static str, (Duration, u64)> = BTreeMap::new();
+    let records = batch
+        .into_iter()
+        .map(|pending| {
+            let Pending {
+                mut record,
+                case,
+                graded,
+            } = pending;
+            let Some(output) = record.output.as_deref().filter(|_| record.error.is_none()) else {
+                return record;
+            };
+            let ctx = Context {
+                output,
+                latency_ms: record.original_latency_ms,
+                cost_usd: record.cost_usd,
+            };
+            let results = case
+                .assertions
+                .iter()
+                .enumerate()
+                .map(|(i, assertion)| {
+                    if assertion.is_graded() {
+                        // Timed while it was graded.
+                        return scoring::graded_result(assertion, i, &graded);
+                    }
+                    let started = Instant::now();
+                    let result = assertion.evaluate(&ctx);
+                    let entry = timings.entry(assertion.kind.name()).or_default();
+                    entry.0 += started.elapsed();
+                    entry.1 += 1;
+                    result.expect("assertions that are not graded evaluate")
+                })
+                .collect();
+            let scored = scoring::combine(results, case.threshold);
+            record.passed = scored.passed;
+            record.score = scored.score;
+            record.assertions = scored.assertions;
+            record
+        })
+        .collect::<Vec<_>>();
+    for (name, (busy, calls)) in timings {
+        monitor.add_scorer(name, busy, calls);
+    }
+    monitor.add(Component::Scoring, Duration::ZERO, records.len() as u64);
+    records
 }
 
 /// Writes batches as they come; the first failure stops it.
@@ -649,7 +939,7 @@ async fn shutdown_signal() {
 }
 
 /// A run id that sorts by time and is unique across machines and shards.
-fn new_run_id(started: chrono::DateTime<Utc>) -> String {
+pub fn new_run_id(started: chrono::DateTime<Utc>) -> String {
     let seed = format!(
         "{:?}-{}-{:?}",
         started.timestamp_nanos_opt(),

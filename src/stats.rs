@@ -27,7 +27,7 @@
 use std::f64::consts::{PI, SQRT_2};
 
 /// A point estimate with a two-sided interval around it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
     pub estimate: f64,
     pub low: f64,
@@ -37,7 +37,7 @@ pub struct Interval {
 impl Interval {
     /// Carries the interval through a monotone increasing transform (e.g.
     /// from the log scale back to ratios).
-    fn map(self, transform: impl Fn(f64) -> f64) -> Interval {
+    pub fn map(self, transform: impl Fn(f64) -> f64) -> Interval {
         Interval {
             estimate: transform(self.estimate),
             low: transform(self.low),
@@ -1138,7 +1138,7 @@ impl SplitMix64 {
 /// finite statistic value.
 pub fn bootstrap_ci(
     data: &[f64],
-    statistic: impl Fn(&[f64]) -> f64,
+    mut statistic: impl FnMut(&[f64]) -> f64,
     resamples: usize,
     confidence: f64,
     seed: u64,

@@ -286,6 +286,131 @@ impl ResponseCache {
     }
 }
 
+/// Embeddings on disk: a magic tag, the length, then little-endian f32s.
+const EMBEDDING_MAGIC: &[u8; 4] = b"EMB1";
+
+fn encode_embedding(vector: &[f32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(8 + vector.len() * 4);
+    bytes.extend_from_slice(EMBEDDING_MAGIC);
+    bytes.extend_from_slice(&(vector.len() as u32).to_le_bytes());
+    for x in vector {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes
+}
+
+/// `None` for anything but a whole, well-formed entry.
+fn decode_embedding(bytes: &[u8]) -> Option<Vec<f32>> {
+    let rest = bytes.strip_prefix(EMBEDDING_MAGIC)?;
+    let (len, values) = rest.split_at_checked(4)?;
+    let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+    if values.len() != len * 4 {
+        return None;
+    }
+    Some(
+        values
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("chunks of four")))
+            .collect(),
+    )
+}
+
+/// The embedding cache: one vector per (provider, URL, model, dimensions,
+/// text), on disk beside the answers and in memory for a day.
+pub struct EmbeddingCache {
+    mode: Mode,
+    ttl: Duration,
+    max_bytes: u64,
+    disk: Disk,
+    memory: Mutex<LruTtlCache<Key, std::sync::Arc<Vec<f32>>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    corrupt: AtomicU64,
+}
+
+impl EmbeddingCache {
+    pub fn new(settings: &Settings) -> EmbeddingCache {
+        EmbeddingCache {
+            mode: settings.mode,
+            ttl: settings.embeddings_ttl,
+            max_bytes: settings.embeddings_max_bytes,
+            disk: Disk::new(settings.namespace("embeddings")),
+            memory: Mutex::new(LruTtlCache::new(MEMORY_ENTRIES, MEMORY_EMBEDDINGS_TTL)),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+        }
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, LruTtlCache<Key, std::sync::Arc<Vec<f32>>>> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stored vector for `key`, if any; a damaged entry is a counted miss.
+    pub fn get(&self, key: &Key) -> Option<std::sync::Arc<Vec<f32>>> {
+        if self.mode == Mode::Off {
+            return None;
+        }
+        if let Some(v) = self.memory().cache_get(key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(v.clone());
+        }
+        let found = match self.disk.read(key, self.ttl, SystemTime::now()) {
+            Ok(Lookup::Found(bytes)) => match decode_embedding(&bytes) {
+                Some(v) => {
+                    let v = std::sync::Arc::new(v);
+                    self.memory().cache_set(*key, v.clone());
+                    Some(v)
+                }
+                None => {
+                    self.corrupt.fetch_add(1, Ordering::Relaxed);
+                    self.disk.remove(key);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn put(&self, key: &Key, vector: &std::sync::Arc<Vec<f32>>) {
+        if self.mode == Mode::Off {
+            return;
+        }
+        self.memory().cache_set(*key, vector.clone());
+        if self.mode == Mode::ReadWrite {
+            // A failed write only costs a later lookup.
+            let _ = self.disk.write(key, &encode_embedding(vector));
+        }
+    }
+
+    /// Hits, misses and damaged entries so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+            self.corrupt.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Prunes to the TTL and size cap, in read-write mode after any lookup.
+    pub fn finish(&self) -> std::io::Result<Option<Pruned>> {
+        let (hits, misses, _) = self.counts();
+        if self.mode != Mode::ReadWrite || hits + misses == 0 {
+            return Ok(None);
+        }
+        self.disk
+            .prune(self.ttl, self.max_bytes, SystemTime::now())
+            .map(Some)
+    }
+}
+
 /// What the last run that wrote this cache saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastRun {
@@ -457,6 +582,25 @@ mod tests {
         assert_eq!(fresh.get(&k), None);
         assert_eq!(fresh.stats().corrupt, 1);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn embeddings_round_trip_and_damage_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::new(dir.path().to_path_buf());
+        let k = key::embedding("openai", "u", "m", None, "hello");
+        let v = std::sync::Arc::new(vec![0.25f32, -1.5, 3.0]);
+        EmbeddingCache::new(&settings).put(&k, &v);
+        let fresh = EmbeddingCache::new(&settings);
+        assert_eq!(fresh.get(&k).as_deref(), Some(&*v));
+        assert_eq!(decode_embedding(&encode_embedding(&v)[..9]), None);
+        assert_eq!(decode_embedding(b"nope"), None);
+        let hex = k.hex();
+        let path = settings.namespace("embeddings").join(&hex[..2]).join(&hex);
+        std::fs::write(&path, b"EMB1\x03\0\0\0short").unwrap();
+        let damaged = EmbeddingCache::new(&settings);
+        assert_eq!(damaged.get(&k), None);
+        assert_eq!(damaged.counts(), (0, 1, 1));
     }
 
     #[test]

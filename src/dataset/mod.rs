@@ -77,8 +77,13 @@ pub fn read(path: &Path, format: Format, sink: &mut dyn FnMut(Row) -> Result<()>
 }
 
 /// Counts a file's rows cheaply, for progress: non-blank lines of JSONL,
-/// records of CSV. `None` for a JSON array, which only parsing could count.
+/// records of CSV. `None` for a JSON array, which only parsing could count,
+/// and for anything but a regular file: counting a pipe would swallow the
+/// rows the run itself must read, and wait for its writer to finish.
 pub fn count_rows(path: &Path, format: Format) -> Option<u64> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     match format {
         Format::Jsonl => {
             use std::io::BufRead;

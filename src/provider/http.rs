@@ -85,6 +85,8 @@ pub struct Params {
 pub struct Http {
     api: Api,
     url: String,
+    /// Where embeddings are asked for; `None` for an API without them.
+    embeddings_url: Option<String>,
     key: Option<Secret>,
     model: String,
     params: Params,
@@ -108,7 +110,7 @@ impl Http {
         let key_error =
             |key: &str, message: String| Error::input(format!("providers.{name}.{key}: {message}"));
         let trim = |s: &str| s.trim_end_matches('/').to_string();
-        let (url, model) = match api {
+        let (url, embeddings_url, model) = match api {
             Api::AzureOpenAi => {
                 let endpoint = spec.endpoint.as_deref().ok_or_else(|| {
                     key_error(
@@ -124,11 +126,10 @@ impl Http {
                     .api_version
                     .as_deref()
                     .unwrap_or(AZURE_DEFAULT_API_VERSION);
+                let root = format!("{}/openai/deployments/{deployment}", trim(endpoint));
                 (
-                    format!(
-                        "{}/openai/deployments/{deployment}/chat/completions?api-version={version}",
-                        trim(endpoint)
-                    ),
+                    format!("{root}/chat/completions?api-version={version}"),
+                    Some(format!("{root}/embeddings?api-version={version}")),
                     spec.model.clone().unwrap_or_else(|| deployment.to_string()),
                 )
             }
@@ -148,12 +149,15 @@ impl Http {
                         ));
                     }
                 };
-                let path = if api == Api::Anthropic {
-                    "/v1/messages"
+                if api == Api::Anthropic {
+                    (format!("{base}/v1/messages"), None, model)
                 } else {
-                    "/chat/completions"
-                };
-                (format!("{base}{path}"), model)
+                    (
+                        format!("{base}/chat/completions"),
+                        Some(format!("{base}/embeddings")),
+                        model,
+                    )
+                }
             }
         };
         if api != Api::AzureOpenAi {
@@ -226,6 +230,7 @@ impl Http {
         Ok(Http {
             api,
             url,
+            embeddings_url,
             price: spec.price.or_else(|| prices.lookup(&model)),
             model,
             key,
@@ -366,28 +371,32 @@ impl Http {
         headers
     }
 
-    /// One attempt: send, wait for the whole answer, parse it.
-    pub async fn complete(&self, request: Request<'_>) -> std::result::Result<Response, CallError> {
+    /// Posts `body` to `url` and returns the successful answer's bytes,
+    /// rate limits and latency, or the failure as a [`CallError`].
+    async fn post(
+        &self,
+        url: &str,
+        body: &Value,
+    ) -> std::result::Result<(Vec<u8>, RateLimits, Duration), CallError> {
         let started = Instant::now();
         let sent = self
             .client
-            .post(&self.url)
+            .post(url)
             .headers(self.headers())
             .timeout(self.timeout)
-            .json(&self.body(request.prompt))
+            .json(body)
             .send()
             .await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return Err(self.transport_error(&e)),
+            Err(e) => return Err(self.transport_error(url, &e)),
         };
         let status = response.status();
         let limits = RateLimits::from_headers(response.headers(), chrono::Utc::now());
         let bytes = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => return Err(self.transport_error(&e)),
+            Err(e) => return Err(self.transport_error(url, &e)),
         };
-        let latency = started.elapsed();
         if !status.is_success() {
             let code = status.as_u16();
             let retryable = limits
@@ -406,17 +415,26 @@ impl Http {
                 limits: Box::new(limits),
             });
         }
+        Ok((bytes.to_vec(), limits, started.elapsed()))
+    }
+
+    fn unreadable(&self, url: &str, message: String, limits: RateLimits) -> CallError {
+        CallError {
+            message: redact(&format!("unreadable answer from {url}: {message}")).into_owned(),
+            status: None,
+            retryable: false,
+            limits: Box::new(limits),
+        }
+    }
+
+    /// One attempt: send, wait for the whole answer, parse it.
+    pub async fn complete(&self, request: Request<'_>) -> std::result::Result<Response, CallError> {
+        let (bytes, limits, latency) = self.post(&self.url, &self.body(request.prompt)).await?;
         let parsed = match self.api {
             Api::Anthropic => parse_anthropic(&bytes),
             _ => parse_openai(&bytes),
         }
-        .map_err(|message| CallError {
-            message: redact(&format!("unreadable answer from {}: {message}", self.url))
-                .into_owned(),
-            status: Some(status.as_u16()),
-            retryable: false,
-            limits: Box::new(limits.clone()),
-        })?;
+        .map_err(|message| self.unreadable(&self.url, message, limits.clone()))?;
         Ok(Response {
             cost_usd: match (self.price, parsed.usage) {
                 (Some(price), Some(usage)) => Some(price.cost(&usage)),
@@ -430,13 +448,44 @@ impl Http {
         })
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> CallError {
+    /// The embeddings of `texts`, in order (one attempt).
+    pub async fn embed(
+        &self,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Embeddings, CallError> {
+        let Some(url) = &self.embeddings_url else {
+            return Err(CallError::fatal(format!(
+                "{} has no embeddings API",
+                self.api.name()
+            )));
+        };
+        let mut body = json!({"model": self.model, "input": texts});
+        if let Some(d) = dimensions {
+            body["dimensions"] = json!(d);
+        }
+        let (bytes, limits, _) = self.post(url, &body).await?;
+        let (vectors, tokens) = parse_embeddings(&bytes, texts.len())
+            .map_err(|m| self.unreadable(url, m, limits.clone()))?;
+        Ok(Embeddings {
+            vectors,
+            tokens,
+            limits,
+        })
+    }
+
+    /// The URL embeddings go to, if this API has them.
+    pub fn embeddings_url(&self) -> Option<&str> {
+        self.embeddings_url.as_deref()
+    }
+
+    fn transport_error(&self, url: &str, e: &reqwest::Error) -> CallError {
         let what = if e.is_timeout() {
-            format!("no answer from {} within {:?}", self.url, self.timeout)
+            format!("no answer from {url} within {:?}", self.timeout)
         } else if e.is_connect() {
-            format!("cannot connect to {}: {}", self.url, source_chain(e))
+            format!("cannot connect to {url}: {}", source_chain(e))
         } else {
-            format!("request to {} failed: {}", self.url, source_chain(e))
+            format!("request to {url} failed: {}", source_chain(e))
         };
         CallError {
             message: redact(&what).into_owned(),
@@ -461,6 +510,52 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The embeddings of a batch of texts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the request used, as reported.
+    pub tokens: Option<u64>,
+    pub limits: RateLimits,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingAnswer {
+    data: Vec<EmbeddingItem>,
+    usage: Option<EmbeddingUsage>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingUsage {
+    prompt_tokens: u64,
+}
+
+/// Parses an embeddings answer for `expected` inputs, ordered by `index`
+/// (the API does not promise the order of `data`).
+pub fn parse_embeddings(
+    body: &[u8],
+    expected: usize,
+) -> std::result::Result<(Vec<Vec<f32>>, Option<u64>), String> {
+    let mut answer: EmbeddingAnswer = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    answer.data.sort_by_key(|d| d.index);
+    if answer.data.len() != expected || answer.data.iter().enumerate().any(|(i, d)| d.index != i) {
+        return Err(format!(
+            "expected {expected} embeddings indexed 0..{expected}, got {}",
+            answer.data.len()
+        ));
+    }
+    Ok((
+        answer.data.into_iter().map(|d| d.embedding).collect(),
+        answer.usage.map(|u| u.prompt_tokens),
+    ))
 }
 
 /// What a successful answer contained.

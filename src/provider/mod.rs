@@ -15,7 +15,7 @@ use std::time::Duration;
 
 pub use echo::Echo;
 pub use headers::RateLimits;
-pub use http::{Api, Http};
+pub use http::{Api, Embeddings, Http};
 pub use replay::Replay;
 
 use crate::config::ProviderSpec;
@@ -133,6 +133,32 @@ impl Provider {
                 request.repeat,
             )),
             Provider::Echo(_) | Provider::Replay(_) => None,
+        }
+    }
+
+    /// The embedding-cache key of a text; `None` when the provider has no
+    /// embeddings API.
+    pub fn embedding_key(&self, text: &str, dimensions: Option<u32>) -> Option<crate::cache::Key> {
+        match self {
+            Provider::Http(p) => p.embeddings_url().map(|url| {
+                crate::cache::key::embedding(p.api().name(), url, p.model(), dimensions, text)
+            }),
+            Provider::Echo(_) | Provider::Replay(_) => None,
+        }
+    }
+
+    /// The embeddings of `texts` (one attempt).
+    pub async fn embed(
+        &self,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Embeddings, CallError> {
+        match self {
+            Provider::Http(p) => p.embed(texts, dimensions).await,
+            Provider::Echo(_) | Provider::Replay(_) => Err(CallError::fatal(format!(
+                "the {} provider has no embeddings API",
+                self.model()
+            ))),
         }
     }
 

@@ -68,6 +68,17 @@ pub struct Report {
     pub cache: Option<crate::cache::Stats>,
     /// Time requests waited on budgets, provider limits and retries.
     pub throttled_ms: f64,
+    /// The comparison with the baseline, when there is one.
+    pub comparison: Option<crate::baseline::Compared>,
+    /// Why there is no comparison (no baseline yet, run not finished).
+    pub no_comparison: Option<String>,
+    /// What holds the run back.
+    pub bottlenecks: Vec<crate::performance::Bottleneck>,
+    /// The performance-targets table.
+    pub targets: Vec<crate::performance::TargetCheck>,
+    /// The regression gate: `--fail-on` and why it failed, if it did.
+    pub fail_on: String,
+    pub gate_reasons: Vec<String>,
 }
 
 impl Summary {
@@ -183,6 +194,12 @@ impl Summary {
             timings,
             cache: None,
             throttled_ms: 0.0,
+            comparison: None,
+            no_comparison: None,
+            bottlenecks: Vec::new(),
+            targets: Vec::new(),
+            fail_on: String::new(),
+            gate_reasons: Vec::new(),
         }
     }
 }

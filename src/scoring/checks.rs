@@ -1,5 +1,7 @@
 //! The deterministic checks: pure functions from an output to pass or fail.
 
+use std::sync::Arc;
+
 use regex::Regex;
 
 /// One deterministic check with its resolved value.
@@ -13,7 +15,18 @@ pub enum Check {
     ContainsAll(Vec<String>),
     StartsWith(String),
     Regex(Regex),
-    IsJson,
+    /// Valid JSON, and valid against the schema when there is one.
+    IsJson(Option<Arc<jsonschema::Validator>>),
+    /// At most `max` single-character edits from `expected`.
+    Levenshtein {
+        expected: String,
+        max: usize,
+    },
+    /// A word count within the bounds (inclusive).
+    WordCount {
+        min: Option<usize>,
+        max: Option<usize>,
+    },
 }
 
 /// The outcome of one check on one output, before negation.
@@ -78,16 +91,66 @@ impl Check {
                 || format!("output matches /{}/", re.as_str()),
                 || format!("output does not match /{}/", re.as_str()),
             ),
-            Check::IsJson => match serde_json::from_str::<serde::de::IgnoredAny>(output) {
-                Ok(_) => Outcome {
-                    passed: true,
-                    reason: "output is valid JSON".into(),
-                },
+            Check::IsJson(schema) => match serde_json::from_str::<serde_json::Value>(output) {
                 Err(e) => Outcome {
                     passed: false,
                     reason: format!("output is not valid JSON: {e}"),
                 },
+                Ok(value) => match schema.as_ref().and_then(|s| s.iter_errors(&value).next()) {
+                    None => Outcome {
+                        passed: true,
+                        reason: if schema.is_some() {
+                            "output is JSON matching the schema".into()
+                        } else {
+                            "output is valid JSON".into()
+                        },
+                    },
+                    Some(error) => {
+                        let at = error.instance_path().to_string();
+                        Outcome {
+                            passed: false,
+                            reason: format!(
+                                "output does not match the schema at {}: {error}",
+                                if at.is_empty() { "/" } else { &at }
+                            ),
+                        }
+                    }
+                },
             },
+            Check::Levenshtein { expected, max } => {
+                let distance = strsim::levenshtein(output, expected);
+                outcome(
+                    distance <= *max,
+                    || {
+                        format!(
+                            "output is {distance} edits from {} (at most {max})",
+                            quote(expected)
+                        )
+                    },
+                    || {
+                        format!(
+                            "output is {distance} edits from {} (more than {max})",
+                            quote(expected)
+                        )
+                    },
+                )
+            }
+            Check::WordCount { min, max } => {
+                let words = output.split_whitespace().count();
+                let bounds = match (min, max) {
+                    (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+                    (Some(a), Some(b)) => format!("between {a} and {b}"),
+                    (Some(a), None) => format!("at least {a}"),
+                    (None, Some(b)) => format!("at most {b}"),
+                    (None, None) => "any number of".into(),
+                };
+                let fits = min.is_none_or(|a| words >= a) && max.is_none_or(|b| words <= b);
+                outcome(
+                    fits,
+                    || format!("output has {words} words ({bounds} wanted)"),
+                    || format!("output has {words} words, not {bounds}"),
+                )
+            }
         }
     }
 }
@@ -170,16 +233,16 @@ mod tests {
 
     #[test]
     fn is_json_whole_output() {
-        assert!(run(Check::IsJson, r#"{"a": [1, 2]}"#));
-        assert!(run(Check::IsJson, " \n[1]\n"));
-        assert!(run(Check::IsJson, r#""ünïcode""#));
-        let bad = Check::IsJson.run("{\"a\": 1} trailing");
+        assert!(run(Check::IsJson(None), r#"{"a": [1, 2]}"#));
+        assert!(run(Check::IsJson(None), " \n[1]\n"));
+        assert!(run(Check::IsJson(None), r#""ünïcode""#));
+        let bad = Check::IsJson(None).run("{\"a\": 1} trailing");
         assert!(!bad.passed);
         assert!(
             bad.reason
                 .starts_with("output is not valid JSON: trailing characters")
         );
-        assert!(!run(Check::IsJson, "```json\n{}\n```"));
+        assert!(!run(Check::IsJson(None), "```json\n{}\n```"));
     }
 
     #[test]
@@ -188,5 +251,63 @@ mod tests {
         let reason = Check::Equals(long).run("y").reason;
         assert!(reason.len() < 120, "{reason}");
         assert!(reason.ends_with('…'));
+    }
+
+    #[test]
+    fn json_schema_failures_name_the_path() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": {"type": "integer"}}}
+        });
+        let check = Check::IsJson(Some(Arc::new(jsonschema::Validator::new(&schema).unwrap())));
+        assert!(run(check.clone(), r#"{"items": [1, 2]}"#));
+        let bad = check.run(r#"{"items": [1, "two"]}"#);
+        assert!(!bad.passed);
+        assert!(
+            bad.reason
+                .starts_with("output does not match the schema at /items/1: "),
+            "{}",
+            bad.reason
+        );
+        let missing = check.run("{}");
+        assert!(
+            missing
+                .reason
+                .starts_with("output does not match the schema at /: "),
+            "{}",
+            missing.reason
+        );
+    }
+
+    #[test]
+    fn levenshtein_counts_characters() {
+        let check = |max| Check::Levenshtein {
+            expected: "kitten".into(),
+            max,
+        };
+        assert!(run(check(3), "sitting"));
+        assert!(!run(check(2), "sitting"));
+        assert_eq!(
+            check(3).run("sitting").reason,
+            "output is 3 edits from \"kitten\" (at most 3)"
+        );
+        let accent = Check::Levenshtein {
+            expected: "café".into(),
+            max: 1,
+        };
+        assert!(run(accent, "cafe"));
+    }
+
+    #[test]
+    fn word_count_bounds() {
+        let wc = |min, max| Check::WordCount { min, max };
+        assert!(run(wc(Some(2), Some(4)), "one two  three"));
+        assert!(!run(wc(Some(4), None), "one two three"));
+        assert!(run(wc(None, Some(3)), "  un deux\ttrois "));
+        assert_eq!(
+            wc(Some(2), Some(2)).run("a b c").reason,
+            "output has 3 words, not exactly 2"
+        );
     }
 }

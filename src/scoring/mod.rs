@@ -1,9 +1,14 @@
-//! Scoring: assertions as written in the config, compiled checks, and the
-//! score of a case (the weighted mean of its assertions).
+//! Scoring: assertions as written in the config, compiled assertions, and
+//! the score of a case (the weighted mean of its assertions).
 //!
-//! Everything here is pure: values in, values out, no I/O.
+//! Everything here is pure: values in, values out, no I/O. Most assertions
+//! look at the output (and the call's latency and cost) and are evaluated
+//! here; the model-graded ones (`similar`, `llm-judge`) need an embedding or
+//! a judge's verdict, which the grading stage obtains and hands back as a
+//! [`Grade`].
 
 mod checks;
+pub mod graded;
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use checks::{Check, Outcome};
+pub use graded::{Verdict, cosine, parse_verdict};
 
 /// An assertion as the user wrote it (`{ type = "contains", value = "x" }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +30,13 @@ pub struct AssertionSpec {
     pub value: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
+    /// The pass mark: a minimum similarity or judge score, a maximum
+    /// edit distance, latency (ms) or cost (USD), depending on the type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The provider that grades (`similar`, `llm-judge`), overriding `[grading]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// The assertion types, without negation.
@@ -37,10 +50,16 @@ pub enum Type {
     StartsWith,
     Regex,
     IsJson,
+    Levenshtein,
+    WordCount,
+    Latency,
+    Cost,
+    Similar,
+    LlmJudge,
 }
 
 impl Type {
-    pub const ALL: [Type; 8] = [
+    pub const ALL: [Type; 14] = [
         Type::Equals,
         Type::Contains,
         Type::IContains,
@@ -49,6 +68,12 @@ impl Type {
         Type::StartsWith,
         Type::Regex,
         Type::IsJson,
+        Type::Levenshtein,
+        Type::WordCount,
+        Type::Latency,
+        Type::Cost,
+        Type::Similar,
+        Type::LlmJudge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +86,12 @@ impl Type {
             Type::StartsWith => "starts-with",
             Type::Regex => "regex",
             Type::IsJson => "is-json",
+            Type::Levenshtein => "levenshtein",
+            Type::WordCount => "word-count",
+            Type::Latency => "latency",
+            Type::Cost => "cost",
+            Type::Similar => "similar",
+            Type::LlmJudge => "llm-judge",
         }
     }
 
@@ -68,22 +99,42 @@ impl Type {
         Type::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// What the `value` must be.
-    fn value_shape(self) -> Shape {
-        match self {
-            Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
-                Shape::Text
-            }
-            Type::ContainsAny | Type::ContainsAll => Shape::List,
-            Type::IsJson => Shape::None,
-        }
+    /// Whether the type needs a model's help (an embedding or a verdict).
+    pub fn is_graded(self) -> bool {
+        matches!(self, Type::Similar | Type::LlmJudge)
     }
 }
 
-enum Shape {
-    Text,
-    List,
-    None,
+impl Serialize for Type {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The minimum similarity a `similar` assertion asks for by default.
+pub const DEFAULT_SIMILARITY: f64 = 0.8;
+
+/// What an assertion does with an output.
+#[derive(Debug, Clone)]
+pub enum Rule {
+    /// A check of the output's text.
+    Check(Check),
+    /// The provider call took at most this long.
+    Latency { max_ms: f64 },
+    /// The call cost at most this much.
+    Cost { max_usd: f64 },
+    /// The output means nearly the same as one of the references.
+    Similar {
+        references: Vec<String>,
+        threshold: f64,
+        provider: Option<String>,
+    },
+    /// A judge model grades the output against a rubric.
+    Judge {
+        rubric: String,
+        threshold: Option<f64>,
+        provider: Option<String>,
+    },
 }
 
 /// A compiled assertion, ready to run on outputs.
@@ -92,9 +143,9 @@ pub struct Assertion {
     pub kind: Type,
     pub negate: bool,
     pub weight: f64,
-    /// The value as shown in reports (`"Paris"`, `["a", "b"]`).
+    /// The value as shown in reports (`"Paris"`, `["a", "b"]`, `≤ 800 ms`).
     pub expected: String,
-    check: Check,
+    pub rule: Rule,
 }
 
 /// One assertion's result on one output.
@@ -116,10 +167,23 @@ impl AssertionResult {
     }
 }
 
-impl Serialize for Type {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
+/// What an output is judged on besides its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub output: &'a str,
+    /// The provider call's latency as first measured.
+    pub latency_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+}
+
+/// What the grading stage found for a model-graded assertion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grade {
+    /// The best cosine similarity between the output and a reference.
+    Similarity(f64),
+    Verdict(Verdict),
+    /// Grading failed (no embedding, no valid verdict): never a silent pass.
+    Failed(String),
 }
 
 /// A case's score and verdict.
@@ -167,45 +231,36 @@ impl AssertionSpec {
         }
     }
 
+    /// The assertion's type, without negation.
+    pub fn base_type(&self) -> Result<Type, String> {
+        self.parse_type().map(|(kind, _)| kind)
+    }
+
     /// Whether the value holds `{{ … }}` or `{% … %}` that must be rendered
     /// with each case's variables before the assertion compiles.
     pub fn is_templated(&self) -> bool {
-        fn templated(v: &Value) -> bool {
-            match v {
-                Value::String(s) => s.contains("{{") || s.contains("{%"),
-                Value::Array(items) => items.iter().any(templated),
-                _ => false,
-            }
-        }
-        self.value.as_ref().is_some_and(templated)
+        self.texts()
+            .iter()
+            .any(|s| s.contains("{{") || s.contains("{%"))
     }
 
-    /// Every text inside the value (a list's items included).
+    /// Every text inside the value (a list's items included; a JSON
+    /// Schema's texts are data, not templates, so they are left out).
     pub fn texts(&self) -> Vec<&str> {
-        fn walk<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
-            match v {
-                Value::String(s) => out.push(s),
-                Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-                _ => {}
-            }
+        match &self.value {
+            Some(Value::String(s)) => vec![s],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
         }
-        let mut out = Vec::new();
-        if let Some(v) = &self.value {
-            walk(v, &mut out);
-        }
-        out
     }
 
-    /// Checks the type, the value's shape and the weight; a templated value is
-    /// checked for shape only, since it compiles per case.
+    /// Checks the type, the value's shape, the weight and the threshold; a
+    /// templated value compiles per case, so only its type is checked here.
     pub fn validate(&self) -> Result<(), String> {
         if self.is_templated() {
-            let (kind, _) = self.parse_type()?;
+            self.parse_type()?;
             self.check_weight()?;
-            return match (kind.value_shape(), &self.value) {
-                (Shape::None, Some(_)) => Err(format!("'{}' takes no value", self.kind)),
-                _ => Ok(()),
-            };
+            return Ok(());
         }
         self.compile().map(|_| ())
     }
@@ -218,108 +273,223 @@ impl AssertionSpec {
         }
     }
 
-    /// Returns a copy with every string in the value passed through `render`.
+    /// Returns a copy with every text in the value passed through `render`.
     pub fn render_value(
         &self,
         mut render: impl FnMut(&str) -> Result<String, String>,
     ) -> Result<AssertionSpec, String> {
-        fn walk(
-            v: &Value,
-            render: &mut dyn FnMut(&str) -> Result<String, String>,
-        ) -> Result<Value, String> {
-            Ok(match v {
-                Value::String(s) => Value::String(render(s)?),
-                Value::Array(items) => Value::Array(
-                    items
-                        .iter()
-                        .map(|i| walk(i, render))
-                        .collect::<Result<_, _>>()?,
-                ),
-                other => other.clone(),
-            })
-        }
+        let value = match &self.value {
+            Some(Value::String(s)) => Some(Value::String(render(s)?)),
+            Some(Value::Array(items)) => Some(Value::Array(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => render(s).map(Value::String),
+                        other => Ok(other.clone()),
+                    })
+                    .collect::<Result<_, _>>()?,
+            )),
+            other => other.clone(),
+        };
         Ok(AssertionSpec {
-            kind: self.kind.clone(),
-            value: self
-                .value
-                .as_ref()
-                .map(|v| walk(v, &mut render))
-                .transpose()?,
-            weight: self.weight,
+            value,
+            ..self.clone()
         })
+    }
+
+    fn text(&self) -> Result<String, String> {
+        match &self.value {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            Some(Value::Bool(b)) => Ok(b.to_string()),
+            Some(other) => Err(format!("'{}' needs a text value, not {other}", self.kind)),
+            None => Err(format!("'{}' needs a value", self.kind)),
+        }
+    }
+
+    fn texts_list(&self) -> Result<Vec<String>, String> {
+        let items = match &self.value {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::String(s)) => vec![Value::String(s.clone())],
+            Some(other) => {
+                return Err(format!(
+                    "'{}' needs a list of texts, not {other}",
+                    self.kind
+                ));
+            }
+            None => return Err(format!("'{}' needs a value: a list of texts", self.kind)),
+        };
+        if items.is_empty() {
+            return Err(format!("'{}' needs at least one value", self.kind));
+        }
+        items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(format!(
+                    "'{}' list items must be texts, not {other}",
+                    self.kind
+                )),
+            })
+            .collect()
+    }
+
+    fn no_value(&self) -> Result<(), String> {
+        match &self.value {
+            None => Ok(()),
+            Some(_) => Err(format!("'{}' takes no value; set threshold", self.kind)),
+        }
+    }
+
+    fn no_threshold(&self) -> Result<(), String> {
+        match self.threshold {
+            None => Ok(()),
+            Some(_) => Err(format!("'{}' takes no threshold", self.kind)),
+        }
+    }
+
+    fn required_threshold(&self, what: &str) -> Result<f64, String> {
+        match self.threshold {
+            Some(t) if t.is_finite() && t >= 0.0 => Ok(t),
+            Some(t) => Err(format!(
+                "'{}' threshold {t} must be a number of at least 0",
+                self.kind
+            )),
+            None => Err(format!("'{}' needs a threshold: {what}", self.kind)),
+        }
+    }
+
+    fn unit_threshold(&self) -> Result<Option<f64>, String> {
+        match self.threshold {
+            Some(t) if !(0.0..=1.0).contains(&t) => Err(format!(
+                "'{}' threshold {t} is not between 0 and 1",
+                self.kind
+            )),
+            t => Ok(t),
+        }
     }
 
     /// Compiles the assertion; the error says what is wrong with it.
     pub fn compile(&self) -> Result<Assertion, String> {
         let (kind, negate) = self.parse_type()?;
         let weight = self.check_weight()?;
-        let text = || -> Result<String, String> {
-            match &self.value {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(Value::Number(n)) => Ok(n.to_string()),
-                Some(Value::Bool(b)) => Ok(b.to_string()),
-                Some(other) => Err(format!("'{}' needs a text value, not {other}", self.kind)),
-                None => Err(format!("'{}' needs a value", self.kind)),
-            }
-        };
-        let list = || -> Result<Vec<String>, String> {
-            let items = match &self.value {
-                Some(Value::Array(items)) => items.clone(),
-                Some(Value::String(s)) => vec![Value::String(s.clone())],
-                Some(other) => {
-                    return Err(format!(
-                        "'{}' needs a list of texts, not {other}",
-                        self.kind
-                    ));
-                }
-                None => return Err(format!("'{}' needs a value: a list of texts", self.kind)),
-            };
-            if items.is_empty() {
-                return Err(format!("'{}' needs at least one value", self.kind));
-            }
-            items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    Value::Number(n) => Ok(n.to_string()),
-                    other => Err(format!(
-                        "'{}' list items must be texts, not {other}",
-                        self.kind
-                    )),
-                })
-                .collect()
-        };
-        let (check, expected) = match kind.value_shape() {
-            Shape::None => {
-                if self.value.is_some() {
-                    return Err(format!("'{}' takes no value", self.kind));
-                }
-                (Check::IsJson, String::new())
-            }
-            Shape::Text => {
-                let value = text()?;
+        if self.provider.is_some() && !kind.is_graded() {
+            return Err(format!("'{}' takes no provider", self.kind));
+        }
+        let (rule, expected) = match kind {
+            Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
+                self.no_threshold()?;
+                let value = self.text()?;
                 let expected = format!("{value:?}");
                 let check = match kind {
                     Type::Equals => Check::Equals(value),
                     Type::Contains => Check::Contains(value),
                     Type::IContains => Check::IContains(value.to_lowercase()),
                     Type::StartsWith => Check::StartsWith(value),
-                    Type::Regex => Check::Regex(
+                    _ => Check::Regex(
                         Regex::new(&value).map_err(|e| format!("invalid regex {value:?}: {e}"))?,
                     ),
-                    _ => unreachable!("text-valued types are listed above"),
                 };
-                (check, expected)
+                (Rule::Check(check), expected)
             }
-            Shape::List => {
-                let values = list()?;
+            Type::ContainsAny | Type::ContainsAll => {
+                self.no_threshold()?;
+                let values = self.texts_list()?;
                 let expected = format!("{values:?}");
-                let check = match kind {
-                    Type::ContainsAny => Check::ContainsAny(values),
-                    Type::ContainsAll => Check::ContainsAll(values),
-                    _ => unreachable!("list-valued types are listed above"),
+                let check = if kind == Type::ContainsAny {
+                    Check::ContainsAny(values)
+                } else {
+                    Check::ContainsAll(values)
                 };
-                (check, expected)
+                (Rule::Check(check), expected)
+            }
+            Type::IsJson => {
+                self.no_threshold()?;
+                match &self.value {
+                    None => (Rule::Check(Check::IsJson(None)), String::new()),
+                    Some(schema @ Value::Object(_)) => {
+                        let validator = jsonschema::Validator::new(schema)
+                            .map_err(|e| format!("invalid JSON Schema: {e}"))?;
+                        (
+                            Rule::Check(Check::IsJson(Some(Arc::new(validator)))),
+                            "matching the schema".into(),
+                        )
+                    }
+                    Some(other) => {
+                        return Err(format!(
+                            "'{}' takes no value, or a JSON Schema object, not {other}",
+                            self.kind
+                        ));
+                    }
+                }
+            }
+            Type::Levenshtein => {
+                let value = self.text()?;
+                let max = self.required_threshold("the most edits allowed")?;
+                if max.fract() != 0.0 {
+                    return Err(format!(
+                        "'{}' threshold {max} must be a whole number of edits",
+                        self.kind
+                    ));
+                }
+                let expected = format!("{value:?} within {max} edits");
+                (
+                    Rule::Check(Check::Levenshtein {
+                        expected: value,
+                        max: max as usize,
+                    }),
+                    expected,
+                )
+            }
+            Type::WordCount => {
+                self.no_threshold()?;
+                let (min, max) =
+                    word_bounds(&self.value).map_err(|m| format!("'{}' {m}", self.kind))?;
+                let expected = match (min, max) {
+                    (Some(a), Some(b)) if a == b => format!("{a} words"),
+                    (Some(a), Some(b)) => format!("{a}–{b} words"),
+                    (Some(a), None) => format!("≥ {a} words"),
+                    (None, Some(b)) => format!("≤ {b} words"),
+                    (None, None) => unreachable!("word_bounds rejects an empty range"),
+                };
+                (Rule::Check(Check::WordCount { min, max }), expected)
+            }
+            Type::Latency => {
+                self.no_value()?;
+                let max_ms = self.required_threshold("the most milliseconds the call may take")?;
+                (Rule::Latency { max_ms }, format!("≤ {max_ms} ms"))
+            }
+            Type::Cost => {
+                self.no_value()?;
+                let max_usd = self.required_threshold("the most USD the call may cost")?;
+                (Rule::Cost { max_usd }, format!("≤ ${max_usd}"))
+            }
+            Type::Similar => {
+                let references = self.texts_list()?;
+                let threshold = self.unit_threshold()?.unwrap_or(DEFAULT_SIMILARITY);
+                let expected = format!("{references:?} ≥ {threshold}");
+                (
+                    Rule::Similar {
+                        references,
+                        threshold,
+                        provider: self.provider.clone(),
+                    },
+                    expected,
+                )
+            }
+            Type::LlmJudge => {
+                let rubric = self.text()?;
+                let threshold = self.unit_threshold()?;
+                let expected = format!("{rubric:?}");
+                (
+                    Rule::Judge {
+                        rubric,
+                        threshold,
+                        provider: self.provider.clone(),
+                    },
+                    expected,
+                )
             }
         };
         Ok(Assertion {
@@ -327,21 +497,118 @@ impl AssertionSpec {
             negate,
             weight,
             expected,
-            check,
+            rule,
         })
     }
 }
 
+/// `value = 50` (exactly) or `value = { min = 10, max = 80 }`.
+fn word_bounds(value: &Option<Value>) -> Result<(Option<usize>, Option<usize>), String> {
+    let count = |v: &Value| {
+        v.as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| format!("bounds must be whole numbers, not {v}"))
+    };
+    let (min, max) = match value {
+        Some(n @ Value::Number(_)) => {
+            let n = count(n)?;
+            (Some(n), Some(n))
+        }
+        Some(Value::Object(map)) => {
+            if let Some(key) = map.keys().find(|k| *k != "min" && *k != "max") {
+                return Err(format!("takes min and max, not {key}"));
+            }
+            (
+                map.get("min").map(count).transpose()?,
+                map.get("max").map(count).transpose()?,
+            )
+        }
+        Some(other) => return Err(format!("needs a number or {{ min, max }}, not {other}")),
+        None => return Err("needs a value: a number or { min, max }".into()),
+    };
+    match (min, max) {
+        (None, None) => Err("needs min or max".into()),
+        (Some(a), Some(b)) if a > b => Err(format!("min {a} is above max {b}")),
+        bounds => Ok(bounds),
+    }
+}
+
 impl Assertion {
-    /// Runs the assertion on an output, applying negation.
-    pub fn evaluate(&self, output: &str) -> AssertionResult {
-        let Outcome { passed, reason } = self.check.run(output);
-        let passed = passed != self.negate;
+    /// Whether a model must grade this assertion.
+    pub fn is_graded(&self) -> bool {
+        self.kind.is_graded()
+    }
+
+    /// Evaluates an assertion that needs no model; `None` for a graded one.
+    pub fn evaluate(&self, ctx: &Context<'_>) -> Option<AssertionResult> {
+        let outcome = match &self.rule {
+            Rule::Check(check) => check.run(ctx.output),
+            Rule::Latency { max_ms } => match ctx.latency_ms {
+                Some(ms) => Outcome {
+                    passed: ms <= *max_ms,
+                    reason: format!("the call took {ms:.0} ms (at most {max_ms} allowed)"),
+                },
+                None => Outcome {
+                    passed: false,
+                    reason: "no call latency was measured (the output was given)".into(),
+                },
+            },
+            Rule::Cost { max_usd } => match ctx.cost_usd {
+                Some(usd) => Outcome {
+                    passed: usd <= *max_usd,
+                    reason: format!("the call cost ${usd:.6} (at most ${max_usd} allowed)"),
+                },
+                None => Outcome {
+                    passed: false,
+                    reason: "the call's cost is unknown (no usage or no price for the model)"
+                        .into(),
+                },
+            },
+            Rule::Similar { .. } | Rule::Judge { .. } => return None,
+        };
+        Some(self.result(outcome.passed, None, outcome.reason))
+    }
+
+    /// The result of a graded assertion from what grading found.
+    pub fn grade(&self, grade: Grade) -> AssertionResult {
+        match (grade, &self.rule) {
+            (Grade::Similarity(similarity), Rule::Similar { threshold, .. }) => self.result(
+                similarity >= *threshold,
+                Some(similarity),
+                format!("similarity {similarity:.3} (at least {threshold} wanted)"),
+            ),
+            (Grade::Verdict(v), Rule::Judge { threshold, .. }) => {
+                let passed = threshold.map_or(v.pass, |t| v.score >= t);
+                let reason = if v.reason.is_empty() {
+                    format!("judge score {:.2}", v.score)
+                } else {
+                    format!("judge score {:.2}: {}", v.score, v.reason)
+                };
+                self.result(passed, Some(v.score), reason)
+            }
+            (Grade::Failed(reason), _) => AssertionResult {
+                kind: self.kind,
+                negate: self.negate,
+                // A grading failure fails the assertion, negated or not.
+                passed: false,
+                score: 0.0,
+                weight: self.weight,
+                expected: self.expected.clone(),
+                reason,
+            },
+            (grade, _) => unreachable!("{grade:?} does not grade a {} assertion", self.kind.name()),
+        }
+    }
+
+    /// Applies negation: a negated assertion passes when the check fails,
+    /// and scores the complement.
+    fn result(&self, passed: bool, graded_score: Option<f64>, reason: String) -> AssertionResult {
+        let score = graded_score.unwrap_or(if passed { 1.0 } else { 0.0 });
         AssertionResult {
             kind: self.kind,
             negate: self.negate,
-            passed,
-            score: if passed { 1.0 } else { 0.0 },
+            passed: passed != self.negate,
+            score: if self.negate { 1.0 - score } else { score },
             weight: self.weight,
             expected: self.expected.clone(),
             reason,
@@ -349,14 +616,43 @@ impl Assertion {
     }
 }
 
-/// Scores an output against a case's assertions.
-///
-/// The score is the weighted mean of the assertion scores. With a threshold
-/// the case passes when the score reaches it; without one, every assertion
-/// of non-zero weight must pass (weight 0 marks an informational assertion).
+/// Scores a case: each assertion's result (`graded` holds the model-graded
+/// ones, by index), then the weighted mean. With a threshold the case
+/// passes when the score reaches it; without one, every assertion of
+/// non-zero weight must pass (weight 0 marks an informational assertion).
 /// A case with no assertions passes with score 1.
-pub fn score(assertions: &[Arc<Assertion>], threshold: Option<f64>, output: &str) -> CaseScore {
-    let results: Vec<AssertionResult> = assertions.iter().map(|a| a.evaluate(output)).collect();
+pub fn score(
+    assertions: &[Arc<Assertion>],
+    threshold: Option<f64>,
+    ctx: &Context<'_>,
+    graded: &[(usize, AssertionResult)],
+) -> CaseScore {
+    let results: Vec<AssertionResult> = assertions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.evaluate(ctx)
+                .unwrap_or_else(|| graded_result(a, i, graded))
+        })
+        .collect();
+    combine(results, threshold)
+}
+
+/// The result grading found for assertion `index`, or a failure if none.
+pub fn graded_result(
+    assertion: &Assertion,
+    index: usize,
+    graded: &[(usize, AssertionResult)],
+) -> AssertionResult {
+    graded
+        .iter()
+        .find(|(j, _)| *j == index)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_else(|| assertion.grade(Grade::Failed("not graded".into())))
+}
+
+/// A case's score and verdict from its assertion results (see [`score`]).
+pub fn combine(results: Vec<AssertionResult>, threshold: Option<f64>) -> CaseScore {
     let total_weight: f64 = results.iter().map(|r| r.weight).sum();
     let score = if total_weight > 0.0 {
         results.iter().map(|r| r.weight * r.score).sum::<f64>() / total_weight
@@ -384,19 +680,29 @@ mod tests {
             kind: kind.into(),
             value,
             weight: None,
+            threshold: None,
+            provider: None,
         }
     }
 
+    fn ctx(output: &str) -> Context<'_> {
+        Context {
+            output,
+            latency_ms: None,
+            cost_usd: None,
+        }
+    }
+
+    fn passes_spec(s: AssertionSpec, c: &Context<'_>) -> bool {
+        s.compile().unwrap().evaluate(c).unwrap().passed
+    }
+
     fn passes(kind: &str, value: Value, output: &str) -> bool {
-        spec(kind, Some(value))
-            .compile()
-            .unwrap()
-            .evaluate(output)
-            .passed
+        passes_spec(spec(kind, Some(value)), &ctx(output))
     }
 
     #[test]
-    fn every_type_and_its_negation() {
+    fn every_output_type_and_its_negation() {
         let cases: Vec<(&str, Value, &str, &str)> = vec![
             ("equals", json!("Bonjour"), "Bonjour", "bonjour"),
             ("contains", json!("ß"), "Straße", "Strasse"),
@@ -405,6 +711,7 @@ mod tests {
             ("contains-all", json!(["a", "b"]), "b and a", "only a"),
             ("starts-with", json!("✅"), "✅ done", "done ✅"),
             ("regex", json!("^[0-9]+$"), "12345", "12a45"),
+            ("word-count", json!({"min": 2, "max": 3}), "deux mots", "un"),
         ];
         for (kind, value, good, bad) in cases {
             assert!(passes(kind, value.clone(), good), "{kind} on {good:?}");
@@ -414,11 +721,101 @@ mod tests {
             assert!(passes(&not, value, bad), "{not} on {bad:?}");
         }
         let is_json = spec("is-json", None).compile().unwrap();
-        assert!(is_json.evaluate("{\"ключ\": 1}").passed);
-        assert!(!is_json.evaluate("nope").passed);
+        assert!(is_json.evaluate(&ctx("{\"ключ\": 1}")).unwrap().passed);
+        assert!(!is_json.evaluate(&ctx("nope")).unwrap().passed);
         let not_json = spec("not-is-json", None).compile().unwrap();
-        assert!(not_json.evaluate("nope").passed);
-        assert!(!not_json.evaluate("[]").passed);
+        assert!(not_json.evaluate(&ctx("nope")).unwrap().passed);
+        assert!(!not_json.evaluate(&ctx("[]")).unwrap().passed);
+
+        let schema = json!({"type": "object", "required": ["id"]});
+        assert!(passes("is-json", schema.clone(), r#"{"id": 1}"#));
+        assert!(!passes("is-json", schema.clone(), r#"{"name": 1}"#));
+        assert!(passes("not-is-json", schema, r#"{"name": 1}"#));
+
+        let lev = |kind: &str, t| AssertionSpec {
+            threshold: Some(t),
+            ..spec(kind, Some(json!("colour")))
+        };
+        assert!(passes_spec(lev("levenshtein", 1.0), &ctx("color")));
+        assert!(!passes_spec(lev("levenshtein", 0.0), &ctx("color")));
+        assert!(passes_spec(lev("not-levenshtein", 0.0), &ctx("color")));
+    }
+
+    #[test]
+    fn latency_and_cost_read_the_call() {
+        let limited = |kind: &str, t| AssertionSpec {
+            threshold: Some(t),
+            ..spec(kind, None)
+        };
+        let call = Context {
+            output: "x",
+            latency_ms: Some(850.0),
+            cost_usd: Some(0.002),
+        };
+        assert!(passes_spec(limited("latency", 1000.0), &call));
+        assert!(!passes_spec(limited("latency", 800.0), &call));
+        assert!(passes_spec(limited("not-latency", 800.0), &call));
+        assert!(passes_spec(limited("cost", 0.01), &call));
+        assert!(!passes_spec(limited("cost", 0.001), &call));
+        assert!(passes_spec(limited("not-cost", 0.001), &call));
+        let given = limited("latency", 1000.0)
+            .compile()
+            .unwrap()
+            .evaluate(&ctx("x"))
+            .unwrap();
+        assert!(!given.passed);
+        assert_eq!(
+            given.reason,
+            "no call latency was measured (the output was given)"
+        );
+    }
+
+    #[test]
+    fn graded_assertions_and_their_negation() {
+        let similar = spec("similar", Some(json!(["Paris is the capital"])))
+            .compile()
+            .unwrap();
+        assert!(similar.evaluate(&ctx("x")).is_none());
+        let r = similar.grade(Grade::Similarity(0.91));
+        assert!(r.passed);
+        assert_eq!(r.score, 0.91);
+        assert!(!similar.grade(Grade::Similarity(0.5)).passed);
+        let not_similar = spec("not-similar", Some(json!("x"))).compile().unwrap();
+        let r = not_similar.grade(Grade::Similarity(0.5));
+        assert!(r.passed);
+        assert!((r.score - 0.5).abs() < 1e-12);
+
+        let judge = spec("llm-judge", Some(json!("Is polite")))
+            .compile()
+            .unwrap();
+        let verdict = |score, pass| {
+            Grade::Verdict(Verdict {
+                score,
+                pass,
+                reason: "ok".into(),
+            })
+        };
+        assert!(judge.grade(verdict(0.9, true)).passed);
+        assert!(
+            !judge.grade(verdict(0.9, false)).passed,
+            "without a threshold pass decides"
+        );
+        let strict = AssertionSpec {
+            threshold: Some(0.95),
+            ..spec("llm-judge", Some(json!("Is polite")))
+        }
+        .compile()
+        .unwrap();
+        assert!(!strict.grade(verdict(0.9, true)).passed);
+        let not_judge = spec("not-llm-judge", Some(json!("Is rude")))
+            .compile()
+            .unwrap();
+        assert!(not_judge.grade(verdict(0.1, false)).passed);
+        let failed = not_judge.grade(Grade::Failed("no JSON".into()));
+        assert!(
+            !failed.passed,
+            "a grading failure never passes, even negated"
+        );
     }
 
     #[test]
@@ -426,7 +823,8 @@ mod tests {
         let r = spec("not-contains", Some(json!("x")))
             .compile()
             .unwrap()
-            .evaluate("x");
+            .evaluate(&ctx("x"))
+            .unwrap();
         assert!(!r.passed);
         assert_eq!(r.score, 0.0);
         assert_eq!(r.type_name(), "not-contains");
@@ -439,12 +837,41 @@ mod tests {
         assert_eq!(err(spec("equals", None)), "'equals' needs a value");
         assert_eq!(
             err(spec("is-json", Some(json!("x")))),
-            "'is-json' takes no value"
+            "'is-json' takes no value, or a JSON Schema object, not \"x\""
+        );
+        assert!(
+            err(spec("is-json", Some(json!({"type": 12})))).starts_with("invalid JSON Schema: ")
         );
         assert!(err(spec("regex", Some(json!("(")))).starts_with("invalid regex \"(\""));
         assert_eq!(
             err(spec("contains-any", Some(json!([])))),
             "'contains-any' needs at least one value"
+        );
+        assert_eq!(
+            err(spec("levenshtein", Some(json!("a")))),
+            "'levenshtein' needs a threshold: the most edits allowed"
+        );
+        assert_eq!(
+            err(spec("latency", None)),
+            "'latency' needs a threshold: the most milliseconds the call may take"
+        );
+        assert_eq!(
+            err(spec("word-count", Some(json!({"min": 5, "max": 2})))),
+            "'word-count' min 5 is above max 2"
+        );
+        assert_eq!(
+            err(AssertionSpec {
+                threshold: Some(2.0),
+                ..spec("similar", Some(json!("a")))
+            }),
+            "'similar' threshold 2 is not between 0 and 1"
+        );
+        assert_eq!(
+            err(AssertionSpec {
+                provider: Some("gpt".into()),
+                ..spec("equals", Some(json!("a")))
+            }),
+            "'equals' takes no provider"
         );
         let mut weighted = spec("equals", Some(json!("a")));
         weighted.weight = Some(-1.0);
@@ -452,40 +879,61 @@ mod tests {
     }
 
     #[test]
-    fn templated_values_validate_shape_only() {
+    fn templated_values_validate_type_only() {
         let s = spec("regex", Some(json!("^{{ expected }}$")));
         assert!(s.is_templated());
         assert!(s.validate().is_ok());
         let rendered = s
             .render_value(|t| Ok(t.replace("{{ expected }}", "4")))
             .unwrap();
-        assert!(rendered.compile().unwrap().evaluate("4").passed);
+        assert!(
+            rendered
+                .compile()
+                .unwrap()
+                .evaluate(&ctx("4"))
+                .unwrap()
+                .passed
+        );
+        let schema = spec(
+            "is-json",
+            Some(json!({"description": "{{ not a template }}"})),
+        );
+        assert!(!schema.is_templated(), "schema texts are data");
     }
 
     #[test]
-    fn weighted_mean_and_threshold() {
+    fn weighted_mean_threshold_and_graded_results() {
         let a = |kind: &str, value: &str, weight: f64| {
             let mut s = spec(kind, Some(json!(value)));
             s.weight = Some(weight);
             Arc::new(s.compile().unwrap())
         };
         let assertions = vec![a("contains", "a", 3.0), a("contains", "z", 1.0)];
-        let scored = score(&assertions, None, "abc");
+        let scored = score(&assertions, None, &ctx("abc"), &[]);
         assert_eq!(scored.score, 0.75);
         assert!(
             !scored.passed,
             "without a threshold every assertion must pass"
         );
-        assert!(score(&assertions, Some(0.75), "abc").passed);
-        assert!(!score(&assertions, Some(0.76), "abc").passed);
+        assert!(score(&assertions, Some(0.75), &ctx("abc"), &[]).passed);
+        assert!(!score(&assertions, Some(0.76), &ctx("abc"), &[]).passed);
 
         let informational = vec![a("contains", "a", 1.0), a("contains", "z", 0.0)];
-        let scored = score(&informational, None, "abc");
+        let scored = score(&informational, None, &ctx("abc"), &[]);
         assert!(scored.passed);
         assert_eq!(scored.score, 1.0);
 
-        let none = score(&[], None, "anything");
+        let none = score(&[], None, &ctx("anything"), &[]);
         assert!(none.passed);
         assert_eq!(none.score, 1.0);
+
+        let mixed = vec![a("contains", "a", 1.0), a("similar", "abc", 1.0)];
+        let graded = vec![(1, mixed[1].grade(Grade::Similarity(0.9)))];
+        let scored = score(&mixed, None, &ctx("abc"), &graded);
+        assert!(scored.passed);
+        assert!((scored.score - 0.95).abs() < 1e-12);
+        let ungraded = score(&mixed, None, &ctx("abc"), &[]);
+        assert!(!ungraded.passed);
+        assert_eq!(ungraded.assertions[1].reason, "not graded");
     }
 }

@@ -6,18 +6,22 @@
 //! database falls behind, the pipeline waits instead of queueing results in
 //! memory.
 
+pub mod read;
 mod schema;
 mod write;
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use cached::{Cached, LruTtlCache};
 use duckdb::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
+use crate::verdict::{HistoryRun, RunData};
 
 pub use schema::CURRENT as SCHEMA_VERSION;
 pub use write::{Metric, RunInfo, RunStatus, RunTotals, Timing};
@@ -29,6 +33,48 @@ pub struct Store {
     path: PathBuf,
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    queries: Mutex<QueryCache>,
+}
+
+/// Answers to the history queries a comparison and a report repeat (the
+/// baseline's cases, the history window), kept until the next write (and
+/// at most a few minutes, in case another process writes the file) so a
+/// reader never sees an answer older than the database.
+struct QueryCache {
+    runs: LruTtlCache<String, Arc<RunData>>,
+    histories: LruTtlCache<HistoryQuery, Arc<Vec<HistoryRun>>>,
+    hits: u64,
+    misses: u64,
+}
+
+/// A history query: suite, branch, the run left out, and how many runs.
+type HistoryQuery = (String, String, Option<String>, usize);
+
+const QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl QueryCache {
+    fn new() -> QueryCache {
+        QueryCache {
+            runs: LruTtlCache::new(8, QUERY_TTL),
+            histories: LruTtlCache::new(8, QUERY_TTL),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.runs.cache_clear();
+        self.histories.cache_clear();
+    }
+}
+
+/// How database access opens the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Creates the file if needed and brings its schema up to date.
+    ReadWrite,
+    /// Reads an existing history (a baseline file), changes nothing.
+    ReadOnly,
 }
 
 impl Store {
@@ -36,6 +82,18 @@ impl Store {
     /// date. A file that is not a DuckDB database, or that another DuckDB
     /// storage version wrote, is an input error (exit 2).
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, Access::ReadWrite)
+    }
+
+    /// Opens with the given access; a read-only open of a missing file is
+    /// an input error.
+    pub fn open_with(path: &Path, access: Access) -> Result<Store> {
+        if access == Access::ReadOnly && !path.is_file() {
+            return Err(Error::input(format!(
+                "{} does not exist; pass the path of an ai-evals history file",
+                path.display()
+            )));
+        }
         check_header(path)?;
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let (jobs, mut queue) = mpsc::channel::<Job>(4);
@@ -43,7 +101,7 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("ai-evals-duckdb".into())
             .spawn(move || {
-                let mut conn = match open_connection(&db_path) {
+                let mut conn = match open_connection(&db_path, access) {
                     Ok(conn) => {
                         let _ = opened_tx.send(Ok(()));
                         conn
@@ -63,6 +121,7 @@ impl Store {
                 path: path.to_path_buf(),
                 jobs: Some(jobs),
                 thread: Some(thread),
+                queries: Mutex::new(QueryCache::new()),
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -114,7 +173,158 @@ impl Store {
         }
     }
 
+    fn queries(&self) -> std::sync::MutexGuard<'_, QueryCache> {
+        self.queries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Query-cache hits and misses so far.
+    pub fn query_cache_counts(&self) -> (u64, u64) {
+        let queries = self.queries();
+        (queries.hits, queries.misses)
+    }
+
+    /// Runs a read query on the database thread.
+    async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&Connection) -> duckdb::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.call(move |conn| f(conn).map_err(read_error)).await
+    }
+
+    pub async fn runs(&self, filter: read::RunFilter) -> Result<Vec<read::RunRow>> {
+        self.read(move |conn| read::runs(conn, &filter)).await
+    }
+
+    /// The run with this id or id prefix; an input error if none or several
+    /// match.
+    pub async fn find_run(&self, id: &str) -> Result<read::RunRef> {
+        let wanted = id.to_string();
+        let mut found = self.read(move |conn| read::find_run(conn, &wanted)).await?;
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::input(format!(
+                "no run {id} in {}; `ai-evals history --db {}` lists the runs",
+                self.path.display(),
+                self.path.display()
+            ))),
+            _ => Err(Error::input(format!(
+                "more than one run in {} starts with {id}; give more of the id",
+                self.path.display()
+            ))),
+        }
+    }
+
+    pub async fn run_at_commit(
+        &self,
+        suite: &str,
+        sha: &str,
+        exclude: Option<&str>,
+    ) -> Result<Option<read::RunRef>> {
+        let (suite, sha, exclude) = (
+            suite.to_string(),
+            sha.to_string(),
+            exclude.map(str::to_string),
+        );
+        self.read(move |conn| read::run_at_commit(conn, &suite, &sha, exclude.as_deref()))
+            .await
+    }
+
+    pub async fn newest_on_branch(
+        &self,
+        suite: &str,
+        branch: &str,
+        exclude: Option<&str>,
+    ) -> Result<Option<read::RunRef>> {
+        let (suite, branch, exclude) = (
+            suite.to_string(),
+            branch.to_string(),
+            exclude.map(str::to_string),
+        );
+        self.read(move |conn| read::newest_on_branch(conn, &suite, &branch, exclude.as_deref()))
+            .await
+    }
+
+    /// The baseline branch's last `limit` finished runs, newest first.
+    pub async fn history(
+        &self,
+        suite: &str,
+        branch: &str,
+        exclude: Option<&str>,
+        limit: usize,
+    ) -> Result<Arc<Vec<HistoryRun>>> {
+        let key = (
+            suite.to_string(),
+            branch.to_string(),
+            exclude.map(str::to_string),
+            limit,
+        );
+        let hit = self.queries().histories.cache_get(&key).cloned();
+        if let Some(hit) = hit {
+            self.queries().hits += 1;
+            return Ok(hit);
+        }
+        let k = key.clone();
+        let runs = Arc::new(
+            self.read(move |conn| read::history(conn, &k.0, &k.1, k.2.as_deref(), k.3))
+                .await?,
+        );
+        let mut queries = self.queries();
+        queries.misses += 1;
+        queries.histories.cache_set(key, Arc::clone(&runs));
+        Ok(runs)
+    }
+
+    /// One run's cases, timings and metrics.
+    pub async fn run_data(&self, run: &read::RunRef) -> Result<Arc<RunData>> {
+        let hit = self.queries().runs.cache_get(&run.run_id).cloned();
+        if let Some(hit) = hit {
+            self.queries().hits += 1;
+            return Ok(hit);
+        }
+        let wanted = run.clone();
+        let data = Arc::new(self.read(move |conn| read::run_data(conn, &wanted)).await?);
+        let mut queries = self.queries();
+        queries.misses += 1;
+        queries
+            .runs
+            .cache_set(run.run_id.clone(), Arc::clone(&data));
+        Ok(data)
+    }
+
+    /// Stores a bench run's samples: (benchmark, ops per iteration, times).
+    pub async fn write_bench(
+        &self,
+        info: RunInfo,
+        samples: Vec<(String, u64, Vec<f64>)>,
+    ) -> Result<()> {
+        self.queries().clear();
+        self.call(move |conn| write::bench(conn, &info, &samples).map_err(db_error))
+            .await
+    }
+
+    /// The newest other bench run's samples of benchmark `name`.
+    pub async fn previous_bench(
+        &self,
+        name: &str,
+        exclude: &str,
+    ) -> Result<Option<(String, Vec<f64>)>> {
+        let (name, exclude) = (name.to_string(), exclude.to_string());
+        self.read(move |conn| read::previous_bench(conn, &name, &exclude))
+            .await
+    }
+
+    /// Headline figures of a finished run computed in the database, so
+    /// memory does not grow with the suite: latency percentiles and means
+    /// of tokens and cost.
+    pub async fn run_figures(&self, run_id: &str) -> Result<Vec<(String, f64)>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::run_figures(conn, &run_id))
+            .await
+    }
+
     pub async fn begin_run(&self, run: RunInfo) -> Result<()> {
+        self.queries().clear();
         self.call(move |conn| write::begin_run(conn, &run).map_err(db_error))
             .await
     }
@@ -126,6 +336,7 @@ impl Store {
         run_id: String,
         batch: Vec<crate::record::CaseRecord>,
     ) -> Result<()> {
+        self.queries().clear();
         self.call(move |conn| write::batch(conn, &run_id, &batch).map_err(db_error))
             .await
     }
@@ -137,6 +348,7 @@ impl Store {
         timings: Vec<Timing>,
         metrics: Vec<Metric>,
     ) -> Result<()> {
+        self.queries().clear();
         self.call(move |conn| {
             write::finish_run(conn, &run_id, &totals, &timings, &metrics).map_err(db_error)
         })
@@ -152,6 +364,10 @@ impl Drop for Store {
 
 fn db_error(e: duckdb::Error) -> Error {
     Error::runtime(format!("database write failed: {e}"))
+}
+
+fn read_error(e: duckdb::Error) -> Error {
+    Error::runtime(format!("database read failed: {e}"))
 }
 
 /// DuckDB's file header carries the magic bytes `DUCK` at offset 8; checking
@@ -187,8 +403,14 @@ fn check_header(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| {
+fn open_connection(path: &Path, access: Access) -> Result<Connection> {
+    let opened = match access {
+        Access::ReadWrite => Connection::open(path),
+        Access::ReadOnly => duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .and_then(|config| Connection::open_with_flags(path, config)),
+    };
+    let conn = opened.map_err(|e| {
         // DuckDB's messages span several lines; a log line should not.
         let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
         if text.contains("storage version") || text.contains("version number") {
@@ -211,7 +433,11 @@ fn open_connection(path: &Path) -> Result<Connection> {
             Error::runtime(format!("cannot open database {}: {text}", path.display()))
         }
     })?;
-    schema::migrate(&conn).map_err(|m| Error::input(format!("{}: {m}", path.display())))?;
+    let migrated = match access {
+        Access::ReadWrite => schema::migrate(&conn).map(|_| ()),
+        Access::ReadOnly => schema::check(&conn),
+    };
+    migrated.map_err(|m| Error::input(format!("{}: {m}", path.display())))?;
     Ok(conn)
 }
 
@@ -220,4 +446,146 @@ pub fn duckdb_version() -> String {
     Connection::open_in_memory()
         .and_then(|c| c.query_row("SELECT version()", [], |r| r.get::<_, String>(0)))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::record::CaseRecord;
+
+    fn record(id: &str, latency: f64) -> CaseRecord {
+        CaseRecord {
+            case_id: id.into(),
+            repeat: 0,
+            ordinal: 0,
+            source: "t.jsonl:1".into(),
+            description: None,
+            provider: "p".into(),
+            model: "m".into(),
+            prompt: None,
+            output: Some("out".into()),
+            passed: true,
+            score: 1.0,
+            threshold: None,
+            latency_ms: Some(latency),
+            original_latency_ms: Some(latency),
+            usage: None,
+            cost_usd: None,
+            cached: false,
+            finish_reason: None,
+            attempts: 1,
+            error: None,
+            assertions: Vec::new(),
+        }
+    }
+
+    fn info(id: &str) -> RunInfo {
+        RunInfo {
+            run_id: id.into(),
+            suite: "s".into(),
+            config_hash: "h".into(),
+            git_sha: Some("abc".into()),
+            branch: Some("main".into()),
+            pr_number: None,
+            tool_version: "0".into(),
+            started_at: chrono::Utc::now().naive_utc(),
+        }
+    }
+
+    #[tokio::test]
+    async fn query_answers_are_reused_until_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+        store.begin_run(info("r1")).await.unwrap();
+        store
+            .write_batch("r1".into(), vec![record("a", 100.0), record("b", 300.0)])
+            .await
+            .unwrap();
+        let run = store.find_run("r1").await.unwrap();
+        assert_eq!(store.run_data(&run).await.unwrap().cases.len(), 2);
+        assert_eq!(store.run_data(&run).await.unwrap().cases.len(), 2);
+        assert_eq!(store.query_cache_counts(), (1, 1));
+
+        store
+            .write_batch("r1".into(), vec![record("c", 200.0)])
+            .await
+            .unwrap();
+        assert_eq!(store.run_data(&run).await.unwrap().cases.len(), 3);
+        assert_eq!(store.query_cache_counts(), (1, 2));
+
+        let figures: BTreeMap<String, f64> =
+            store.run_figures("r1").await.unwrap().into_iter().collect();
+        assert_eq!(figures["latency_p50_ms"], 200.0);
+        assert_eq!(figures["latency_mean_ms"], 200.0);
+        assert!(!figures.contains_key("tokens_mean"));
+    }
+
+    #[tokio::test]
+    async fn baselines_and_history_come_from_finished_runs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+        for id in ["r1", "r2", "r3"] {
+            store.begin_run(info(id)).await.unwrap();
+            if id != "r3" {
+                store
+                    .finish_run(
+                        id.into(),
+                        RunTotals {
+                            status: RunStatus::Finished,
+                            error: None,
+                            finished_at: chrono::Utc::now().naive_utc(),
+                            cases_total: 0,
+                            cases_passed: 0,
+                            cases_errored: 0,
+                            rows_skipped: 0,
+                            pass_rate: None,
+                            mean_score: None,
+                        },
+                        vec![Timing {
+                            component: "total".into(),
+                            parent: None,
+                            duration_ms: 10.0,
+                            calls: None,
+                        }],
+                        vec![Metric {
+                            name: "peak_rss_mb".into(),
+                            value: 50.0,
+                            unit: None,
+                        }],
+                    )
+                    .await
+                    .unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let newest = store.newest_on_branch("s", "main", None).await.unwrap();
+        assert_eq!(newest.unwrap().run_id, "r2", "r3 never finished");
+        let other = store
+            .newest_on_branch("s", "main", Some("r2"))
+            .await
+            .unwrap();
+        assert_eq!(other.unwrap().run_id, "r1");
+        assert!(
+            store
+                .run_at_commit("s", "abc", None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .run_at_commit("s", "def", None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let history = store.history("s", "main", None, 30).await.unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].timings["total"], 10.0);
+        assert_eq!(history[0].metrics["peak_rss_mb"], 50.0);
+        assert!(store.find_run("r").await.is_err(), "an ambiguous prefix");
+        assert_eq!(store.find_run("r1").await.unwrap().run_id, "r1");
+    }
 }

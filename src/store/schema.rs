@@ -95,10 +95,46 @@ const MIGRATIONS: &[&str] = &[
         unit   VARCHAR
     );
     "#,
+    // 2: `ai-evals bench` results, one row per timed iteration.
+    r#"
+    CREATE TABLE bench_runs (
+        bench_id     VARCHAR PRIMARY KEY,
+        started_at   TIMESTAMP NOT NULL,
+        git_sha      VARCHAR,
+        branch       VARCHAR,
+        tool_version VARCHAR NOT NULL
+    );
+    CREATE TABLE bench_samples (
+        bench_id    VARCHAR NOT NULL,
+        name        VARCHAR NOT NULL,
+        iteration   INTEGER NOT NULL,
+        -- one iteration's time; it made `ops` operations
+        duration_ms DOUBLE NOT NULL,
+        ops         BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Checks that a database opened read-only has the schema this build reads.
+pub fn check(conn: &Connection) -> Result<(), String> {
+    let found: i64 = conn
+        .query_row(
+            "SELECT coalesce(max(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|_| "not an ai-evals history (it has no schema_version table)".to_string())?;
+    // Every version up to ours holds the tables a comparison reads.
+    if !(1..=CURRENT).contains(&found) {
+        return Err(format!(
+            "the database has schema version {found}, this ai-evals reads 1 to {CURRENT}; use the ai-evals release that wrote it"
+        ));
+    }
+    Ok(())
+}
 
 /// Brings the database to the current schema; returns the version it found.
 pub fn migrate(conn: &Connection) -> Result<i64, String> {

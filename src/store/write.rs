@@ -190,3 +190,32 @@ pub fn finish_run(
     }
     tx.commit()
 }
+
+/// One `ai-evals bench` run's samples, in one transaction.
+pub fn bench(
+    conn: &mut Connection,
+    info: &RunInfo,
+    samples: &[(String, u64, Vec<f64>)],
+) -> duckdb::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO bench_runs (bench_id, started_at, git_sha, branch, tool_version)
+         VALUES (?, ?, ?, ?, ?)",
+        params![
+            info.run_id,
+            info.started_at,
+            info.git_sha,
+            info.branch,
+            info.tool_version
+        ],
+    )?;
+    {
+        let mut appender = tx.appender("bench_samples")?;
+        for (name, ops, durations) in samples {
+            for (i, duration) in durations.iter().enumerate() {
+                appender.append_row(params![info.run_id, name, i as i32, duration, *ops as i64])?;
+            }
+        }
+    }
+    tx.commit()
+}

@@ -16,8 +16,11 @@ fn schema_is_created_once_and_runs_accumulate() {
     suite.run(&[]).expect_code(0);
     assert_eq!(number(&suite.db(), "SELECT count(*) FROM runs"), 2);
     assert_eq!(
-        column(&suite.db(), "SELECT version::VARCHAR FROM schema_version"),
-        ["1"]
+        column(
+            &suite.db(),
+            "SELECT version::VARCHAR FROM schema_version ORDER BY version"
+        ),
+        ["1", "2"]
     );
     let run = column(
         &suite.db(),
@@ -85,7 +88,7 @@ fn schema_from_a_newer_release_is_refused() {
     run.expect_code(2);
     assert!(
         run.stderr().contains(
-            "has schema version 99, newer than this ai-evals knows (1); upgrade ai-evals"
+            "has schema version 99, newer than this ai-evals knows (2); upgrade ai-evals"
         ),
         "{}",
         run.stderr()

@@ -6,7 +6,10 @@
 //! process with SIGKILL. No timing is involved: the run cannot get further.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use crate::support::{BIN, Suite, clean_env, column, echo_config, number};
 
@@ -29,8 +32,18 @@ fn killed_run_keeps_finished_batches() {
     clean_env(&mut cmd);
     let mut child = cmd.spawn().expect("start ai-evals");
 
-    // Opening a pipe for writing blocks until the run opens it for reading.
-    let mut writer = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+    // A watchdog ends the child if the run ever stops making progress, so a
+    // regression fails this test instead of hanging the whole suite.
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let pid = child.id() as libc::pid_t;
+    let guard = std::thread::spawn(move || {
+        if watchdog.recv_timeout(Duration::from_secs(120)).is_err() {
+            // SAFETY: kill(2) on a pid this test spawned and has not reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+
+    let mut writer = open_when_read(&pipe, &mut child);
     for i in 0..120 {
         writeln!(writer, "{{\"id\": \"c{i}\", \"q\": {i}}}").unwrap();
     }
@@ -52,6 +65,8 @@ fn killed_run_keeps_finished_batches() {
     child.kill().unwrap();
     child.wait().unwrap();
     drop(writer);
+    done.send(()).ok();
+    guard.join().unwrap();
 
     assert_eq!(
         number(&suite.db(), "SELECT count(*) FROM case_results"),
@@ -66,4 +81,26 @@ fn killed_run_keeps_finished_batches() {
         ["running true"],
         "a killed run's row says it did not finish"
     );
+}
+
+/// Opens the pipe for writing once the run has opened it for reading. A
+/// blocking open would wait forever if the run failed before reading, so
+/// this opens without blocking and gives up when the run has exited.
+fn open_when_read(pipe: &Path, child: &mut Child) -> std::fs::File {
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(pipe)
+        {
+            Ok(file) => return file,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("the run exited ({status}) before reading its dataset");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("open {}: {e}", pipe.display()),
+        }
+    }
 }

@@ -4,9 +4,11 @@
 mod support;
 
 mod cache;
+mod compare;
 mod config_errors;
 mod database;
 mod datasets;
+mod grading;
 mod interrupted;
 mod providers;
 mod run;

@@ -87,7 +87,10 @@ fn demo_suite_runs_offline_and_is_stored() {
     );
     // not-icontains (1) passes, icontains (1) fails, regex (0.5) passes: 1.5 / 2.5.
     assert_eq!(score, ["0.6"]);
-    let timings = column(&db, "SELECT component FROM timings ORDER BY component");
+    let timings = column(
+        &db,
+        "SELECT component FROM timings WHERE parent IS DISTINCT FROM 'scoring' ORDER BY component",
+    );
     assert_eq!(
         timings,
         [
@@ -98,6 +101,19 @@ fn demo_suite_runs_offline_and_is_stored() {
             "storing",
             "total"
         ]
+    );
+    // Each assertion type is timed on its own under scoring.
+    let scorers = column(
+        &db,
+        "SELECT component || ' ' || calls FROM timings WHERE parent = 'scoring' ORDER BY component",
+    );
+    assert!(
+        scorers.contains(&"scoring/regex 39".to_string()),
+        "{scorers:?}"
+    );
+    assert!(
+        scorers.contains(&"scoring/is-json 11".to_string()),
+        "{scorers:?}"
     );
     assert_eq!(
         number(&db, "SELECT calls FROM timings WHERE component = 'scoring'"),

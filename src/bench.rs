@@ -1,0 +1,488 @@
+//! `ai-evals bench`: named benchmarks of the pipeline's own components
+//! (parsing, rendering, scoring, cache keys, verdicts), each run for a
+//! number of iterations after a warm-up, summarised, stored in DuckDB and
+//! compared with the previous stored run of the same benchmark.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::scoring::{AssertionSpec, Context};
+use crate::stats::{self, SplitMix64};
+use crate::verdict::{self, CaseOutcome, HistoryRun, RunData};
+
+/// One benchmark: what it measures, how many operations one iteration
+/// makes, and how to set it up (setup is not timed).
+pub struct Benchmark {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub ops: u64,
+    setup: fn(u64) -> Result<Work>,
+}
+
+/// One iteration's work, set up and ready to repeat.
+type Work = Box<dyn FnMut()>;
+
+/// Every benchmark, in the order they run.
+pub fn all() -> Vec<Benchmark> {
+    vec![
+        Benchmark {
+            name: "dataset/jsonl",
+            what: "parse a 10,000-row JSONL dataset",
+            ops: 10_000,
+            setup: jsonl,
+        },
+        Benchmark {
+            name: "prompt/render",
+            what: "render a prompt template with three variables",
+            ops: 1_000,
+            setup: prompt_render,
+        },
+        Benchmark {
+            name: "cache/key",
+            what: "derive a response cache key from a chat request",
+            ops: 1_000,
+            setup: cache_key,
+        },
+        Benchmark {
+            name: "cache/lookup",
+            what: "look an answer up in the on-disk response cache (cold memory)",
+            ops: 1_000,
+            setup: cache_lookup,
+        },
+        Benchmark {
+            name: "scoring/equals",
+            what: "equals on a 1 KB output",
+            ops: 1_000,
+            setup: |ops| scorer(ops, "equals", json!(kilobyte(1))),
+        },
+        Benchmark {
+            name: "scoring/regex",
+            what: "a regex on a 1 KB output",
+            ops: 1_000,
+            setup: |ops| {
+                scorer(
+                    ops,
+                    "regex",
+                    json!(r"(?i)\b(error|fail(ed|ure)?)\b\s+\d{3}"),
+                )
+            },
+        },
+        Benchmark {
+            name: "scoring/levenshtein",
+            what: "levenshtein between two 1 KB texts",
+            ops: 20,
+            setup: |ops| scorer(ops, "levenshtein", json!(kilobyte(2))),
+        },
+        Benchmark {
+            name: "verdicts",
+            what: "regression verdicts for 10,000 shared cases and a 30-run history",
+            ops: 1,
+            setup: verdicts,
+        },
+    ]
+}
+
+/// A deterministic 1 KB text of words; `seed` varies it.
+fn kilobyte(seed: u64) -> String {
+    const WORDS: &[&str] = &[
+        "the", "model", "answer", "refund", "policy", "customer", "order", "within", "days",
+        "shipping", "returns", "account", "support", "billing", "invoice", "error",
+    ];
+    let mut rng = SplitMix64::new(seed);
+    let mut text = String::with_capacity(1100);
+    while text.len() < 1024 {
+        text.push_str(WORDS[rng.next_index(WORDS.len())]);
+        text.push(' ');
+    }
+    text.truncate(1024);
+    text
+}
+
+fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
+    let spec = AssertionSpec {
+        kind: kind.into(),
+        value: Some(value),
+        weight: None,
+        threshold: Some(400.0).filter(|_| kind == "levenshtein"),
+        provider: None,
+    };
+    let assertion = spec
+        .compile()
+        .map_err(|e| Error::runtime(format!("benchmark {kind}: {e}")))?;
+    let output = kilobyte(1);
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            let ctx = Context {
+                output: black_box(&output),
+                latency_ms: None,
+                cost_usd: None,
+            };
+            black_box(assertion.evaluate(&ctx));
+        }
+    }))
+}
+
+/// A file removed when the benchmark that reads it is dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh path in the temporary folder.
+fn scratch(suffix: &str) -> Scratch {
+    Scratch(std::env::temp_dir().join(format!(
+        "ai-evals-bench-{}-{}{suffix}",
+        std::process::id(),
+        fastrand::u64(..)
+    )))
+}
+
+fn cache_lookup(ops: u64) -> Result<Work> {
+    use crate::cache::{Entry, ResponseCache, Settings};
+    let dir = scratch("-cache");
+    let keys: Vec<_> = (0..ops)
+        .map(|i| crate::cache::key::response("openai", "http://localhost/v1", &json!({"n": i}), 0))
+        .collect();
+    let entry = Entry {
+        model: "gpt-4o-mini".into(),
+        output: kilobyte(5)[..400].to_string(),
+        usage: None,
+        cost_usd: Some(1e-5),
+        latency_ms: Some(420.0),
+        finish_reason: Some("stop".into()),
+    };
+    let writer = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
+    for key in &keys {
+        writer.put(key, &entry);
+    }
+    if writer.stats().writes != ops {
+        return Err(Error::runtime(format!(
+            "cannot write the benchmark cache in {}",
+            dir.path().display()
+        )));
+    }
+    Ok(Box::new(move || {
+        // A new cache each time: its memory layer is empty, so every lookup reads a file.
+        let cache = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
+        for key in &keys {
+            assert!(cache.get(black_box(key)).is_some());
+        }
+    }))
+}
+
+fn jsonl(ops: u64) -> Result<Work> {
+    let file = scratch(".jsonl");
+    let failed =
+        |e: std::io::Error| Error::runtime(format!("cannot write a temporary dataset: {e}"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file.path()).map_err(failed)?);
+    for i in 0..ops {
+        writeln!(
+            out,
+            r#"{{"id": "case-{i}", "question": "What is {i} plus {i}?", "expected": "{}"}}"#,
+            2 * i
+        )
+        .map_err(failed)?;
+    }
+    out.flush().map_err(failed)?;
+    drop(out);
+    Ok(Box::new(move || {
+        let mut rows = 0u64;
+        crate::dataset::read(file.path(), crate::config::Format::Jsonl, &mut |row| {
+            assert!(black_box(row).is_ok(), "the benchmark rows are valid");
+            rows += 1;
+            Ok(())
+        })
+        .expect("the benchmark dataset parses");
+        assert_eq!(rows, ops);
+    }))
+}
+
+fn prompt_render(ops: u64) -> Result<Work> {
+    let sources = BTreeMap::from([(
+        "qa".to_string(),
+        "You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string(),
+    )]);
+    let prompts = crate::prompt::Prompts::new(&sources, std::path::Path::new("bench.toml"))?;
+    let vars = minijinja::Value::from(minijinja::value::Serde(
+        json!({"company": "Acme", "language": "English", "question": kilobyte(3)}),
+    ));
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            black_box(prompts.render("qa", &vars).expect("the template renders"));
+        }
+    }))
+}
+
+fn cache_key(ops: u64) -> Result<Work> {
+    let body = json!({
+        "model": "gpt-4o-mini",
+        "temperature": 0,
+        "max_tokens": 256,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": kilobyte(4)},
+        ],
+    });
+    Ok(Box::new(move || {
+        for repeat in 0..ops {
+            black_box(crate::cache::key::response(
+                "openai",
+                "https://api.openai.com/v1/chat/completions",
+                &body,
+                repeat as u32,
+            ));
+        }
+    }))
+}
+
+/// Synthetic runs the size the verdict target names.
+fn verdicts(_: u64) -> Result<Work> {
+    let mut rng = SplitMix64::new(11);
+    let mut run = |id: &str| RunData {
+        run_id: id.into(),
+        git_sha: None,
+        cases: (0..10_000)
+            .map(|i| CaseOutcome {
+                key: format!("case-{i}#0"),
+                passed: rng.next_f64() < 0.9,
+                score: rng.next_f64(),
+                errored: false,
+                latency_ms: Some(200.0 + 800.0 * rng.next_f64()),
+                tokens: Some((100.0 + 400.0 * rng.next_f64()).round()),
+                cost_usd: Some(1e-4 * rng.next_f64()),
+            })
+            .collect(),
+        timings: [
+            ("total", 60_000.0),
+            ("execution", 55_000.0),
+            ("scoring", 900.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v * (1.0 + 0.05 * rng.next_f64())))
+        .collect(),
+        metrics: BTreeMap::new(),
+    };
+    let baseline = run("base");
+    let current = run("pr");
+    let history: Vec<HistoryRun> = (0..30)
+        .map(|_| {
+            let r = run("h");
+            HistoryRun {
+                timings: r.timings,
+                metrics: BTreeMap::from([("latency_p50_ms".to_string(), 600.0)]),
+            }
+        })
+        .collect();
+    let settings = verdict::Settings::default();
+    Ok(Box::new(move || {
+        black_box(verdict::compare(&current, &baseline, &history, &settings));
+    }))
+}
+
+/// One benchmark's iterations, summarised.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub name: String,
+    pub what: String,
+    pub ops: u64,
+    /// Each iteration's time, ms.
+    #[serde(skip)]
+    pub samples: Vec<f64>,
+    pub mean_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub std_dev_ms: f64,
+    /// Against the previous stored run of this benchmark, if any.
+    pub change: Option<Change>,
+}
+
+/// A before/after verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub against: String,
+    /// after / before, geometric means, with its 95 % interval.
+    pub ratio: stats::Interval,
+    pub p_value: f64,
+    pub verdict: &'static str,
+}
+
+/// Changes smaller than this are "no change" even when significant: a
+/// benchmark's own run-to-run drift on a shared runner.
+const SMALLEST_CHANGE: f64 = 0.02;
+
+/// Compares two sets of iterations: Welch's t-test on their logarithms.
+pub fn change(before: &[f64], after: &[f64], against: &str) -> Option<Change> {
+    let comparison = stats::compare_geometric_means(before, after, 0.95)?;
+    let ratio = comparison.ratio;
+    let verdict = if comparison.p_value < 0.05 && ratio.low > 1.0 + SMALLEST_CHANGE {
+        "slower"
+    } else if comparison.p_value < 0.05 && ratio.high < 1.0 - SMALLEST_CHANGE {
+        "faster"
+    } else {
+        "no change"
+    };
+    Some(Change {
+        against: against.to_string(),
+        ratio,
+        p_value: comparison.p_value,
+        verdict,
+    })
+}
+
+/// Runs one benchmark: `warmup` untimed iterations, then `iterations`
+/// timed ones.
+pub fn measure(benchmark: &Benchmark, iterations: usize, warmup: usize) -> Result<Measured> {
+    let mut work = (benchmark.setup)(benchmark.ops)?;
+    for _ in 0..warmup {
+        work();
+    }
+    let samples: Vec<f64> = (0..iterations.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    let summary = stats::Summary::from_values(&samples)
+        .ok_or_else(|| Error::runtime(format!("benchmark {} measured nothing", benchmark.name)))?;
+    Ok(Measured {
+        name: benchmark.name.into(),
+        what: benchmark.what.into(),
+        ops: benchmark.ops,
+        mean_ms: summary.mean,
+        min_ms: summary.min,
+        max_ms: summary.max,
+        p50_ms: summary.p50,
+        p95_ms: summary.p95,
+        p99_ms: summary.p99,
+        std_dev_ms: summary.std_dev,
+        samples,
+        change: None,
+    })
+}
+
+/// The benchmarks whose name contains `filter` (all without one); an
+/// input error when none does.
+pub fn select(filter: Option<&str>) -> Result<Vec<Benchmark>> {
+    let chosen: Vec<Benchmark> = all()
+        .into_iter()
+        .filter(|b| filter.is_none_or(|f| b.name.contains(f)))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = all().iter().map(|b| b.name).collect();
+        return Err(Error::input(format!(
+            "no benchmark matches '{}'; the benchmarks are {}",
+            filter.unwrap_or_default(),
+            names.join(", ")
+        )));
+    }
+    Ok(chosen)
+}
+
+/// The results as a table.
+pub fn render(results: &[Measured]) -> String {
+    let mut out = format!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}  {}\n",
+        "benchmark", "mean", "min", "p50", "p95", "p99", "max", "std dev", "per op", "vs previous"
+    );
+    for m in results {
+        let change = m.change.as_ref().map_or_else(
+            || "(no previous run)".to_string(),
+            |c| {
+                format!(
+                    "{} ({:+.1}%, 95% CI {:+.1}% to {:+.1}%, p={:.3})",
+                    c.verdict,
+                    100.0 * (c.ratio.estimate - 1.0),
+                    100.0 * (c.ratio.low - 1.0),
+                    100.0 * (c.ratio.high - 1.0),
+                    c.p_value
+                )
+            },
+        );
+        out.push_str(&format!(
+            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}  {}\n",
+            m.name,
+            ms(m.mean_ms),
+            ms(m.min_ms),
+            ms(m.p50_ms),
+            ms(m.p95_ms),
+            ms(m.p99_ms),
+            ms(m.max_ms),
+            ms(m.std_dev_ms),
+            per_op(m.mean_ms / m.ops as f64),
+            change
+        ));
+    }
+    out
+}
+
+fn ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0} ms")
+    } else {
+        format!("{value:.3} ms")
+    }
+}
+
+fn per_op(ms: f64) -> String {
+    if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else if ms >= 0.001 {
+        format!("{:.2} µs", ms * 1000.0)
+    } else {
+        format!("{:.0} ns", ms * 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_benchmark_runs_and_is_summarised() {
+        for benchmark in all() {
+            let m = measure(&benchmark, 3, 1).unwrap();
+            assert_eq!(m.samples.len(), 3, "{}", m.name);
+            assert!(m.min_ms <= m.p50_ms && m.p50_ms <= m.max_ms, "{m:?}");
+            assert!(m.min_ms > 0.0, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn before_and_after_verdicts() {
+        let before: Vec<f64> = (0..30).map(|i| 10.0 + (i % 5) as f64 * 0.1).collect();
+        let slower: Vec<f64> = before.iter().map(|x| x * 1.5).collect();
+        let same: Vec<f64> = before.iter().rev().copied().collect();
+        assert_eq!(change(&before, &slower, "x").unwrap().verdict, "slower");
+        assert_eq!(change(&slower, &before, "x").unwrap().verdict, "faster");
+        assert_eq!(change(&before, &same, "x").unwrap().verdict, "no change");
+    }
+
+    #[test]
+    fn an_unknown_filter_names_the_benchmarks() {
+        let Err(e) = select(Some("nope")) else {
+            panic!("no error");
+        };
+        assert!(e.message().contains("scoring/regex"), "{}", e.message());
+        assert_eq!(select(Some("scoring/")).unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,317 @@
+//! Reading the history back: runs to list, the baseline to compare with,
+//! the baseline branch's recent runs, and one run's numbers.
+//!
+//! Plain queries on a connection; [`super::Store`] runs them on its thread
+//! and keeps their answers in a small query cache until the next write.
+
+use std::collections::BTreeMap;
+
+use duckdb::{Connection, OptionalExt, params};
+use serde::Serialize;
+
+use crate::verdict::{CaseOutcome, HistoryRun, RunData};
+
+/// A run as `ai-evals history` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub suite: String,
+    pub git_sha: Option<String>,
+    pub branch: Option<String>,
+    pub pr_number: Option<i64>,
+    pub started_at: String,
+    pub status: String,
+    pub cases_total: Option<i64>,
+    pub cases_passed: Option<i64>,
+    pub cases_errored: Option<i64>,
+    pub pass_rate: Option<f64>,
+    pub mean_score: Option<f64>,
+    pub total_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+}
+
+/// Which runs to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RunFilter {
+    pub suite: Option<String>,
+    pub branch: Option<String>,
+    pub limit: usize,
+}
+
+pub fn runs(conn: &Connection, filter: &RunFilter) -> duckdb::Result<Vec<RunRow>> {
+    let mut statement = conn.prepare(
+        "SELECT r.run_id, r.suite, r.git_sha, r.branch, r.pr_number,
+                strftime(r.started_at, '%Y-%m-%d %H:%M:%S'), r.status,
+                r.cases_total, r.cases_passed, r.cases_errored, r.pass_rate, r.mean_score,
+                (SELECT duration_ms FROM timings t
+                  WHERE t.run_id = r.run_id AND t.component = 'total'),
+                (SELECT value FROM metrics m
+                  WHERE m.run_id = r.run_id AND m.name = 'cost_usd')
+           FROM runs r
+          WHERE (?1 IS NULL OR r.suite = ?1) AND (?2 IS NULL OR r.branch = ?2)
+          ORDER BY r.started_at DESC, r.run_id DESC
+          LIMIT ?3",
+    )?;
+    let rows = statement.query_map(
+        params![filter.suite, filter.branch, filter.limit as i64],
+        |row| {
+            Ok(RunRow {
+                run_id: row.get(0)?,
+                suite: row.get(1)?,
+                git_sha: row.get(2)?,
+                branch: row.get(3)?,
+                pr_number: row.get(4)?,
+                started_at: row.get(5)?,
+                status: row.get(6)?,
+                cases_total: row.get(7)?,
+                cases_passed: row.get(8)?,
+                cases_errored: row.get(9)?,
+                pass_rate: row.get(10)?,
+                mean_score: row.get(11)?,
+                total_ms: row.get(12)?,
+                cost_usd: row.get(13)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// A run's id and commit, as a baseline candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRef {
+    pub run_id: String,
+    pub suite: String,
+    pub git_sha: Option<String>,
+    pub branch: Option<String>,
+}
+
+fn run_ref(row: &duckdb::Row<'_>) -> duckdb::Result<RunRef> {
+    Ok(RunRef {
+        run_id: row.get(0)?,
+        suite: row.get(1)?,
+        git_sha: row.get(2)?,
+        branch: row.get(3)?,
+    })
+}
+
+/// The run with this id, or the only run whose id starts with it.
+pub fn find_run(conn: &Connection, id: &str) -> duckdb::Result<Vec<RunRef>> {
+    let mut statement = conn.prepare(
+        "SELECT run_id, suite, git_sha, branch FROM runs
+          WHERE run_id = ?1 OR (starts_with(run_id, ?1)
+                AND NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1))
+          ORDER BY started_at DESC LIMIT 2",
+    )?;
+    let rows = statement.query_map(params![id], run_ref)?;
+    rows.collect()
+}
+
+/// The newest finished run of `suite` at commit `sha`, other than `exclude`.
+pub fn run_at_commit(
+    conn: &Connection,
+    suite: &str,
+    sha: &str,
+    exclude: Option<&str>,
+) -> duckdb::Result<Option<RunRef>> {
+    conn.query_row(
+        "SELECT run_id, suite, git_sha, branch FROM runs
+          WHERE suite = ? AND git_sha = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
+          ORDER BY started_at DESC LIMIT 1",
+        params![suite, sha, exclude],
+        run_ref,
+    )
+    .optional()
+}
+
+/// The newest finished run of `suite` on `branch`, other than `exclude`.
+pub fn newest_on_branch(
+    conn: &Connection,
+    suite: &str,
+    branch: &str,
+    exclude: Option<&str>,
+) -> duckdb::Result<Option<RunRef>> {
+    conn.query_row(
+        "SELECT run_id, suite, git_sha, branch FROM runs
+          WHERE suite = ? AND branch = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
+          ORDER BY started_at DESC LIMIT 1",
+        params![suite, branch, exclude],
+        run_ref,
+    )
+    .optional()
+}
+
+/// The last `limit` finished runs of `suite` on `branch` (other than
+/// `exclude`), newest first, with their timings and metrics.
+pub fn history(
+    conn: &Connection,
+    suite: &str,
+    branch: &str,
+    exclude: Option<&str>,
+    limit: usize,
+) -> duckdb::Result<Vec<HistoryRun>> {
+    let ids: Vec<String> = {
+        let mut statement = conn.prepare(
+            "SELECT run_id FROM runs
+              WHERE suite = ? AND branch = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
+              ORDER BY started_at DESC LIMIT ?",
+        )?;
+        let rows = statement.query_map(params![suite, branch, exclude, limit as i64], |row| {
+            row.get(0)
+        })?;
+        rows.collect::<duckdb::Result<_>>()?
+    };
+    let mut runs: BTreeMap<String, HistoryRun> = ids
+        .iter()
+        .map(|id| (id.clone(), HistoryRun::default()))
+        .collect();
+    let list = ids
+        .iter()
+        .map(|id| format!("'{}'", id.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !ids.is_empty() {
+        let mut statement = conn.prepare(&format!(
+            "SELECT run_id, component, duration_ms FROM timings WHERE run_id IN ({list})"
+        ))?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, f64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, name, value) = row?;
+            if let Some(run) = runs.get_mut(&id) {
+                run.timings.insert(name, value);
+            }
+        }
+        let mut statement = conn.prepare(&format!(
+            "SELECT run_id, name, value FROM metrics WHERE run_id IN ({list})"
+        ))?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, f64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, name, value) = row?;
+            if let Some(run) = runs.get_mut(&id) {
+                run.metrics.insert(name, value);
+            }
+        }
+    }
+    Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
+}
+
+/// One run's cases, timings and metrics, for a comparison.
+pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
+    let mut statement = conn.prepare(
+        "SELECT CASE WHEN repeat_index = 0 THEN case_id ELSE case_id || '#' || repeat_index END,
+                passed, score, error IS NOT NULL,
+                original_latency_ms, total_tokens, cost_usd
+           FROM case_results WHERE run_id = ?",
+    )?;
+    let cases = statement
+        .query_map(params![run.run_id], |row| {
+            Ok(CaseOutcome {
+                key: row.get(0)?,
+                passed: row.get(1)?,
+                score: row.get(2)?,
+                errored: row.get(3)?,
+                latency_ms: row.get(4)?,
+                tokens: row.get::<_, Option<i64>>(5)?.map(|t| t as f64),
+                cost_usd: row.get(6)?,
+            })
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    let mut timings = BTreeMap::new();
+    let mut statement =
+        conn.prepare("SELECT component, duration_ms FROM timings WHERE run_id = ?")?;
+    for row in statement.query_map(params![run.run_id], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+    })? {
+        let (name, value) = row?;
+        timings.insert(name, value);
+    }
+    let mut metrics = BTreeMap::new();
+    let mut statement = conn.prepare("SELECT name, value FROM metrics WHERE run_id = ?")?;
+    for row in statement.query_map(params![run.run_id], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+    })? {
+        let (name, value) = row?;
+        metrics.insert(name, value);
+    }
+    Ok(RunData {
+        run_id: run.run_id.clone(),
+        git_sha: run.git_sha.clone(),
+        cases,
+        timings,
+        metrics,
+    })
+}
+
+/// The newest stored bench run (other than `exclude`) that measured
+/// `name`: its id and its iterations' times.
+pub fn previous_bench(
+    conn: &Connection,
+    name: &str,
+    exclude: &str,
+) -> duckdb::Result<Option<(String, Vec<f64>)>> {
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT r.bench_id FROM bench_runs r
+              WHERE r.bench_id <> ? AND EXISTS
+                    (SELECT 1 FROM bench_samples s WHERE s.bench_id = r.bench_id AND s.name = ?)
+              ORDER BY r.started_at DESC LIMIT 1",
+            params![exclude, name],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let mut statement = conn.prepare(
+        "SELECT duration_ms FROM bench_samples WHERE bench_id = ? AND name = ? ORDER BY iteration",
+    )?;
+    let samples = statement
+        .query_map(params![id, name], |row| row.get(0))?
+        .collect::<duckdb::Result<Vec<f64>>>()?;
+    Ok(Some((id, samples)))
+}
+
+/// A run's latency percentiles (provider calls as first measured), mean
+/// latency, and mean tokens and cost per case, where the run has them.
+pub fn run_figures(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<(String, f64)>> {
+    let row: [Option<f64>; 6] = conn.query_row(
+        "SELECT quantile_cont(original_latency_ms, 0.5), quantile_cont(original_latency_ms, 0.95),
+                avg(original_latency_ms), avg(total_tokens), avg(cost_usd), sum(cost_usd)
+           FROM case_results WHERE run_id = ?",
+        params![run_id],
+        |row| {
+            Ok([
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ])
+        },
+    )?;
+    let names = [
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_mean_ms",
+        "tokens_mean",
+        "cost_mean_usd",
+        "cost_usd",
+    ];
+    Ok(names
+        .iter()
+        .zip(row)
+        .filter_map(|(name, value)| Some((name.to_string(), value?)))
+        .collect())
+}
