@@ -6,15 +6,16 @@
 //! branch. `--baseline-db` reads all of that from another history file
 //! (say, main's history artifact) instead of the run's own.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::CompareConfig;
 use crate::error::Result;
 use crate::store::read::RunRef;
 use crate::store::{Access, Store};
-use crate::verdict::{self, Comparison, RunData};
+use crate::verdict::{self, Comparison, HistoryRun, RunData};
 
 /// What the user asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,7 +70,7 @@ impl Request {
 }
 
 /// How the baseline was found, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chosen {
     pub run: RunRef,
     /// e.g. "the pull request's base commit 1a2b3c4".
@@ -118,10 +119,39 @@ pub async fn choose(
 }
 
 /// A finished comparison and how its baseline was chosen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Compared {
     pub baseline: Chosen,
     pub comparison: Comparison,
+    /// The baseline run's metrics and component timings, for side-by-side tables.
+    pub baseline_metrics: BTreeMap<String, f64>,
+    pub baseline_timings: BTreeMap<String, f64>,
+    /// The baseline branch's recent runs, oldest first, for trend charts.
+    pub trend: Vec<TrendPoint>,
+}
+
+/// One run's headline numbers in a trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub run_id: String,
+    pub git_sha: Option<String>,
+    pub pass_rate: Option<f64>,
+    pub latency_p50_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub total_ms: Option<f64>,
+}
+
+impl TrendPoint {
+    fn of(run: &HistoryRun) -> TrendPoint {
+        TrendPoint {
+            run_id: run.run_id.clone(),
+            git_sha: run.git_sha.clone(),
+            pass_rate: run.metrics.get("pass_rate").copied(),
+            latency_p50_ms: run.metrics.get("latency_p50_ms").copied(),
+            cost_usd: run.metrics.get("cost_usd").copied(),
+            total_ms: run.timings.get("total").copied(),
+        }
+    }
 }
 
 /// Compares run `current` of `suite` (in `store`) with its baseline, which
@@ -158,6 +188,9 @@ pub async fn compare(
     Ok(Some(Compared {
         baseline: chosen,
         comparison,
+        baseline_metrics: baseline.metrics.clone(),
+        baseline_timings: baseline.timings.clone(),
+        trend: history.iter().rev().map(TrendPoint::of).collect(),
     }))
 }
 

@@ -286,6 +286,7 @@ fn verdicts(_: u64) -> Result<Work> {
             HistoryRun {
                 timings: r.timings,
                 metrics: BTreeMap::from([("latency_p50_ms".to_string(), 600.0)]),
+                ..HistoryRun::default()
             }
         })
         .collect();

@@ -45,6 +45,11 @@ pub enum Command {
     /// Example: ai-evals compare --db pr.duckdb --baseline-db main.duckdb
     Compare(CompareArgs),
 
+    /// Render a stored run's report again (terminal, comment, files), and post its comment.
+    ///
+    /// Example: ai-evals report --db history.duckdb --no-comment --report-dir out/
+    Report(ReportArgs),
+
     /// List recent runs with their headline numbers.
     ///
     /// Example: ai-evals history --db history.duckdb --branch main --limit 10
@@ -100,6 +105,42 @@ pub struct CompareArgs {
     /// How to print the comparison.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (id or unique prefix) [default: the newest run].
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// The DuckDB history file.
+    #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
+    pub db: PathBuf,
+
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Do not post the pull-request comment; on a pull request, print it after the report.
+    #[arg(long)]
+    pub no_comment: bool,
+
+    /// Token for the pull-request comment (in Actions: secrets.GITHUB_TOKEN).
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: Option<String>,
+
+    /// Also write comment.md, summary.md, report.json and junit.xml here.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Use NAME.j2 files from this folder instead of the embedded templates.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -188,7 +229,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
     pub db: PathBuf,
 
-    /// Print the report here instead of posting it as a pull-request comment.
+    /// Do not post the pull-request comment; on a pull request, print it after the report.
     #[arg(long)]
     pub no_comment: bool,
 
@@ -234,4 +275,22 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub baseline: BaselineArgs,
+
+    /// Token for the pull-request comment (in Actions: secrets.GITHUB_TOKEN).
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: Option<String>,
+
+    /// Also write comment.md, summary.md, report.json and junit.xml here.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Use NAME.j2 files from this folder instead of the embedded templates
+    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::baseline::{self, Request};
 use crate::bench;
-use crate::cli::{BaselineArgs, BenchArgs, CompareArgs, HistoryArgs};
+use crate::cli::{BaselineArgs, BenchArgs, CompareArgs, HistoryArgs, ReportArgs};
 use crate::config::{CompareConfig, Config};
 use crate::context::GitContext;
 use crate::error::{Error, Result};
@@ -82,7 +82,7 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
     let reasons = verdict::gate_reasons(&compared.comparison, fail_on);
     let text = match args.format {
         OutputFormat::Text => {
-            report::render_comparison(&compared, &reasons, fail_on_name(fail_on))?
+            report::Renderer::new(None)?.comparison(&compared, &reasons, fail_on_name(fail_on))?
         }
         OutputFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
             "current_run": current.run_id,
@@ -242,5 +242,66 @@ pub async fn bench(args: BenchArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report,
+    })
+}
+
+pub async fn report(args: ReportArgs) -> Result<Outcome> {
+    let renderer = report::Renderer::new(args.templates.as_deref())?;
+    let store = Store::open_with(&args.db, Access::ReadOnly)?;
+    let run = match &args.run {
+        Some(id) => store.find_run(id).await?,
+        None => {
+            let newest = store
+                .runs(RunFilter {
+                    limit: 1,
+                    ..RunFilter::default()
+                })
+                .await?;
+            let Some(newest) = newest.into_iter().next() else {
+                return Err(Error::input(format!(
+                    "{} holds no runs yet; `ai-evals run` writes one",
+                    args.db.display()
+                )));
+            };
+            store.find_run(&newest.run_id).await?
+        }
+    };
+    let Some(json) = store.report(&run.run_id).await? else {
+        return Err(Error::input(format!(
+            "run {} has no stored report (it was killed, or written by an older ai-evals); run the suite again",
+            run.run_id
+        )));
+    };
+    let stored: report::Report = serde_json::from_str(&json).map_err(|e| {
+        Error::input(format!(
+            "the stored report of run {} cannot be read by this ai-evals: {e}",
+            run.run_id
+        ))
+    })?;
+    let cases = if args.report_dir.is_some() {
+        store.all_cases(&run.run_id).await?
+    } else {
+        Vec::new()
+    };
+    let mut text = match args.format {
+        OutputFormat::Text => renderer.text(&stored)?,
+        OutputFormat::Json => report::render_json(&stored),
+    };
+    let options = crate::publish::Options {
+        comment: !args.no_comment,
+        github_token: args.github_token,
+        report_dir: args.report_dir,
+    };
+    let env = crate::publish::Environment::from_env();
+    if let (Some(comment), OutputFormat::Text) = (
+        crate::publish::publish(&stored, &cases, &renderer, &options, &env).await,
+        args.format,
+    ) {
+        text.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
+        text.push_str(&comment);
+    }
+    Ok(Outcome {
+        exit_code: if stored.passed() { 0 } else { 1 },
+        report: text,
     })
 }

@@ -19,6 +19,15 @@ fn main() -> ExitCode {
         }
     };
     log::set_level(if cli.quiet { 0 } else { 1 + cli.verbose });
+    // In Actions, hide every secret-looking variable before printing anything.
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        for line in
+            ai_evals::github::actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
+            println!("{line}");
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,11 +61,18 @@ fn main() -> ExitCode {
                 repeat: args.repeat,
                 baseline: commands::baseline_request(&args.baseline),
                 fail_on: args.baseline.fail_on,
+                publish: ai_evals::publish::Options {
+                    comment: !args.no_comment,
+                    github_token: args.github_token,
+                    report_dir: args.report_dir,
+                },
+                templates: args.templates,
             };
             runtime.block_on(run::run(&options))
         }
         Command::Compare(args) => runtime.block_on(commands::compare(args)),
         Command::History(args) => runtime.block_on(commands::history(args)),
+        Command::Report(args) => runtime.block_on(commands::report(args)),
         Command::Bench(args) => runtime.block_on(commands::bench(args)),
         Command::Cache(command) => cache_command(command).map(|report| run::Outcome {
             exit_code: 0,

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Targets;
 use crate::store::Timing;
 
 /// How much a bottleneck matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Info,
@@ -20,7 +20,7 @@ pub enum Level {
 }
 
 /// A component that holds the run back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bottleneck {
     pub component: String,
     pub level: Level,
@@ -169,7 +169,7 @@ fn recommend(component: &str, duration_ms: f64, metrics: &BTreeMap<String, f64>)
 }
 
 /// How a figure compares with its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Grade {
     Excellent,
@@ -178,12 +178,12 @@ pub enum Grade {
 }
 
 /// One row of the performance-targets table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetCheck {
-    pub name: &'static str,
+    pub name: String,
     pub value: f64,
     pub target: f64,
-    pub unit: &'static str,
+    pub unit: String,
     /// `true` when the figure must stay below the target (a time), `false`
     /// when above (a hit rate).
     pub lower_is_better: bool,
@@ -247,13 +247,13 @@ pub fn check_targets(
     let exact: Vec<&str> = exact.iter().map(String::as_str).collect();
     let hits = metrics.get("cache_hit_rate").copied();
     let mut checks = Vec::new();
-    let mut add = |name, value: Option<f64>, target, unit, lower_is_better| {
+    let mut add = |name: &str, value: Option<f64>, target, unit: &str, lower_is_better| {
         if let Some(value) = value {
             checks.push(TargetCheck {
-                name,
+                name: name.into(),
                 value,
                 target,
-                unit,
+                unit: unit.into(),
                 lower_is_better,
                 grade: grade(value, target, lower_is_better),
             });

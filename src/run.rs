@@ -33,6 +33,7 @@ use crate::pricing::Prices;
 use crate::progress::Progress;
 use crate::prompt::Prompts;
 use crate::provider::{Provider, Request, Setup};
+use crate::publish;
 use crate::record::CaseRecord;
 use crate::report::{self, Summary};
 use crate::scoring::{self, AssertionResult, Context};
@@ -69,6 +70,10 @@ pub struct Options {
     pub baseline: baseline::Request,
     /// The regression severity that fails the gate (overrides `[compare] fail-on`).
     pub fail_on: Option<FailOn>,
+    /// Where the report goes besides stdout.
+    pub publish: publish::Options,
+    /// Templates that replace the embedded ones.
+    pub templates: Option<PathBuf>,
 }
 
 /// The cache folder when neither the command line nor the config names one.
@@ -140,6 +145,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     // Check the defaults against the providers before the database is touched.
     Builder::new(&config, &prompts, &providers)?;
 
+    let renderer = report::Renderer::new(options.templates.as_deref())?;
     check_baseline_request(&options.baseline, &options.db).await?;
     let store = Arc::new(Store::open(&options.db)?);
     let git = GitContext::detect(&config.dir);
@@ -338,9 +344,23 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     report_model.targets =
         performance::check_targets(&report_model.timings, &metric_values, &config.targets);
     report_model.fail_on = crate::commands::fail_on_name(fail_on).to_string();
+    report_model.metrics = metric_values.clone();
     match &compared {
         Ok(Some(c)) => {
             report_model.gate_reasons = verdict::gate_reasons(&c.comparison, fail_on);
+            report_model.links = report::Links::from_env(c.baseline.run.git_sha.as_deref());
+            let failing = c
+                .comparison
+                .quality
+                .newly_failing
+                .iter()
+                .take(20)
+                .cloned()
+                .collect();
+            match store.case_details(&run_id, failing).await {
+                Ok(details) => report_model.flipped = details,
+                Err(e) => log::warn(&format!("cannot read the flipped cases: {}", e.message())),
+            }
             report_model.comparison = Some(c.clone());
         }
         Ok(None) if status == RunStatus::Finished => {
@@ -353,8 +373,11 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         Ok(None) => {}
         Err(e) => report_model.no_comparison = Some(e.message().to_string()),
     }
-    let rendered = match options.format {
-        OutputFormat::Text => report::render_text(&report_model)?,
+    if report_model.links.run.is_none() {
+        report_model.links = report::Links::from_env(None);
+    }
+    let mut rendered = match options.format {
+        OutputFormat::Text => renderer.text(&report_model)?,
         OutputFormat::Json => report::render_json(&report_model),
     };
     monitor.add(Component::Report, report_started.elapsed(), 1);
@@ -370,9 +393,31 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         pass_rate: summary.pass_rate(),
         mean_score: summary.mean_score(),
     };
+    if let Err(e) = store
+        .save_report(&run_id, report::render_json(&report_model))
+        .await
+    {
+        log::warn(&format!(
+            "cannot keep the report for `ai-evals report`: {}",
+            e.message()
+        ));
+    }
     let finish = store
         .finish_run(run_id.clone(), totals, monitor.timings(), metrics)
         .await;
+    // JUnit XML lists every case, so they are read back only when asked for.
+    let cases = match &options.publish.report_dir {
+        Some(_) if status == RunStatus::Finished => {
+            store.all_cases(&run_id).await.unwrap_or_else(|e| {
+                log::warn(&format!(
+                    "cannot read the cases back for JUnit: {}",
+                    e.message()
+                ));
+                Vec::new()
+            })
+        }
+        _ => Vec::new(),
+    };
     match Arc::try_unwrap(store) {
         Ok(store) => store.close(),
         Err(_) => log::warn("the database is still in use; it will be closed at exit"),
@@ -399,6 +444,18 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     }
     for reason in &report_model.gate_reasons {
         log::error(&format!("regression gate: {reason}"));
+    }
+    let delivered = publish::publish(
+        &report_model,
+        &cases,
+        &renderer,
+        &options.publish,
+        &publish::Environment::from_env(),
+    )
+    .await;
+    if let (Some(comment), OutputFormat::Text) = (delivered, options.format) {
+        rendered.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
+        rendered.push_str(&comment);
     }
     let exit_code = if summary.gate_passed(config.suite.min_pass_rate)
         && report_model.gate_reasons.is_empty()

@@ -27,7 +27,7 @@
 use std::f64::consts::{PI, SQRT_2};
 
 /// A point estimate with a two-sided interval around it.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     pub estimate: f64,
     pub low: f64,

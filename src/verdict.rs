@@ -20,12 +20,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::{self, Interval};
 
 /// How bad a regression is; ordered from none to critical.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     None,
@@ -46,7 +46,7 @@ impl Severity {
 }
 
 /// Which way a metric moved, once noise is set aside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Regression,
@@ -148,16 +148,18 @@ pub struct RunData {
 /// prediction intervals.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistoryRun {
+    pub run_id: String,
+    pub git_sha: Option<String>,
     pub timings: BTreeMap<String, f64>,
     pub metrics: BTreeMap<String, f64>,
 }
 
 /// One metric's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// What was compared, e.g. `latency (typical case)` or `timing scoring/regex`.
     pub name: String,
-    pub unit: &'static str,
+    pub unit: String,
     pub baseline: f64,
     pub current: f64,
     /// The change as a fraction of the baseline (0.3 = 30 % higher), with
@@ -177,7 +179,7 @@ pub struct Finding {
 }
 
 /// How the quality of the shared cases moved.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QualityChange {
     pub shared_cases: usize,
     pub baseline_pass_rate: Option<f64>,
@@ -197,7 +199,7 @@ pub struct QualityChange {
 }
 
 /// Everything one comparison found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub baseline_run: String,
     pub baseline_sha: Option<String>,
@@ -225,7 +227,7 @@ impl Comparison {
 }
 
 /// The severity at which the gate fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
     Critical,
@@ -562,7 +564,7 @@ fn paired_ratio(
         judge(comparison.change, significant, floor, true, &settings.bands);
     Some(Finding {
         name: name.into(),
-        unit,
+        unit: unit.into(),
         baseline: stats::median(baseline)?,
         current: stats::median(current)?,
         change: comparison.change,
@@ -614,7 +616,7 @@ fn tail_ratio(
     let (direction, severity, magnitude) = judge(change, significant, floor, true, &settings.bands);
     Some(Finding {
         name: name.into(),
-        unit: "ms",
+        unit: "ms".into(),
         baseline: base_p95,
         current: cur_p95,
         change,
@@ -658,7 +660,7 @@ fn score_change(
         judge(change, significant, floor, false, &settings.bands);
     Some(Finding {
         name: "score".into(),
-        unit: "",
+        unit: String::new(),
         baseline: base_mean,
         current: stats::mean(current)?,
         change,
@@ -687,7 +689,7 @@ fn against_history(
     let floor = noise(history).max(min_floor);
     let insufficient = Finding {
         name: name.into(),
-        unit,
+        unit: unit.into(),
         baseline: baseline.unwrap_or(f64::NAN),
         current: value,
         change: Interval {
@@ -808,6 +810,7 @@ mod tests {
                         ("tokens_mean".to_string(), 350.0),
                     ]
                     .into(),
+                    ..HistoryRun::default()
                 }
             })
             .collect()

@@ -1,70 +1,178 @@
 //! The run report: a summary built while results stream past (so memory
-//! does not grow with the suite), rendered as text from a template or as
-//! JSON.
+//! does not grow with the suite), rendered from minijinja templates — the
+//! terminal report, the pull-request comment, the step summary, JUnit XML —
+//! or as JSON.
+//!
+//! The templates are embedded; `--templates DIR` replaces any of them by
+//! file name (`comment.md.j2` …). Markdown gets no auto-escaping, so text
+//! from models and datasets passes through the [`escape`] filters.
 
+pub mod escape;
+mod markdown;
 mod summary;
 
+use std::path::Path;
+
 use minijinja::Environment;
+use minijinja::value::Serde;
 
 use crate::error::{Error, Result};
 
-pub use summary::{Failure, Report, Summary, TypeCount};
+pub use markdown::{COMMENT_LIMIT, Row, headline_rows};
+pub use summary::{Failure, Links, Report, Summary, TypeCount};
 
-/// The text report template, embedded so the binary needs no files.
-const TERMINAL: &str = include_str!("../../templates/terminal.txt.j2");
-/// The comparison section, shared by the run report and `ai-evals compare`.
-const COMPARISON: &str = include_str!("../../templates/comparison.txt.j2");
-
-/// Renders the terminal report.
-pub fn render_text(report: &Report) -> Result<String> {
-    render(
+/// Every template by name, with its embedded source.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
         "terminal.txt",
-        minijinja::Value::from(minijinja::value::Serde(report)),
-    )
-}
-
-/// Renders a comparison on its own, for `ai-evals compare`.
-pub fn render_comparison(
-    compared: &crate::baseline::Compared,
-    reasons: &[String],
-    fail_on: &str,
-) -> Result<String> {
-    let mut text = render(
+        include_str!("../../templates/terminal.txt.j2"),
+    ),
+    (
         "comparison.txt",
-        minijinja::context! { comparison => minijinja::Value::from(minijinja::value::Serde(compared)) },
-    )?;
-    if !reasons.is_empty() {
-        text.push_str(&format!("\nGate failed (--fail-on {fail_on}):\n"));
-        for reason in reasons {
-            text.push_str(&format!("  ✗ {reason}\n"));
-        }
-    }
-    Ok(text)
+        include_str!("../../templates/comparison.txt.j2"),
+    ),
+    (
+        "dashboard.txt",
+        include_str!("../../templates/dashboard.txt.j2"),
+    ),
+    ("comment.md", include_str!("../../templates/comment.md.j2")),
+    ("summary.md", include_str!("../../templates/summary.md.j2")),
+    ("junit.xml", include_str!("../../templates/junit.xml.j2")),
+];
+
+/// The templates, ready to render.
+pub struct Renderer {
+    env: Environment<'static>,
 }
 
-fn render(name: &str, context: minijinja::Value) -> Result<String> {
-    let mut env = Environment::new();
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .expect("trim and lstrip blocks are valid syntax options"),
-    );
-    env.add_filter("ljust", |s: String, width: usize| format!("{s:<width$}"));
-    env.add_filter("rjust", |s: String, width: usize| format!("{s:>width$}"));
-    env.add_filter("percent", |x: f64| format!("{:.1}%", x * 100.0));
-    env.add_filter("ms", |x: f64| format_ms(x));
-    env.add_filter("signed_percent", |x: f64| signed(100.0 * x, "%"));
-    env.add_filter("signed_points", |x: f64| signed(100.0 * x, " pp"));
-    env.add_filter("figure", |x: f64, unit: String| figure(x, &unit));
-    for (template, source) in [("terminal.txt", TERMINAL), ("comparison.txt", COMPARISON)] {
-        env.add_template(template, source)
-            .map_err(|e| Error::runtime(format!("the {template} template is invalid: {e}")))?;
+impl Renderer {
+    /// The embedded templates, each replaced by `NAME.j2` from `overrides`
+    /// when that file exists there. A template that does not parse is an
+    /// input error naming its file.
+    pub fn new(overrides: Option<&Path>) -> Result<Renderer> {
+        let mut env = Environment::new();
+        // Each template escapes with the filter its format needs (md, html,
+        // pre, xml); minijinja's own HTML escaping of .xml would double it.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("trim and lstrip blocks are valid syntax options"),
+        );
+        env.add_filter("ljust", |s: String, width: usize| format!("{s:<width$}"));
+        env.add_filter("rjust", |s: String, width: usize| format!("{s:>width$}"));
+        env.add_filter("percent", |x: f64| format!("{:.1}%", x * 100.0));
+        env.add_filter("ms", format_ms);
+        env.add_filter("signed_percent", |x: f64| signed(100.0 * x, "%"));
+        env.add_filter("signed_points", |x: f64| signed(100.0 * x, " pp"));
+        env.add_filter("figure", |x: Option<f64>, unit: String| {
+            x.map_or_else(|| "–".to_string(), |x| figure(x, &unit))
+        });
+        env.add_filter("share", |x: f64, total: f64| {
+            if total > 0.0 {
+                format!("{:.0}%", 100.0 * x / total)
+            } else {
+                String::new()
+            }
+        });
+        env.add_filter("bar", |x: f64, total: f64, width: usize| {
+            let filled = if total > 0.0 {
+                ((x / total).clamp(0.0, 1.0) * width as f64).round() as usize
+            } else {
+                0
+            };
+            format!("{}{}", "█".repeat(filled), " ".repeat(width - filled))
+        });
+        env.add_filter("md", |s: String| escape::inline(&s));
+        env.add_filter("html", |s: String| escape::html_inline(&s));
+        env.add_filter("pre", |s: String, max: usize| escape::pre(&s, max));
+        env.add_filter("xml", |s: String| xml(&s));
+        env.add_filter("short", |s: String, max: usize| escape::shorten(&s, max));
+        for (name, source) in TEMPLATES {
+            let file = format!("{name}.j2");
+            let own = overrides
+                .map(|dir| dir.join(&file))
+                .filter(|path| path.is_file());
+            let added = match &own {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        Error::input(format!("cannot read template {}: {e}", path.display()))
+                    })?;
+                    env.add_template_owned(name.to_string(), text)
+                        .map_err(|e| Error::input(format!("{}: {e}", path.display())))
+                }
+                None => env.add_template(name, source).map_err(|e| {
+                    Error::runtime(format!("the embedded {file} template is invalid: {e}"))
+                }),
+            };
+            added?;
+        }
+        Ok(Renderer { env })
     }
-    env.get_template(name)
-        .and_then(|t| t.render(context))
-        .map_err(|e| Error::runtime(format!("cannot render the {name} report: {e}")))
+
+    pub(crate) fn render(&self, name: &str, context: minijinja::Value) -> Result<String> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(context))
+            .map_err(|e| Error::runtime(format!("cannot render the {name} template: {e:#}")))
+    }
+
+    /// The terminal report.
+    pub fn text(&self, report: &Report) -> Result<String> {
+        self.render("terminal.txt", minijinja::Value::from(Serde(report)))
+    }
+
+    /// A comparison on its own, for `ai-evals compare`.
+    pub fn comparison(
+        &self,
+        compared: &crate::baseline::Compared,
+        reasons: &[String],
+        fail_on: &str,
+    ) -> Result<String> {
+        let mut text = self.render(
+            "comparison.txt",
+            minijinja::context! { comparison => minijinja::Value::from(Serde(compared)) },
+        )?;
+        if !reasons.is_empty() {
+            text.push_str(&format!("\nGate failed (--fail-on {fail_on}):\n"));
+            for reason in reasons {
+                text.push_str(&format!("  ✗ {reason}\n"));
+            }
+        }
+        Ok(text)
+    }
+
+    /// JUnit XML: one test case per eval case.
+    pub fn junit(
+        &self,
+        report: &Report,
+        cases: &[crate::store::read::CaseDetail],
+    ) -> Result<String> {
+        self.render(
+            "junit.xml",
+            minijinja::context! {
+                report => minijinja::Value::from(Serde(report)),
+                cases => minijinja::Value::from(Serde(cases)),
+            },
+        )
+    }
+}
+
+/// The report as JSON, for scripts and the result file.
+pub fn render_json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("the report serializes to JSON")
+}
+
+fn format_ms(ms: f64) -> String {
+    if ms >= 10_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
 }
 
 /// A change with its sign; not-a-number (no estimate) as "n/a".
@@ -91,17 +199,20 @@ fn figure(x: f64, unit: &str) -> String {
     }
 }
 
-/// Renders the report as JSON, for scripts.
-pub fn render_json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).expect("the report serializes to JSON")
-}
-
-fn format_ms(ms: f64) -> String {
-    if ms >= 10_000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else if ms >= 100.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
+/// XML text and attribute escaping; characters XML 1.0 forbids are dropped.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
     }
+    out
 }

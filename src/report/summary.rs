@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::record::CaseRecord;
 use crate::store::Timing;
@@ -26,7 +26,7 @@ pub struct Summary {
 }
 
 /// A failing case as the report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
     pub case_id: String,
     pub source: String,
@@ -37,7 +37,7 @@ pub struct Failure {
     pub output: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TypeCount {
     pub name: String,
     pub passed: u64,
@@ -45,7 +45,7 @@ pub struct TypeCount {
 }
 
 /// Everything a report shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub suite: String,
     pub run_id: String,
@@ -79,6 +79,49 @@ pub struct Report {
     /// The regression gate: `--fail-on` and why it failed, if it did.
     pub fail_on: String,
     pub gate_reasons: Vec<String>,
+    /// The run's metrics by name (latency percentiles, cost, hit rate …).
+    pub metrics: std::collections::BTreeMap<String, f64>,
+    /// What the newly failing cases got and why they failed (the first few).
+    pub flipped: Vec<crate::store::read::CaseDetail>,
+    /// Links to the workflow run and commits, when run in Actions.
+    pub links: Links,
+}
+
+/// Where a reader of the report can go next.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Links {
+    /// This workflow run.
+    pub run: Option<String>,
+    /// The baseline's commit.
+    pub baseline_commit: Option<String>,
+}
+
+impl Links {
+    /// Links from the Actions environment (`GITHUB_SERVER_URL`,
+    /// `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`).
+    pub fn from_env(baseline_sha: Option<&str>) -> Links {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let repo = env("GITHUB_SERVER_URL")
+            .zip(env("GITHUB_REPOSITORY"))
+            .map(|(server, repo)| format!("{}/{repo}", server.trim_end_matches('/')));
+        Links {
+            run: repo
+                .as_ref()
+                .zip(env("GITHUB_RUN_ID"))
+                .map(|(repo, id)| format!("{repo}/actions/runs/{id}")),
+            baseline_commit: repo
+                .as_ref()
+                .zip(baseline_sha)
+                .map(|(repo, sha)| format!("{repo}/commit/{sha}")),
+        }
+    }
+}
+
+impl Report {
+    /// Whether the run passes its gates: the pass rate and `--fail-on`.
+    pub fn passed(&self) -> bool {
+        self.gate_passed && self.gate_reasons.is_empty()
+    }
 }
 
 impl Summary {
@@ -200,6 +243,9 @@ impl Summary {
             targets: Vec::new(),
             fail_on: String::new(),
             gate_reasons: Vec::new(),
+            metrics: Default::default(),
+            flipped: Vec::new(),
+            links: Links::default(),
         }
     }
 }

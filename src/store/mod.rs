@@ -275,6 +275,36 @@ impl Store {
         Ok(runs)
     }
 
+    /// What the given cases of a run got and why they failed.
+    pub async fn case_details(
+        &self,
+        run_id: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<read::CaseDetail>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::case_details(conn, &run_id, &keys))
+            .await
+    }
+
+    /// Keeps the run's report model for `ai-evals report`.
+    pub async fn save_report(&self, run_id: &str, json: String) -> Result<()> {
+        let run_id = run_id.to_string();
+        self.call(move |conn| write::report(conn, &run_id, &json).map_err(db_error))
+            .await
+    }
+
+    /// A run's stored report model (JSON).
+    pub async fn report(&self, run_id: &str) -> Result<Option<String>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::report(conn, &run_id)).await
+    }
+
+    /// Every case of a run with why it failed, in dataset order.
+    pub async fn all_cases(&self, run_id: &str) -> Result<Vec<read::CaseDetail>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::all_cases(conn, &run_id)).await
+    }
+
     /// One run's cases, timings and metrics.
     pub async fn run_data(&self, run: &read::RunRef) -> Result<Arc<RunData>> {
         let hit = self.queries().runs.cache_get(&run.run_id).cloned();

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use duckdb::{Connection, OptionalExt, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::verdict::{CaseOutcome, HistoryRun, RunData};
 
@@ -77,7 +77,7 @@ pub fn runs(conn: &Connection, filter: &RunFilter) -> duckdb::Result<Vec<RunRow>
 }
 
 /// A run's id and commit, as a baseline candidate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRef {
     pub run_id: String,
     pub suite: String,
@@ -149,20 +149,30 @@ pub fn history(
     exclude: Option<&str>,
     limit: usize,
 ) -> duckdb::Result<Vec<HistoryRun>> {
-    let ids: Vec<String> = {
+    let found: Vec<(String, Option<String>)> = {
         let mut statement = conn.prepare(
-            "SELECT run_id FROM runs
+            "SELECT run_id, git_sha FROM runs
               WHERE suite = ? AND branch = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
               ORDER BY started_at DESC LIMIT ?",
         )?;
         let rows = statement.query_map(params![suite, branch, exclude, limit as i64], |row| {
-            row.get(0)
+            Ok((row.get(0)?, row.get(1)?))
         })?;
         rows.collect::<duckdb::Result<_>>()?
     };
-    let mut runs: BTreeMap<String, HistoryRun> = ids
-        .iter()
-        .map(|id| (id.clone(), HistoryRun::default()))
+    let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
+    let mut runs: BTreeMap<String, HistoryRun> = found
+        .into_iter()
+        .map(|(id, git_sha)| {
+            (
+                id.clone(),
+                HistoryRun {
+                    run_id: id,
+                    git_sha,
+                    ..HistoryRun::default()
+                },
+            )
+        })
         .collect();
     let list = ids
         .iter()
@@ -314,4 +324,99 @@ pub fn run_figures(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<(Strin
         .zip(row)
         .filter_map(|(name, value)| Some((name.to_string(), value?)))
         .collect())
+}
+
+/// A failing case as a report shows it: what it got and why it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseDetail {
+    pub key: String,
+    pub passed: bool,
+    /// This run's time to the answer.
+    pub latency_ms: Option<f64>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    /// The first failing assertion's expected value and reason.
+    pub expected: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Details of the given cases of a run (keys as in [`run_data`]), in the
+/// order given.
+pub fn case_details(
+    conn: &Connection,
+    run_id: &str,
+    keys: &[String],
+) -> duckdb::Result<Vec<CaseDetail>> {
+    let mut statement = conn.prepare(
+        "SELECT c.output, c.error, s.expected, s.reason, c.passed, c.latency_ms
+           FROM case_results c
+           LEFT JOIN (SELECT case_id, repeat_index, expected, reason,
+                             row_number() OVER (PARTITION BY case_id, repeat_index
+                                                ORDER BY assertion_index) AS n
+                        FROM scores WHERE run_id = ?1 AND NOT passed) s
+             ON s.case_id = c.case_id AND s.repeat_index = c.repeat_index AND s.n = 1
+          WHERE c.run_id = ?1 AND c.case_id = ?2 AND c.repeat_index = ?3",
+    )?;
+    let mut details = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (case_id, repeat) = match key.rsplit_once('#') {
+            Some((id, r)) if r.parse::<i32>().is_ok() => (id, r.parse::<i32>().unwrap_or(0)),
+            _ => (key.as_str(), 0),
+        };
+        let found = statement
+            .query_row(params![run_id, case_id, repeat], |row| {
+                Ok(CaseDetail {
+                    key: key.clone(),
+                    passed: row.get(4)?,
+                    latency_ms: row.get(5)?,
+                    output: row.get(0)?,
+                    error: row.get(1)?,
+                    expected: row.get(2)?,
+                    reason: row.get(3)?,
+                })
+            })
+            .optional()?;
+        details.extend(found);
+    }
+    Ok(details)
+}
+
+/// Every case of a run, in dataset order, with the first failing
+/// assertion of each, for JUnit XML.
+pub fn all_cases(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<CaseDetail>> {
+    let mut statement = conn.prepare(
+        "SELECT CASE WHEN c.repeat_index = 0 THEN c.case_id
+                     ELSE c.case_id || '#' || c.repeat_index END,
+                c.passed, c.latency_ms, c.output, c.error, s.expected, s.reason
+           FROM case_results c
+           LEFT JOIN (SELECT case_id, repeat_index, expected, reason,
+                             row_number() OVER (PARTITION BY case_id, repeat_index
+                                                ORDER BY assertion_index) AS n
+                        FROM scores WHERE run_id = ?1 AND NOT passed) s
+             ON s.case_id = c.case_id AND s.repeat_index = c.repeat_index AND s.n = 1
+          WHERE c.run_id = ?1
+          ORDER BY c.ordinal, c.repeat_index",
+    )?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok(CaseDetail {
+            key: row.get(0)?,
+            passed: row.get(1)?,
+            latency_ms: row.get(2)?,
+            output: row.get(3)?,
+            error: row.get(4)?,
+            expected: row.get(5)?,
+            reason: row.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A run's stored report model (JSON), if it has one.
+pub fn report(conn: &Connection, run_id: &str) -> duckdb::Result<Option<String>> {
+    conn.query_row(
+        "SELECT report FROM reports WHERE run_id = ?",
+        params![run_id],
+        |row| row.get(0),
+    )
+    .optional()
 }

@@ -113,6 +113,13 @@ const MIGRATIONS: &[&str] = &[
         ops         BIGINT NOT NULL
     );
     "#,
+    // 3: each run's report as JSON, so `ai-evals report` renders it again.
+    r#"
+    CREATE TABLE reports (
+        run_id VARCHAR PRIMARY KEY,
+        report VARCHAR NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use duckdb::{Connection, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::record::CaseRecord;
 
@@ -54,7 +54,7 @@ pub struct RunTotals {
 
 /// A component's time: `duration_ms` is the time the component was busy;
 /// `calls` how many times it ran, where that means something.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     pub component: String,
     pub parent: Option<String>,
@@ -218,4 +218,13 @@ pub fn bench(
         }
     }
     tx.commit()
+}
+
+/// Keeps a run's rendered report model (JSON), replacing an earlier one.
+pub fn report(conn: &Connection, run_id: &str, json: &str) -> duckdb::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO reports (run_id, report) VALUES (?, ?)",
+        params![run_id, json],
+    )?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod compare;
 mod config_errors;
 mod database;
 mod datasets;
+mod github;
 mod grading;
 mod interrupted;
 mod providers;

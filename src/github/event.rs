@@ -1,0 +1,93 @@
+//! The pull request a job runs for, from `$GITHUB_EVENT_PATH`:
+//! `pull_request` and `pull_request_target` events carry it whole; a
+//! `workflow_run` event (the pattern that comments for forks) carries the
+//! pull requests of the run that triggered it.
+
+use serde_json::Value;
+
+/// Where the comment goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub owner: String,
+    pub repo: String,
+    pub number: u64,
+    /// The commit under test (the head), for links.
+    pub head_sha: Option<String>,
+}
+
+/// The pull request of an event payload, if it is about one.
+pub fn pull_request(event: &Value) -> Option<PullRequest> {
+    let (owner, repo) = event
+        .pointer("/repository/full_name")
+        .and_then(Value::as_str)
+        .and_then(|full| full.split_once('/'))
+        .map(|(o, r)| (o.to_string(), r.to_string()))?;
+    let pr = event
+        .get("pull_request")
+        .or_else(|| event.pointer("/workflow_run/pull_requests/0"))?;
+    let number = pr.get("number").and_then(Value::as_u64)?;
+    let head_sha = pr
+        .pointer("/head/sha")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            event
+                .pointer("/workflow_run/head_sha")
+                .and_then(Value::as_str)
+        })
+        .map(str::to_string);
+    Some(PullRequest {
+        owner,
+        repo,
+        number,
+        head_sha,
+    })
+}
+
+/// The pull request this job runs for, if any.
+pub fn from_env() -> Option<PullRequest> {
+    let path = std::env::var_os("GITHUB_EVENT_PATH")?;
+    let bytes = std::fs::read(path).ok()?;
+    pull_request(&serde_json::from_slice(&bytes).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/github-events")
+            .join(name);
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn pull_request_events_name_the_pull_request() {
+        let pr = pull_request(&fixture("pull_request_opened.payload.json")).unwrap();
+        assert_eq!(
+            (pr.owner.as_str(), pr.repo.as_str()),
+            ("Codertocat", "Hello-World")
+        );
+        assert_eq!(pr.number, 2);
+        assert_eq!(
+            pr.head_sha.as_deref(),
+            Some("ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+        );
+        assert!(pull_request(&fixture("pull_request_opened.with-null-body.json")).is_some());
+    }
+
+    #[test]
+    fn a_workflow_run_carries_its_pull_request() {
+        let event = fixture("workflow_run_completed.with-pull-requests.payload.json");
+        let pr = pull_request(&event).unwrap();
+        assert_eq!(
+            pr.number,
+            event["workflow_run"]["pull_requests"][0]["number"]
+        );
+    }
+
+    #[test]
+    fn a_push_is_not_about_a_pull_request() {
+        assert_eq!(pull_request(&fixture("push_payload.json")), None);
+    }
+}

@@ -1,0 +1,97 @@
+//! Escaping for text that came from a model or a dataset, before it reaches
+//! a Markdown report: no raw HTML, no `@mention` pings, no Markdown syntax
+//! that could break a table, a code fence or a `<details>` block, and no
+//! forged comment marker (every `<` is escaped, so no `<!--` survives).
+
+/// A zero-width space after `@` stops GitHub from pinging a user or team.
+const NO_MENTION: &str = "@\u{200B}";
+
+fn html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '@' => out.push_str(NO_MENTION),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Inline Markdown text: HTML-escaped, Markdown punctuation backslashed,
+/// line breaks flattened to spaces. Safe in a paragraph, a list item or a
+/// table cell.
+pub fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '!' | '(' | ')' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' | '\t' => out.push(' '),
+            c => html(&c.to_string(), &mut out),
+        }
+    }
+    out
+}
+
+/// Text inside an HTML element on one line (a `<summary>`): HTML-escaped,
+/// line breaks flattened.
+pub fn html_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    html(&text.replace(['\r', '\n'], " "), &mut out);
+    out
+}
+
+/// Text for a `<pre>` block (its lines kept): HTML-escaped, so it cannot
+/// close the block or open another; cut to `max` characters.
+pub fn pre(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 16);
+    let cut: String = text.chars().take(max).collect();
+    html(&cut, &mut out);
+    if text.chars().count() > max {
+        out.push_str(" …");
+    }
+    out
+}
+
+/// At most `max` characters of `text`, with an ellipsis when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_html_and_markdown_are_defused() {
+        let nasty = "@org/team <script>alert(1)</script> </details> <!-- ai-evals:demo --> `code` | a | **b**";
+        let safe = inline(nasty);
+        assert!(!safe.contains("@org"), "{safe}");
+        assert!(!safe.contains('<'), "{safe}");
+        assert!(!safe.contains("<!--"));
+        assert!(safe.contains("\\`code\\`"));
+        assert!(safe.contains("\\| a \\|"));
+        assert!(safe.contains("\\*\\*b\\*\\*"));
+        assert!(!inline("a\nb").contains('\n'));
+    }
+
+    #[test]
+    fn pre_keeps_lines_and_closes_nothing() {
+        let safe = pre("line 1\n</pre></details>\n```\n@here", 1000);
+        assert_eq!(
+            safe,
+            "line 1\n&lt;/pre&gt;&lt;/details&gt;\n```\n@\u{200B}here"
+        );
+        assert_eq!(pre("abcdef", 3), "abc …");
+    }
+}

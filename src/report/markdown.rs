@@ -1,0 +1,483 @@
+//! The pull-request comment and the step summary: the side-by-side table
+//! of headline numbers, and the comment's size limit.
+
+use minijinja::value::Serde;
+use serde::Serialize;
+
+use super::{Renderer, Report};
+use crate::error::Result;
+use crate::verdict::{Direction, Finding};
+
+/// GitHub refuses a comment body longer than this.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// One row of the PR-vs-baseline table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// current / baseline − 1, when both are there and the baseline is not 0.
+    pub change: Option<f64>,
+    /// What the statistics made of it: "critical", "improved", "noise" …
+    pub verdict: String,
+}
+
+/// The headline metrics side by side, with the verdict of the finding that
+/// tested each (if one did).
+pub fn headline_rows(report: &Report) -> Vec<Row> {
+    let Some(compared) = &report.comparison else {
+        return Vec::new();
+    };
+    let c = &compared.comparison;
+    let finding = |name: &str| c.findings.iter().find(|f| f.name == name);
+    let verdict = |f: Option<&Finding>| -> String {
+        match f {
+            Some(f) if f.direction == Direction::Regression => f.severity.as_str().to_string(),
+            Some(f) if f.direction == Direction::Improvement => "improved".into(),
+            Some(f) if f.direction == Direction::Insufficient => "too little history".into(),
+            Some(_) => "within noise".into(),
+            None => String::new(),
+        }
+    };
+    let metric = |name: &str| {
+        (
+            compared.baseline_metrics.get(name).copied(),
+            report.metrics.get(name).copied(),
+        )
+    };
+    let quality = if c.quality_severity > crate::verdict::Severity::None {
+        c.quality_severity.as_str().to_string()
+    } else if c.quality.p_value.is_some_and(|p| p < 0.05)
+        && c.quality.pass_rate_change.is_some_and(|i| i.low > 0.0)
+    {
+        "improved".into()
+    } else {
+        "within noise".into()
+    };
+    let total = report
+        .timings
+        .iter()
+        .find(|t| t.component == "total")
+        .map(|t| t.duration_ms);
+    let rows = [
+        ("pass rate", "ratio", metric("pass_rate"), quality),
+        (
+            "mean score",
+            "",
+            metric("mean_score"),
+            verdict(finding("score")),
+        ),
+        (
+            "provider latency p50",
+            "ms",
+            metric("latency_p50_ms"),
+            verdict(finding("latency (typical case)")),
+        ),
+        (
+            "provider latency p95",
+            "ms",
+            metric("latency_p95_ms"),
+            verdict(finding("latency (p95)")),
+        ),
+        (
+            "tokens per case",
+            "tokens",
+            metric("tokens_mean"),
+            verdict(finding("tokens per case")),
+        ),
+        (
+            "cost",
+            "USD",
+            metric("cost_usd"),
+            verdict(finding("cost per case")),
+        ),
+        (
+            "cache hit rate",
+            "ratio",
+            metric("cache_hit_rate"),
+            String::new(),
+        ),
+        (
+            "wall time",
+            "ms",
+            (compared.baseline_timings.get("total").copied(), total),
+            verdict(finding("timing total")),
+        ),
+    ];
+    rows.into_iter()
+        .filter(|(_, _, (b, c), _)| b.is_some() || c.is_some())
+        .map(|(name, unit, (baseline, current), verdict)| Row {
+            name,
+            unit,
+            baseline,
+            current,
+            change: baseline
+                .zip(current)
+                .filter(|(b, _)| *b != 0.0)
+                .map(|(b, c)| c / b - 1.0),
+            verdict,
+        })
+        .collect()
+}
+
+/// How much of the long sections a rendering shows.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Limits {
+    /// Flipped cases with their details.
+    details: usize,
+    /// Case ids in lists (newly failing, passing, errors).
+    ids: usize,
+    /// Characters of an output shown.
+    output: usize,
+    trend: bool,
+}
+
+const LEVELS: [Limits; 4] = [
+    Limits {
+        details: 20,
+        ids: 100,
+        output: 600,
+        trend: true,
+    },
+    Limits {
+        details: 10,
+        ids: 50,
+        output: 300,
+        trend: true,
+    },
+    Limits {
+        details: 3,
+        ids: 20,
+        output: 150,
+        trend: false,
+    },
+    Limits {
+        details: 0,
+        ids: 10,
+        output: 0,
+        trend: false,
+    },
+];
+
+impl Renderer {
+    fn markdown(
+        &self,
+        name: &str,
+        report: &Report,
+        marker: &str,
+        limits: Limits,
+    ) -> Result<String> {
+        self.render(
+            name,
+            minijinja::context! {
+                marker => marker,
+                r => minijinja::Value::from(Serde(report)),
+                rows => minijinja::Value::from(Serde(headline_rows(report))),
+                limits => minijinja::Value::from(Serde(limits)),
+            },
+        )
+    }
+
+    /// The pull-request comment, starting with `marker`. Above GitHub's
+    /// limit, the longest sections shrink step by step; what still does not
+    /// fit is cut with a pointer to the step summary.
+    pub fn comment(&self, report: &Report, marker: &str) -> Result<String> {
+        let mut body = String::new();
+        for limits in LEVELS {
+            body = self.markdown("comment.md", report, marker, limits)?;
+            if body.len() <= COMMENT_LIMIT {
+                return Ok(body);
+            }
+        }
+        const NOTE: &str =
+            "\n\n_… cut to GitHub's comment limit; the step summary has the full report._\n";
+        let mut end = COMMENT_LIMIT - NOTE.len();
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = body[..end].rfind('\n').unwrap_or(end);
+        Ok(format!("{}{NOTE}", &body[..cut]))
+    }
+
+    /// The step summary: everything the comment has, at the fullest level.
+    pub fn summary(&self, report: &Report) -> Result<String> {
+        let body = self.markdown("summary.md", report, "", LEVELS[0])?;
+        Ok(crate::github::actions::fit_summary(&body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::baseline::{Chosen, Compared, TrendPoint};
+    use crate::report::{Failure, Summary};
+    use crate::stats::Interval;
+    use crate::store::Timing;
+    use crate::store::read::{CaseDetail, RunRef};
+    use crate::verdict::{Comparison, QualityChange, Severity};
+
+    const NASTY: &str = "@org/team <script>alert(1)</script> </details></pre> <!-- ai-evals:demo --> ```fence``` | col | **bold**";
+
+    fn timing(component: &str, parent: Option<&str>, ms: f64) -> Timing {
+        Timing {
+            component: component.into(),
+            parent: parent.map(str::to_string),
+            duration_ms: ms,
+            calls: Some(10),
+        }
+    }
+
+    /// A deterministic report with a comparison in which `flipped` cases
+    /// newly fail, each with the nasty text as id part, output and reason.
+    fn report(flipped: usize) -> Report {
+        let mut report = Summary::default().report(
+            "demo",
+            "20261127T120000Z-abcdef",
+            "history.duckdb",
+            "finished",
+            0.9,
+            vec![
+                timing("total", None, 4200.0),
+                timing("dataset_loading", Some("total"), 12.0),
+                timing("execution", Some("total"), 3900.0),
+                timing("scoring", Some("total"), 40.0),
+                timing("scoring/regex", Some("scoring"), 40.0),
+                timing("storing", Some("total"), 80.0),
+            ],
+        );
+        report.cases_total = 200;
+        report.cases_passed = 150;
+        report.cases_failed = 50;
+        report.pass_rate = Some(0.75);
+        report.gate_passed = false;
+        report.fail_on = "critical".into();
+        report.gate_reasons = vec![format!("critical: pass rate fell; {NASTY}")];
+        report.metrics = BTreeMap::from([
+            ("pass_rate".to_string(), 0.75),
+            ("latency_p50_ms".to_string(), 450.0),
+            ("cost_usd".to_string(), 0.0123),
+            ("peak_rss_mb".to_string(), 41.0),
+        ]);
+        report.failures = vec![Failure {
+            case_id: format!("case {NASTY}"),
+            source: "data.jsonl:7".into(),
+            error: None,
+            failed: vec![format!("contains \"x\": {NASTY}")],
+            output: Some(NASTY.into()),
+        }];
+        let ids: Vec<String> = (0..flipped).map(|i| format!("case-{i}-{NASTY}")).collect();
+        report.flipped = ids
+            .iter()
+            .take(20)
+            .map(|key| CaseDetail {
+                key: key.clone(),
+                passed: false,
+                latency_ms: Some(400.0),
+                output: Some(format!("{NASTY}\n\nsecond paragraph")),
+                error: None,
+                expected: Some("Paris".into()),
+                reason: Some(NASTY.into()),
+            })
+            .collect();
+        let finding = crate::verdict::Finding {
+            name: "latency (p95)".into(),
+            unit: "ms".into(),
+            baseline: 800.0,
+            current: 1700.0,
+            change: Interval {
+                estimate: 1.125,
+                low: 0.8,
+                high: 1.4,
+            },
+            p_value: None,
+            noise_floor: 0.1,
+            higher_is_worse: true,
+            direction: crate::verdict::Direction::Regression,
+            severity: Severity::Critical,
+            magnitude: 0.8,
+        };
+        report.comparison = Some(Compared {
+            baseline: Chosen {
+                run: RunRef {
+                    run_id: "20261126T120000Z-012345".into(),
+                    suite: "demo".into(),
+                    git_sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
+                    branch: Some("main".into()),
+                },
+                why: "the pull request's base commit f95f852".into(),
+            },
+            comparison: Comparison {
+                baseline_run: "20261126T120000Z-012345".into(),
+                baseline_sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
+                history_runs: 12,
+                quality: QualityChange {
+                    shared_cases: 200,
+                    baseline_pass_rate: Some(0.95),
+                    current_pass_rate: Some(0.75),
+                    pass_rate_change: Some(Interval {
+                        estimate: -0.2,
+                        low: -0.26,
+                        high: -0.14,
+                    }),
+                    p_value: Some(1e-9),
+                    newly_failing: ids,
+                    newly_passing: vec!["case-ok".into()],
+                    new_errors: Vec::new(),
+                    added_cases: 0,
+                    removed_cases: 0,
+                },
+                quality_severity: Severity::Minor,
+                findings: vec![finding],
+                worst: Severity::Critical,
+            },
+            baseline_metrics: BTreeMap::from([
+                ("pass_rate".to_string(), 0.95),
+                ("latency_p50_ms".to_string(), 430.0),
+                ("cost_usd".to_string(), 0.0120),
+            ]),
+            baseline_timings: BTreeMap::from([("total".to_string(), 4000.0)]),
+            trend: (0..3)
+                .map(|i| TrendPoint {
+                    run_id: format!("run-{i}"),
+                    git_sha: Some(format!("{i}abcdef0123")),
+                    pass_rate: Some(0.9 + 0.01 * f64::from(i)),
+                    latency_p50_ms: Some(430.0),
+                    cost_usd: Some(0.012),
+                    total_ms: Some(4000.0),
+                })
+                .collect(),
+        });
+        report.links = crate::report::Links {
+            run: Some("https://github.com/o/r/actions/runs/1".into()),
+            baseline_commit: Some(
+                "https://github.com/o/r/commit/f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into(),
+            ),
+        };
+        report
+    }
+
+    fn renderer() -> Renderer {
+        Renderer::new(None).unwrap()
+    }
+
+    #[test]
+    fn comment_and_summary_snapshots() {
+        let r = report(3);
+        insta::assert_snapshot!(
+            "comment",
+            renderer().comment(&r, "<!-- ai-evals:demo -->").unwrap()
+        );
+        insta::assert_snapshot!("summary", renderer().summary(&r).unwrap());
+        insta::assert_snapshot!("terminal", renderer().text(&r).unwrap());
+    }
+
+    #[test]
+    fn model_text_renders_harmlessly() {
+        let r = report(3);
+        for body in [
+            renderer().comment(&r, "<!-- ai-evals:demo -->").unwrap(),
+            renderer().summary(&r).unwrap(),
+        ] {
+            assert!(!body.contains("<script"), "{body}");
+            assert!(!body.contains("@org"), "a mention survived");
+            assert_eq!(
+                body.matches("<!--").count(),
+                usize::from(body.starts_with("<!--"))
+            );
+            assert_eq!(
+                body.matches("<details>").count(),
+                body.matches("</details>").count()
+            );
+            assert_eq!(
+                body.matches("<pre>").count(),
+                body.matches("</pre>").count()
+            );
+            let fences = body.lines().filter(|l| l.starts_with("```")).count();
+            assert_eq!(fences % 2, 0, "fences are balanced");
+            // Every table row has as many unescaped pipes as its header.
+            for table in body.split("\n\n").filter(|b| b.starts_with('|')) {
+                let pipes = |line: &str| line.replace("\\|", "").matches('|').count();
+                let header = pipes(table.lines().next().unwrap());
+                assert!(table.lines().all(|l| pipes(l) == header), "{table}");
+            }
+        }
+    }
+
+    #[test]
+    fn ten_thousand_flipped_cases_stay_under_the_comment_limit() {
+        let r = report(10_000);
+        let body = renderer().comment(&r, "<!-- ai-evals:demo -->").unwrap();
+        assert!(body.len() <= COMMENT_LIMIT, "{} bytes", body.len());
+        assert!(body.starts_with("<!-- ai-evals:demo -->"));
+        assert!(body.contains("10000 newly failing"));
+        assert!(body.contains("more"));
+    }
+
+    #[test]
+    fn the_comment_renders_as_github_flavoured_markdown() {
+        let body = renderer()
+            .comment(&report(3), "<!-- ai-evals:demo -->")
+            .unwrap();
+        let mut options = comrak::Options::default();
+        options.extension.table = true;
+        options.render.r#unsafe = true;
+        let html = comrak::markdown_to_html(&body, &options);
+        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains(">baseline</th>"), "{html}");
+        assert!(html.contains("<details><summary>"), "{html}");
+        assert!(html.contains("<h3>Critical regressions</h3>"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("language-mermaid"), "{html}");
+    }
+
+    #[test]
+    fn junit_has_one_testcase_per_case_and_escapes_text() {
+        let cases = vec![
+            CaseDetail {
+                key: "ok".into(),
+                passed: true,
+                latency_ms: Some(1500.0),
+                output: None,
+                error: None,
+                expected: None,
+                reason: None,
+            },
+            CaseDetail {
+                key: "bad <&>".into(),
+                passed: false,
+                latency_ms: None,
+                output: Some(NASTY.into()),
+                error: None,
+                expected: Some("x".into()),
+                reason: Some("output does not contain \"x\"".into()),
+            },
+            CaseDetail {
+                key: "broken".into(),
+                passed: false,
+                latency_ms: None,
+                output: None,
+                error: Some("HTTP 500 \u{1} after 3 attempts".into()),
+                expected: None,
+                reason: None,
+            },
+        ];
+        let xml = renderer().junit(&report(0), &cases).unwrap();
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+        assert_eq!(xml.matches("<testcase ").count(), 3);
+        assert_eq!(xml.matches("</testcase>").count(), 3);
+        assert_eq!(xml.matches("<failure ").count(), 1);
+        assert_eq!(xml.matches("<error ").count(), 1);
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("name=\"bad &lt;&amp;&gt;\""));
+        assert!(xml.contains("time=\"1.500\""));
+        assert!(!xml.contains('\u{1}'));
+        assert!(!xml.contains("<script"));
+    }
+}
