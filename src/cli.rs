@@ -50,6 +50,11 @@ pub enum Command {
     /// Example: ai-evals report --db history.duckdb --no-comment --report-dir out/
     Report(ReportArgs),
 
+    /// Merge the databases of a sharded run into one run, with its comparison and report.
+    ///
+    /// Example: ai-evals merge shard-*.duckdb -o all.duckdb --config evals.toml --baseline-db main.duckdb
+    Merge(MergeArgs),
+
     /// List recent runs with their headline numbers.
     ///
     /// Example: ai-evals history --db history.duckdb --branch main --limit 10
@@ -141,6 +146,28 @@ pub struct ReportArgs {
     /// Use NAME.j2 files from this folder instead of the embedded templates.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' DuckDB files (the newest run of each is merged).
+    #[arg(required = true, value_name = "SHARD")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The database to add the merged run to (created if missing; main's history works).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// The suite's config, for the gate, the [compare] settings and the targets.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+
+    /// How to print the merged run's report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -293,4 +320,8 @@ pub struct RunArgs {
     /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+
+    /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
 }

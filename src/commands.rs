@@ -8,15 +8,16 @@ use chrono::Utc;
 
 use crate::baseline::{self, Request};
 use crate::bench;
-use crate::cli::{BaselineArgs, BenchArgs, CompareArgs, HistoryArgs, ReportArgs};
+use crate::cli::{BaselineArgs, BenchArgs, CompareArgs, HistoryArgs, MergeArgs, ReportArgs};
 use crate::config::{CompareConfig, Config};
 use crate::context::GitContext;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::report;
+use crate::report::escape;
 use crate::run::{Outcome, OutputFormat};
 use crate::store::read::{RunFilter, RunRow};
-use crate::store::{Access, RunInfo, Store};
+use crate::store::{Access, Metric, RunInfo, Store};
 use crate::verdict;
 
 /// The baseline request the flags and the GitHub event make.
@@ -214,6 +215,7 @@ pub async fn bench(args: BenchArgs) -> Result<Outcome> {
                     pr_number: git.pr_number,
                     tool_version: env!("CARGO_PKG_VERSION").to_string(),
                     started_at: started.naive_utc(),
+                    shard: None,
                 },
                 results
                     .iter()
@@ -302,6 +304,187 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
     }
     Ok(Outcome {
         exit_code: if stored.passed() { 0 } else { 1 },
+        report: text,
+    })
+}
+
+pub async fn merge(args: MergeArgs) -> Result<Outcome> {
+    let output = args
+        .output
+        .canonicalize()
+        .unwrap_or_else(|_| args.output.clone());
+    for input in &args.inputs {
+        if !input.is_file() {
+            return Err(Error::input(format!("{} does not exist", input.display())));
+        }
+        if input.canonicalize().is_ok_and(|p| p == output) {
+            return Err(Error::input(format!(
+                "{} is both a shard and the output; write the merged run to another file",
+                input.display()
+            )));
+        }
+    }
+    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let started = std::time::Instant::now();
+    let store = Store::open(&args.output)?;
+    let run_id = crate::run::new_run_id(Utc::now());
+    let merged = store.merge(args.inputs.clone(), run_id.clone()).await?;
+    let merge_ms = started.elapsed().as_secs_f64() * 1000.0;
+    log::note(&format!(
+        "merged {} shards ({} cases) into run {run_id} in {merge_ms:.0} ms",
+        merged.shards, merged.cases
+    ));
+
+    let row = store
+        .run_row(&run_id)
+        .await?
+        .ok_or_else(|| Error::runtime("the merged run vanished"))?;
+    let mut metrics: Vec<Metric> = store
+        .run_figures(&run_id)
+        .await?
+        .into_iter()
+        .map(|(name, value)| Metric {
+            unit: None,
+            name,
+            value,
+        })
+        .collect();
+    let timings = store.timings(&run_id).await?;
+    let stored = store.run_data(&store.find_run(&run_id).await?).await?;
+    let sum = |name: &str| stored.metrics.get(name).copied().unwrap_or(0.0);
+    let lookups = sum("cache_hits") + sum("cache_shared") + sum("cache_misses");
+    if lookups > 0.0 {
+        metrics.push(Metric {
+            name: "cache_hit_rate".into(),
+            value: (sum("cache_hits") + sum("cache_shared")) / lookups,
+            unit: Some("ratio".into()),
+        });
+    }
+    for (name, value) in [("pass_rate", row.pass_rate), ("mean_score", row.mean_score)] {
+        if let Some(value) = value {
+            metrics.push(Metric {
+                name: name.into(),
+                value,
+                unit: Some("ratio".into()),
+            });
+        }
+    }
+    store.add_metrics(&run_id, metrics).await?;
+
+    let (min_pass_rate, compare, targets) = match &config {
+        Some(c) => (c.suite.min_pass_rate, c.compare.clone(), c.targets.clone()),
+        None => (
+            1.0,
+            CompareConfig::default(),
+            crate::config::Targets::default(),
+        ),
+    };
+    let fail_on = args.baseline.fail_on.unwrap_or(compare.fail_on);
+    let request = baseline_request(&args.baseline);
+    let current = store.find_run(&run_id).await?;
+    let load = async || Ok((*store.run_data(&current).await?).clone());
+    let compared =
+        baseline::compare(&store, &current.suite, &run_id, load, &request, &compare).await?;
+
+    let failures = store.first_failures(&run_id, 10).await?;
+    let metric_values = store.run_data(&current).await?.metrics.clone();
+    let total = row.cases_total.unwrap_or(0).max(0) as u64;
+    let passed = row.cases_passed.unwrap_or(0).max(0) as u64;
+    let mut report = report::Report {
+        suite: row.suite.clone(),
+        run_id: run_id.clone(),
+        db: args.output.display().to_string(),
+        status: "finished".into(),
+        cases_total: total,
+        cases_passed: passed,
+        cases_failed: total - passed,
+        cases_errored: row.cases_errored.unwrap_or(0).max(0) as u64,
+        pass_rate: row.pass_rate,
+        mean_score: row.mean_score,
+        min_pass_rate,
+        gate_passed: row.pass_rate.is_none_or(|r| r >= min_pass_rate),
+        rows_skipped: 0,
+        row_errors: Vec::new(),
+        by_type: store
+            .type_counts(&run_id)
+            .await?
+            .into_iter()
+            .map(|(name, passed, total)| report::TypeCount {
+                name,
+                passed,
+                total,
+            })
+            .collect(),
+        failures: failures
+            .into_iter()
+            .map(|f| report::Failure {
+                case_id: f.case_id,
+                source: f.source,
+                error: f.error,
+                failed: f.failed,
+                output: f.output.map(|o| escape::shorten(&o, 200)),
+            })
+            .collect(),
+        bottlenecks: crate::performance::identify_bottlenecks(
+            &timings,
+            &metric_values,
+            targets.bottleneck_ms,
+            targets.bottleneck_percent,
+        ),
+        targets: crate::performance::check_targets(&timings, &metric_values, &targets),
+        timings,
+        cache: None,
+        throttled_ms: metric_values
+            .iter()
+            .filter(|(name, _)| name.starts_with("throttle_wait_ms/"))
+            .map(|(_, v)| v)
+            .sum(),
+        comparison: None,
+        no_comparison: None,
+        fail_on: fail_on_name(fail_on).to_string(),
+        gate_reasons: Vec::new(),
+        metrics: metric_values,
+        flipped: Vec::new(),
+        links: report::Links::from_env(None),
+    };
+    match compared {
+        Some(c) => {
+            report.gate_reasons = verdict::gate_reasons(&c.comparison, fail_on);
+            report.links = report::Links::from_env(c.baseline.run.git_sha.as_deref());
+            let failing = c
+                .comparison
+                .quality
+                .newly_failing
+                .iter()
+                .take(20)
+                .cloned()
+                .collect();
+            report.flipped = store.case_details(&run_id, failing).await?;
+            report.comparison = Some(c);
+        }
+        None => {
+            report.no_comparison = Some(format!(
+                "no earlier finished run of suite {} on {} to compare with",
+                row.suite,
+                request.branch(&compare)
+            ));
+        }
+    }
+    store
+        .save_report(&run_id, report::render_json(&report))
+        .await?;
+    let text = match args.format {
+        OutputFormat::Text => format!(
+            "{}\nmerged {} shards into run {run_id} in {}; `ai-evals report --db {}` posts the comment and applies the gate\n",
+            report::Renderer::new(None)?.text(&report)?,
+            merged.shards,
+            args.output.display(),
+            args.output.display()
+        ),
+        OutputFormat::Json => report::render_json(&report),
+    };
+    Ok(Outcome {
+        exit_code: 0,
         report: text,
     })
 }

@@ -33,6 +33,7 @@ pub mod report;
 pub mod run;
 pub mod scoring;
 pub mod secret;
+pub mod shard;
 pub mod stats;
 pub mod store;
 pub mod verdict;

@@ -67,12 +67,14 @@ fn main() -> ExitCode {
                     report_dir: args.report_dir,
                 },
                 templates: args.templates,
+                shard: args.shard,
             };
             runtime.block_on(run::run(&options))
         }
         Command::Compare(args) => runtime.block_on(commands::compare(args)),
         Command::History(args) => runtime.block_on(commands::history(args)),
         Command::Report(args) => runtime.block_on(commands::report(args)),
+        Command::Merge(args) => runtime.block_on(commands::merge(args)),
         Command::Bench(args) => runtime.block_on(commands::bench(args)),
         Command::Cache(command) => cache_command(command).map(|report| run::Outcome {
             exit_code: 0,

@@ -74,6 +74,8 @@ pub struct Options {
     pub publish: publish::Options,
     /// Templates that replace the embedded ones.
     pub templates: Option<PathBuf>,
+    /// Run only this shard of the cases.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// The cache folder when neither the command line nor the config names one.
@@ -167,6 +169,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
             pr_number: git.pr_number,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: started_at.naive_utc(),
+            shard: options.shard.map(|s| s.to_string()),
         })
         .await?;
     log::debug(&format!("run {run_id} started"));
@@ -186,7 +189,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let progress = Arc::new(Progress::new(options.quiet));
     {
         let (config, progress) = (config.clone(), progress.clone());
-        tokio::task::spawn_blocking(move || progress.set_total(count_cases(&config)));
+        let shards = options.shard.map_or(1, |s| u64::from(s.count));
+        tokio::task::spawn_blocking(move || progress.set_total(count_cases(&config) / shards));
     }
 
     let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(2);
@@ -201,8 +205,10 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let execution = async {
         let started = Instant::now();
         let repeat = config.suite.repeat;
+        let shard = options.shard;
         let cases = futures::stream::poll_fn(|cx| case_rx.poll_recv(cx))
             .flat_map(futures::stream::iter)
+            .filter(move |case| std::future::ready(shard.is_none_or(|s| s.includes(&case.id))))
             .flat_map(|case| {
                 let case = Arc::new(case);
                 futures::stream::iter((0..repeat).map(move |r| (Arc::clone(&case), r)))

@@ -29,9 +29,19 @@ use std::f64::consts::{PI, SQRT_2};
 /// A point estimate with a two-sided interval around it.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
+    #[serde(deserialize_with = "f64_or_nan")]
     pub estimate: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub low: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub high: f64,
+}
+
+/// Reads back a number that JSON wrote as `null` because it was not a
+/// number (NaN): a missing estimate stays missing.
+pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 impl Interval {

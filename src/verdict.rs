@@ -160,7 +160,9 @@ pub struct Finding {
     /// What was compared, e.g. `latency (typical case)` or `timing scoring/regex`.
     pub name: String,
     pub unit: String,
+    #[serde(deserialize_with = "crate::stats::f64_or_nan")]
     pub baseline: f64,
+    #[serde(deserialize_with = "crate::stats::f64_or_nan")]
     pub current: f64,
     /// The change as a fraction of the baseline (0.3 = 30 % higher), with
     /// its interval. For a timing, the interval is the history's prediction
@@ -168,6 +170,7 @@ pub struct Finding {
     pub change: Interval,
     pub p_value: Option<f64>,
     /// Change within this fraction is treated as noise.
+    #[serde(deserialize_with = "crate::stats::f64_or_nan")]
     pub noise_floor: f64,
     /// Whether an increase is bad (latency) or good (score).
     pub higher_is_worse: bool,
@@ -175,6 +178,7 @@ pub struct Finding {
     pub severity: Severity,
     /// The size of the change, conservatively, as a fraction (for
     /// regressions and improvements; 0 otherwise).
+    #[serde(deserialize_with = "crate::stats::f64_or_nan")]
     pub magnitude: f64,
 }
 

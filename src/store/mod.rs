@@ -6,6 +6,7 @@
 //! database falls behind, the pipeline waits instead of queueing results in
 //! memory.
 
+mod merge;
 pub mod read;
 mod schema;
 mod write;
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{Error, Result};
 use crate::verdict::{HistoryRun, RunData};
 
+pub use merge::Merged;
 pub use schema::CURRENT as SCHEMA_VERSION;
 pub use write::{Metric, RunInfo, RunStatus, RunTotals, Timing};
 
@@ -286,6 +288,54 @@ impl Store {
             .await
     }
 
+    /// Unites the newest run of each shard file into run `run_id` here.
+    pub async fn merge(&self, inputs: Vec<PathBuf>, run_id: String) -> Result<merge::Merged> {
+        self.queries().clear();
+        self.call(move |conn| {
+            let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+            merge::merge(conn, &paths, &run_id).map_err(Error::input)
+        })
+        .await
+    }
+
+    /// Adds metrics to a run.
+    pub async fn add_metrics(&self, run_id: &str, metrics: Vec<Metric>) -> Result<()> {
+        self.queries().clear();
+        let run_id = run_id.to_string();
+        self.call(move |conn| write::metrics(conn, &run_id, &metrics).map_err(db_error))
+            .await
+    }
+
+    /// A run's component timings, the total first.
+    pub async fn timings(&self, run_id: &str) -> Result<Vec<Timing>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::timings(conn, &run_id)).await
+    }
+
+    /// A run's row with its headline numbers.
+    pub async fn run_row(&self, run_id: &str) -> Result<Option<read::RunRow>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::run_row(conn, &run_id)).await
+    }
+
+    /// Assertion results by type: (type, passed, total).
+    pub async fn type_counts(&self, run_id: &str) -> Result<Vec<(String, u64, u64)>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::type_counts(conn, &run_id))
+            .await
+    }
+
+    /// The first failing cases in dataset order.
+    pub async fn first_failures(
+        &self,
+        run_id: &str,
+        limit: usize,
+    ) -> Result<Vec<read::FailedCase>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::first_failures(conn, &run_id, limit))
+            .await
+    }
+
     /// Keeps the run's report model for `ai-evals report`.
     pub async fn save_report(&self, run_id: &str, json: String) -> Result<()> {
         let run_id = run_id.to_string();
@@ -521,6 +571,7 @@ mod tests {
             pr_number: None,
             tool_version: "0".into(),
             started_at: chrono::Utc::now().naive_utc(),
+            shard: None,
         }
     }
 

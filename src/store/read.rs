@@ -420,3 +420,103 @@ pub fn report(conn: &Connection, run_id: &str) -> duckdb::Result<Option<String>>
     )
     .optional()
 }
+
+/// Assertion results of a run by type: (type, passed, total).
+pub fn type_counts(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<(String, u64, u64)>> {
+    let mut statement = conn.prepare(
+        "SELECT assertion_type, count(*) FILTER (WHERE passed), count(*)
+           FROM scores WHERE run_id = ? GROUP BY assertion_type ORDER BY assertion_type",
+    )?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok((
+            row.get(0)?,
+            row.get::<_, i64>(1)? as u64,
+            row.get::<_, i64>(2)? as u64,
+        ))
+    })?;
+    rows.collect()
+}
+
+/// A failing case as the report lists it: where it came from, its failed
+/// assertions (`type expected: reason`), error and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedCase {
+    pub case_id: String,
+    pub source: String,
+    pub error: Option<String>,
+    pub failed: Vec<String>,
+    pub output: Option<String>,
+}
+
+/// The first `limit` failing cases of a run in dataset order.
+pub fn first_failures(
+    conn: &Connection,
+    run_id: &str,
+    limit: usize,
+) -> duckdb::Result<Vec<FailedCase>> {
+    let mut statement = conn.prepare(
+        "SELECT c.case_id, c.source, c.error, c.output,
+                list(CASE WHEN coalesce(s.expected, '') = '' THEN s.assertion_type || ': ' || s.reason
+                          ELSE s.assertion_type || ' ' || s.expected || ': ' || s.reason END
+                     ORDER BY s.assertion_index) FILTER (WHERE s.case_id IS NOT NULL)
+           FROM case_results c
+           LEFT JOIN scores s ON s.run_id = c.run_id AND s.case_id = c.case_id
+                AND s.repeat_index = c.repeat_index AND NOT s.passed
+          WHERE c.run_id = ? AND NOT c.passed
+          GROUP BY c.case_id, c.repeat_index, c.ordinal, c.source, c.error, c.output
+          ORDER BY c.ordinal, c.repeat_index
+          LIMIT ?",
+    )?;
+    let rows = statement.query_map(params![run_id, limit as i64], |row| {
+        let failed: Option<Vec<String>> =
+            row.get::<_, Option<duckdb::types::Value>>(4)?
+                .map(|v| match v {
+                    duckdb::types::Value::List(items) => items
+                        .into_iter()
+                        .filter_map(|item| match item {
+                            duckdb::types::Value::Text(t) => Some(t),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                });
+        Ok(FailedCase {
+            case_id: row.get(0)?,
+            source: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            error: row.get(2)?,
+            output: row.get(3)?,
+            failed: failed.unwrap_or_default(),
+        })
+    })?;
+    rows.collect()
+}
+
+/// A run's component timings, the total first.
+pub fn timings(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<crate::store::Timing>> {
+    let mut statement = conn.prepare(
+        "SELECT component, parent, duration_ms, calls FROM timings WHERE run_id = ?
+          ORDER BY component <> 'total', parent NULLS FIRST, component",
+    )?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok(crate::store::Timing {
+            component: row.get(0)?,
+            parent: row.get(1)?,
+            duration_ms: row.get(2)?,
+            calls: row.get::<_, Option<i64>>(3)?.map(|c| c as u64),
+        })
+    })?;
+    rows.collect()
+}
+
+/// A run's row as `history` shows it.
+pub fn run_row(conn: &Connection, run_id: &str) -> duckdb::Result<Option<RunRow>> {
+    let mut rows = runs(
+        conn,
+        &RunFilter {
+            limit: usize::MAX >> 1,
+            ..RunFilter::default()
+        },
+    )?;
+    rows.retain(|r| r.run_id == run_id);
+    Ok(rows.pop())
+}

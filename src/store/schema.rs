@@ -120,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
         report VARCHAR NOT NULL
     );
     "#,
+    // 4: the shard a run covered (`2/8`), or the shards a merged run unites
+    // (`merged 4`); NULL for a whole suite.
+    r#"
+    ALTER TABLE runs ADD COLUMN shard VARCHAR;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -18,6 +18,8 @@ pub struct RunInfo {
     pub pr_number: Option<i64>,
     pub tool_version: String,
     pub started_at: NaiveDateTime,
+    /// `i/n` when the run covers one shard of the suite.
+    pub shard: Option<String>,
 }
 
 /// How a run ended.
@@ -72,8 +74,8 @@ pub struct Metric {
 pub fn begin_run(conn: &Connection, run: &RunInfo) -> duckdb::Result<()> {
     conn.execute(
         "INSERT INTO runs (run_id, suite, config_hash, git_sha, branch, pr_number,
-                           tool_version, started_at, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                           tool_version, started_at, status, shard)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
         params![
             run.run_id,
             run.suite,
@@ -83,6 +85,7 @@ pub fn begin_run(conn: &Connection, run: &RunInfo) -> duckdb::Result<()> {
             run.pr_number,
             run.tool_version,
             run.started_at,
+            run.shard,
         ],
     )?;
     Ok(())
@@ -227,4 +230,13 @@ pub fn report(conn: &Connection, run_id: &str, json: &str) -> duckdb::Result<()>
         params![run_id, json],
     )?;
     Ok(())
+}
+
+/// Adds metrics to a run (a merged run's figures).
+pub fn metrics(conn: &mut Connection, run_id: &str, metrics: &[Metric]) -> duckdb::Result<()> {
+    let mut app = conn.appender("metrics")?;
+    for m in metrics {
+        app.append_row(params![run_id, m.name, m.value, m.unit])?;
+    }
+    app.flush()
 }

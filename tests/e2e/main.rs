@@ -13,3 +13,4 @@ mod grading;
 mod interrupted;
 mod providers;
 mod run;
+mod shard;
