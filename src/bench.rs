@@ -80,6 +80,12 @@ pub fn all() -> Vec<Benchmark> {
             setup: |ops| scorer(ops, "levenshtein", json!(kilobyte(2))),
         },
         Benchmark {
+            name: "report/comment+summary",
+            what: "render the PR comment and the step summary for 10,000 cases, 2,000 flipped",
+            ops: 1,
+            setup: report_render,
+        },
+        Benchmark {
             name: "verdicts",
             what: "regression verdicts for 10,000 shared cases and a 30-run history",
             ops: 1,
@@ -452,6 +458,114 @@ fn per_op(ms: f64) -> String {
     } else {
         format!("{:.0} ns", ms * 1e6)
     }
+}
+
+/// A report of 10,000 cases whose comparison flipped 2,000 of them.
+fn report_render(_: u64) -> Result<Work> {
+    use crate::baseline::{Chosen, Compared, TrendPoint};
+    use crate::report::{Failure, Renderer, Summary};
+    use crate::store::read::{CaseDetail, RunRef};
+    use crate::verdict::{Comparison, QualityChange, Severity};
+
+    let timings = [
+        "total",
+        "dataset_loading",
+        "execution",
+        "scoring",
+        "storing",
+    ]
+    .iter()
+    .map(|c| crate::store::Timing {
+        component: c.to_string(),
+        parent: (*c != "total").then(|| "total".to_string()),
+        duration_ms: 1000.0,
+        calls: Some(10_000),
+    })
+    .collect();
+    let mut report = Summary::default().report("bench", "run", "db", "finished", 0.9, timings);
+    report.cases_total = 10_000;
+    report.cases_passed = 8_000;
+    report.cases_failed = 2_000;
+    report.pass_rate = Some(0.8);
+    report.failures = (0..10)
+        .map(|i| Failure {
+            case_id: format!("case-{i}"),
+            source: format!("data.jsonl:{i}"),
+            error: None,
+            failed: vec!["contains \"refund\": output does not contain \"refund\"".into()],
+            output: Some(kilobyte(i)),
+        })
+        .collect();
+    let newly_failing: Vec<String> = (0..2_000).map(|i| format!("case-{i}")).collect();
+    report.flipped = newly_failing
+        .iter()
+        .take(20)
+        .map(|key| CaseDetail {
+            key: key.clone(),
+            passed: false,
+            latency_ms: Some(500.0),
+            output: Some(kilobyte(7)),
+            error: None,
+            expected: Some("refund".into()),
+            reason: Some("output does not contain \"refund\"".into()),
+        })
+        .collect();
+    let interval = crate::stats::Interval {
+        estimate: -0.1,
+        low: -0.12,
+        high: -0.08,
+    };
+    report.comparison = Some(Compared {
+        baseline: Chosen {
+            run: RunRef {
+                run_id: "base".into(),
+                suite: "bench".into(),
+                git_sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
+                branch: Some("main".into()),
+            },
+            why: "the newest run on main".into(),
+        },
+        comparison: Comparison {
+            baseline_run: "base".into(),
+            baseline_sha: None,
+            history_runs: 30,
+            quality: QualityChange {
+                shared_cases: 10_000,
+                baseline_pass_rate: Some(0.9),
+                current_pass_rate: Some(0.8),
+                pass_rate_change: Some(interval),
+                p_value: Some(1e-12),
+                newly_failing,
+                newly_passing: Vec::new(),
+                new_errors: Vec::new(),
+                added_cases: 0,
+                removed_cases: 0,
+            },
+            quality_severity: Severity::Minor,
+            findings: Vec::new(),
+            worst: Severity::Minor,
+        },
+        baseline_metrics: BTreeMap::new(),
+        baseline_timings: BTreeMap::new(),
+        trend: (0..30)
+            .map(|i| TrendPoint {
+                run_id: format!("run-{i}"),
+                git_sha: Some(format!("{i:07}")),
+                pass_rate: Some(0.9),
+                latency_p50_ms: Some(500.0),
+                cost_usd: Some(0.1),
+                total_ms: Some(60_000.0),
+            })
+            .collect(),
+    });
+    let renderer = Renderer::new(None)?;
+    Ok(Box::new(move || {
+        let comment = renderer
+            .comment(&report, "<!-- ai-evals:bench -->")
+            .expect("the comment renders");
+        let summary = renderer.summary(&report).expect("the summary renders");
+        black_box((comment, summary));
+    }))
 }
 
 #[cfg(test)]

@@ -335,6 +335,11 @@ pub fn compare(
     };
 
     let (base_latency, cur_latency) = series(|c| c.latency_ms);
+    // Latency is wall-clock: how much it drifts from run to run (a busy
+    // provider, a slow runner) is only known from the history, so without
+    // enough of it a latency change is reported but never an alarm.
+    let latency_known = history_metric("latency_p50_ms").len() >= settings.min_history;
+    let latency_findings = findings.len();
     findings.extend(paired_ratio(
         "latency (typical case)",
         "ms",
@@ -353,6 +358,13 @@ pub fn compare(
         settings.confidence,
         settings,
     ));
+    if !latency_known {
+        for finding in &mut findings[latency_findings..] {
+            finding.direction = Direction::Insufficient;
+            finding.severity = Severity::None;
+            finding.magnitude = 0.0;
+        }
+    }
     let (base_tokens, cur_tokens) = series(|c| c.tokens);
     findings.extend(paired_ratio(
         "tokens per case",
@@ -914,6 +926,21 @@ mod tests {
             .unwrap();
         assert_eq!(scoring.direction, Direction::Insufficient);
         assert_eq!(scoring.severity, Severity::None);
+        assert_eq!(comparison.worst, Severity::None);
+        // Latency three times higher is reported, but the history is too
+        // short to tell it from a slow day of the provider.
+        let mut slower = current.clone();
+        for case in &mut slower.cases {
+            case.latency_ms = case.latency_ms.map(|l| 3.0 * l);
+        }
+        let comparison = compare(&slower, &baseline, &past, &Settings::default());
+        let typical = comparison
+            .findings
+            .iter()
+            .find(|f| f.name == "latency (typical case)")
+            .unwrap();
+        assert_eq!(typical.direction, Direction::Insufficient);
+        assert!(typical.change.estimate > 1.5, "{typical:?}");
         assert_eq!(comparison.worst, Severity::None);
     }
 

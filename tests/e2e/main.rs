@@ -3,6 +3,7 @@
 
 mod support;
 
+mod action;
 mod cache;
 mod compare;
 mod config_errors;
