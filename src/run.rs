@@ -193,7 +193,9 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         tokio::task::spawn_blocking(move || progress.set_total(count_cases(&config) / shards));
     }
 
-    let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(2);
+    // Room for batches to queue while a write runs: the storer writes what
+    // queued in one transaction.
+    let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(32);
     let storer = tokio::spawn(store_batches(
         store.clone(),
         run_id.clone(),
@@ -833,6 +835,9 @@ fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
 }
 
 /// Writes batches as they come; the first failure stops it.
+/// The most rows the storer puts in one transaction.
+const MAX_GROUP_ROWS: usize = 5_000;
+
 async fn store_batches(
     store: Arc<Store>,
     run_id: String,
@@ -841,13 +846,25 @@ async fn store_batches(
 ) -> Result<()> {
     let mut stored = 0usize;
     let mut count = 0u64;
-    while let Some(batch) = batches.recv().await {
-        let n = batch.len();
+    while let Some(mut group) = batches.recv().await {
+        // A write costs a commit more than rows: the batches that queued
+        // while the last one was written go together, in one transaction.
+        let mut in_group = 1;
+        while group.len() < MAX_GROUP_ROWS {
+            match batches.try_recv() {
+                Ok(batch) => {
+                    group.extend(batch);
+                    in_group += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let n = group.len();
         let started = Instant::now();
-        store.write_batch(run_id.clone(), batch).await?;
+        store.write_batch(run_id.clone(), group).await?;
         monitor.add(Component::Storing, started.elapsed(), 1);
         stored += n;
-        count += 1;
+        count += in_group;
         log::debug(&format!("stored batch {count}: {stored} cases in all"));
     }
     Ok(())

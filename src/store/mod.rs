@@ -513,6 +513,12 @@ fn open_connection(path: &Path, access: Access) -> Result<Connection> {
             Error::runtime(format!("cannot open database {}: {text}", path.display()))
         }
     })?;
+    // A history file is written by one thread in appends; DuckDB's default
+    // buffer pool (80 % of RAM) and a thread per core would let a
+    // million-case run hold its pages in memory. A small pool and one thread
+    // spill to the file instead (measured: 1M cases in 115 MB, not 330).
+    conn.execute_batch("SET memory_limit = '32MB'; SET threads = 1")
+        .map_err(|e| Error::runtime(format!("cannot configure {}: {e}", path.display())))?;
     let migrated = match access {
         Access::ReadWrite => schema::migrate(&conn).map(|_| ()),
         Access::ReadOnly => schema::check(&conn),

@@ -230,11 +230,11 @@ fn batches_cover_every_case_once() {
         236
     );
     assert_eq!(number(&suite.db(), "SELECT count(*) FROM scores"), 237);
-    assert_eq!(
-        number(
-            &suite.db(),
-            "SELECT calls FROM timings WHERE component = 'storing'"
-        ),
-        24
+    // 24 batches of at most 10; the batches that queue while one is written
+    // share a transaction, so there are at most 24 writes.
+    let writes = number(
+        &suite.db(),
+        "SELECT calls FROM timings WHERE component = 'storing'",
     );
+    assert!((1..=24).contains(&writes), "{writes} writes");
 }
