@@ -195,7 +195,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
 
     // Room for batches to queue while a write runs: the storer writes what
     // queued in one transaction.
-    let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(32);
+    let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(64);
     let storer = tokio::spawn(store_batches(
         store.clone(),
         run_id.clone(),
