@@ -80,6 +80,12 @@ pub fn all() -> Vec<Benchmark> {
             setup: |ops| scorer(ops, "levenshtein", json!(kilobyte(2))),
         },
         Benchmark {
+            name: "scoring/cosine",
+            what: "cosine similarity of two 1,536-dimension embeddings",
+            ops: 1_000,
+            setup: cosine,
+        },
+        Benchmark {
             name: "report/comment+summary",
             what: "render the PR comment and the step summary for 10,000 cases, 2,000 flipped",
             ops: 1,
@@ -130,6 +136,17 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
                 cost_usd: None,
             };
             black_box(assertion.evaluate(&ctx));
+        }
+    }))
+}
+
+fn cosine(ops: u64) -> Result<Work> {
+    let mut rng = SplitMix64::new(9);
+    let mut vector = || -> Vec<f32> { (0..1536).map(|_| rng.next_f64() as f32 - 0.5).collect() };
+    let (a, b) = (vector(), vector());
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            black_box(crate::scoring::cosine(black_box(&a), black_box(&b)));
         }
     }))
 }
@@ -598,6 +615,6 @@ mod tests {
             panic!("no error");
         };
         assert!(e.message().contains("scoring/regex"), "{}", e.message());
-        assert_eq!(select(Some("scoring/")).unwrap().len(), 3);
+        assert_eq!(select(Some("scoring/")).unwrap().len(), 4);
     }
 }
