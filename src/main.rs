@@ -27,13 +27,15 @@ fn main() -> ExitCode {
         }
     };
     log::set_level(if cli.quiet { 0 } else { 1 + cli.verbose });
-    // In Actions, hide every secret-looking variable before printing anything.
+    // In Actions, hide every secret-looking variable before printing
+    // anything. Workflow commands go to stderr, which the runner reads too,
+    // so stdout stays the report (JSON with --format json).
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         let vars: Vec<(String, String)> = std::env::vars().collect();
         for line in
             ai_evals::github::actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         {
-            println!("{line}");
+            eprintln!("{line}");
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -91,8 +91,9 @@ pub async fn publish(
     if env.in_actions
         && let Some(compared) = &report.comparison
     {
+        // On stderr like the masks: stdout is the report.
         for line in actions::annotations(&report.suite, &compared.comparison) {
-            println!("{line}");
+            eprintln!("{line}");
         }
     }
 

@@ -160,14 +160,15 @@ path = "data.jsonl"
         run.status.success(),
         "the run step records the code: {run:?}"
     );
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    // Workflow commands go to stderr, so stdout stays the report.
+    let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stdout.contains("::add-mask::ghs_action_test_token"),
-        "{stdout}"
+        stderr.starts_with("::add-mask::ghs_action_test_token"),
+        "{stderr}"
     );
     assert!(
-        stdout.contains("::error title=ai-evals action%3A critical regression::"),
-        "{stdout}"
+        stderr.contains("::error title=ai-evals action%3A critical regression::"),
+        "{stderr}"
     );
     let out = outputs(&suite);
     assert_eq!(out["exit-code"], "1");

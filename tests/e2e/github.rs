@@ -112,9 +112,9 @@ fn creates_the_comment_when_there_is_none() {
     );
     // Secrets are masked before anything else is printed.
     assert!(
-        run.stdout().starts_with("::add-mask::ghs_test_token_1234"),
+        run.stderr().starts_with("::add-mask::ghs_test_token_1234"),
         "{}",
-        run.stdout()
+        run.stderr()
     );
     let requests = rt.block_on(server.received_requests()).unwrap();
     let bodies = posted_bodies(&requests, "POST");
