@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::CompareConfig;
 use crate::error::Result;
-use crate::store::read::RunRef;
+use crate::store::read::{At, RunRef};
 use crate::store::{Access, Store};
 use crate::verdict::{self, Comparison, HistoryRun, RunData};
 
@@ -95,7 +96,9 @@ pub async fn choose(
         }));
     }
     if let Some(base) = &request.base
-        && let Some(run) = store.run_at_commit(suite, &base.sha, exclude).await?
+        && let Some(run) = store
+            .newest_finished(suite, At::Commit(base.sha.clone()), exclude)
+            .await?
     {
         return Ok(Some(Chosen {
             why: format!("the pull request's base commit {}", short(&base.sha)),
@@ -104,7 +107,7 @@ pub async fn choose(
     }
     let branch = request.branch(config);
     Ok(store
-        .newest_on_branch(suite, branch, exclude)
+        .newest_finished(suite, At::Branch(branch.to_string()), exclude)
         .await?
         .map(|run| Chosen {
             why: format!(
@@ -162,7 +165,7 @@ pub async fn compare(
     store: &Store,
     suite: &str,
     current: &str,
-    load_current: impl AsyncFnOnce() -> Result<RunData>,
+    load_current: impl AsyncFnOnce() -> Result<Arc<RunData>>,
     request: &Request,
     config: &CompareConfig,
 ) -> Result<Option<Compared>> {
@@ -192,6 +195,31 @@ pub async fn compare(
         baseline_timings: baseline.timings.clone(),
         trend: history.iter().rev().map(TrendPoint::of).collect(),
     }))
+}
+
+/// Puts a comparison into a report: the gate's reasons at `fail_on`, what
+/// the first newly failing cases got, and the link to the baseline commit.
+pub async fn into_report(
+    report: &mut crate::report::Report,
+    store: &Store,
+    compared: Compared,
+    fail_on: verdict::FailOn,
+) {
+    report.gate_reasons = verdict::gate_reasons(&compared.comparison, fail_on);
+    report.links = crate::report::Links::from_env(compared.baseline.run.git_sha.as_deref());
+    let failing = compared
+        .comparison
+        .quality
+        .newly_failing
+        .iter()
+        .take(20)
+        .cloned()
+        .collect();
+    match store.case_details(&report.run_id, failing).await {
+        Ok(details) => report.flipped = details,
+        Err(e) => crate::log::warn(&format!("cannot read the flipped cases: {}", e.message())),
+    }
+    report.comparison = Some(compared);
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -70,6 +70,43 @@ pub enum Command {
     Cache(CacheCommand),
 }
 
+/// Where a report goes besides stdout, and what renders it.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Do not post the pull-request comment; on a pull request, print it after the report.
+    #[arg(long)]
+    pub no_comment: bool,
+
+    /// Token for the pull-request comment (in Actions: secrets.GITHUB_TOKEN).
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: Option<String>,
+
+    /// Also write comment.md, summary.md, report.json and junit.xml here.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Use NAME.j2 files from this folder instead of the embedded templates
+    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+impl DeliveryArgs {
+    /// The delivery the flags ask for.
+    pub fn publish(&self) -> crate::publish::Options {
+        crate::publish::Options {
+            comment: !self.no_comment,
+            github_token: self.github_token.clone(),
+            report_dir: self.report_dir.clone(),
+        }
+    }
+}
+
 /// How a comparison chooses its baseline and grades its verdicts.
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
@@ -126,26 +163,8 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 
-    /// Do not post the pull-request comment; on a pull request, print it after the report.
-    #[arg(long)]
-    pub no_comment: bool,
-
-    /// Token for the pull-request comment (in Actions: secrets.GITHUB_TOKEN).
-    #[arg(
-        long,
-        env = "GITHUB_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub github_token: Option<String>,
-
-    /// Also write comment.md, summary.md, report.json and junit.xml here.
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// Use NAME.j2 files from this folder instead of the embedded templates.
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -256,10 +275,6 @@ pub struct RunArgs {
     #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
     pub db: PathBuf,
 
-    /// Do not post the pull-request comment; on a pull request, print it after the report.
-    #[arg(long)]
-    pub no_comment: bool,
-
     /// How to print the report.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -303,23 +318,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub baseline: BaselineArgs,
 
-    /// Token for the pull-request comment (in Actions: secrets.GITHUB_TOKEN).
-    #[arg(
-        long,
-        env = "GITHUB_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub github_token: Option<String>,
-
-    /// Also write comment.md, summary.md, report.json and junit.xml here.
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// Use NAME.j2 files from this folder instead of the embedded templates
-    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 
     /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
     #[arg(long, value_name = "I/N")]

@@ -16,7 +16,7 @@ use crate::log;
 use crate::report;
 use crate::report::escape;
 use crate::run::{Outcome, OutputFormat};
-use crate::store::read::{RunFilter, RunRow};
+use crate::store::read::{RunFilter, RunRef, RunRow};
 use crate::store::{Access, Metric, RunInfo, Store};
 use crate::verdict;
 
@@ -39,21 +39,7 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
     let mut request = baseline_request(&args.baseline);
     let store = Store::open_with(&args.db, Access::ReadOnly)?;
     let current = match args.runs.as_slice() {
-        [] => {
-            let newest = store
-                .runs(RunFilter {
-                    limit: 1,
-                    ..RunFilter::default()
-                })
-                .await?;
-            let Some(newest) = newest.into_iter().next() else {
-                return Err(Error::input(format!(
-                    "{} holds no runs yet; `ai-evals run` writes one",
-                    args.db.display()
-                )));
-            };
-            store.find_run(&newest.run_id).await?
-        }
+        [] => run_or_newest(&store, None).await?,
         [current] => store.find_run(current).await?,
         [base, current] => {
             request.run = Some(base.clone());
@@ -61,7 +47,7 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
         }
         _ => unreachable!("clap allows at most two runs"),
     };
-    let load = async || Ok((*store.run_data(&current).await?).clone());
+    let load = async || store.run_data(&current).await;
     let Some(compared) = baseline::compare(
         &store,
         &current.suite,
@@ -83,7 +69,7 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
     let reasons = verdict::gate_reasons(&compared.comparison, fail_on);
     let text = match args.format {
         OutputFormat::Text => {
-            report::Renderer::new(None)?.comparison(&compared, &reasons, fail_on_name(fail_on))?
+            report::Renderer::new(None)?.comparison(&compared, &reasons, fail_on.as_str())?
         }
         OutputFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
             "current_run": current.run_id,
@@ -100,13 +86,22 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
     })
 }
 
-pub fn fail_on_name(fail_on: verdict::FailOn) -> &'static str {
-    match fail_on {
-        verdict::FailOn::Critical => "critical",
-        verdict::FailOn::Major => "major",
-        verdict::FailOn::Minor => "minor",
-        verdict::FailOn::Never => "never",
+/// The run with this id (or unique prefix), else the newest run in `store`.
+async fn run_or_newest(store: &Store, id: Option<&str>) -> Result<RunRef> {
+    if let Some(id) = id {
+        return store.find_run(id).await;
     }
+    let filter = RunFilter {
+        limit: 1,
+        ..RunFilter::default()
+    };
+    let Some(newest) = store.runs(filter).await?.into_iter().next() else {
+        return Err(Error::input(format!(
+            "{} holds no runs yet; `ai-evals run` writes one",
+            store.path().display()
+        )));
+    };
+    store.find_run(&newest.run_id).await
 }
 
 pub async fn history(args: HistoryArgs) -> Result<Outcome> {
@@ -116,6 +111,7 @@ pub async fn history(args: HistoryArgs) -> Result<Outcome> {
             suite: args.suite,
             branch: args.branch,
             limit: args.limit,
+            ..RunFilter::default()
         })
         .await?;
     let report = match args.format {
@@ -248,26 +244,9 @@ pub async fn bench(args: BenchArgs) -> Result<Outcome> {
 }
 
 pub async fn report(args: ReportArgs) -> Result<Outcome> {
-    let renderer = report::Renderer::new(args.templates.as_deref())?;
+    let renderer = report::Renderer::new(args.delivery.templates.as_deref())?;
     let store = Store::open_with(&args.db, Access::ReadOnly)?;
-    let run = match &args.run {
-        Some(id) => store.find_run(id).await?,
-        None => {
-            let newest = store
-                .runs(RunFilter {
-                    limit: 1,
-                    ..RunFilter::default()
-                })
-                .await?;
-            let Some(newest) = newest.into_iter().next() else {
-                return Err(Error::input(format!(
-                    "{} holds no runs yet; `ai-evals run` writes one",
-                    args.db.display()
-                )));
-            };
-            store.find_run(&newest.run_id).await?
-        }
-    };
+    let run = run_or_newest(&store, args.run.as_deref()).await?;
     let Some(json) = store.report(&run.run_id).await? else {
         return Err(Error::input(format!(
             "run {} has no stored report (it was killed, or written by an older ai-evals); run the suite again",
@@ -280,7 +259,8 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
             run.run_id
         ))
     })?;
-    let cases = if args.report_dir.is_some() {
+    let options = args.delivery.publish();
+    let cases = if options.report_dir.is_some() {
         store.all_cases(&run.run_id).await?
     } else {
         Vec::new()
@@ -288,11 +268,6 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
     let mut text = match args.format {
         OutputFormat::Text => renderer.text(&stored)?,
         OutputFormat::Json => report::render_json(&stored),
-    };
-    let options = crate::publish::Options {
-        comment: !args.no_comment,
-        github_token: args.github_token,
-        report_dir: args.report_dir,
     };
     let env = crate::publish::Environment::from_env();
     if let (Some(comment), OutputFormat::Text) = (
@@ -339,35 +314,23 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
         .run_row(&run_id)
         .await?
         .ok_or_else(|| Error::runtime("the merged run vanished"))?;
-    let mut metrics: Vec<Metric> = store
-        .run_figures(&run_id)
-        .await?
-        .into_iter()
-        .map(|(name, value)| Metric {
-            unit: None,
-            name,
-            value,
-        })
-        .collect();
+    let mut metrics = crate::run::run_metrics(&store, &run_id, row.pass_rate, row.mean_score).await;
     let timings = store.timings(&run_id).await?;
-    let stored = store.run_data(&store.find_run(&run_id).await?).await?;
-    let sum = |name: &str| stored.metrics.get(name).copied().unwrap_or(0.0);
-    let lookups = sum("cache_hits") + sum("cache_shared") + sum("cache_misses");
-    if lookups > 0.0 {
+    // The shards' cache counters were summed; the rate is taken again.
+    let summed = store.metrics(&run_id).await?;
+    let count = |name: &str| summed.get(name).copied().unwrap_or(0.0) as u64;
+    let cache = crate::cache::Stats {
+        hits: count("cache_hits"),
+        misses: count("cache_misses"),
+        shared: count("cache_shared"),
+        ..crate::cache::Stats::default()
+    };
+    if let Some(rate) = cache.hit_rate() {
         metrics.push(Metric {
             name: "cache_hit_rate".into(),
-            value: (sum("cache_hits") + sum("cache_shared")) / lookups,
+            value: rate,
             unit: Some("ratio".into()),
         });
-    }
-    for (name, value) in [("pass_rate", row.pass_rate), ("mean_score", row.mean_score)] {
-        if let Some(value) = value {
-            metrics.push(Metric {
-                name: name.into(),
-                value,
-                unit: Some("ratio".into()),
-            });
-        }
     }
     store.add_metrics(&run_id, metrics).await?;
 
@@ -382,12 +345,12 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
     let fail_on = args.baseline.fail_on.unwrap_or(compare.fail_on);
     let request = baseline_request(&args.baseline);
     let current = store.find_run(&run_id).await?;
-    let load = async || Ok((*store.run_data(&current).await?).clone());
+    let load = async || store.run_data(&current).await;
     let compared =
         baseline::compare(&store, &current.suite, &run_id, load, &request, &compare).await?;
 
     let failures = store.first_failures(&run_id, 10).await?;
-    let metric_values = store.run_data(&current).await?.metrics.clone();
+    let metric_values = store.metrics(&run_id).await?;
     let total = row.cases_total.unwrap_or(0).max(0) as u64;
     let passed = row.cases_passed.unwrap_or(0).max(0) as u64;
     let mut report = report::Report {
@@ -441,27 +404,14 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
             .sum(),
         comparison: None,
         no_comparison: None,
-        fail_on: fail_on_name(fail_on).to_string(),
+        fail_on: fail_on.as_str().to_string(),
         gate_reasons: Vec::new(),
         metrics: metric_values,
         flipped: Vec::new(),
         links: report::Links::from_env(None),
     };
     match compared {
-        Some(c) => {
-            report.gate_reasons = verdict::gate_reasons(&c.comparison, fail_on);
-            report.links = report::Links::from_env(c.baseline.run.git_sha.as_deref());
-            let failing = c
-                .comparison
-                .quality
-                .newly_failing
-                .iter()
-                .take(20)
-                .cloned()
-                .collect();
-            report.flipped = store.case_details(&run_id, failing).await?;
-            report.comparison = Some(c);
-        }
+        Some(c) => baseline::into_report(&mut report, &store, c, fail_on).await,
         None => {
             report.no_comparison = Some(format!(
                 "no earlier finished run of suite {} on {} to compare with",

@@ -71,12 +71,8 @@ fn main() -> ExitCode {
                 repeat: args.repeat,
                 baseline: commands::baseline_request(&args.baseline),
                 fail_on: args.baseline.fail_on,
-                publish: ai_evals::publish::Options {
-                    comment: !args.no_comment,
-                    github_token: args.github_token,
-                    report_dir: args.report_dir,
-                },
-                templates: args.templates,
+                publish: args.delivery.publish(),
+                templates: args.delivery.templates,
                 shard: args.shard,
             };
             runtime.block_on(run::run(&options))

@@ -62,22 +62,26 @@ pub async fn publish(
             return None;
         }
     };
+    // One rendering serves both the step summary and summary.md.
+    let summary = if options.report_dir.is_some() || env.step_summary.is_some() {
+        renderer
+            .summary(report)
+            .map_err(|e| log::warn(&format!("cannot render the step summary: {}", e.message())))
+            .ok()
+    } else {
+        None
+    };
     let mut files = Vec::new();
     if let Some(dir) = &options.report_dir {
-        files = write_files(dir, report, cases, renderer, &body);
+        files = write_files(dir, report, cases, renderer, &body, summary.as_deref());
     }
-    if let Some(path) = &env.step_summary {
-        match renderer.summary(report) {
-            Ok(summary) => {
-                if let Err(e) = actions::append(path, &summary) {
-                    log::warn(&format!(
-                        "cannot write the step summary {}: {e}",
-                        path.display()
-                    ));
-                }
-            }
-            Err(e) => log::warn(&format!("cannot render the step summary: {}", e.message())),
-        }
+    if let (Some(path), Some(summary)) = (&env.step_summary, &summary)
+        && let Err(e) = actions::append(path, summary)
+    {
+        log::warn(&format!(
+            "cannot write the step summary {}: {e}",
+            path.display()
+        ));
     }
     if let Some(path) = &env.output {
         let text = actions::outputs(&outputs(report, &files));
@@ -135,6 +139,7 @@ fn write_files(
     cases: &[CaseDetail],
     renderer: &Renderer,
     comment: &str,
+    summary: Option<&str>,
 ) -> Vec<(&'static str, PathBuf)> {
     if let Err(e) = std::fs::create_dir_all(dir) {
         log::warn(&format!(
@@ -143,25 +148,27 @@ fn write_files(
         ));
         return Vec::new();
     }
+    let junit = renderer
+        .junit(report, cases)
+        .map_err(|e| log::warn(&format!("cannot render junit.xml: {}", e.message())))
+        .ok();
     let rendered = [
-        ("comment-path", "comment.md", Ok(comment.to_string())),
-        ("summary-path", "summary.md", renderer.summary(report)),
+        ("comment-path", "comment.md", Some(comment.to_string())),
+        ("summary-path", "summary.md", summary.map(str::to_string)),
         (
             "json-path",
             "report.json",
-            Ok(crate::report::render_json(report)),
+            Some(crate::report::render_json(report)),
         ),
-        ("junit-path", "junit.xml", renderer.junit(report, cases)),
+        ("junit-path", "junit.xml", junit),
     ];
     let mut written = Vec::new();
     for (output, name, text) in rendered {
+        let Some(text) = text else { continue };
         let path = dir.join(name);
-        match text {
-            Ok(text) => match std::fs::write(&path, text) {
-                Ok(()) => written.push((output, path)),
-                Err(e) => log::warn(&format!("cannot write {}: {e}", path.display())),
-            },
-            Err(e) => log::warn(&format!("cannot render {name}: {}", e.message())),
+        match std::fs::write(&path, text) {
+            Ok(()) => written.push((output, path)),
+            Err(e) => log::warn(&format!("cannot write {}: {e}", path.display())),
         }
     }
     written

@@ -39,7 +39,7 @@ use crate::report::{self, Summary};
 use crate::scoring::{self, AssertionResult, Context};
 use crate::store::read::RunRef;
 use crate::store::{Access, Metric, RunInfo, RunStatus, RunTotals, Store};
-use crate::verdict::{self, FailOn};
+use crate::verdict::FailOn;
 
 /// How the report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -267,7 +267,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         value: summary.cases_total() as f64 / monitor.elapsed().as_secs_f64().max(1e-9),
         unit: Some("1/s".into()),
     }];
-    metrics.extend(run_metrics(&store, &run_id, &summary).await);
+    metrics.extend(run_metrics(&store, &run_id, summary.pass_rate(), summary.mean_score()).await);
     metrics.extend(executor.metrics());
     metrics.extend(pool_metrics(&pool.stats()));
     metrics.push(Metric {
@@ -351,25 +351,12 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     );
     report_model.targets =
         performance::check_targets(&report_model.timings, &metric_values, &config.targets);
-    report_model.fail_on = crate::commands::fail_on_name(fail_on).to_string();
+    report_model.fail_on = fail_on.as_str().to_string();
     report_model.metrics = metric_values.clone();
+    report_model.links = report::Links::from_env(None);
     match &compared {
         Ok(Some(c)) => {
-            report_model.gate_reasons = verdict::gate_reasons(&c.comparison, fail_on);
-            report_model.links = report::Links::from_env(c.baseline.run.git_sha.as_deref());
-            let failing = c
-                .comparison
-                .quality
-                .newly_failing
-                .iter()
-                .take(20)
-                .cloned()
-                .collect();
-            match store.case_details(&run_id, failing).await {
-                Ok(details) => report_model.flipped = details,
-                Err(e) => log::warn(&format!("cannot read the flipped cases: {}", e.message())),
-            }
-            report_model.comparison = Some(c.clone());
+            baseline::into_report(&mut report_model, &store, c.clone(), fail_on).await;
         }
         Ok(None) if status == RunStatus::Finished => {
             report_model.no_comparison = Some(format!(
@@ -380,9 +367,6 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         }
         Ok(None) => {}
         Err(e) => report_model.no_comparison = Some(e.message().to_string()),
-    }
-    if report_model.links.run.is_none() {
-        report_model.links = report::Links::from_env(None);
     }
     let mut rendered = match options.format {
         OutputFormat::Text => renderer.text(&report_model)?,
@@ -504,7 +488,12 @@ async fn check_baseline_request(request: &baseline::Request, db: &std::path::Pat
 /// The run's headline figures as metrics, for the history's noise model:
 /// latency percentiles, tokens and cost (computed in the database), pass
 /// rate and mean score.
-async fn run_metrics(store: &Store, run_id: &str, summary: &Summary) -> Vec<Metric> {
+pub(crate) async fn run_metrics(
+    store: &Store,
+    run_id: &str,
+    pass_rate: Option<f64>,
+    mean_score: Option<f64>,
+) -> Vec<Metric> {
     let mut metrics = Vec::new();
     match store.run_figures(run_id).await {
         Ok(figures) => metrics.extend(figures.into_iter().map(|(name, value)| {
@@ -528,10 +517,7 @@ async fn run_metrics(store: &Store, run_id: &str, summary: &Summary) -> Vec<Metr
             e.message()
         )),
     }
-    for (name, value) in [
-        ("pass_rate", summary.pass_rate()),
-        ("mean_score", summary.mean_score()),
-    ] {
+    for (name, value) in [("pass_rate", pass_rate), ("mean_score", mean_score)] {
         if let Some(value) = value {
             metrics.push(Metric {
                 name: name.into(),
@@ -560,7 +546,7 @@ async fn compare_with_baseline(
             .map(|t| (t.component.clone(), t.duration_ms))
             .collect();
         now.metrics = metrics.clone();
-        Ok(now)
+        Ok(Arc::new(now))
     };
     baseline::compare(
         store,

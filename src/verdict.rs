@@ -241,6 +241,15 @@ pub enum FailOn {
 }
 
 impl FailOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Critical => "critical",
+            FailOn::Major => "major",
+            FailOn::Minor => "minor",
+            FailOn::Never => "never",
+        }
+    }
+
     /// Whether a regression of `worst` severity fails the gate.
     pub fn fails(self, worst: Severity) -> bool {
         let at = match self {

@@ -11,6 +11,7 @@ pub mod read;
 mod schema;
 mod write;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -217,33 +218,16 @@ impl Store {
         }
     }
 
-    pub async fn run_at_commit(
+    /// The newest finished run of `suite` at a commit or on a branch,
+    /// other than `exclude`.
+    pub async fn newest_finished(
         &self,
         suite: &str,
-        sha: &str,
+        at: read::At,
         exclude: Option<&str>,
     ) -> Result<Option<read::RunRef>> {
-        let (suite, sha, exclude) = (
-            suite.to_string(),
-            sha.to_string(),
-            exclude.map(str::to_string),
-        );
-        self.read(move |conn| read::run_at_commit(conn, &suite, &sha, exclude.as_deref()))
-            .await
-    }
-
-    pub async fn newest_on_branch(
-        &self,
-        suite: &str,
-        branch: &str,
-        exclude: Option<&str>,
-    ) -> Result<Option<read::RunRef>> {
-        let (suite, branch, exclude) = (
-            suite.to_string(),
-            branch.to_string(),
-            exclude.map(str::to_string),
-        );
-        self.read(move |conn| read::newest_on_branch(conn, &suite, &branch, exclude.as_deref()))
+        let (suite, exclude) = (suite.to_string(), exclude.map(str::to_string));
+        self.read(move |conn| read::newest_finished(conn, &suite, &at, exclude.as_deref()))
             .await
     }
 
@@ -310,6 +294,12 @@ impl Store {
     pub async fn timings(&self, run_id: &str) -> Result<Vec<Timing>> {
         let run_id = run_id.to_string();
         self.read(move |conn| read::timings(conn, &run_id)).await
+    }
+
+    /// A run's metrics by name.
+    pub async fn metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::metrics(conn, &run_id)).await
     }
 
     /// A run's row with its headline numbers.
@@ -536,7 +526,6 @@ pub fn duckdb_version() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::record::CaseRecord;
@@ -647,23 +636,22 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        let newest = store.newest_on_branch("s", "main", None).await.unwrap();
+        let main = || read::At::Branch("main".into());
+        let newest = store.newest_finished("s", main(), None).await.unwrap();
         assert_eq!(newest.unwrap().run_id, "r2", "r3 never finished");
-        let other = store
-            .newest_on_branch("s", "main", Some("r2"))
-            .await
-            .unwrap();
-        assert_eq!(other.unwrap().run_id, "r1");
+        let other = store.newest_finished("s", main(), Some("r2")).await;
+        assert_eq!(other.unwrap().unwrap().run_id, "r1");
+        let at = |sha: &str| read::At::Commit(sha.into());
         assert!(
             store
-                .run_at_commit("s", "abc", None)
+                .newest_finished("s", at("abc"), None)
                 .await
                 .unwrap()
                 .is_some()
         );
         assert!(
             store
-                .run_at_commit("s", "def", None)
+                .newest_finished("s", at("def"), None)
                 .await
                 .unwrap()
                 .is_none()

@@ -35,6 +35,8 @@ pub struct RunRow {
 pub struct RunFilter {
     pub suite: Option<String>,
     pub branch: Option<String>,
+    /// Only this run.
+    pub run_id: Option<String>,
     pub limit: usize,
 }
 
@@ -49,11 +51,17 @@ pub fn runs(conn: &Connection, filter: &RunFilter) -> duckdb::Result<Vec<RunRow>
                   WHERE m.run_id = r.run_id AND m.name = 'cost_usd')
            FROM runs r
           WHERE (?1 IS NULL OR r.suite = ?1) AND (?2 IS NULL OR r.branch = ?2)
+            AND (?4 IS NULL OR r.run_id = ?4)
           ORDER BY r.started_at DESC, r.run_id DESC
           LIMIT ?3",
     )?;
     let rows = statement.query_map(
-        params![filter.suite, filter.branch, filter.limit as i64],
+        params![
+            filter.suite,
+            filter.branch,
+            filter.limit as i64,
+            filter.run_id
+        ],
         |row| {
             Ok(RunRow {
                 run_id: row.get(0)?,
@@ -106,35 +114,34 @@ pub fn find_run(conn: &Connection, id: &str) -> duckdb::Result<Vec<RunRef>> {
     rows.collect()
 }
 
-/// The newest finished run of `suite` at commit `sha`, other than `exclude`.
-pub fn run_at_commit(
-    conn: &Connection,
-    suite: &str,
-    sha: &str,
-    exclude: Option<&str>,
-) -> duckdb::Result<Option<RunRef>> {
-    conn.query_row(
-        "SELECT run_id, suite, git_sha, branch FROM runs
-          WHERE suite = ? AND git_sha = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
-          ORDER BY started_at DESC LIMIT 1",
-        params![suite, sha, exclude],
-        run_ref,
-    )
-    .optional()
+/// Where a baseline run is looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum At {
+    /// A commit (the pull request's base).
+    Commit(String),
+    /// A branch (its newest run).
+    Branch(String),
 }
 
-/// The newest finished run of `suite` on `branch`, other than `exclude`.
-pub fn newest_on_branch(
+/// The newest finished run of `suite` at a commit or on a branch, other
+/// than `exclude`.
+pub fn newest_finished(
     conn: &Connection,
     suite: &str,
-    branch: &str,
+    at: &At,
     exclude: Option<&str>,
 ) -> duckdb::Result<Option<RunRef>> {
+    let (column, value) = match at {
+        At::Commit(sha) => ("git_sha", sha),
+        At::Branch(branch) => ("branch", branch),
+    };
     conn.query_row(
-        "SELECT run_id, suite, git_sha, branch FROM runs
-          WHERE suite = ? AND branch = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
-          ORDER BY started_at DESC LIMIT 1",
-        params![suite, branch, exclude],
+        &format!(
+            "SELECT run_id, suite, git_sha, branch FROM runs
+              WHERE suite = ? AND {column} = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
+              ORDER BY started_at DESC LIMIT 1"
+        ),
+        params![suite, value, exclude],
         run_ref,
     )
     .optional()
@@ -246,14 +253,7 @@ pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
         let (name, value) = row?;
         timings.insert(name, value);
     }
-    let mut metrics = BTreeMap::new();
-    let mut statement = conn.prepare("SELECT name, value FROM metrics WHERE run_id = ?")?;
-    for row in statement.query_map(params![run.run_id], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
-    })? {
-        let (name, value) = row?;
-        metrics.insert(name, value);
-    }
+    let metrics = metrics(conn, &run.run_id)?;
     Ok(RunData {
         run_id: run.run_id.clone(),
         git_sha: run.git_sha.clone(),
@@ -510,13 +510,19 @@ pub fn timings(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<crate::sto
 
 /// A run's row as `history` shows it.
 pub fn run_row(conn: &Connection, run_id: &str) -> duckdb::Result<Option<RunRow>> {
-    let mut rows = runs(
-        conn,
-        &RunFilter {
-            limit: usize::MAX >> 1,
-            ..RunFilter::default()
-        },
-    )?;
-    rows.retain(|r| r.run_id == run_id);
-    Ok(rows.pop())
+    let filter = RunFilter {
+        run_id: Some(run_id.to_string()),
+        limit: 1,
+        ..RunFilter::default()
+    };
+    Ok(runs(conn, &filter)?.pop())
+}
+
+/// A run's metrics by name.
+pub fn metrics(conn: &Connection, run_id: &str) -> duckdb::Result<BTreeMap<String, f64>> {
+    let mut statement = conn.prepare("SELECT name, value FROM metrics WHERE run_id = ?")?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+    })?;
+    rows.collect()
 }
