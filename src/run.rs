@@ -789,24 +789,18 @@ fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
                 latency_ms: record.original_latency_ms,
                 cost_usd: record.cost_usd,
             };
-            let results = case
-                .assertions
-                .iter()
-                .enumerate()
-                .map(|(i, assertion)| {
-                    if assertion.is_graded() {
-                        // Timed while it was graded.
-                        return scoring::graded_result(assertion, i, &graded);
-                    }
-                    let started = Instant::now();
-                    let result = assertion.evaluate(&ctx);
-                    let entry = timings.entry(assertion.kind.name()).or_default();
-                    entry.0 += started.elapsed();
+            // Graded assertions were timed while they were graded.
+            let scored = scoring::score(
+                &case.assertions,
+                case.threshold,
+                &ctx,
+                &graded,
+                |a, took| {
+                    let entry = timings.entry(a.kind.name()).or_default();
+                    entry.0 += took;
                     entry.1 += 1;
-                    result.expect("assertions that are not graded evaluate")
-                })
-                .collect();
-            let scored = scoring::combine(results, case.threshold);
+                },
+            );
             record.passed = scored.passed;
             record.score = scored.score;
             record.assertions = scored.assertions;

@@ -617,7 +617,8 @@ impl Assertion {
 }
 
 /// Scores a case: each assertion's result (`graded` holds the model-graded
-/// ones, by index), then the weighted mean. With a threshold the case
+/// ones, by index; `timed` hears how long each other one took), then the
+/// weighted mean. With a threshold the case
 /// passes when the score reaches it; without one, every assertion of
 /// non-zero weight must pass (weight 0 marks an informational assertion).
 /// A case with no assertions passes with score 1.
@@ -626,20 +627,26 @@ pub fn score(
     threshold: Option<f64>,
     ctx: &Context<'_>,
     graded: &[(usize, AssertionResult)],
+    mut timed: impl FnMut(&Assertion, std::time::Duration),
 ) -> CaseScore {
     let results: Vec<AssertionResult> = assertions
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            a.evaluate(ctx)
-                .unwrap_or_else(|| graded_result(a, i, graded))
+            if a.is_graded() {
+                return graded_result(a, i, graded);
+            }
+            let started = std::time::Instant::now();
+            let result = a.evaluate(ctx);
+            timed(a, started.elapsed());
+            result.expect("assertions that are not graded evaluate")
         })
         .collect();
     combine(results, threshold)
 }
 
 /// The result grading found for assertion `index`, or a failure if none.
-pub fn graded_result(
+fn graded_result(
     assertion: &Assertion,
     index: usize,
     graded: &[(usize, AssertionResult)],
@@ -652,7 +659,7 @@ pub fn graded_result(
 }
 
 /// A case's score and verdict from its assertion results (see [`score`]).
-pub fn combine(results: Vec<AssertionResult>, threshold: Option<f64>) -> CaseScore {
+fn combine(results: Vec<AssertionResult>, threshold: Option<f64>) -> CaseScore {
     let total_weight: f64 = results.iter().map(|r| r.weight).sum();
     let score = if total_weight > 0.0 {
         results.iter().map(|r| r.weight * r.score).sum::<f64>() / total_weight
@@ -909,30 +916,30 @@ mod tests {
             Arc::new(s.compile().unwrap())
         };
         let assertions = vec![a("contains", "a", 3.0), a("contains", "z", 1.0)];
-        let scored = score(&assertions, None, &ctx("abc"), &[]);
+        let scored = score(&assertions, None, &ctx("abc"), &[], |_, _| {});
         assert_eq!(scored.score, 0.75);
         assert!(
             !scored.passed,
             "without a threshold every assertion must pass"
         );
-        assert!(score(&assertions, Some(0.75), &ctx("abc"), &[]).passed);
-        assert!(!score(&assertions, Some(0.76), &ctx("abc"), &[]).passed);
+        assert!(score(&assertions, Some(0.75), &ctx("abc"), &[], |_, _| {}).passed);
+        assert!(!score(&assertions, Some(0.76), &ctx("abc"), &[], |_, _| {}).passed);
 
         let informational = vec![a("contains", "a", 1.0), a("contains", "z", 0.0)];
-        let scored = score(&informational, None, &ctx("abc"), &[]);
+        let scored = score(&informational, None, &ctx("abc"), &[], |_, _| {});
         assert!(scored.passed);
         assert_eq!(scored.score, 1.0);
 
-        let none = score(&[], None, &ctx("anything"), &[]);
+        let none = score(&[], None, &ctx("anything"), &[], |_, _| {});
         assert!(none.passed);
         assert_eq!(none.score, 1.0);
 
         let mixed = vec![a("contains", "a", 1.0), a("similar", "abc", 1.0)];
         let graded = vec![(1, mixed[1].grade(Grade::Similarity(0.9)))];
-        let scored = score(&mixed, None, &ctx("abc"), &graded);
+        let scored = score(&mixed, None, &ctx("abc"), &graded, |_, _| {});
         assert!(scored.passed);
         assert!((scored.score - 0.95).abs() < 1e-12);
-        let ungraded = score(&mixed, None, &ctx("abc"), &[]);
+        let ungraded = score(&mixed, None, &ctx("abc"), &[], |_, _| {});
         assert!(!ungraded.passed);
         assert_eq!(ungraded.assertions[1].reason, "not graded");
     }
