@@ -54,9 +54,7 @@ pub fn base_of_event(event: &serde_json::Value) -> Option<Base> {
 
 /// The base of the pull request this job runs for, if any.
 pub fn base_from_env() -> Option<Base> {
-    let path = std::env::var_os("GITHUB_EVENT_PATH")?;
-    let bytes = std::fs::read(path).ok()?;
-    base_of_event(&serde_json::from_slice(&bytes).ok()?)
+    base_of_event(&crate::github::event::payload()?)
 }
 
 impl Request {

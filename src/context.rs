@@ -20,9 +20,7 @@ impl GitContext {
     /// wins.
     pub fn detect(dir: &Path) -> GitContext {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let event = env("GITHUB_EVENT_PATH")
-            .and_then(|path| std::fs::read(path).ok())
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+        let event = crate::github::event::payload();
         let pull_request = event.as_ref().and_then(|e| e.get("pull_request"));
         let sha = pull_request
             .and_then(|pr| pr.pointer("/head/sha"))

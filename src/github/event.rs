@@ -43,11 +43,16 @@ pub fn pull_request(event: &Value) -> Option<PullRequest> {
     })
 }
 
+/// The payload of the event this job runs for (`$GITHUB_EVENT_PATH`), if
+/// there is one and it parses.
+pub fn payload() -> Option<Value> {
+    let path = std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty())?;
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
 /// The pull request this job runs for, if any.
 pub fn from_env() -> Option<PullRequest> {
-    let path = std::env::var_os("GITHUB_EVENT_PATH")?;
-    let bytes = std::fs::read(path).ok()?;
-    pull_request(&serde_json::from_slice(&bytes).ok()?)
+    pull_request(&payload()?)
 }
 
 #[cfg(test)]
