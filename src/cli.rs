@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cache;
-use crate::run::OutputFormat;
-use crate::verdict::FailOn;
+use crate::config::FailOn;
 
 /// Fast, rate-limit-aware LLM evaluations with a DuckDB history.
 ///
@@ -261,7 +259,7 @@ pub enum CacheCommand {
 #[derive(Debug, Args)]
 pub struct CacheArgs {
     /// The cache folder.
-    #[arg(long, default_value = crate::run::DEFAULT_CACHE_DIR, env = "AI_EVALS_CACHE_DIR")]
+    #[arg(long, default_value = crate::commands::run::DEFAULT_CACHE_DIR, env = "AI_EVALS_CACHE_DIR")]
     pub cache_dir: PathBuf,
 }
 
@@ -309,7 +307,7 @@ pub struct RunArgs {
 
     /// How to use the cache; read-only suits untrusted pull requests.
     #[arg(long, value_enum, value_name = "MODE", conflicts_with = "no_cache")]
-    pub cache: Option<cache::Mode>,
+    pub cache: Option<crate::config::Mode>,
 
     /// Do not use the cache (the same as --cache off).
     #[arg(long)]
@@ -323,5 +321,14 @@ pub struct RunArgs {
 
     /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::ingest::shard::Shard>,
+}
+
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people: the terminal report.
+    Text,
+    /// For scripts: the report as JSON.
+    Json,
 }

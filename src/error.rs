@@ -14,6 +14,10 @@ pub enum Kind {
     Input,
     /// Something failed while running (provider, database write): exit code 3.
     Runtime,
+    /// A stage stopped because the stage it feeds stopped taking its output
+    /// (the run was interrupted, or a later stage failed): not a failure
+    /// of its own. Exit code 3, should it ever reach `main`.
+    Stopped,
 }
 
 /// An error with a message written for the user: what went wrong and, where
@@ -41,6 +45,14 @@ impl Error {
         }
     }
 
+    /// The error of a stage whose output is no longer taken.
+    pub fn stopped(message: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Stopped,
+            message: message.into(),
+        }
+    }
+
     /// An input error located at `file:line`, the format editors and CI
     /// annotations understand.
     pub fn at(path: &Path, line: u64, message: impl fmt::Display) -> Self {
@@ -59,7 +71,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             Kind::Input => 2,
-            Kind::Runtime => 3,
+            Kind::Runtime | Kind::Stopped => 3,
         }
     }
 

@@ -5,35 +5,19 @@
 //! → `report`. `run` wires the stages together; `main.rs` only parses
 //! arguments and maps errors to exit codes.
 
-pub mod baseline;
-pub mod bench;
-pub mod budget;
-pub mod cache;
-pub mod cases;
+pub mod assertion;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod config;
-pub mod context;
-pub mod dataset;
 pub mod error;
-pub mod executor;
-pub mod github;
-pub mod grading;
+pub mod execute;
+pub mod ingest;
 pub mod log;
-pub mod monitor;
-pub mod performance;
-pub mod pool;
-pub mod pricing;
-pub mod progress;
-pub mod prompt;
-pub mod provider;
 pub mod publish;
 pub mod record;
 pub mod report;
-pub mod run;
-pub mod scoring;
+pub mod score;
 pub mod secret;
-pub mod shard;
-pub mod stats;
 pub mod store;
-pub mod verdict;
+pub mod units;

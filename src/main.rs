@@ -3,11 +3,9 @@
 
 use std::process::ExitCode;
 
-use ai_evals::cache::{self, command};
-use ai_evals::cli::{CacheCommand, Cli, Command};
-use ai_evals::error::Error;
-use ai_evals::executor::Overrides;
-use ai_evals::{commands, log, run};
+use ai_evals::cli::{Cli, Command};
+use ai_evals::commands::{bench, cache, compare, history, merge, report, run};
+use ai_evals::log;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -32,9 +30,9 @@ fn main() -> ExitCode {
     // so stdout stays the report (JSON with --format json).
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         let vars: Vec<(String, String)> = std::env::vars().collect();
-        for line in
-            ai_evals::github::actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        {
+        for line in ai_evals::publish::github::actions::masks(
+            vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
             eprintln!("{line}");
         }
     }
@@ -49,40 +47,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => {
-            let options = run::Options {
-                config: args.config,
-                db: args.db,
-                format: args.format,
-                strict: args.strict,
-                batch_size: args.batch_size,
-                overrides: Overrides {
-                    concurrency: args.concurrency,
-                    rpm: args.rpm,
-                    tpm: args.tpm,
-                },
-                quiet: cli.quiet,
-                cache_dir: args.cache_dir,
-                cache_mode: if args.no_cache {
-                    Some(cache::Mode::Off)
-                } else {
-                    args.cache
-                },
-                repeat: args.repeat,
-                baseline: commands::baseline_request(&args.baseline),
-                fail_on: args.baseline.fail_on,
-                publish: args.delivery.publish(),
-                templates: args.delivery.templates,
-                shard: args.shard,
-            };
-            runtime.block_on(run::run(&options))
-        }
-        Command::Compare(args) => runtime.block_on(commands::compare(args)),
-        Command::History(args) => runtime.block_on(commands::history(args)),
-        Command::Report(args) => runtime.block_on(commands::report(args)),
-        Command::Merge(args) => runtime.block_on(commands::merge(args)),
-        Command::Bench(args) => runtime.block_on(commands::bench(args)),
-        Command::Cache(command) => cache_command(command).map(|report| run::Outcome {
+        Command::Run(args) => runtime.block_on(run::run(&run::Options::from_args(args, cli.quiet))),
+        Command::Compare(args) => runtime.block_on(compare::compare(args)),
+        Command::History(args) => runtime.block_on(history::history(args)),
+        Command::Report(args) => runtime.block_on(report::report(args)),
+        Command::Merge(args) => runtime.block_on(merge::merge(args)),
+        Command::Bench(args) => runtime.block_on(bench::bench(args)),
+        Command::Cache(command) => cache::cache(command).map(|report| run::Outcome {
             exit_code: 0,
             report,
         }),
@@ -98,25 +69,6 @@ fn main() -> ExitCode {
         Err(e) => {
             log::error(e.message());
             ExitCode::from(e.exit_code() as u8)
-        }
-    }
-}
-
-fn cache_command(command: CacheCommand) -> Result<String, Error> {
-    let settings = |args: ai_evals::cli::CacheArgs| cache::Settings::new(args.cache_dir);
-    match command {
-        CacheCommand::Stats(args) => command::stats(&settings(args)),
-        CacheCommand::Clear(args) => command::clear(&settings(args)),
-        CacheCommand::Prune {
-            cache,
-            max_age,
-            max_size,
-        } => {
-            let age = cache::parse_duration(&max_age)
-                .map_err(|m| Error::input(format!("--max-age: {m}")))?;
-            let size = cache::parse_size(&max_size)
-                .map_err(|m| Error::input(format!("--max-size: {m}")))?;
-            command::prune(&settings(cache), age, size)
         }
     }
 }

@@ -1,9 +1,11 @@
-//! The record of one finished case: what the executor measured and what the
-//! scorers decided. It is what the store writes and the report summarises.
+//! What a run records: each finished case (what the executor measured and
+//! what the scorers decided), the components' timings and the run's
+//! metrics. Plain values, owned below every stage that makes or reads
+//! them: the store writes them and the report summarises them.
 
 use serde::{Deserialize, Serialize};
 
-use crate::scoring::AssertionResult;
+use crate::assertion::AssertionResult;
 
 /// Token usage as the provider reported it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,4 +47,56 @@ pub struct CaseRecord {
     /// Why the case could not be scored (the provider failed); it then fails.
     pub error: Option<String>,
     pub assertions: Vec<AssertionResult>,
+}
+
+/// A component's time: `duration_ms` is the time the component was busy;
+/// `calls` how many times it ran, where that means something.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub component: String,
+    pub parent: Option<String>,
+    pub duration_ms: f64,
+    pub calls: Option<u64>,
+}
+
+/// One named figure of a run (`latency_p95_ms`, `cache_hits` …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: Option<String>,
+}
+
+/// The cache's counters for a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// Answers found in the cache.
+    pub hits: u64,
+    /// Lookups that found nothing (and went to the provider).
+    pub misses: u64,
+    /// Misses answered by an identical request already in flight.
+    pub shared: u64,
+    /// Unreadable entries found (and removed).
+    pub corrupt: u64,
+    /// Answers stored.
+    pub writes: u64,
+    /// Answers that could not be stored.
+    pub write_errors: u64,
+    /// Tokens the hits and shared answers did not spend again.
+    pub tokens_saved: u64,
+    /// What those tokens would have cost.
+    pub cost_saved_usd: f64,
+}
+
+impl CacheStats {
+    /// Lookups that made no provider call (stored or shared answers).
+    pub fn requests_saved(&self) -> u64 {
+        self.hits + self.shared
+    }
+
+    /// The share of lookups that made no provider call.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let lookups = self.hits + self.misses + self.shared;
+        (lookups > 0).then(|| self.requests_saved() as f64 / lookups as f64)
+    }
 }

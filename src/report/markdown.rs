@@ -5,8 +5,8 @@ use minijinja::value::Serde;
 use serde::Serialize;
 
 use super::{Renderer, Report};
+use crate::compare::verdict::{Direction, Finding};
 use crate::error::Result;
-use crate::verdict::{Direction, Finding};
 
 /// GitHub refuses a comment body longer than this.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -47,7 +47,7 @@ pub fn headline_rows(report: &Report) -> Vec<Row> {
             report.metrics.get(name).copied(),
         )
     };
-    let quality = if c.quality_severity > crate::verdict::Severity::None {
+    let quality = if c.quality_severity > crate::compare::verdict::Severity::None {
         c.quality_severity.as_str().to_string()
     } else if c.quality.p_value.is_some_and(|p| p < 0.05)
         && c.quality.pass_rate_change.is_some_and(|i| i.low > 0.0)
@@ -204,7 +204,7 @@ impl Renderer {
     /// The step summary: everything the comment has, at the fullest level.
     pub fn summary(&self, report: &Report) -> Result<String> {
         let body = self.markdown("summary.md", report, "", LEVELS[0])?;
-        Ok(crate::github::actions::fit_summary(&body))
+        Ok(crate::publish::github::actions::fit_summary(&body))
     }
 }
 
@@ -213,12 +213,12 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::baseline::{Chosen, Compared, TrendPoint};
+    use crate::compare::baseline::{Chosen, Compared, TrendPoint};
+    use crate::compare::stats::Interval;
+    use crate::compare::verdict::{Comparison, QualityChange, Severity};
+    use crate::record::Timing;
     use crate::report::{Failure, Summary};
-    use crate::stats::Interval;
-    use crate::store::Timing;
     use crate::store::read::{CaseDetail, RunRef};
-    use crate::verdict::{Comparison, QualityChange, Severity};
 
     const NASTY: &str = "@org/team <script>alert(1)</script> </details></pre> <!-- ai-evals:demo --> ```fence``` | col | **bold**";
 
@@ -283,7 +283,7 @@ mod tests {
                 reason: Some(NASTY.into()),
             })
             .collect();
-        let finding = crate::verdict::Finding {
+        let finding = crate::compare::verdict::Finding {
             name: "latency (p95)".into(),
             unit: "ms".into(),
             baseline: 800.0,
@@ -296,7 +296,7 @@ mod tests {
             p_value: None,
             noise_floor: 0.1,
             higher_is_worse: true,
-            direction: crate::verdict::Direction::Regression,
+            direction: crate::compare::verdict::Direction::Regression,
             severity: Severity::Critical,
             magnitude: 0.8,
         };

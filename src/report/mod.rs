@@ -7,6 +7,10 @@
 //! file name (`comment.md.j2` …). Markdown gets no auto-escaping, so text
 //! from models and datasets passes through the [`escape`] filters.
 
+pub mod monitor;
+pub mod performance;
+pub mod progress;
+
 pub mod escape;
 mod markdown;
 mod summary;
@@ -127,7 +131,7 @@ impl Renderer {
     /// A comparison on its own, for `ai-evals compare`.
     pub fn comparison(
         &self,
-        compared: &crate::baseline::Compared,
+        compared: &crate::compare::baseline::Compared,
         reasons: &[String],
         fail_on: &str,
     ) -> Result<String> {

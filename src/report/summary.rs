@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::record::CaseRecord;
-use crate::store::Timing;
+use crate::record::Timing;
 
 /// How many failures and row errors the report lists in full.
 const LISTED: usize = 10;
@@ -65,17 +65,17 @@ pub struct Report {
     pub failures: Vec<Failure>,
     pub timings: Vec<Timing>,
     /// The response cache's counters, when the run used it.
-    pub cache: Option<crate::cache::Stats>,
+    pub cache: Option<crate::record::CacheStats>,
     /// Time requests waited on budgets, provider limits and retries.
     pub throttled_ms: f64,
     /// The comparison with the baseline, when there is one.
-    pub comparison: Option<crate::baseline::Compared>,
+    pub comparison: Option<crate::compare::baseline::Compared>,
     /// Why there is no comparison (no baseline yet, run not finished).
     pub no_comparison: Option<String>,
     /// What holds the run back.
-    pub bottlenecks: Vec<crate::performance::Bottleneck>,
+    pub bottlenecks: Vec<crate::report::performance::Bottleneck>,
     /// The performance-targets table.
-    pub targets: Vec<crate::performance::TargetCheck>,
+    pub targets: Vec<crate::report::performance::TargetCheck>,
     /// The regression gate: `--fail-on` and why it failed, if it did.
     pub fail_on: String,
     pub gate_reasons: Vec<String>,
@@ -118,6 +118,21 @@ impl Links {
 }
 
 impl Report {
+    /// Puts a comparison into the report: the gate's reasons at `fail_on`,
+    /// what the first newly failing cases got (`flipped`, read from the
+    /// store by the caller) and the link to the baseline commit.
+    pub fn add_comparison(
+        &mut self,
+        compared: crate::compare::baseline::Compared,
+        fail_on: crate::config::FailOn,
+        flipped: Vec<crate::store::read::CaseDetail>,
+    ) {
+        self.gate_reasons = crate::compare::verdict::gate_reasons(&compared.comparison, fail_on);
+        self.links = Links::from_env(compared.baseline.run.git_sha.as_deref());
+        self.flipped = flipped;
+        self.comparison = Some(compared);
+    }
+
     /// Whether the run passes its gates: the pass rate and `--fail-on`.
     pub fn passed(&self) -> bool {
         self.gate_passed && self.gate_reasons.is_empty()

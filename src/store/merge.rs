@@ -2,7 +2,7 @@
 //! read-only, checked (one suite, one config, no case twice), and its
 //! results copied under a new run id in one transaction.
 
-use duckdb::{Connection, OptionalExt, params};
+use duckdb::{Connection, OptionalExt, Transaction, params};
 use std::path::Path;
 
 /// One shard's newest run, as found in its file.
@@ -33,43 +33,74 @@ fn quoted(path: &Path) -> String {
 
 /// Merges the newest run of each of `inputs` into `conn` as run `run_id`.
 pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Merged, Refusal> {
-    let db = |e: duckdb::Error| e.to_string();
-    let mut runs = Vec::new();
-    for (i, path) in inputs.iter().enumerate() {
-        conn.execute_batch(&format!("ATTACH {} AS shard{i} (READ_ONLY)", quoted(path)))
-            .map_err(|e| format!("{}: cannot open it as a history: {e}", path.display()))?;
-        let found = conn
-            .query_row(
-                &format!(
-                    "SELECT run_id, suite, config_hash, status, shard FROM shard{i}.runs
-                      ORDER BY started_at DESC LIMIT 1"
-                ),
-                [],
-                |row| {
-                    Ok(ShardRun {
-                        run_id: row.get(0)?,
-                        suite: row.get(1)?,
-                        config_hash: row.get(2)?,
-                        status: row.get(3)?,
-                        shard: row.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db)?;
-        let Some(run) = found else {
-            return Err(format!("{} holds no run", path.display()));
-        };
-        if run.status != "finished" {
-            return Err(format!(
-                "{}: run {} is {}, not finished; run that shard again",
-                path.display(),
-                run.run_id,
-                run.status
-            ));
-        }
-        runs.push(run);
+    let runs = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, path)| attach(conn, i, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_shards(&runs, inputs)?;
+    let tx = conn.transaction().map_err(db)?;
+    let union = |table: &str, columns: &str| union(&runs, table, columns);
+    copy_runs_and_cases(&tx, &runs, run_id, &union)?;
+    combine_timings(&tx, &runs, run_id, &union)?;
+    combine_metrics(&tx, run_id, &union)?;
+    let total = count_cases(&tx, run_id)?;
+    tx.commit().map_err(db)?;
+    for i in 0..runs.len() {
+        let _ = conn.execute_batch(&format!("DETACH shard{i}"));
     }
+    Ok(Merged {
+        run_id: run_id.to_string(),
+        suite: runs[0].suite.clone(),
+        shards: runs.len(),
+        cases: total,
+    })
+}
+
+fn db(e: duckdb::Error) -> Refusal {
+    e.to_string()
+}
+
+/// Attaches shard file `path` as `shard{i}` and reads its newest run,
+/// which must have finished.
+fn attach(conn: &Connection, i: usize, path: &Path) -> Result<ShardRun, Refusal> {
+    conn.execute_batch(&format!("ATTACH {} AS shard{i} (READ_ONLY)", quoted(path)))
+        .map_err(|e| format!("{}: cannot open it as a history: {e}", path.display()))?;
+    let found = conn
+        .query_row(
+            &format!(
+                "SELECT run_id, suite, config_hash, status, shard FROM shard{i}.runs
+                  ORDER BY started_at DESC LIMIT 1"
+            ),
+            [],
+            |row| {
+                Ok(ShardRun {
+                    run_id: row.get(0)?,
+                    suite: row.get(1)?,
+                    config_hash: row.get(2)?,
+                    status: row.get(3)?,
+                    shard: row.get(4)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(db)?;
+    let Some(run) = found else {
+        return Err(format!("{} holds no run", path.display()));
+    };
+    if run.status != "finished" {
+        return Err(format!(
+            "{}: run {} is {}, not finished; run that shard again",
+            path.display(),
+            run.run_id,
+            run.status
+        ));
+    }
+    Ok(run)
+}
+
+/// The shards must be runs of one suite and one config, each shard once.
+fn check_shards(runs: &[ShardRun], inputs: &[&Path]) -> Result<(), Refusal> {
     let first = &runs[0];
     for (run, path) in runs.iter().zip(inputs).skip(1) {
         if run.suite != first.suite {
@@ -102,20 +133,31 @@ pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Me
             ));
         }
     }
+    Ok(())
+}
 
-    let tx = conn.transaction().map_err(db)?;
-    let union = |table: &str, columns: &str| -> String {
-        runs.iter()
-            .enumerate()
-            .map(|(i, r)| {
-                format!(
-                    "SELECT {columns} FROM shard{i}.{table} WHERE run_id = '{}'",
-                    r.run_id.replace('\'', "''")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ")
-    };
+/// `SELECT columns FROM` each shard's `table`, rows of its run only.
+fn union(runs: &[ShardRun], table: &str, columns: &str) -> String {
+    runs.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                "SELECT {columns} FROM shard{i}.{table} WHERE run_id = '{}'",
+                r.run_id.replace('\'', "''")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The merged run's row, and every shard's cases and scores under its id;
+/// no case may come from two shards.
+fn copy_runs_and_cases(
+    tx: &Transaction,
+    runs: &[ShardRun],
+    run_id: &str,
+    union: &dyn Fn(&str, &str) -> String,
+) -> Result<(), Refusal> {
     tx.execute(
         &format!(
             "INSERT INTO runs (run_id, suite, config_hash, git_sha, branch, pr_number, tool_version,
@@ -154,8 +196,18 @@ pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Me
             "{twice} cases appear in more than one shard: merge the shards of one sharded run (--shard i/n with one n), each once"
         ));
     }
-    // The shards ran side by side: the merged run took as long as the
-    // slowest shard, and each component's busy time adds up.
+    Ok(())
+}
+
+/// The shards ran side by side: the merged run took as long as the
+/// slowest shard, and each component's busy time adds up; each shard's
+/// own total is kept as `shard I/N`.
+fn combine_timings(
+    tx: &Transaction,
+    runs: &[ShardRun],
+    run_id: &str,
+    union: &dyn Fn(&str, &str) -> String,
+) -> Result<(), Refusal> {
     tx.execute(
         &format!(
             "INSERT INTO timings
@@ -180,8 +232,16 @@ pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Me
         )
         .map_err(db)?;
     }
-    // Counts add up; a peak is the largest; figures over cases are
-    // computed again from the merged cases by the caller.
+    Ok(())
+}
+
+/// Counts add up; a peak is the largest; figures over cases are computed
+/// again from the merged cases by the caller.
+fn combine_metrics(
+    tx: &Transaction,
+    run_id: &str,
+    union: &dyn Fn(&str, &str) -> String,
+) -> Result<(), Refusal> {
     tx.execute(
         &format!(
             "INSERT INTO metrics
@@ -200,6 +260,11 @@ pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Me
         params![run_id],
     )
     .map_err(db)?;
+    Ok(())
+}
+
+/// Counts the merged cases into the run's row; returns how many there are.
+fn count_cases(tx: &Transaction, run_id: &str) -> Result<i64, Refusal> {
     let (total, passed, errored, mean_score): (i64, i64, i64, Option<f64>) = tx
         .query_row(
             "SELECT count(*), count(*) FILTER (WHERE passed), count(*) FILTER (WHERE error IS NOT NULL),
@@ -216,14 +281,5 @@ pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Me
         params![total, passed, errored, pass_rate, mean_score, run_id],
     )
     .map_err(db)?;
-    tx.commit().map_err(db)?;
-    for i in 0..runs.len() {
-        let _ = conn.execute_batch(&format!("DETACH shard{i}"));
-    }
-    Ok(Merged {
-        run_id: run_id.to_string(),
-        suite: first.suite.clone(),
-        shards: runs.len(),
-        cases: total,
-    })
+    Ok(total)
 }

@@ -8,6 +8,7 @@
 
 mod merge;
 pub mod read;
+mod run_data;
 mod schema;
 mod write;
 
@@ -23,11 +24,13 @@ use duckdb::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
-use crate::verdict::{HistoryRun, RunData};
 
 pub use merge::Merged;
+pub use run_data::{CaseOutcome, HistoryRun, RunData};
 pub use schema::CURRENT as SCHEMA_VERSION;
-pub use write::{Metric, RunInfo, RunStatus, RunTotals, Timing};
+pub use write::{RunInfo, RunStatus, RunTotals};
+
+use crate::record::{Metric, Timing};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use duckdb::{Connection, OptionalExt, params};
 use serde::{Deserialize, Serialize};
 
-use crate::verdict::{CaseOutcome, HistoryRun, RunData};
+use crate::store::{CaseOutcome, HistoryRun, RunData};
 
 /// A run as `ai-evals history` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -492,13 +492,13 @@ pub fn first_failures(
 }
 
 /// A run's component timings, the total first.
-pub fn timings(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<crate::store::Timing>> {
+pub fn timings(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<crate::record::Timing>> {
     let mut statement = conn.prepare(
         "SELECT component, parent, duration_ms, calls FROM timings WHERE run_id = ?
           ORDER BY component <> 'total', parent NULLS FIRST, component",
     )?;
     let rows = statement.query_map(params![run_id], |row| {
-        Ok(crate::store::Timing {
+        Ok(crate::record::Timing {
             component: row.get(0)?,
             parent: row.get(1)?,
             duration_ms: row.get(2)?,

@@ -3,9 +3,8 @@
 
 use chrono::NaiveDateTime;
 use duckdb::{Connection, params};
-use serde::{Deserialize, Serialize};
 
-use crate::record::CaseRecord;
+use crate::record::{CaseRecord, Metric, Timing};
 
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
@@ -52,23 +51,6 @@ pub struct RunTotals {
     pub rows_skipped: u64,
     pub pass_rate: Option<f64>,
     pub mean_score: Option<f64>,
-}
-
-/// A component's time: `duration_ms` is the time the component was busy;
-/// `calls` how many times it ran, where that means something.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Timing {
-    pub component: String,
-    pub parent: Option<String>,
-    pub duration_ms: f64,
-    pub calls: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Metric {
-    pub name: String,
-    pub value: f64,
-    pub unit: Option<String>,
 }
 
 pub fn begin_run(conn: &Connection, run: &RunInfo) -> duckdb::Result<()> {

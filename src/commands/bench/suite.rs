@@ -1,0 +1,434 @@
+//! The benchmarks `ai-evals bench` runs: the pipeline's own components
+//! (parsing, rendering, scoring, cache keys, verdicts), each set up once
+//! and then repeated.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::assertion::{AssertionSpec, Context};
+use crate::compare::stats::SplitMix64;
+use crate::compare::verdict;
+use crate::error::{Error, Result};
+use crate::store::{CaseOutcome, HistoryRun, RunData};
+
+/// One benchmark: what it measures, how many operations one iteration
+/// makes, and how to set it up (setup is not timed).
+pub struct Benchmark {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub ops: u64,
+    pub(super) setup: fn(u64) -> Result<Work>,
+}
+
+/// One iteration's work, set up and ready to repeat.
+pub(super) type Work = Box<dyn FnMut()>;
+
+/// Every benchmark, in the order they run.
+pub fn all() -> Vec<Benchmark> {
+    vec![
+        Benchmark {
+            name: "dataset/jsonl",
+            what: "parse a 10,000-row JSONL dataset",
+            ops: 10_000,
+            setup: jsonl,
+        },
+        Benchmark {
+            name: "prompt/render",
+            what: "render a prompt template with three variables",
+            ops: 1_000,
+            setup: prompt_render,
+        },
+        Benchmark {
+            name: "cache/key",
+            what: "derive a response cache key from a chat request",
+            ops: 1_000,
+            setup: cache_key,
+        },
+        Benchmark {
+            name: "cache/lookup",
+            what: "look an answer up in the on-disk response cache (cold memory)",
+            ops: 1_000,
+            setup: cache_lookup,
+        },
+        Benchmark {
+            name: "scoring/equals",
+            what: "equals on a 1 KB output",
+            ops: 1_000,
+            setup: |ops| scorer(ops, "equals", json!(kilobyte(1))),
+        },
+        Benchmark {
+            name: "scoring/regex",
+            what: "a regex on a 1 KB output",
+            ops: 1_000,
+            setup: |ops| {
+                scorer(
+                    ops,
+                    "regex",
+                    json!(r"(?i)\b(error|fail(ed|ure)?)\b\s+\d{3}"),
+                )
+            },
+        },
+        Benchmark {
+            name: "scoring/levenshtein",
+            what: "levenshtein between two 1 KB texts",
+            ops: 20,
+            setup: |ops| scorer(ops, "levenshtein", json!(kilobyte(2))),
+        },
+        Benchmark {
+            name: "scoring/cosine",
+            what: "cosine similarity of two 1,536-dimension embeddings",
+            ops: 1_000,
+            setup: cosine,
+        },
+        Benchmark {
+            name: "report/comment+summary",
+            what: "render the PR comment and the step summary for 10,000 cases, 2,000 flipped",
+            ops: 1,
+            setup: report_render,
+        },
+        Benchmark {
+            name: "verdicts",
+            what: "regression verdicts for 10,000 shared cases and a 30-run history",
+            ops: 1,
+            setup: verdicts,
+        },
+    ]
+}
+
+/// A deterministic 1 KB text of words; `seed` varies it.
+fn kilobyte(seed: u64) -> String {
+    const WORDS: &[&str] = &[
+        "the", "model", "answer", "refund", "policy", "customer", "order", "within", "days",
+        "shipping", "returns", "account", "support", "billing", "invoice", "error",
+    ];
+    let mut rng = SplitMix64::new(seed);
+    let mut text = String::with_capacity(1100);
+    while text.len() < 1024 {
+        text.push_str(WORDS[rng.next_index(WORDS.len())]);
+        text.push(' ');
+    }
+    text.truncate(1024);
+    text
+}
+
+fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
+    let spec = AssertionSpec {
+        kind: kind.into(),
+        value: Some(value),
+        weight: None,
+        threshold: Some(400.0).filter(|_| kind == "levenshtein"),
+        provider: None,
+    };
+    let assertion = spec
+        .compile()
+        .map_err(|e| Error::runtime(format!("benchmark {kind}: {e}")))?;
+    let output = kilobyte(1);
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            let ctx = Context {
+                output: black_box(&output),
+                latency_ms: None,
+                cost_usd: None,
+            };
+            black_box(assertion.evaluate(&ctx));
+        }
+    }))
+}
+
+fn cosine(ops: u64) -> Result<Work> {
+    let mut rng = SplitMix64::new(9);
+    let mut vector = || -> Vec<f32> { (0..1536).map(|_| rng.next_f64() as f32 - 0.5).collect() };
+    let (a, b) = (vector(), vector());
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            black_box(crate::score::cosine(black_box(&a), black_box(&b)));
+        }
+    }))
+}
+
+/// A file removed when the benchmark that reads it is dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh path in the temporary folder.
+fn scratch(suffix: &str) -> Scratch {
+    Scratch(std::env::temp_dir().join(format!(
+        "ai-evals-bench-{}-{}{suffix}",
+        std::process::id(),
+        fastrand::u64(..)
+    )))
+}
+
+fn cache_lookup(ops: u64) -> Result<Work> {
+    use crate::execute::cache::{Entry, ResponseCache, Settings};
+    let dir = scratch("-cache");
+    let keys: Vec<_> = (0..ops)
+        .map(|i| {
+            crate::execute::cache::key::response(
+                "openai",
+                "http://localhost/v1",
+                &json!({"n": i}),
+                0,
+            )
+        })
+        .collect();
+    let entry = Entry {
+        model: "gpt-4o-mini".into(),
+        output: kilobyte(5)[..400].to_string(),
+        usage: None,
+        cost_usd: Some(1e-5),
+        latency_ms: Some(420.0),
+        finish_reason: Some("stop".into()),
+    };
+    let writer = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
+    for key in &keys {
+        writer.put(key, &entry);
+    }
+    if writer.stats().writes != ops {
+        return Err(Error::runtime(format!(
+            "cannot write the benchmark cache in {}",
+            dir.path().display()
+        )));
+    }
+    Ok(Box::new(move || {
+        // A new cache each time: its memory layer is empty, so every lookup reads a file.
+        let cache = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
+        for key in &keys {
+            assert!(cache.get(black_box(key)).is_some());
+        }
+    }))
+}
+
+fn jsonl(ops: u64) -> Result<Work> {
+    let file = scratch(".jsonl");
+    let failed =
+        |e: std::io::Error| Error::runtime(format!("cannot write a temporary dataset: {e}"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file.path()).map_err(failed)?);
+    for i in 0..ops {
+        writeln!(
+            out,
+            r#"{{"id": "case-{i}", "question": "What is {i} plus {i}?", "expected": "{}"}}"#,
+            2 * i
+        )
+        .map_err(failed)?;
+    }
+    out.flush().map_err(failed)?;
+    drop(out);
+    Ok(Box::new(move || {
+        let mut rows = 0u64;
+        crate::ingest::dataset::read(file.path(), crate::config::Format::Jsonl, &mut |row| {
+            assert!(black_box(row).is_ok(), "the benchmark rows are valid");
+            rows += 1;
+            Ok(())
+        })
+        .expect("the benchmark dataset parses");
+        assert_eq!(rows, ops);
+    }))
+}
+
+fn prompt_render(ops: u64) -> Result<Work> {
+    let sources = BTreeMap::from([(
+        "qa".to_string(),
+        "You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string(),
+    )]);
+    let prompts =
+        crate::ingest::prompt::Prompts::new(&sources, std::path::Path::new("bench.toml"))?;
+    let vars = minijinja::Value::from(minijinja::value::Serde(
+        json!({"company": "Acme", "language": "English", "question": kilobyte(3)}),
+    ));
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            black_box(prompts.render("qa", &vars).expect("the template renders"));
+        }
+    }))
+}
+
+fn cache_key(ops: u64) -> Result<Work> {
+    let body = json!({
+        "model": "gpt-4o-mini",
+        "temperature": 0,
+        "max_tokens": 256,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": kilobyte(4)},
+        ],
+    });
+    Ok(Box::new(move || {
+        for repeat in 0..ops {
+            black_box(crate::execute::cache::key::response(
+                "openai",
+                "https://api.openai.com/v1/chat/completions",
+                &body,
+                repeat as u32,
+            ));
+        }
+    }))
+}
+
+/// Synthetic runs the size the verdict target names.
+fn verdicts(_: u64) -> Result<Work> {
+    let mut rng = SplitMix64::new(11);
+    let mut run = |id: &str| RunData {
+        run_id: id.into(),
+        git_sha: None,
+        cases: (0..10_000)
+            .map(|i| CaseOutcome {
+                key: format!("case-{i}#0"),
+                passed: rng.next_f64() < 0.9,
+                score: rng.next_f64(),
+                errored: false,
+                latency_ms: Some(200.0 + 800.0 * rng.next_f64()),
+                tokens: Some((100.0 + 400.0 * rng.next_f64()).round()),
+                cost_usd: Some(1e-4 * rng.next_f64()),
+            })
+            .collect(),
+        timings: [
+            ("total", 60_000.0),
+            ("execution", 55_000.0),
+            ("scoring", 900.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v * (1.0 + 0.05 * rng.next_f64())))
+        .collect(),
+        metrics: BTreeMap::new(),
+    };
+    let baseline = run("base");
+    let current = run("pr");
+    let history: Vec<HistoryRun> = (0..30)
+        .map(|_| {
+            let r = run("h");
+            HistoryRun {
+                timings: r.timings,
+                metrics: BTreeMap::from([("latency_p50_ms".to_string(), 600.0)]),
+                ..HistoryRun::default()
+            }
+        })
+        .collect();
+    let settings = verdict::Settings::default();
+    Ok(Box::new(move || {
+        black_box(verdict::compare(&current, &baseline, &history, &settings));
+    }))
+}
+
+/// A report of 10,000 cases whose comparison flipped 2,000 of them.
+fn report_render(_: u64) -> Result<Work> {
+    use crate::compare::baseline::{Chosen, Compared, TrendPoint};
+    use crate::compare::verdict::{Comparison, QualityChange, Severity};
+    use crate::report::{Failure, Renderer, Summary};
+    use crate::store::read::{CaseDetail, RunRef};
+
+    let timings = [
+        "total",
+        "dataset_loading",
+        "execution",
+        "scoring",
+        "storing",
+    ]
+    .iter()
+    .map(|c| crate::record::Timing {
+        component: c.to_string(),
+        parent: (*c != "total").then(|| "total".to_string()),
+        duration_ms: 1000.0,
+        calls: Some(10_000),
+    })
+    .collect();
+    let mut report = Summary::default().report("bench", "run", "db", "finished", 0.9, timings);
+    report.cases_total = 10_000;
+    report.cases_passed = 8_000;
+    report.cases_failed = 2_000;
+    report.pass_rate = Some(0.8);
+    report.failures = (0..10)
+        .map(|i| Failure {
+            case_id: format!("case-{i}"),
+            source: format!("data.jsonl:{i}"),
+            error: None,
+            failed: vec!["contains \"refund\": output does not contain \"refund\"".into()],
+            output: Some(kilobyte(i)),
+        })
+        .collect();
+    let newly_failing: Vec<String> = (0..2_000).map(|i| format!("case-{i}")).collect();
+    report.flipped = newly_failing
+        .iter()
+        .take(20)
+        .map(|key| CaseDetail {
+            key: key.clone(),
+            passed: false,
+            latency_ms: Some(500.0),
+            output: Some(kilobyte(7)),
+            error: None,
+            expected: Some("refund".into()),
+            reason: Some("output does not contain \"refund\"".into()),
+        })
+        .collect();
+    let interval = crate::compare::stats::Interval {
+        estimate: -0.1,
+        low: -0.12,
+        high: -0.08,
+    };
+    report.comparison = Some(Compared {
+        baseline: Chosen {
+            run: RunRef {
+                run_id: "base".into(),
+                suite: "bench".into(),
+                git_sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
+                branch: Some("main".into()),
+            },
+            why: "the newest run on main".into(),
+        },
+        comparison: Comparison {
+            baseline_run: "base".into(),
+            baseline_sha: None,
+            history_runs: 30,
+            quality: QualityChange {
+                shared_cases: 10_000,
+                baseline_pass_rate: Some(0.9),
+                current_pass_rate: Some(0.8),
+                pass_rate_change: Some(interval),
+                p_value: Some(1e-12),
+                newly_failing,
+                newly_passing: Vec::new(),
+                new_errors: Vec::new(),
+                added_cases: 0,
+                removed_cases: 0,
+            },
+            quality_severity: Severity::Minor,
+            findings: Vec::new(),
+            worst: Severity::Minor,
+        },
+        baseline_metrics: BTreeMap::new(),
+        baseline_timings: BTreeMap::new(),
+        trend: (0..30)
+            .map(|i| TrendPoint {
+                run_id: format!("run-{i}"),
+                git_sha: Some(format!("{i:07}")),
+                pass_rate: Some(0.9),
+                latency_p50_ms: Some(500.0),
+                cost_usd: Some(0.1),
+                total_ms: Some(60_000.0),
+            })
+            .collect(),
+    });
+    let renderer = Renderer::new(None)?;
+    Ok(Box::new(move || {
+        let comment = renderer
+            .comment(&report, "<!-- ai-evals:bench -->")
+            .expect("the comment renders");
+        let summary = renderer.summary(&report).expect("the summary renders");
+        black_box((comment, summary));
+    }))
+}

@@ -1,0 +1,206 @@
+//! `ai-evals merge`: the databases of a sharded run united into one run,
+//! with its metrics recomputed, its comparison with the baseline and its
+//! stored report.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use super::{add_comparison, baseline_request};
+use crate::cli::{MergeArgs, OutputFormat};
+use crate::commands::run::{Outcome, new_run_id, run_metrics};
+use crate::compare::baseline;
+use crate::config::{CompareConfig, Config, Targets};
+use crate::error::{Error, Result};
+use crate::log;
+use crate::record::{CacheStats, Metric};
+use crate::report::{self, escape, performance};
+use crate::store::Store;
+use crate::store::read::RunRow;
+
+/// Merges the shards, compares and stores the report; exits 0 whatever
+/// the verdict (`ai-evals report` applies the gate).
+pub async fn merge(args: MergeArgs) -> Result<Outcome> {
+    check_inputs(&args.inputs, &args.output)?;
+    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let started = std::time::Instant::now();
+    let store = Store::open(&args.output)?;
+    let run_id = new_run_id(Utc::now());
+    let merged = store.merge(args.inputs.clone(), run_id.clone()).await?;
+    log::note(&format!(
+        "merged {} shards ({} cases) into run {run_id} in {:.0} ms",
+        merged.shards,
+        merged.cases,
+        started.elapsed().as_secs_f64() * 1000.0
+    ));
+    let row = store
+        .run_row(&run_id)
+        .await?
+        .ok_or_else(|| Error::runtime("the merged run vanished"))?;
+    let metrics = merged_metrics(&store, &run_id, &row).await?;
+    store.add_metrics(&run_id, metrics).await?;
+    let report = merged_report(&args, config.as_ref(), &store, &row).await?;
+    store
+        .save_report(&run_id, report::render_json(&report))
+        .await?;
+    let text = match args.format {
+        OutputFormat::Text => format!(
+            "{}\nmerged {} shards into run {run_id} in {}; `ai-evals report --db {}` posts the comment and applies the gate\n",
+            report::Renderer::new(None)?.text(&report)?,
+            merged.shards,
+            args.output.display(),
+            args.output.display()
+        ),
+        OutputFormat::Json => report::render_json(&report),
+    };
+    Ok(Outcome {
+        exit_code: 0,
+        report: text,
+    })
+}
+
+/// Every input must exist and none may be the output itself.
+fn check_inputs(inputs: &[PathBuf], output: &std::path::Path) -> Result<()> {
+    let output = output
+        .canonicalize()
+        .unwrap_or_else(|_| output.to_path_buf());
+    for input in inputs {
+        if !input.is_file() {
+            return Err(Error::input(format!("{} does not exist", input.display())));
+        }
+        if input.canonicalize().is_ok_and(|p| p == output) {
+            return Err(Error::input(format!(
+                "{} is both a shard and the output; write the merged run to another file",
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The figures the merged cases give again (latencies, tokens, cost, pass
+/// rate) and the cache hit rate of the summed counters.
+async fn merged_metrics(store: &Store, run_id: &str, row: &RunRow) -> Result<Vec<Metric>> {
+    let mut metrics = run_metrics(store, run_id, row.pass_rate, row.mean_score).await;
+    let summed = store.metrics(run_id).await?;
+    let count = |name: &str| summed.get(name).copied().unwrap_or(0.0) as u64;
+    let cache = CacheStats {
+        hits: count("cache_hits"),
+        misses: count("cache_misses"),
+        shared: count("cache_shared"),
+        ..CacheStats::default()
+    };
+    if let Some(rate) = cache.hit_rate() {
+        metrics.push(Metric {
+            name: "cache_hit_rate".into(),
+            value: rate,
+            unit: Some("ratio".into()),
+        });
+    }
+    Ok(metrics)
+}
+
+/// The merged run's report, compared with its baseline.
+async fn merged_report(
+    args: &MergeArgs,
+    config: Option<&Config>,
+    store: &Store,
+    row: &RunRow,
+) -> Result<report::Report> {
+    let (min_pass_rate, compare, targets) = match config {
+        Some(c) => (c.suite.min_pass_rate, c.compare.clone(), c.targets.clone()),
+        None => (1.0, CompareConfig::default(), Targets::default()),
+    };
+    let fail_on = args.baseline.fail_on.unwrap_or(compare.fail_on);
+    let mut report = stored_run_report(store, row, min_pass_rate, &targets).await?;
+    report.db = args.output.display().to_string();
+    report.fail_on = fail_on.as_str().to_string();
+    let request = baseline_request(&args.baseline);
+    let current = store.find_run(&row.run_id).await?;
+    let load = async || store.run_data(&current).await;
+    let compared =
+        baseline::compare(store, &current.suite, &row.run_id, load, &request, &compare).await?;
+    match compared {
+        Some(c) => add_comparison(&mut report, store, c, fail_on).await,
+        None => {
+            report.no_comparison = Some(format!(
+                "no earlier finished run of suite {} on {} to compare with",
+                row.suite,
+                request.branch(&compare)
+            ));
+        }
+    }
+    Ok(report)
+}
+
+/// A report of a run read back from the store: its counts, failures,
+/// timings, metrics, bottlenecks and targets.
+async fn stored_run_report(
+    store: &Store,
+    row: &RunRow,
+    min_pass_rate: f64,
+    targets: &Targets,
+) -> Result<report::Report> {
+    let run_id = &row.run_id;
+    let timings = store.timings(run_id).await?;
+    let metrics = store.metrics(run_id).await?;
+    let total = row.cases_total.unwrap_or(0).max(0) as u64;
+    let passed = row.cases_passed.unwrap_or(0).max(0) as u64;
+    let by_type = store.type_counts(run_id).await?;
+    let failures = store.first_failures(run_id, 10).await?;
+    Ok(report::Report {
+        suite: row.suite.clone(),
+        run_id: run_id.clone(),
+        db: String::new(),
+        status: "finished".into(),
+        cases_total: total,
+        cases_passed: passed,
+        cases_failed: total - passed,
+        cases_errored: row.cases_errored.unwrap_or(0).max(0) as u64,
+        pass_rate: row.pass_rate,
+        mean_score: row.mean_score,
+        min_pass_rate,
+        gate_passed: row.pass_rate.is_none_or(|r| r >= min_pass_rate),
+        rows_skipped: 0,
+        row_errors: Vec::new(),
+        by_type: by_type
+            .into_iter()
+            .map(|(name, passed, total)| report::TypeCount {
+                name,
+                passed,
+                total,
+            })
+            .collect(),
+        failures: failures
+            .into_iter()
+            .map(|f| report::Failure {
+                case_id: f.case_id,
+                source: f.source,
+                error: f.error,
+                failed: f.failed,
+                output: f.output.map(|o| escape::shorten(&o, 200)),
+            })
+            .collect(),
+        bottlenecks: performance::identify_bottlenecks(
+            &timings,
+            &metrics,
+            targets.bottleneck_ms,
+            targets.bottleneck_percent,
+        ),
+        targets: performance::check_targets(&timings, &metrics, targets),
+        timings,
+        cache: None,
+        throttled_ms: metrics
+            .iter()
+            .filter(|(name, _)| name.starts_with("throttle_wait_ms/"))
+            .map(|(_, v)| v)
+            .sum(),
+        comparison: None,
+        no_comparison: None,
+        fail_on: String::new(),
+        gate_reasons: Vec::new(),
+        metrics,
+        flipped: Vec::new(),
+        links: report::Links::from_env(None),
+    })
+}

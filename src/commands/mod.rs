@@ -1,0 +1,73 @@
+//! The subcommands, one file each. Each reads its arguments, does its work
+//! through the stages that own it, and hands `main` a report and an exit
+//! code. The helpers here are the steps several commands share.
+
+pub mod bench;
+pub mod cache;
+pub mod compare;
+pub mod history;
+pub mod merge;
+pub mod report;
+pub mod run;
+
+use crate::cli::BaselineArgs;
+use crate::compare::baseline::{self, Request};
+use crate::config::FailOn;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::store::Store;
+use crate::store::read::{RunFilter, RunRef};
+
+/// The baseline request the flags and the GitHub event make.
+pub fn baseline_request(args: &BaselineArgs) -> Request {
+    Request {
+        run: args.baseline_run.clone(),
+        db: args.baseline_db.clone(),
+        branch: args.baseline_branch.clone(),
+        base: crate::publish::context::pull_request_base(),
+    }
+}
+
+/// Puts a comparison into a report, with what the first newly failing
+/// cases got (read from `store`).
+pub(crate) async fn add_comparison(
+    report: &mut crate::report::Report,
+    store: &Store,
+    compared: baseline::Compared,
+    fail_on: FailOn,
+) {
+    let failing = compared
+        .comparison
+        .quality
+        .newly_failing
+        .iter()
+        .take(20)
+        .cloned()
+        .collect();
+    let flipped = store
+        .case_details(&report.run_id, failing)
+        .await
+        .unwrap_or_else(|e| {
+            log::warn(&format!("cannot read the flipped cases: {}", e.message()));
+            Vec::new()
+        });
+    report.add_comparison(compared, fail_on, flipped);
+}
+
+/// The run with this id (or unique prefix), else the newest run in `store`.
+pub(crate) async fn run_or_newest(store: &Store, id: Option<&str>) -> Result<RunRef> {
+    if let Some(id) = id {
+        return store.find_run(id).await;
+    }
+    let filter = RunFilter {
+        limit: 1,
+        ..RunFilter::default()
+    };
+    let Some(newest) = store.runs(filter).await?.into_iter().next() else {
+        return Err(Error::input(format!(
+            "{} holds no runs yet; `ai-evals run` writes one",
+            store.path().display()
+        )));
+    };
+    store.find_run(&newest.run_id).await
+}

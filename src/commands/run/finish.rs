@@ -1,0 +1,233 @@
+//! The end of a run: the comparison with the baseline, the report built
+//! and rendered, the run's totals stored, and the report delivered (the
+//! step summary, outputs, annotations, the comment and the report files).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use super::pipeline::Executed;
+use super::setup::Setup;
+use super::{Options, Outcome};
+use crate::cli::OutputFormat;
+use crate::compare::baseline::{self, Compared};
+use crate::error::{Error, Result};
+use crate::log;
+use crate::publish;
+use crate::record::{Metric, Timing};
+use crate::report::monitor::{Component, Monitor, millis};
+use crate::report::{self, Report, Summary, performance};
+use crate::store::read::{CaseDetail, RunRef};
+use crate::store::{RunStatus, RunTotals, Store};
+
+/// The report of a run, built and rendered.
+pub(super) struct Reported {
+    pub(super) model: Report,
+    pub(super) rendered: String,
+    /// Why the comparison with the baseline failed, if it did.
+    pub(super) comparison_error: Option<Error>,
+}
+
+/// Compares a finished run with its baseline and builds its report.
+pub(super) async fn report(
+    setup: &Setup,
+    options: &Options,
+    store: &Store,
+    run: &RunRef,
+    executed: &Executed,
+    metrics: &[Metric],
+    monitor: &Monitor,
+) -> Result<Reported> {
+    let started = Instant::now();
+    let config = &setup.config;
+    let (status, _) = executed.status();
+    let metric_values: BTreeMap<String, f64> =
+        metrics.iter().map(|m| (m.name.clone(), m.value)).collect();
+    // The report cannot time its own rendering; the database gets that figure.
+    let mut timings = monitor.timings();
+    timings.retain(|t| t.component != Component::Report.name());
+    let compared = if status == RunStatus::Finished {
+        compare_with_baseline(store, run, &timings, &metric_values, options, setup).await
+    } else {
+        Ok(None)
+    };
+    let mut model = executed.summary.report(
+        &config.suite.name,
+        &run.run_id,
+        &options.db.display().to_string(),
+        status.as_str(),
+        config.suite.min_pass_rate,
+        timings,
+    );
+    let fail_on = options.fail_on.unwrap_or(config.compare.fail_on);
+    model.cache = setup.executor.cache().map(|c| c.stats());
+    model.throttled_ms = millis(setup.executor.throttled());
+    model.bottlenecks = performance::identify_bottlenecks(
+        &model.timings,
+        &metric_values,
+        config.targets.bottleneck_ms,
+        config.targets.bottleneck_percent,
+    );
+    model.targets = performance::check_targets(&model.timings, &metric_values, &config.targets);
+    model.fail_on = fail_on.as_str().to_string();
+    model.metrics = metric_values;
+    model.links = report::Links::from_env(None);
+    let comparison_error = match compared {
+        Ok(Some(c)) => {
+            super::super::add_comparison(&mut model, store, c, fail_on).await;
+            None
+        }
+        Ok(None) => {
+            if status == RunStatus::Finished {
+                model.no_comparison = Some(format!(
+                    "no earlier finished run of suite {} on {} to compare with; the first one becomes the baseline",
+                    config.suite.name,
+                    options.baseline.branch(&config.compare)
+                ));
+            }
+            None
+        }
+        Err(e) => {
+            model.no_comparison = Some(e.message().to_string());
+            Some(e)
+        }
+    };
+    let rendered = match options.format {
+        OutputFormat::Text => setup.renderer.text(&model)?,
+        OutputFormat::Json => report::render_json(&model),
+    };
+    monitor.add(Component::Report, started.elapsed(), 1);
+    Ok(Reported {
+        model,
+        rendered,
+        comparison_error,
+    })
+}
+
+/// Compares the finished run with its baseline. The run's own timings and
+/// metrics are not stored yet, so they come from memory.
+async fn compare_with_baseline(
+    store: &Store,
+    current: &RunRef,
+    timings: &[Timing],
+    metrics: &BTreeMap<String, f64>,
+    options: &Options,
+    setup: &Setup,
+) -> Result<Option<Compared>> {
+    let load = async || {
+        let mut now = (*store.run_data(current).await?).clone();
+        now.timings = timings
+            .iter()
+            .map(|t| (t.component.clone(), t.duration_ms))
+            .collect();
+        now.metrics = metrics.clone();
+        Ok(Arc::new(now))
+    };
+    baseline::compare(
+        store,
+        &current.suite,
+        &current.run_id,
+        load,
+        &options.baseline,
+        &setup.config.compare,
+    )
+    .await
+}
+
+/// Stores the report (for `ai-evals report`) and the run's totals, timings
+/// and metrics, which mark the run finished (or failed, or interrupted).
+pub(super) async fn record(
+    store: &Store,
+    run_id: &str,
+    executed: &Executed,
+    report: &Report,
+    metrics: Vec<Metric>,
+    monitor: &Monitor,
+) -> Result<()> {
+    let (status, failure) = executed.status();
+    let summary = &executed.summary;
+    let totals = RunTotals {
+        status,
+        error: failure.map(|e| e.message().to_string()),
+        finished_at: Utc::now().naive_utc(),
+        cases_total: summary.cases_total(),
+        cases_passed: summary.cases_passed(),
+        cases_errored: summary.cases_errored(),
+        rows_skipped: summary.rows_skipped(),
+        pass_rate: summary.pass_rate(),
+        mean_score: summary.mean_score(),
+    };
+    if let Err(e) = store.save_report(run_id, report::render_json(report)).await {
+        log::warn(&format!(
+            "cannot keep the report for `ai-evals report`: {}",
+            e.message()
+        ));
+    }
+    store
+        .finish_run(run_id.to_string(), totals, monitor.timings(), metrics)
+        .await
+}
+
+/// Every case of a finished run, for JUnit XML, which lists them all; read
+/// back only when report files are asked for.
+pub(super) async fn junit_cases(
+    store: &Store,
+    run_id: &str,
+    options: &Options,
+    status: RunStatus,
+) -> Vec<CaseDetail> {
+    if options.publish.report_dir.is_none() || status != RunStatus::Finished {
+        return Vec::new();
+    }
+    store.all_cases(run_id).await.unwrap_or_else(|e| {
+        log::warn(&format!(
+            "cannot read the cases back for JUnit: {}",
+            e.message()
+        ));
+        Vec::new()
+    })
+}
+
+/// Delivers a finished run's report and decides the exit code.
+pub(super) async fn deliver(
+    setup: &Setup,
+    options: &Options,
+    summary: &Summary,
+    reported: Reported,
+    cases: &[CaseDetail],
+) -> Outcome {
+    let Reported {
+        model,
+        mut rendered,
+        comparison_error,
+    } = reported;
+    if let Some(e) = comparison_error {
+        log::warn(&format!(
+            "the comparison with the baseline failed: {}",
+            e.message()
+        ));
+    }
+    for reason in &model.gate_reasons {
+        log::error(&format!("regression gate: {reason}"));
+    }
+    let delivered = publish::publish(
+        &model,
+        cases,
+        &setup.renderer,
+        &options.publish,
+        &publish::Environment::from_env(),
+    )
+    .await;
+    if let (Some(comment), OutputFormat::Text) = (delivered, options.format) {
+        rendered.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
+        rendered.push_str(&comment);
+    }
+    let passed =
+        summary.gate_passed(setup.config.suite.min_pass_rate) && model.gate_reasons.is_empty();
+    Outcome {
+        exit_code: if passed { 0 } else { 1 },
+        report: rendered,
+    }
+}

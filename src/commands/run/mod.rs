@@ -1,0 +1,216 @@
+//! The `run` command: config → cases → provider → scores → DuckDB →
+//! report, one named step each.
+//!
+//! [`setup`] prepares everything that can fail on bad input before the
+//! database is touched; [`pipeline`] streams the cases through the
+//! providers and scorers into the store; [`metrics`] gathers the run's
+//! figures; [`finish`] compares with the baseline, stores the totals and
+//! delivers the report.
+
+mod finish;
+mod metrics;
+mod pipeline;
+mod setup;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::cli::OutputFormat;
+use crate::compare::baseline;
+use crate::config::FailOn;
+use crate::error::{Error, Result};
+use crate::execute::executor::Overrides;
+use crate::log;
+use crate::publish;
+use crate::publish::context::GitContext;
+use crate::report::monitor::Monitor;
+use crate::store::read::RunRef;
+use crate::store::{Access, RunInfo, Store};
+
+pub(crate) use metrics::run_metrics;
+pub use setup::{DEFAULT_CACHE_DIR, cache_settings};
+
+/// The options of `ai-evals run`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub db: PathBuf,
+    pub format: OutputFormat,
+    pub strict: bool,
+    pub batch_size: Option<usize>,
+    /// Overrides of every remote provider's limits (and of the suite's concurrency).
+    pub overrides: Overrides,
+    /// No progress display.
+    pub quiet: bool,
+    /// The response cache's folder (overrides `[cache] dir`).
+    pub cache_dir: Option<PathBuf>,
+    /// How the cache may be used (overrides `[cache] mode`).
+    pub cache_mode: Option<crate::config::Mode>,
+    /// Runs of each case (overrides `suite.repeat`).
+    pub repeat: Option<u32>,
+    /// How to find the baseline to compare with.
+    pub baseline: baseline::Request,
+    /// The regression severity that fails the gate (overrides `[compare] fail-on`).
+    pub fail_on: Option<FailOn>,
+    /// Where the report goes besides stdout.
+    pub publish: publish::Options,
+    /// Templates that replace the embedded ones.
+    pub templates: Option<PathBuf>,
+    /// Run only this shard of the cases.
+    pub shard: Option<crate::ingest::shard::Shard>,
+}
+
+impl Options {
+    /// The options `ai-evals run`'s flags ask for.
+    pub fn from_args(args: crate::cli::RunArgs, quiet: bool) -> Options {
+        Options {
+            config: args.config,
+            db: args.db,
+            format: args.format,
+            strict: args.strict,
+            batch_size: args.batch_size,
+            overrides: Overrides {
+                concurrency: args.concurrency,
+                rpm: args.rpm,
+                tpm: args.tpm,
+            },
+            quiet,
+            cache_dir: args.cache_dir,
+            cache_mode: if args.no_cache {
+                Some(crate::config::Mode::Off)
+            } else {
+                args.cache
+            },
+            repeat: args.repeat,
+            baseline: super::baseline_request(&args.baseline),
+            fail_on: args.baseline.fail_on,
+            publish: args.delivery.publish(),
+            templates: args.delivery.templates,
+            shard: args.shard,
+        }
+    }
+}
+
+/// What a finished run hands back to `main`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// 0 when the gate passed, 1 when it failed.
+    pub exit_code: i32,
+    pub report: String,
+}
+
+/// Runs the suite, stores every result and the report, and delivers it.
+pub async fn run(options: &Options) -> Result<Outcome> {
+    let monitor = Arc::new(Monitor::new());
+    let setup = setup::Setup::new(options)?;
+    check_baseline_request(&options.baseline, &options.db).await?;
+    let store = Arc::new(Store::open(&options.db)?);
+    let run = begin(&setup, options, &store).await?;
+    let executed = pipeline::execute(&setup, options, &store, &run.run_id, &monitor).await?;
+    let metrics = metrics::collect(&setup, &executed, &store, &run.run_id, &monitor).await;
+    let reported =
+        finish::report(&setup, options, &store, &run, &executed, &metrics, &monitor).await?;
+    let recorded = finish::record(
+        &store,
+        &run.run_id,
+        &executed,
+        &reported.model,
+        metrics,
+        &monitor,
+    )
+    .await;
+    let (status, _) = executed.status();
+    let cases = finish::junit_cases(&store, &run.run_id, options, status).await;
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close(),
+        Err(_) => log::warn("the database is still in use; it will be closed at exit"),
+    }
+    let pipeline::Executed {
+        summary,
+        interrupted,
+        read,
+        stored,
+    } = executed;
+    read?;
+    stored?;
+    recorded?;
+    if interrupted {
+        println!("{}", reported.rendered);
+        return Err(Error::runtime(format!(
+            "interrupted; the {} cases finished so far are stored in {} (run {})",
+            summary.cases_total(),
+            options.db.display(),
+            run.run_id
+        )));
+    }
+    Ok(finish::deliver(&setup, options, &summary, reported, &cases).await)
+}
+
+/// Records the run's start: its id, suite, config and where it ran.
+async fn begin(setup: &setup::Setup, options: &Options, store: &Store) -> Result<RunRef> {
+    let config = &setup.config;
+    let git = GitContext::detect(&config.dir);
+    let started_at = Utc::now();
+    let run = RunRef {
+        run_id: new_run_id(started_at),
+        suite: config.suite.name.clone(),
+        git_sha: git.sha.clone(),
+        branch: git.branch.clone(),
+    };
+    store
+        .begin_run(RunInfo {
+            run_id: run.run_id.clone(),
+            suite: config.suite.name.clone(),
+            config_hash: config.hash.clone(),
+            git_sha: git.sha,
+            branch: git.branch,
+            pr_number: git.pr_number,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: started_at.naive_utc(),
+            shard: options.shard.map(|s| s.to_string()),
+        })
+        .await?;
+    log::debug(&format!("run {} started", run.run_id));
+    Ok(run)
+}
+
+/// Fails early, before anything runs, on a baseline that cannot be read:
+/// a `--baseline-db` that is missing or not a history, a `--baseline-run`
+/// that is not there.
+async fn check_baseline_request(request: &baseline::Request, db: &std::path::Path) -> Result<()> {
+    let Some(id) = &request.run else {
+        if let Some(path) = &request.db {
+            Store::open_with(path, Access::ReadOnly)?.close();
+        }
+        return Ok(());
+    };
+    let path = request.db.as_deref().unwrap_or(db);
+    if !path.is_file() {
+        return Err(Error::input(format!(
+            "--baseline-run {id}: {} does not exist yet",
+            path.display()
+        )));
+    }
+    let source = Store::open_with(path, Access::ReadOnly)?;
+    source.find_run(id).await?;
+    source.close();
+    Ok(())
+}
+
+/// A run id that sorts by time and is unique across machines and shards.
+pub fn new_run_id(started: chrono::DateTime<Utc>) -> String {
+    let seed = format!(
+        "{:?}-{}-{:?}",
+        started.timestamp_nanos_opt(),
+        std::process::id(),
+        Instant::now()
+    );
+    format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        &blake3::hash(seed.as_bytes()).to_hex()[..6]
+    )
+}

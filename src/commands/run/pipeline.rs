@@ -1,0 +1,551 @@
+//! The streaming pipeline: dataset rows → cases → provider → scores →
+//! DuckDB.
+//!
+//! Three stages run at once, joined by bounded channels so that memory stays
+//! flat however large the suite: a blocking reader thread turns dataset rows
+//! into batches of cases; the executor runs cases concurrently and scores
+//! them; a storer task writes each finished batch in one transaction. A
+//! killed run therefore keeps every batch already stored.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::Options;
+use super::setup::Setup;
+use crate::assertion::{AssertionResult, Context};
+use crate::config::Config;
+use crate::error::{Error, Kind, Result};
+use crate::execute::executor::{Answer, Executor, Failure};
+use crate::execute::provider::Request;
+use crate::ingest::cases::{Builder, Case, Origin, Rejection};
+use crate::ingest::dataset::{self, Location, Row};
+use crate::ingest::prompt::Prompts;
+use crate::log;
+use crate::record::CaseRecord;
+use crate::report::Summary;
+use crate::report::monitor::{Component, Monitor, millis};
+use crate::report::progress::Progress;
+use crate::score;
+use crate::score::grading::Grader;
+use crate::store::{RunStatus, Store};
+
+/// At most this many skipped rows are printed as warnings; all are counted.
+const WARNED_ROWS: u64 = 20;
+
+/// What the pipeline did: a summary of every scored case, whether it was
+/// interrupted, and how the reader and the storer ended.
+pub(super) struct Executed {
+    pub(super) summary: Summary,
+    pub(super) interrupted: bool,
+    /// `Err` when a dataset could not be read; the reader stopping because
+    /// the run stopped taking cases is not an error of its own.
+    pub(super) read: Result<()>,
+    /// `Err` when a batch could not be stored.
+    pub(super) stored: Result<()>,
+}
+
+impl Executed {
+    /// The run's status, and the error that failed it.
+    pub(super) fn status(&self) -> (RunStatus, Option<&Error>) {
+        match (&self.read, &self.stored) {
+            (Err(e), _) | (_, Err(e)) => (RunStatus::Failed, Some(e)),
+            _ if self.interrupted => (RunStatus::Interrupted, None),
+            _ => (RunStatus::Finished, None),
+        }
+    }
+}
+
+/// Runs every case of the suite (this shard's) and stores each scored
+/// batch under `run_id`; stops early on Ctrl-C or SIGTERM.
+pub(super) async fn execute(
+    setup: &Setup,
+    options: &Options,
+    store: &Arc<Store>,
+    run_id: &str,
+    monitor: &Arc<Monitor>,
+) -> Result<Executed> {
+    let (case_tx, mut case_rx) = mpsc::channel::<Vec<Case>>(2);
+    let reader = spawn_reader(setup, options.strict, case_tx);
+    let progress = Arc::new(Progress::new(options.quiet));
+    {
+        let (config, progress) = (setup.config.clone(), progress.clone());
+        let shards = options.shard.map_or(1, |s| u64::from(s.count));
+        tokio::task::spawn_blocking(move || progress.set_total(count_cases(&config) / shards));
+    }
+    // Room for batches to queue while a write runs: the storer writes what
+    // queued in one transaction.
+    let (record_tx, record_rx) = mpsc::channel::<Vec<CaseRecord>>(64);
+    let storer = tokio::spawn(store_batches(
+        store.clone(),
+        run_id.to_string(),
+        record_rx,
+        monitor.clone(),
+    ));
+    let mut summary = Summary::default();
+    let execution = run_cases(
+        setup,
+        options,
+        &mut case_rx,
+        &record_tx,
+        &mut summary,
+        &progress,
+        monitor,
+    );
+    let interrupted = tokio::select! {
+        () = execution => false,
+        () = shutdown_signal() => true,
+    };
+    drop(record_tx);
+    drop(case_rx);
+    progress.finish();
+    let stored = storer
+        .await
+        .map_err(|e| Error::runtime(format!("the storer task failed: {e}")))?;
+    let read = match reader
+        .await
+        .map_err(|e| Error::runtime(format!("the dataset reader failed: {e}")))?
+    {
+        Ok((busy, skipped)) => {
+            monitor.add(Component::DatasetLoading, busy, 0);
+            summary.add_skipped(skipped.count, &skipped.messages);
+            Ok(())
+        }
+        Err(e) if interrupted || e.kind() == Kind::Stopped => Ok(()),
+        Err(e) => Err(e),
+    };
+    Ok(Executed {
+        summary,
+        interrupted,
+        read,
+        stored,
+    })
+}
+
+/// The reader thread: rows in, batches of cases out; its busy time and
+/// skipped rows when it is done.
+fn spawn_reader(
+    setup: &Setup,
+    strict: bool,
+    out: mpsc::Sender<Vec<Case>>,
+) -> tokio::task::JoinHandle<Result<(Duration, Skipped)>> {
+    let (config, prompts, providers) = (
+        setup.config.clone(),
+        setup.prompts.clone(),
+        setup.providers.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut feeder = Feeder::new(&config, &prompts, &providers, strict, out)?;
+        let result = feeder.read_all();
+        let (busy, skipped) = feeder.finish();
+        result.map(|()| (busy, skipped))
+    })
+}
+
+/// Runs each case's repeats as they arrive, scores them a batch at a time
+/// and hands each scored batch to the storer.
+async fn run_cases(
+    setup: &Setup,
+    options: &Options,
+    case_rx: &mut mpsc::Receiver<Vec<Case>>,
+    record_tx: &mpsc::Sender<Vec<CaseRecord>>,
+    summary: &mut Summary,
+    progress: &Progress,
+    monitor: &Arc<Monitor>,
+) {
+    let started = Instant::now();
+    let (executor, grader) = (&setup.executor, &setup.grader);
+    let repeat = setup.config.suite.repeat;
+    let shard = options.shard;
+    let cases = futures::stream::poll_fn(|cx| case_rx.poll_recv(cx))
+        .flat_map(futures::stream::iter)
+        .filter(move |case| std::future::ready(shard.is_none_or(|s| s.includes(&case.id))))
+        .flat_map(|case| {
+            let case = Arc::new(case);
+            futures::stream::iter((0..repeat).map(move |r| (Arc::clone(&case), r)))
+        });
+    // Deterministic scoring runs on the worker pool a batch at a time,
+    // overlapping with the next batch's requests.
+    let mut records = cases
+        .map(|(case, r)| run_case(case, r, executor, grader, monitor))
+        .buffer_unordered(executor.width())
+        .chunks(setup.config.suite.batch_size)
+        .map(|batch| {
+            let monitor = monitor.clone();
+            setup.pool.run(move || score_batch(batch, &monitor))
+        })
+        .buffered(2);
+    while let Some(batch) = records.next().await {
+        for record in &batch {
+            summary.add(record);
+        }
+        progress.advance(batch.len() as u64, executor.throttled());
+        if record_tx.send(batch).await.is_err() {
+            break;
+        }
+    }
+    monitor.add(Component::Execution, started.elapsed(), 0);
+}
+
+/// The number of cases the suite will have, as far as it can be counted
+/// cheaply (a JSON array counts as unknown, so the total is a lower bound).
+fn count_cases(config: &Config) -> u64 {
+    let rows: u64 = config
+        .datasets
+        .iter()
+        .flat_map(|d| d.files.iter())
+        .filter_map(|(file, format)| dataset::count_rows(file, *format))
+        .sum();
+    config.tests.len() as u64 + rows
+}
+
+/// What getting a case's output produced.
+#[derive(Default)]
+struct Obtained {
+    output: Option<String>,
+    latency_ms: Option<f64>,
+    original_latency_ms: Option<f64>,
+    usage: Option<crate::record::Usage>,
+    cost_usd: Option<f64>,
+    finish_reason: Option<String>,
+    attempts: u32,
+    cached: bool,
+    error: Option<String>,
+}
+
+/// Runs one repeat of a case on its provider (unless the case carries its
+/// output) and grades its model-graded assertions.
+async fn run_case(
+    case: Arc<Case>,
+    repeat: u32,
+    executor: &Executor,
+    grader: &Grader,
+    monitor: &Monitor,
+) -> Pending {
+    let lane = executor.lane(case.provider);
+    let obtained = match &case.output {
+        Some(output) => Obtained {
+            output: Some(output.clone()),
+            ..Obtained::default()
+        },
+        None => {
+            let request = Request {
+                case_id: &case.id,
+                repeat,
+                prompt: case.prompt.as_deref().unwrap_or_default(),
+            };
+            let started = Instant::now();
+            match executor.call(case.provider, request).await {
+                Ok(Answer {
+                    response: r,
+                    attempts,
+                    cached,
+                }) => {
+                    let original = r.latency.map(millis);
+                    Obtained {
+                        output: Some(r.output),
+                        // A cached answer took only the lookup this time.
+                        latency_ms: if cached {
+                            Some(millis(started.elapsed()))
+                        } else {
+                            original
+                        },
+                        original_latency_ms: original,
+                        usage: r.usage,
+                        cost_usd: r.cost_usd,
+                        finish_reason: r.finish_reason,
+                        attempts,
+                        cached,
+                        error: None,
+                    }
+                }
+                Err(Failure { error, attempts }) => Obtained {
+                    attempts,
+                    error: Some(error.message),
+                    ..Obtained::default()
+                },
+            }
+        }
+    };
+    let Obtained {
+        output,
+        latency_ms,
+        original_latency_ms,
+        usage,
+        cost_usd,
+        finish_reason,
+        attempts,
+        cached,
+        error,
+    } = obtained;
+    let graded = match (&output, &error) {
+        (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
+            grader
+                .grade(executor, &case, repeat, output, |a, took| {
+                    monitor.add_scorer(a.kind.name(), took, 1)
+                })
+                .await
+        }
+        _ => Vec::new(),
+    };
+    let record = CaseRecord {
+        case_id: case.id.clone(),
+        repeat,
+        ordinal: case.ordinal,
+        source: case.source.clone(),
+        description: case.description.clone(),
+        provider: lane.name.clone(),
+        model: lane.provider.model().to_string(),
+        prompt: case.prompt.clone(),
+        output,
+        passed: false,
+        score: 0.0,
+        threshold: case.threshold,
+        latency_ms,
+        original_latency_ms,
+        usage,
+        cost_usd,
+        cached,
+        finish_reason,
+        attempts,
+        error,
+        assertions: Vec::new(),
+    };
+    Pending {
+        record,
+        case,
+        graded,
+    }
+}
+
+/// A case with its output and its model-graded results, waiting for the
+/// deterministic assertions to be scored.
+struct Pending {
+    record: CaseRecord,
+    case: Arc<Case>,
+    graded: Vec<(usize, AssertionResult)>,
+}
+
+/// Scores a batch on a pool worker: each deterministic assertion (timed by
+/// type), the graded results, then each case's score and verdict.
+fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
+    let mut timings: BTreeMap<&'static str, (Duration, u64)> = BTreeMap::new();
+    let records = batch
+        .into_iter()
+        .map(|pending| {
+            let Pending {
+                mut record,
+                case,
+                graded,
+            } = pending;
+            let Some(output) = record.output.as_deref().filter(|_| record.error.is_none()) else {
+                return record;
+            };
+            let ctx = Context {
+                output,
+                latency_ms: record.original_latency_ms,
+                cost_usd: record.cost_usd,
+            };
+            // Graded assertions were timed while they were graded.
+            let scored = score::score(
+                &case.assertions,
+                case.threshold,
+                &ctx,
+                &graded,
+                |a, took| {
+                    let entry = timings.entry(a.kind.name()).or_default();
+                    entry.0 += took;
+                    entry.1 += 1;
+                },
+            );
+            record.passed = scored.passed;
+            record.score = scored.score;
+            record.assertions = scored.assertions;
+            record
+        })
+        .collect::<Vec<_>>();
+    for (name, (busy, calls)) in timings {
+        monitor.add_scorer(name, busy, calls);
+    }
+    monitor.add(Component::Scoring, Duration::ZERO, records.len() as u64);
+    records
+}
+
+/// Writes batches as they come; the first failure stops it.
+/// The most rows the storer puts in one transaction.
+const MAX_GROUP_ROWS: usize = 5_000;
+
+async fn store_batches(
+    store: Arc<Store>,
+    run_id: String,
+    mut batches: mpsc::Receiver<Vec<CaseRecord>>,
+    monitor: Arc<Monitor>,
+) -> Result<()> {
+    let mut stored = 0usize;
+    let mut count = 0u64;
+    while let Some(mut group) = batches.recv().await {
+        // A write costs a commit more than rows: the batches that queued
+        // while the last one was written go together, in one transaction.
+        let mut in_group = 1;
+        while group.len() < MAX_GROUP_ROWS {
+            match batches.try_recv() {
+                Ok(batch) => {
+                    group.extend(batch);
+                    in_group += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let n = group.len();
+        let started = Instant::now();
+        store.write_batch(run_id.clone(), group).await?;
+        monitor.add(Component::Storing, started.elapsed(), 1);
+        stored += n;
+        count += in_group;
+        log::debug(&format!("stored batch {count}: {stored} cases in all"));
+    }
+    Ok(())
+}
+
+/// Skipped rows: all counted, the first few kept for the report.
+#[derive(Debug, Default)]
+struct Skipped {
+    count: u64,
+    messages: Vec<String>,
+}
+
+/// The reader side: rows in, batches of cases out.
+struct Feeder<'a> {
+    config: &'a Config,
+    builder: Builder<'a>,
+    strict: bool,
+    batch: Vec<Case>,
+    out: mpsc::Sender<Vec<Case>>,
+    skipped: Skipped,
+    started: Instant,
+    /// Time spent blocked on a full channel: waiting, not loading.
+    waiting: Duration,
+}
+
+impl<'a> Feeder<'a> {
+    fn new(
+        config: &'a Config,
+        prompts: &'a Prompts,
+        providers: &'a [(String, bool)],
+        strict: bool,
+        out: mpsc::Sender<Vec<Case>>,
+    ) -> Result<Feeder<'a>> {
+        Ok(Feeder {
+            config,
+            builder: Builder::new(config, prompts, providers)?,
+            strict,
+            batch: Vec::with_capacity(config.suite.batch_size),
+            out,
+            skipped: Skipped::default(),
+            started: Instant::now(),
+            waiting: Duration::ZERO,
+        })
+    }
+
+    fn read_all(&mut self) -> Result<()> {
+        let config = self.config;
+        let config_file = Arc::new(config.path.clone());
+        for (test, line) in &config.tests {
+            let at = Location {
+                file: config_file.clone(),
+                line: *line,
+            };
+            self.push(Ok((at, test.clone())), Origin::Inline)?;
+        }
+        for (n, dataset) in config.datasets.iter().enumerate() {
+            for (file, format) in &dataset.files {
+                dataset::read(file, *format, &mut |row| self.push(row, Origin::Dataset(n)))?;
+            }
+        }
+        self.send()
+    }
+
+    fn push(&mut self, row: Row, origin: Origin) -> Result<()> {
+        let (at, test) = match row {
+            Ok(row) => row,
+            Err(bad) => return self.skip(bad.to_string()),
+        };
+        match self.builder.build(test, &at, origin) {
+            Ok(case) => {
+                self.batch.push(case);
+                if self.batch.len() >= self.config.suite.batch_size {
+                    self.send()?;
+                }
+                Ok(())
+            }
+            Err(Rejection::Row(message)) => self.skip(format!("{at}: {message}")),
+            Err(Rejection::Fatal(e)) => Err(e),
+        }
+    }
+
+    fn skip(&mut self, message: String) -> Result<()> {
+        if self.strict {
+            return Err(Error::input(format!(
+                "{message} (--strict stops at the first bad row)"
+            )));
+        }
+        self.skipped.count += 1;
+        if self.skipped.count <= WARNED_ROWS {
+            log::warn(&format!("{message}; row skipped"));
+        } else if self.skipped.count == WARNED_ROWS + 1 {
+            log::warn("more rows are skipped; the report counts them all");
+        }
+        if self.skipped.messages.len() < 10 {
+            self.skipped.messages.push(message);
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.config.suite.batch_size),
+        );
+        let started = Instant::now();
+        let sent = self.out.blocking_send(batch);
+        self.waiting += started.elapsed();
+        sent.map_err(|_| Error::stopped("the pipeline stopped taking cases"))
+    }
+
+    /// The time spent loading (not waiting), and the skipped rows.
+    fn finish(self) -> (Duration, Skipped) {
+        (
+            self.started.elapsed().saturating_sub(self.waiting),
+            self.skipped,
+        )
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what CI sends when a job is cancelled).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

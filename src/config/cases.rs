@@ -1,0 +1,198 @@
+//! The cases: `[defaults]`, inline `[[tests]]` and `[[datasets]]` files,
+//! each checked against the prompts, providers and graders it names.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::names::Names;
+use crate::assertion::AssertionSpec;
+
+/// The `[defaults]` section, applied to every test.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub provider: Option<String>,
+    pub prompt: Option<String>,
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub assert: Vec<AssertionSpec>,
+}
+
+/// One test case as written inline in the config or as a structured dataset
+/// row (`{"id": …, "vars": {…}, "assert": […]}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    pub id: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub assert: Vec<AssertionSpec>,
+    /// An output already produced: scored as it is, no provider is called.
+    pub output: Option<String>,
+    pub threshold: Option<f64>,
+    pub prompt: Option<String>,
+    pub provider: Option<String>,
+}
+
+/// Dataset file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Jsonl,
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// The format a file's extension implies.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        })
+    }
+}
+
+/// A `[[datasets]]` entry with its glob expanded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dataset {
+    pub pattern: String,
+    /// The matching files, sorted, each with its format.
+    #[serde(skip)]
+    pub files: Vec<(PathBuf, Format)>,
+    /// Applied to this dataset's rows, between `[defaults]` and the row's own.
+    pub prompt: Option<String>,
+    pub provider: Option<String>,
+    pub assert: Vec<AssertionSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DatasetSpec {
+    path: String,
+    format: Option<Format>,
+    prompt: Option<String>,
+    provider: Option<String>,
+    #[serde(default)]
+    assert: Vec<AssertionSpec>,
+}
+
+/// Checks what the defaults name; the error is (key, why).
+pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (String, String)> {
+    let key = |k: &str| format!("defaults.{k}");
+    if let Some(provider) = &defaults.provider {
+        names.provider(provider).map_err(|m| (key("provider"), m))?;
+    }
+    if let Some(prompt) = &defaults.prompt {
+        names.prompt(prompt).map_err(|m| (key("prompt"), m))?;
+    }
+    check_threshold(defaults.threshold).map_err(|m| (key("threshold"), m))?;
+    names
+        .assertions(&defaults.assert)
+        .map_err(|(k, m)| (key(&k), m))
+}
+
+/// Checks what an inline test names; the error is (key within the test, why).
+pub(super) fn check_test(test: &TestSpec, names: &Names) -> Result<(), (String, String)> {
+    if let Some(provider) = &test.provider {
+        names
+            .provider(provider)
+            .map_err(|m| ("provider".into(), m))?;
+    }
+    if let Some(prompt) = &test.prompt {
+        names.prompt(prompt).map_err(|m| ("prompt".into(), m))?;
+    }
+    check_threshold(test.threshold).map_err(|m| ("threshold".into(), m))?;
+    names.assertions(&test.assert)
+}
+
+impl DatasetSpec {
+    /// Checks what the dataset names and expands its path into files with
+    /// their formats; the error is (key within the dataset, why).
+    pub(super) fn resolve(
+        self,
+        index: usize,
+        dir: &Path,
+        names: &Names,
+    ) -> Result<Dataset, (String, String)> {
+        if let Some(provider) = &self.provider {
+            names
+                .provider(provider)
+                .map_err(|m| ("provider".into(), m))?;
+        }
+        if let Some(prompt) = &self.prompt {
+            names.prompt(prompt).map_err(|m| ("prompt".into(), m))?;
+        }
+        names.assertions(&self.assert)?;
+        let files = expand(dir, &self.path).map_err(|m| ("path".into(), m))?;
+        let files = files
+            .into_iter()
+            .map(|file| match self.format.or_else(|| Format::from_path(&file)) {
+                Some(format) => Ok((file, format)),
+                None => Err(("path".into(), format!(
+                    "cannot tell the format of {}; name it .jsonl, .csv or .json, or set datasets[{index}].format",
+                    file.display()
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Dataset {
+            pattern: self.path,
+            files,
+            prompt: self.prompt,
+            provider: self.provider,
+            assert: self.assert,
+        })
+    }
+}
+
+fn check_threshold(threshold: Option<f64>) -> Result<(), String> {
+    match threshold {
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(format!("{t} is not between 0 and 1")),
+        _ => Ok(()),
+    }
+}
+
+/// Expands a dataset path or glob relative to the config directory; no match
+/// is an error, because a suite that silently runs no cases passes.
+fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let full = dir.join(pattern);
+    let full_str = full
+        .to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", full.display()))?;
+    let is_glob = pattern.contains(['*', '?', '[']);
+    if !is_glob {
+        return if full.exists() {
+            Ok(vec![full])
+        } else {
+            Err(format!("{} does not exist", full.display()))
+        };
+    }
+    let mut files: Vec<PathBuf> = glob::glob(full_str)
+        .map_err(|e| format!("'{pattern}' is not a valid glob: {e}"))?
+        .filter_map(|entry| entry.ok())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no file matches {}", full.display()));
+    }
+    Ok(files)
+}

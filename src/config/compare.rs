@@ -1,0 +1,103 @@
+//! The `[compare]` section: how a run is compared with its baseline, and
+//! the severity that fails the gate.
+
+use serde::{Deserialize, Serialize};
+
+/// The `[compare]` section: how a run is compared with its baseline.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CompareConfig {
+    /// The branch whose runs are the baseline and the history.
+    pub baseline_branch: String,
+    /// How many of the baseline branch's recent runs feed the noise model.
+    pub history_window: usize,
+    /// History runs needed before a timing can raise an alarm.
+    pub min_history: usize,
+    /// Confidence shared by all of a comparison's tests.
+    pub confidence: f64,
+    /// The regression severity that fails the gate.
+    pub fail_on: FailOn,
+    /// Worse by more than this fraction is minor, major, critical.
+    pub minor: f64,
+    /// See `minor`.
+    pub major: f64,
+    /// See `minor`.
+    pub critical: f64,
+    /// The least change a wall-clock timing must show to count.
+    pub timing_floor: f64,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        CompareConfig {
+            baseline_branch: "main".into(),
+            history_window: 30,
+            min_history: 5,
+            confidence: 0.95,
+            fail_on: FailOn::Critical,
+            minor: 0.10,
+            major: 0.25,
+            critical: 0.50,
+            timing_floor: 0.10,
+        }
+    }
+}
+
+impl CompareConfig {
+    pub(super) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if !(self.minor > 0.0 && self.minor < self.major && self.major < self.critical) {
+            return Err((
+                "compare.minor",
+                format!(
+                    "the bands must grow: 0 < minor ({}) < major ({}) < critical ({})",
+                    self.minor, self.major, self.critical
+                ),
+            ));
+        }
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return Err((
+                "compare.confidence",
+                format!("{} is not between 0.5 and 1", self.confidence),
+            ));
+        }
+        if self.history_window == 0 {
+            return Err(("compare.history-window", "must be at least 1".into()));
+        }
+        if self.min_history < 2 {
+            return Err(("compare.min-history", "must be at least 2".into()));
+        }
+        if !(0.0..1.0).contains(&self.timing_floor) {
+            return Err((
+                "compare.timing-floor",
+                format!("{} is not a fraction between 0 and 1", self.timing_floor),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The regression severity at which the gate fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Only critical regressions fail the gate.
+    Critical,
+    /// Major and critical ones.
+    Major,
+    /// Any regression.
+    Minor,
+    /// The regression gate is off.
+    Never,
+}
+
+impl FailOn {
+    /// The name as written in the config and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Critical => "critical",
+            FailOn::Major => "major",
+            FailOn::Minor => "minor",
+            FailOn::Never => "never",
+        }
+    }
+}

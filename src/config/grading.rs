@@ -1,0 +1,80 @@
+//! The `[grading]` section: which providers grade the model-graded
+//! assertions (`llm-judge`, `similar`), and with which judge prompt.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::names::unknown;
+use super::prompts::PromptSpec;
+use super::providers::ProviderSpec;
+
+/// The `[grading]` section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct GradingSpec {
+    judge: Option<String>,
+    judge_prompt: Option<PromptSpec>,
+    embeddings: Option<String>,
+    dimensions: Option<u32>,
+}
+
+/// The providers that grade `llm-judge` and `similar` assertions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Grading {
+    /// The default judge provider.
+    pub judge: Option<String>,
+    /// The judge prompt template's source, replacing the built-in one.
+    pub judge_prompt: Option<String>,
+    /// The default embeddings provider.
+    pub embeddings: Option<String>,
+    /// Embedding dimensions to ask for (models that support shortening).
+    pub dimensions: Option<u32>,
+}
+
+impl GradingSpec {
+    /// Reads the judge prompt and checks that each grader names a provider
+    /// that can do the job.
+    pub(super) fn resolve(
+        self,
+        dir: &Path,
+        providers: &BTreeMap<String, ProviderSpec>,
+    ) -> Result<Grading, (String, String)> {
+        let grading = Grading {
+            judge: self.judge,
+            judge_prompt: self
+                .judge_prompt
+                .map(|p| p.read("grading.judge-prompt", dir))
+                .transpose()?,
+            embeddings: self.embeddings,
+            dimensions: self.dimensions,
+        };
+        for (key, name) in [
+            ("grading.judge", &grading.judge),
+            ("grading.embeddings", &grading.embeddings),
+        ] {
+            if let Some(name) = name
+                && !providers.contains_key(name)
+            {
+                return Err((key.into(), unknown("provider", name, providers.keys())));
+            }
+        }
+        if let Some(name) = &grading.embeddings
+            && !matches!(
+                providers[name],
+                ProviderSpec::Openai(_)
+                    | ProviderSpec::OpenaiCompatible(_)
+                    | ProviderSpec::AzureOpenai(_)
+            )
+        {
+            return Err((
+                "grading.embeddings".into(),
+                format!(
+                    "provider '{name}' has no embeddings API; use an openai, openai-compatible or azure-openai provider"
+                ),
+            ));
+        }
+        Ok(grading)
+    }
+}

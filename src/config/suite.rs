@@ -1,0 +1,81 @@
+//! The `[suite]` section: the suite's name, its pass-rate gate and how a
+//! run is batched.
+
+use serde::{Deserialize, Serialize};
+
+/// The `[suite]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Suite {
+    /// The suite's name: it keys the history, the cache and the comment.
+    pub name: String,
+    /// What the suite checks, for readers of the config.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The share of cases that must pass; below it the run exits with 1.
+    #[serde(default = "default_min_pass_rate")]
+    pub min_pass_rate: f64,
+    /// Cases read, run and stored together; a killed run keeps every stored batch.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Every dataset row must carry an `id` (otherwise ids are derived from content).
+    #[serde(default)]
+    pub require_ids: bool,
+    /// Cases in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Runs of each case; each repeat is its own cache entry and result row.
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
+}
+
+fn default_repeat() -> u32 {
+    1
+}
+
+fn default_min_pass_rate() -> f64 {
+    1.0
+}
+
+fn default_batch_size() -> usize {
+    50
+}
+
+fn default_concurrency() -> usize {
+    8
+}
+
+impl Suite {
+    /// The first setting that makes no sense, as (key, why).
+    pub(super) fn check(&self) -> Result<(), (&'static str, String)> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !name_ok {
+            return Err((
+                "suite.name",
+                format!(
+                    "'{}' is not a valid suite name; use letters, digits, '-', '_' and '.'",
+                    self.name
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_pass_rate) {
+            return Err((
+                "suite.min-pass-rate",
+                format!("{} is not between 0 and 1", self.min_pass_rate),
+            ));
+        }
+        let at_least_one = [
+            ("suite.batch-size", self.batch_size == 0),
+            ("suite.concurrency", self.concurrency == 0),
+            ("suite.repeat", self.repeat == 0),
+        ];
+        match at_least_one.into_iter().find(|(_, zero)| *zero) {
+            Some((key, _)) => Err((key, "must be at least 1".into())),
+            None => Ok(()),
+        }
+    }
+}

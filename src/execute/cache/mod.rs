@@ -1,0 +1,523 @@
+//! The response cache: a re-run of an unchanged suite makes no request,
+//! spends no token and waits for nothing.
+//!
+//! Answers live on disk in a content-addressed directory ([`disk`]) keyed by
+//! a canonical description of the request ([`key`]), which is what the
+//! Action saves and restores between CI runs; a small in-memory layer in
+//! front of it serves repeated lookups within a run. Only answers worth
+//! replaying are stored: no errors, no refusals, and no truncated answers
+//! unless the suite asks for them.
+
+pub mod disk;
+pub mod key;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use cached::{Cached, LruTtlCache};
+use serde::{Deserialize, Serialize};
+
+pub use disk::{Disk, Lookup, Pruned};
+pub use key::Key;
+
+use crate::config::Mode;
+use crate::record::{CacheStats as Stats, Usage};
+
+/// Stored answers expire after two weeks: CI runs of one pull request are
+/// days apart, and GitHub evicts a cache unused for a week anyway.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(14 * 86_400);
+/// 1 GiB of answers: a tenth of a repository's 10 GB actions/cache quota.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+/// Embeddings of a fixed text never change for a model, so they keep longer.
+pub const DEFAULT_EMBEDDINGS_TTL: Duration = Duration::from_secs(30 * 86_400);
+pub const DEFAULT_EMBEDDINGS_MAX_BYTES: u64 = 512 << 20;
+/// The in-memory layer: answers for two hours, embeddings for a day.
+pub const MEMORY_TTL: Duration = Duration::from_secs(2 * 3600);
+pub const MEMORY_EMBEDDINGS_TTL: Duration = Duration::from_secs(24 * 3600);
+const MEMORY_ENTRIES: usize = 10_000;
+
+/// Where and how the cache works for a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub dir: PathBuf,
+    pub mode: Mode,
+    pub ttl: Duration,
+    pub max_bytes: u64,
+    /// Store answers cut off by max-tokens too.
+    pub keep_truncated: bool,
+    pub embeddings_ttl: Duration,
+    pub embeddings_max_bytes: u64,
+}
+
+impl Settings {
+    /// The defaults, with the cache in `dir`.
+    pub fn new(dir: PathBuf) -> Settings {
+        Settings {
+            dir,
+            mode: Mode::ReadWrite,
+            ttl: DEFAULT_TTL,
+            max_bytes: DEFAULT_MAX_BYTES,
+            keep_truncated: false,
+            embeddings_ttl: DEFAULT_EMBEDDINGS_TTL,
+            embeddings_max_bytes: DEFAULT_EMBEDDINGS_MAX_BYTES,
+        }
+    }
+
+    /// The folder of one kind of entry (`responses`, `embeddings`).
+    pub fn namespace(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("v{}", key::FORMAT)).join(name)
+    }
+}
+
+/// A stored answer: everything a case record needs, as first measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub model: String,
+    pub output: String,
+    pub usage: Option<Usage>,
+    pub cost_usd: Option<f64>,
+    /// The latency the answer was first measured with.
+    pub latency_ms: Option<f64>,
+    pub finish_reason: Option<String>,
+}
+
+/// The response cache of a run.
+pub struct ResponseCache {
+    settings: Settings,
+    disk: Disk,
+    memory: Mutex<LruTtlCache<Key, Entry>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    shared: AtomicU64,
+    corrupt: AtomicU64,
+    writes: AtomicU64,
+    write_errors: AtomicU64,
+    tokens_saved: AtomicU64,
+    /// Micro-dollars, so an atomic can hold the sum.
+    cost_saved_micro: AtomicU64,
+}
+
+impl ResponseCache {
+    pub fn new(settings: Settings) -> ResponseCache {
+        let disk = Disk::new(settings.namespace("responses"));
+        ResponseCache {
+            memory: Mutex::new(LruTtlCache::new(MEMORY_ENTRIES, MEMORY_TTL)),
+            settings,
+            disk,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            shared: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+            tokens_saved: AtomicU64::new(0),
+            cost_saved_micro: AtomicU64::new(0),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.settings.mode
+    }
+
+    /// Looks `key` up (memory, then disk) and counts a hit or a miss. A
+    /// corrupt or truncated file is a miss: it is counted and removed.
+    pub fn get(&self, key: &Key) -> Option<Entry> {
+        if self.settings.mode == Mode::Off {
+            return None;
+        }
+        let found = self.lookup(key);
+        match &found {
+            Some(entry) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                self.count_savings(entry.usage, entry.cost_usd);
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        found
+    }
+
+    /// Notes that a miss was answered by an identical request in flight,
+    /// which saved that answer's usage and cost (when it succeeded).
+    pub fn note_shared(&self, saved: Option<(Option<Usage>, Option<f64>)>) {
+        self.misses.fetch_sub(1, Ordering::Relaxed);
+        self.shared.fetch_add(1, Ordering::Relaxed);
+        if let Some((usage, cost)) = saved {
+            self.count_savings(usage, cost);
+        }
+    }
+
+    fn count_savings(&self, usage: Option<Usage>, cost: Option<f64>) {
+        if let Some(usage) = usage {
+            self.tokens_saved
+                .fetch_add(usage.total_tokens, Ordering::Relaxed);
+        }
+        if let Some(cost) = cost {
+            self.cost_saved_micro
+                .fetch_add((cost * 1e6).round() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn lookup(&self, key: &Key) -> Option<Entry> {
+        if let Some(entry) = self.memory().cache_get(key) {
+            return Some(entry.clone());
+        }
+        match self.disk.read(key, self.settings.ttl, SystemTime::now()) {
+            Ok(Lookup::Found(bytes)) => match serde_json::from_slice::<Entry>(&bytes) {
+                Ok(entry) => {
+                    self.memory().cache_set(*key, entry.clone());
+                    Some(entry)
+                }
+                Err(_) => {
+                    self.corrupt.fetch_add(1, Ordering::Relaxed);
+                    self.disk.remove(key);
+                    None
+                }
+            },
+            Ok(Lookup::Missing | Lookup::Expired) => None,
+            // An unreadable cache must never fail a run: it is a miss.
+            Err(_) => None,
+        }
+    }
+
+    /// Whether an answer that ended with `finish_reason` may be stored.
+    pub fn accepts(&self, finish_reason: Option<&str>) -> bool {
+        match finish_reason {
+            Some("refusal") | Some("content_filter") => false,
+            Some("length") | Some("max_tokens") => self.settings.keep_truncated,
+            _ => true,
+        }
+    }
+
+    /// Stores an answer (in read-write mode); a failed write is counted, not fatal.
+    pub fn put(&self, key: &Key, entry: &Entry) {
+        if self.settings.mode != Mode::ReadWrite || !self.accepts(entry.finish_reason.as_deref()) {
+            return;
+        }
+        let bytes = serde_json::to_vec(entry).expect("an entry serializes to JSON");
+        match self.disk.write(key, &bytes) {
+            Ok(()) => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                self.memory().cache_set(*key, entry.clone());
+            }
+            Err(_) => {
+                self.write_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, LruTtlCache<Key, Entry>> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            shared: self.shared.load(Ordering::Relaxed),
+            corrupt: self.corrupt.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            write_errors: self.write_errors.load(Ordering::Relaxed),
+            tokens_saved: self.tokens_saved.load(Ordering::Relaxed),
+            cost_saved_usd: self.cost_saved_micro.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// Prunes to the TTL and size cap and notes this run's hit rate for
+    /// `ai-evals cache stats`; only in read-write mode.
+    pub fn finish(&self) -> std::io::Result<Option<Pruned>> {
+        let stats = self.stats();
+        // A run that looked nothing up (an offline suite) leaves no trace.
+        if self.settings.mode != Mode::ReadWrite || stats.hits + stats.misses + stats.shared == 0 {
+            return Ok(None);
+        }
+        let pruned = self.disk.prune(
+            self.settings.ttl,
+            self.settings.max_bytes,
+            SystemTime::now(),
+        )?;
+        write_last_run(&self.settings.dir, &stats)?;
+        Ok(Some(pruned))
+    }
+}
+
+/// Embeddings on disk: a magic tag, the length, then little-endian f32s.
+const EMBEDDING_MAGIC: &[u8; 4] = b"EMB1";
+
+fn encode_embedding(vector: &[f32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(8 + vector.len() * 4);
+    bytes.extend_from_slice(EMBEDDING_MAGIC);
+    bytes.extend_from_slice(&(vector.len() as u32).to_le_bytes());
+    for x in vector {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes
+}
+
+/// `None` for anything but a whole, well-formed entry.
+fn decode_embedding(bytes: &[u8]) -> Option<Vec<f32>> {
+    let rest = bytes.strip_prefix(EMBEDDING_MAGIC)?;
+    let (len, values) = rest.split_at_checked(4)?;
+    let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+    if values.len() != len * 4 {
+        return None;
+    }
+    Some(
+        values
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("chunks of four")))
+            .collect(),
+    )
+}
+
+/// The embedding cache: one vector per (provider, URL, model, dimensions,
+/// text), on disk beside the answers and in memory for a day.
+pub struct EmbeddingCache {
+    mode: Mode,
+    ttl: Duration,
+    max_bytes: u64,
+    disk: Disk,
+    memory: Mutex<LruTtlCache<Key, std::sync::Arc<Vec<f32>>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    corrupt: AtomicU64,
+}
+
+impl EmbeddingCache {
+    pub fn new(settings: &Settings) -> EmbeddingCache {
+        EmbeddingCache {
+            mode: settings.mode,
+            ttl: settings.embeddings_ttl,
+            max_bytes: settings.embeddings_max_bytes,
+            disk: Disk::new(settings.namespace("embeddings")),
+            memory: Mutex::new(LruTtlCache::new(MEMORY_ENTRIES, MEMORY_EMBEDDINGS_TTL)),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+        }
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, LruTtlCache<Key, std::sync::Arc<Vec<f32>>>> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stored vector for `key`, if any; a damaged entry is a counted miss.
+    pub fn get(&self, key: &Key) -> Option<std::sync::Arc<Vec<f32>>> {
+        if self.mode == Mode::Off {
+            return None;
+        }
+        if let Some(v) = self.memory().cache_get(key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(v.clone());
+        }
+        let found = match self.disk.read(key, self.ttl, SystemTime::now()) {
+            Ok(Lookup::Found(bytes)) => match decode_embedding(&bytes) {
+                Some(v) => {
+                    let v = std::sync::Arc::new(v);
+                    self.memory().cache_set(*key, v.clone());
+                    Some(v)
+                }
+                None => {
+                    self.corrupt.fetch_add(1, Ordering::Relaxed);
+                    self.disk.remove(key);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn put(&self, key: &Key, vector: &std::sync::Arc<Vec<f32>>) {
+        if self.mode == Mode::Off {
+            return;
+        }
+        self.memory().cache_set(*key, vector.clone());
+        if self.mode == Mode::ReadWrite {
+            // A failed write only costs a later lookup.
+            let _ = self.disk.write(key, &encode_embedding(vector));
+        }
+    }
+
+    /// Hits, misses and damaged entries so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+            self.corrupt.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Prunes to the TTL and size cap, in read-write mode after any lookup.
+    pub fn finish(&self) -> std::io::Result<Option<Pruned>> {
+        let (hits, misses, _) = self.counts();
+        if self.mode != Mode::ReadWrite || hits + misses == 0 {
+            return Ok(None);
+        }
+        self.disk
+            .prune(self.ttl, self.max_bytes, SystemTime::now())
+            .map(Some)
+    }
+}
+
+/// What the last run that wrote this cache saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastRun {
+    pub finished_at: String,
+    pub stats: Stats,
+}
+
+fn last_run_path(dir: &Path) -> PathBuf {
+    dir.join(format!("v{}", key::FORMAT)).join("last-run.json")
+}
+
+fn write_last_run(dir: &Path, stats: &Stats) -> std::io::Result<()> {
+    let path = last_run_path(dir);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let record = LastRun {
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        stats: stats.clone(),
+    };
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(
+        &temp,
+        serde_json::to_vec_pretty(&record).expect("serializes"),
+    )?;
+    std::fs::rename(temp, path)
+}
+
+/// The last run's record, if one was written.
+pub fn last_run(dir: &Path) -> Option<LastRun> {
+    let bytes = std::fs::read(last_run_path(dir)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(finish: Option<&str>) -> Entry {
+        Entry {
+            model: "m".into(),
+            output: "answer".into(),
+            usage: Some(Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                total_tokens: 15,
+            }),
+            cost_usd: Some(0.002),
+            latency_ms: Some(812.0),
+            finish_reason: finish.map(str::to_string),
+        }
+    }
+
+    fn cache(dir: &Path, mode: Mode) -> ResponseCache {
+        ResponseCache::new(Settings {
+            mode,
+            ..Settings::new(dir.to_path_buf())
+        })
+    }
+
+    #[test]
+    fn hit_keeps_what_was_first_measured_and_counts_savings() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = key::of(&serde_json::json!("q"));
+        let writer = cache(dir.path(), Mode::ReadWrite);
+        assert_eq!(writer.get(&k), None);
+        writer.put(&k, &entry(Some("stop")));
+        // A fresh process reads the disk, not the memory layer.
+        let reader = cache(dir.path(), Mode::ReadWrite);
+        assert_eq!(reader.get(&k), Some(entry(Some("stop"))));
+        let stats = reader.stats();
+        assert_eq!((stats.hits, stats.misses, stats.tokens_saved), (1, 0, 15));
+        assert!((stats.cost_saved_usd - 0.002).abs() < 1e-9);
+        assert_eq!(stats.hit_rate(), Some(1.0));
+    }
+
+    #[test]
+    fn refusals_and_truncations_are_not_stored_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cache(dir.path(), Mode::ReadWrite);
+        for (n, finish) in ["refusal", "length", "max_tokens"].iter().enumerate() {
+            let k = key::of(&serde_json::json!(n));
+            c.put(&k, &entry(Some(finish)));
+            assert_eq!(c.get(&k), None, "{finish}");
+        }
+        let keep = ResponseCache::new(Settings {
+            keep_truncated: true,
+            ..Settings::new(dir.path().to_path_buf())
+        });
+        let k = key::of(&serde_json::json!("long"));
+        keep.put(&k, &entry(Some("length")));
+        assert!(keep.get(&k).is_some());
+    }
+
+    #[test]
+    fn read_only_writes_nothing_and_off_reads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = key::of(&serde_json::json!("q"));
+        let ro = cache(dir.path(), Mode::ReadOnly);
+        ro.put(&k, &entry(None));
+        ro.finish().unwrap();
+        assert!(!dir.path().join("v1").exists(), "read-only created files");
+        cache(dir.path(), Mode::ReadWrite).put(&k, &entry(None));
+        assert!(cache(dir.path(), Mode::ReadOnly).get(&k).is_some());
+        let off = cache(dir.path(), Mode::Off);
+        assert_eq!(off.get(&k), None);
+        assert_eq!(off.stats().misses, 0, "off counts nothing");
+    }
+
+    #[test]
+    fn corrupt_and_truncated_entries_are_counted_misses_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cache(dir.path(), Mode::ReadWrite);
+        let k = key::of(&serde_json::json!("q"));
+        c.put(&k, &entry(None));
+        let hex = k.hex();
+        let path = c
+            .settings()
+            .namespace("responses")
+            .join(&hex[..2])
+            .join(&hex);
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+        let fresh = cache(dir.path(), Mode::ReadWrite);
+        assert_eq!(fresh.get(&k), None);
+        assert_eq!(fresh.stats().corrupt, 1);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn embeddings_round_trip_and_damage_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::new(dir.path().to_path_buf());
+        let k = key::embedding("openai", "u", "m", None, "hello");
+        let v = std::sync::Arc::new(vec![0.25f32, -1.5, 3.0]);
+        EmbeddingCache::new(&settings).put(&k, &v);
+        let fresh = EmbeddingCache::new(&settings);
+        assert_eq!(fresh.get(&k).as_deref(), Some(&*v));
+        assert_eq!(decode_embedding(&encode_embedding(&v)[..9]), None);
+        assert_eq!(decode_embedding(b"nope"), None);
+        let hex = k.hex();
+        let path = settings.namespace("embeddings").join(&hex[..2]).join(&hex);
+        std::fs::write(&path, b"EMB1\x03\0\0\0short").unwrap();
+        let damaged = EmbeddingCache::new(&settings);
+        assert_eq!(damaged.get(&k), None);
+        assert_eq!(damaged.counts(), (0, 1, 1));
+    }
+}

@@ -1,0 +1,903 @@
+//! Driving providers as fast as they allow and never faster.
+//!
+//! Each provider gets a lane: a concurrency limit, a requests/min and a
+//! tokens/min budget spent *before* a request goes out, a pause when the
+//! provider's headers say its limits run low, and retries with backoff for
+//! what the provider still refuses (429, 5xx, overload, timeouts, resets).
+//! Every wait is counted per limiter, so the report can say what throttled
+//! the run.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::Instant;
+
+use crate::config::HttpSpec;
+use crate::error::{Error, Result};
+use crate::execute::budget::{Budget, Denied, request_burst};
+use crate::execute::cache::{self, EmbeddingCache, Key, ResponseCache};
+use crate::execute::provider::{CallError, Embeddings, Provider, RateLimits, Request, Response};
+use crate::log;
+use crate::record::Metric;
+
+/// A lane's limits after presets, config and command line are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    pub concurrency: usize,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+}
+
+/// The published limits of common provider tiers.
+pub const PRESETS: &[(&str, u32, u32, usize)] = &[
+    ("openai-tier1", 500, 30_000, 8),
+    ("openai-tier2", 5_000, 450_000, 25),
+    ("anthropic-tier1", 50, 40_000, 4),
+    ("anthropic-tier2", 1_000, 100_000, 12),
+];
+
+const DEFAULT_MAX_RETRIES: u32 = 5;
+
+/// Command-line overrides, applied to every remote provider.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    pub concurrency: Option<usize>,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+}
+
+impl Limits {
+    /// Limits for an HTTP provider: its tier preset, then its own keys, then
+    /// the command line; concurrency falls back to the suite's.
+    pub fn for_http(
+        name: &str,
+        spec: &HttpSpec,
+        suite_concurrency: usize,
+        cli: Overrides,
+    ) -> Result<Limits> {
+        let preset = match &spec.tier {
+            None => None,
+            Some(tier) => Some(PRESETS.iter().find(|(n, ..)| n == tier).ok_or_else(|| {
+                let known: Vec<&str> = PRESETS.iter().map(|(n, ..)| *n).collect();
+                Error::input(format!(
+                    "providers.{name}.tier: unknown tier '{tier}'; known: {}",
+                    known.join(", ")
+                ))
+            })?),
+        };
+        let positive = |key: &str, value: Option<u32>| match value {
+            Some(0) => Err(Error::input(format!(
+                "providers.{name}.{key}: must be at least 1"
+            ))),
+            v => Ok(v),
+        };
+        let rpm = positive("rpm", cli.rpm.or(spec.rpm).or(preset.map(|p| p.1)))?;
+        let tpm = positive("tpm", cli.tpm.or(spec.tpm).or(preset.map(|p| p.2)))?;
+        let concurrency = cli
+            .concurrency
+            .or(spec.concurrency)
+            .or(preset.map(|p| p.3))
+            .unwrap_or(suite_concurrency);
+        if concurrency == 0 {
+            return Err(Error::input(format!(
+                "providers.{name}.concurrency: must be at least 1"
+            )));
+        }
+        Ok(Limits {
+            rpm,
+            tpm,
+            concurrency,
+            max_retries: spec.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        })
+    }
+
+    /// Limits for an offline provider: only the concurrency applies.
+    pub fn offline(concurrency: usize) -> Limits {
+        Limits {
+            rpm: None,
+            tpm: None,
+            concurrency,
+            max_retries: 0,
+        }
+    }
+}
+
+/// What held a request back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limiter {
+    /// The requests/min budget.
+    Requests,
+    /// The tokens/min budget.
+    Tokens,
+    /// The provider's headers said its limits were nearly spent.
+    Provider,
+    /// Waiting before a retry (retry-after, or backoff).
+    Retry,
+}
+
+impl Limiter {
+    const ALL: [Limiter; 4] = [
+        Limiter::Requests,
+        Limiter::Tokens,
+        Limiter::Provider,
+        Limiter::Retry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Limiter::Requests => "requests",
+            Limiter::Tokens => "tokens",
+            Limiter::Provider => "provider",
+            Limiter::Retry => "retry",
+        }
+    }
+}
+
+/// A lane's counters.
+#[derive(Default)]
+struct Counters {
+    waits_ns: [AtomicU64; 4],
+    attempts: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// One provider's lane.
+pub struct Lane {
+    pub name: String,
+    pub provider: Provider,
+    limits: Limits,
+    slots: Semaphore,
+    requests: Option<Budget>,
+    tokens: Option<Budget>,
+    /// Tokens over-charged so far (estimate − actual); spent as a discount on
+    /// later charges, since governor cannot refund. Negative is a debt.
+    token_balance: AtomicI64,
+    /// No new request before this instant (the provider asked us to wait).
+    paused_until: Mutex<Option<Instant>>,
+    counters: Counters,
+}
+
+/// What a successful call tells its lane: the tokens it really used (to
+/// correct the estimate) and the provider's rate-limit headers.
+pub trait Reported {
+    fn tokens(&self) -> Option<u64>;
+    fn limits(&self) -> &RateLimits;
+}
+
+impl Reported for Response {
+    fn tokens(&self) -> Option<u64> {
+        self.usage.map(|u| u.total_tokens)
+    }
+
+    fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+}
+
+impl Reported for Embeddings {
+    fn tokens(&self) -> Option<u64> {
+        self.tokens
+    }
+
+    fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+}
+
+/// An answer and how it was obtained.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The answer; for a cached one, its latency is the one first measured.
+    pub response: Response,
+    /// Provider calls made for it (0 when it came from the cache or from an
+    /// identical request already in flight).
+    pub attempts: u32,
+    pub cached: bool,
+}
+
+/// A final failure and how many attempts were made.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub error: CallError,
+    pub attempts: u32,
+}
+
+/// Backoff before retry n is about 0.5 s × 2ⁿ, at most 8 s (the schedule the
+/// official OpenAI and Anthropic clients use), less up to 25 % jitter.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// The longest a provider's retry-after is honoured for one wait.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+impl Lane {
+    pub fn new(name: String, provider: Provider, limits: Limits) -> Lane {
+        let budget = |per_minute: Option<u32>, burst: fn(u32) -> NonZeroU32| {
+            per_minute.and_then(NonZeroU32::new).map(|pm| {
+                Budget::new(
+                    pm,
+                    burst(pm.get()),
+                    governor::clock::DefaultClock::default(),
+                )
+            })
+        };
+        Lane {
+            name,
+            provider,
+            slots: Semaphore::new(limits.concurrency),
+            requests: budget(limits.rpm, request_burst),
+            // A minute of tokens may go at once: a single request larger
+            // than that can never be sent, and is refused with a message.
+            tokens: budget(limits.tpm, |tpm| {
+                NonZeroU32::new(tpm).expect("checked non-zero")
+            }),
+            limits,
+            token_balance: AtomicI64::new(0),
+            paused_until: Mutex::new(None),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Sends `request`, spending budgets first and retrying what may succeed
+    /// on another attempt.
+    pub async fn call(&self, request: Request<'_>) -> std::result::Result<Answer, Failure> {
+        let estimate = self.provider.estimate_tokens(request.prompt);
+        let (response, attempts) = self
+            .attempt(estimate, || self.provider.complete(request))
+            .await?;
+        Ok(Answer {
+            response,
+            attempts,
+            cached: false,
+        })
+    }
+
+    /// Embeds one batch of texts (at most the API's limit per request).
+    pub async fn embed_batch(
+        &self,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Embeddings, Failure> {
+        let estimate: u32 = texts
+            .iter()
+            .map(|t| u32::try_from(t.chars().count().div_ceil(4)).unwrap_or(u32::MAX))
+            .fold(0u32, |a, b| a.saturating_add(b).saturating_add(1));
+        self.attempt(estimate, || self.provider.embed(texts, dimensions))
+            .await
+            .map(|(embeddings, _)| embeddings)
+    }
+
+    /// Runs `call` within the lane's concurrency and budgets, retrying what
+    /// may succeed on another attempt; returns the answer and the attempts.
+    async fn attempt<T, F, Fut>(
+        &self,
+        estimate: u32,
+        call: F,
+    ) -> std::result::Result<(T, u32), Failure>
+    where
+        T: Reported,
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, CallError>>,
+    {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("lane semaphores are never closed");
+        let mut attempts = 0;
+        loop {
+            if let Err(error) = self.admit(estimate).await {
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(Failure { error, attempts });
+            }
+            attempts += 1;
+            self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+            match call().await {
+                Ok(answer) => {
+                    if let Some(tokens) = answer.tokens() {
+                        let over = i64::from(estimate) - tokens as i64;
+                        self.token_balance.fetch_add(over, Ordering::Relaxed);
+                    }
+                    self.slow_down_if_low(answer.limits(), estimate);
+                    return Ok((answer, attempts));
+                }
+                Err(error) => {
+                    if error.status == Some(429) {
+                        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if !error.retryable || attempts > self.limits.max_retries {
+                        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                        let error = CallError {
+                            message: if attempts > 1 {
+                                format!("{} (after {attempts} attempts)", error.message)
+                            } else {
+                                error.message
+                            },
+                            ..error
+                        };
+                        return Err(Failure { error, attempts });
+                    }
+                    let wait = backoff(attempts - 1, &error);
+                    if error.status == Some(429) {
+                        // The whole lane is over the limit, not just this request.
+                        self.pause_for(wait);
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    log::debug(&format!(
+                        "{}: attempt {attempts} failed ({}); retrying in {} ms",
+                        self.name,
+                        error.message,
+                        wait.as_millis()
+                    ));
+                    self.wait(Limiter::Retry, wait).await;
+                }
+            }
+        }
+    }
+
+    /// Waits until the provider's pause, the requests budget and the tokens
+    /// budget all allow one more request of `estimate` tokens.
+    async fn admit(&self, estimate: u32) -> std::result::Result<(), CallError> {
+        let paused = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = paused {
+            let now = Instant::now();
+            if until > now {
+                self.wait(Limiter::Provider, until - now).await;
+            }
+        }
+        if let Some(requests) = &self.requests {
+            self.spend(requests, 1, Limiter::Requests).await?;
+        }
+        if let Some(tokens) = &self.tokens {
+            if estimate > tokens.burst() {
+                return Err(CallError::fatal(format!(
+                    "a request of about {estimate} tokens (prompt and max-tokens) can never fit the tokens/min budget of {}; raise tpm or lower max-tokens",
+                    tokens.per_minute()
+                )));
+            }
+            let charge = self.token_charge(estimate, tokens.burst());
+            self.spend(tokens, charge, Limiter::Tokens).await?;
+        }
+        Ok(())
+    }
+
+    async fn spend(
+        &self,
+        budget: &Budget,
+        n: u32,
+        limiter: Limiter,
+    ) -> std::result::Result<(), CallError> {
+        loop {
+            match budget.take(n) {
+                Ok(()) => return Ok(()),
+                Err(Denied::Wait(d)) => self.wait(limiter, d).await,
+                Err(Denied::TooLarge { burst }) => {
+                    return Err(CallError::fatal(format!(
+                        "{n} {} exceed the budget's burst of {burst}",
+                        limiter.name()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The tokens to charge for a request estimated at `estimate`: less
+    /// what earlier requests were over-charged, more what they under-ran.
+    fn token_charge(&self, estimate: u32, burst: u32) -> u32 {
+        let balance = self.token_balance.load(Ordering::Relaxed);
+        let charge = (i64::from(estimate) - balance).clamp(1, i64::from(burst));
+        self.token_balance
+            .fetch_sub(i64::from(estimate) - charge, Ordering::Relaxed);
+        u32::try_from(charge).expect("clamped to a u32 burst")
+    }
+
+    /// When the provider says fewer requests (or tokens) remain than the
+    /// requests in flight will use, new requests wait until the shortfall
+    /// has refilled instead of drawing a 429.
+    fn slow_down_if_low(&self, limits: &RateLimits, estimate: u32) {
+        let in_flight = (self.limits.concurrency - self.slots.available_permits()) as u64;
+        let requests = refill_wait(
+            in_flight,
+            limits.requests_remaining,
+            limits.requests_limit,
+            limits.requests_reset,
+        );
+        let tokens = refill_wait(
+            u64::from(estimate) * in_flight,
+            limits.tokens_remaining,
+            limits.tokens_limit,
+            limits.tokens_reset,
+        );
+        if let Some(pause) = requests.max(tokens) {
+            self.pause_for(pause);
+        }
+    }
+
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait(&self, limiter: Limiter, wait: Duration) {
+        self.counters.waits_ns[limiter as usize]
+            .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
+        log::debug(&format!(
+            "throttle: {} waits {} ms ({})",
+            self.name,
+            wait.as_millis(),
+            limiter.name()
+        ));
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Total time requests of this lane waited, all limiters together.
+    pub fn throttled(&self) -> Duration {
+        Duration::from_nanos(
+            self.counters
+                .waits_ns
+                .iter()
+                .map(|w| w.load(Ordering::Relaxed))
+                .sum(),
+        )
+    }
+
+    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>` …).
+    pub fn metrics(&self) -> Vec<Metric> {
+        let c = &self.counters;
+        let mut metrics: Vec<Metric> = Limiter::ALL
+            .iter()
+            .map(|l| Metric {
+                name: format!("throttle_wait_ms/{}/{}", self.name, l.name()),
+                value: c.waits_ns[*l as usize].load(Ordering::Relaxed) as f64 / 1e6,
+                unit: Some("ms".into()),
+            })
+            .collect();
+        for (name, value) in [
+            ("attempts", &c.attempts),
+            ("rate_limited", &c.rate_limited),
+            ("retries", &c.retries),
+            ("failed_calls", &c.failures),
+        ] {
+            metrics.push(Metric {
+                name: format!("{name}/{}", self.name),
+                value: value.load(Ordering::Relaxed) as f64,
+                unit: None,
+            });
+        }
+        metrics
+    }
+}
+
+/// How long until `needed` units are available when the provider reports
+/// `remaining` of a per-minute `limit`: limits refill at `limit / 60` a
+/// second, and never take longer than the reported `reset`. `None` when
+/// enough remain or the headers do not say.
+pub fn refill_wait(
+    needed: u64,
+    remaining: Option<u64>,
+    limit: Option<u64>,
+    reset: Option<Duration>,
+) -> Option<Duration> {
+    let remaining = remaining?;
+    if remaining >= needed {
+        return None;
+    }
+    let shortfall = (needed - remaining) as f64;
+    let by_rate = limit
+        .filter(|l| *l > 0)
+        .map(|l| Duration::from_secs_f64(shortfall * 60.0 / l as f64));
+    match (by_rate, reset) {
+        (Some(r), Some(reset)) => Some(r.min(reset)),
+        (r, reset) => r.or(reset),
+    }
+}
+
+/// How long to wait before retry number `retry` (0-based) after `error`:
+/// what the provider asked for, else the reset of an exhausted limit on a
+/// 429, else exponential backoff with jitter.
+pub fn backoff(retry: u32, error: &CallError) -> Duration {
+    if let Some(after) = error.limits.retry_after {
+        return after.min(MAX_RETRY_AFTER);
+    }
+    if error.status == Some(429)
+        && let Some(reset) = error.limits.exhausted_reset()
+    {
+        return reset.min(MAX_RETRY_AFTER);
+    }
+    let exponential = INITIAL_BACKOFF
+        .saturating_mul(1u32 << retry.min(16))
+        .min(MAX_BACKOFF);
+    exponential.mul_f64(1.0 - 0.25 * fastrand::f64())
+}
+
+type Flight = Arc<OnceCell<std::result::Result<Answer, Failure>>>;
+
+/// The most inputs one embeddings request may carry (OpenAI's limit).
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+
+/// The lanes of a run, one per provider, in config order, and the response
+/// cache they share.
+pub struct Executor {
+    lanes: Vec<Lane>,
+    cache: Option<ResponseCache>,
+    embeddings: Option<EmbeddingCache>,
+    /// Requests in flight by cache key, so identical ones make one call.
+    flights: Mutex<HashMap<Key, Flight>>,
+}
+
+impl Executor {
+    pub fn new(
+        lanes: Vec<Lane>,
+        cache: Option<ResponseCache>,
+        embeddings: Option<EmbeddingCache>,
+    ) -> Executor {
+        Executor {
+            lanes,
+            cache,
+            embeddings,
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn cache(&self) -> Option<&ResponseCache> {
+        self.cache.as_ref()
+    }
+
+    pub fn embedding_cache(&self) -> Option<&EmbeddingCache> {
+        self.embeddings.as_ref()
+    }
+
+    /// The embeddings of `texts` on lane `lane`, in order: cached ones from
+    /// the embedding cache, the rest asked for in batches of at most
+    /// [`MAX_EMBEDDING_INPUTS`], each within the lane's budgets.
+    pub async fn embed(
+        &self,
+        lane: usize,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Vec<Arc<Vec<f32>>>, Failure> {
+        let lane = &self.lanes[lane];
+        let keys: Vec<Option<Key>> = texts
+            .iter()
+            .map(|t| lane.provider.embedding_key(t, dimensions))
+            .collect();
+        let mut found: Vec<Option<Arc<Vec<f32>>>> = keys
+            .iter()
+            .map(|k| {
+                k.as_ref()
+                    .zip(self.embeddings.as_ref())
+                    .and_then(|(k, c)| c.get(k))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+        for batch in missing.chunks(MAX_EMBEDDING_INPUTS) {
+            let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let embeddings = lane.embed_batch(&inputs, dimensions).await?;
+            for (&i, vector) in batch.iter().zip(embeddings.vectors) {
+                let vector = Arc::new(vector);
+                if let (Some(cache), Some(key)) = (&self.embeddings, &keys[i]) {
+                    cache.put(key, &vector);
+                }
+                found[i] = Some(vector);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|v| v.expect("every text was found or embedded"))
+            .collect())
+    }
+
+    /// Answers `request` on lane `lane`: from the cache when it can, else
+    /// by one provider call shared with identical requests in flight.
+    pub async fn call(
+        &self,
+        lane: usize,
+        request: Request<'_>,
+    ) -> std::result::Result<Answer, Failure> {
+        let lane = &self.lanes[lane];
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|c| c.mode() != crate::config::Mode::Off);
+        let (Some(cache), Some(key)) = (cache, lane.provider.cache_key(request)) else {
+            return lane.call(request).await;
+        };
+        if let Some(entry) = cache.get(&key) {
+            return Ok(Answer {
+                response: Response {
+                    output: entry.output,
+                    latency: entry
+                        .latency_ms
+                        .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+                    usage: entry.usage,
+                    cost_usd: entry.cost_usd,
+                    finish_reason: entry.finish_reason,
+                    limits: RateLimits::default(),
+                },
+                attempts: 0,
+                cached: true,
+            });
+        }
+        let flight = Arc::clone(
+            self.flights
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key)
+                .or_default(),
+        );
+        let mut led = false;
+        let outcome = flight
+            .get_or_init(|| {
+                led = true;
+                lane.call(request)
+            })
+            .await
+            .clone();
+        if !led {
+            cache.note_shared(
+                outcome
+                    .as_ref()
+                    .ok()
+                    .map(|a| (a.response.usage, a.response.cost_usd)),
+            );
+            return outcome.map(|answer| Answer {
+                attempts: 0,
+                cached: true,
+                ..answer
+            });
+        }
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        if let Ok(answer) = &outcome {
+            let r = &answer.response;
+            cache.put(
+                &key,
+                &cache::Entry {
+                    model: lane.provider.model().to_string(),
+                    output: r.output.clone(),
+                    usage: r.usage,
+                    cost_usd: r.cost_usd,
+                    latency_ms: r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                    finish_reason: r.finish_reason.clone(),
+                },
+            );
+        }
+        outcome
+    }
+
+    pub fn lane(&self, index: usize) -> &Lane {
+        &self.lanes[index]
+    }
+
+    pub fn lanes(&self) -> &[Lane] {
+        &self.lanes
+    }
+
+    /// How many requests may be in flight across all lanes.
+    pub fn width(&self) -> usize {
+        self.lanes
+            .iter()
+            .map(|l| l.limits.concurrency)
+            .sum::<usize>()
+            .max(1)
+    }
+
+    /// Total throttle wait across lanes.
+    pub fn throttled(&self) -> Duration {
+        self.lanes.iter().map(Lane::throttled).sum()
+    }
+
+    /// Metrics of the remote lanes (offline providers are never throttled).
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.lanes
+            .iter()
+            .filter(|l| l.provider.is_remote())
+            .flat_map(Lane::metrics)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(status: Option<u16>, limits: RateLimits) -> CallError {
+        CallError {
+            message: "x".into(),
+            status,
+            retryable: true,
+            limits: Box::new(limits),
+        }
+    }
+
+    #[test]
+    fn backoff_prefers_what_the_provider_said() {
+        let asked = RateLimits {
+            retry_after: Some(Duration::from_millis(1500)),
+            ..RateLimits::default()
+        };
+        assert_eq!(
+            backoff(0, &error(Some(429), asked)),
+            Duration::from_millis(1500)
+        );
+        let exhausted = RateLimits {
+            requests_remaining: Some(0),
+            requests_reset: Some(Duration::from_secs(3)),
+            ..RateLimits::default()
+        };
+        assert_eq!(
+            backoff(2, &error(Some(429), exhausted.clone())),
+            Duration::from_secs(3)
+        );
+        // A 500 does not read rate-limit resets.
+        assert!(backoff(0, &error(Some(500), exhausted)) <= INITIAL_BACKOFF);
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_bounded_jitter() {
+        for retry in 0..10u32 {
+            let wait = backoff(retry, &error(Some(503), RateLimits::default()));
+            let full = INITIAL_BACKOFF.saturating_mul(1 << retry).min(MAX_BACKOFF);
+            assert!(
+                wait <= full && wait >= full.mul_f64(0.75),
+                "{retry}: {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn low_remaining_waits_for_the_shortfall_to_refill() {
+        let secs = Duration::from_secs_f64;
+        // 3000/min refills 50 a second: 5 short is 0.1 s.
+        assert_eq!(
+            refill_wait(10, Some(5), Some(3000), Some(secs(1.0))),
+            Some(secs(0.1))
+        );
+        // Never longer than the provider's own reset.
+        assert_eq!(
+            refill_wait(10, Some(0), Some(60), Some(secs(2.0))),
+            Some(secs(2.0))
+        );
+        assert_eq!(refill_wait(10, Some(10), Some(60), Some(secs(2.0))), None);
+        assert_eq!(refill_wait(10, None, Some(60), Some(secs(2.0))), None);
+        assert_eq!(
+            refill_wait(10, Some(0), None, Some(secs(3.0))),
+            Some(secs(3.0))
+        );
+    }
+
+    #[test]
+    fn presets_and_overrides() {
+        let spec = HttpSpec {
+            tier: Some("openai-tier1".into()),
+            tpm: Some(10_000),
+            ..HttpSpec::default()
+        };
+        let limits = Limits::for_http("gpt", &spec, 8, Overrides::default()).unwrap();
+        assert_eq!(
+            limits,
+            Limits {
+                rpm: Some(500),
+                tpm: Some(10_000),
+                concurrency: 8,
+                max_retries: 5
+            }
+        );
+        let cli = Overrides {
+            concurrency: Some(3),
+            rpm: Some(60),
+            tpm: None,
+        };
+        let limits = Limits::for_http("gpt", &spec, 8, cli).unwrap();
+        assert_eq!(
+            (limits.rpm, limits.tpm, limits.concurrency),
+            (Some(60), Some(10_000), 3)
+        );
+        let anthropic = HttpSpec {
+            tier: Some("anthropic-tier1".into()),
+            ..HttpSpec::default()
+        };
+        let limits = Limits::for_http("c", &anthropic, 8, Overrides::default()).unwrap();
+        assert_eq!(
+            (limits.rpm, limits.tpm, limits.concurrency),
+            (Some(50), Some(40_000), 4)
+        );
+        let err = Limits::for_http(
+            "gpt",
+            &HttpSpec {
+                tier: Some("gold".into()),
+                ..HttpSpec::default()
+            },
+            8,
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("providers.gpt.tier: unknown tier 'gold'; known: openai-tier1")
+        );
+    }
+
+    #[test]
+    fn embeddings_split_at_the_request_limit_and_keep_order() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime
+            .block_on(mock_provider::start(mock_provider::Config::default()))
+            .unwrap();
+        let spec = HttpSpec {
+            model: Some("text-embedding-3-small".into()),
+            base_url: Some(format!("{}/v1", server.url())),
+            api_key_env: Some("KEY".into()),
+            ..HttpSpec::default()
+        };
+        let env = |_: &str| Some("sk-test".to_string());
+        let provider = Provider::Http(
+            crate::execute::provider::Http::from_spec(
+                "emb",
+                crate::execute::provider::Api::OpenAi,
+                &spec,
+                &crate::execute::pricing::Prices::new(&Default::default()),
+                &crate::execute::provider::http::client().unwrap(),
+                &env,
+            )
+            .unwrap(),
+        );
+        let executor = Executor::new(
+            vec![Lane::new("emb".into(), provider, Limits::offline(4))],
+            None,
+            None,
+        );
+        let texts: Vec<String> = (0..MAX_EMBEDDING_INPUTS + 52)
+            .map(|i| format!("text number {i}"))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = runtime.block_on(executor.embed(0, &refs, None)).unwrap();
+        assert_eq!(vectors.len(), texts.len());
+        assert_eq!(server.stats().requests, 2);
+        for i in [0, 2047, 2048, texts.len() - 1] {
+            assert_eq!(
+                *vectors[i],
+                mock_provider::embed(&texts[i], 256),
+                "text {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn over_and_under_estimates_even_out() {
+        let lane = Lane::new(
+            "echo".into(),
+            Provider::Echo(crate::execute::provider::Echo),
+            Limits::offline(1),
+        );
+        // 100 tokens credit from an over-estimate: the next 500 costs 400.
+        lane.token_balance.store(100, Ordering::Relaxed);
+        assert_eq!(lane.token_charge(500, 10_000), 400);
+        assert_eq!(lane.token_balance.load(Ordering::Relaxed), 0);
+        // A debt of 50 makes the next charge larger.
+        lane.token_balance.store(-50, Ordering::Relaxed);
+        assert_eq!(lane.token_charge(500, 10_000), 550);
+        assert_eq!(lane.token_balance.load(Ordering::Relaxed), 0);
+        // Never more than the burst, never zero.
+        lane.token_balance.store(-1_000_000, Ordering::Relaxed);
+        assert_eq!(lane.token_charge(500, 10_000), 10_000);
+        lane.token_balance.store(1_000_000, Ordering::Relaxed);
+        assert_eq!(lane.token_charge(500, 10_000), 1);
+    }
+}

@@ -1,0 +1,7 @@
+//! Execute: cases go to their providers within budgets, through the cache.
+
+pub mod budget;
+pub mod cache;
+pub mod executor;
+pub mod pricing;
+pub mod provider;

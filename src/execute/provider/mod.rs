@@ -1,0 +1,190 @@
+//! Model providers: one request in, one response (output, latency, usage,
+//! cost) out. One call is one attempt; budgets and retries are the
+//! executor's.
+//!
+//! Providers are an enum rather than trait objects: the set is closed, a
+//! `match` dispatches an async call without boxing, and each variant keeps
+//! its own settings.
+
+mod echo;
+pub mod headers;
+pub mod http;
+mod replay;
+
+use std::time::Duration;
+
+pub use echo::Echo;
+pub use headers::RateLimits;
+pub use http::{Api, Embeddings, Http};
+pub use replay::Replay;
+
+use crate::config::ProviderSpec;
+use crate::error::Result;
+use crate::execute::pricing::Prices;
+use crate::record::Usage;
+
+/// What a case asks of a provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub case_id: &'a str,
+    pub repeat: u32,
+    pub prompt: &'a str,
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub output: String,
+    /// How long the call took; `None` when unknown (a logged output without timing).
+    pub latency: Option<Duration>,
+    pub usage: Option<Usage>,
+    pub cost_usd: Option<f64>,
+    /// `stop`, `length`, `end_turn`, `refusal` …, as the provider said.
+    pub finish_reason: Option<String>,
+    /// What the response headers said about the provider's rate limits.
+    pub limits: RateLimits,
+}
+
+/// A failed attempt, with the provider's own message (scrubbed of secrets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub message: String,
+    /// The HTTP status, when there was an answer at all.
+    pub status: Option<u16>,
+    /// Whether another attempt may succeed (429, 5xx, timeouts, resets).
+    pub retryable: bool,
+    /// Boxed: errors travel through every `Result`, and most carry none.
+    pub limits: Box<RateLimits>,
+}
+
+impl CallError {
+    /// A failure no retry can fix.
+    pub fn fatal(message: String) -> CallError {
+        CallError {
+            message,
+            status: None,
+            retryable: false,
+            limits: Box::default(),
+        }
+    }
+}
+
+/// A configured provider.
+#[derive(Debug)]
+pub enum Provider {
+    Echo(Echo),
+    Replay(Replay),
+    Http(Http),
+}
+
+/// What building a provider needs from the run.
+pub struct Setup<'a> {
+    pub prices: &'a Prices,
+    pub client: &'a reqwest::Client,
+    /// Reads an environment variable (the API keys).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Provider {
+    /// Builds the provider named `name` from its config.
+    pub fn from_spec(name: &str, spec: &ProviderSpec, setup: &Setup<'_>) -> Result<Provider> {
+        let http = |api, settings| {
+            Http::from_spec(name, api, settings, setup.prices, setup.client, setup.env)
+                .map(Provider::Http)
+        };
+        match spec {
+            ProviderSpec::Echo {} => Ok(Provider::Echo(Echo)),
+            ProviderSpec::Replay { file } => Ok(Provider::Replay(
+                Replay::load(file).map_err(|e| e.context(format!("providers.{name}")))?,
+            )),
+            ProviderSpec::Openai(s) => http(Api::OpenAi, s),
+            ProviderSpec::Anthropic(s) => http(Api::Anthropic, s),
+            ProviderSpec::OpenaiCompatible(s) => http(Api::OpenAiCompatible, s),
+            ProviderSpec::AzureOpenai(s) => http(Api::AzureOpenAi, s),
+        }
+    }
+
+    /// The model name stored with each result.
+    pub fn model(&self) -> &str {
+        match self {
+            Provider::Echo(_) => "echo",
+            Provider::Replay(_) => "replay",
+            Provider::Http(p) => p.model(),
+        }
+    }
+
+    /// Whether a case must render a prompt for this provider.
+    pub fn needs_prompt(&self) -> bool {
+        !matches!(self, Provider::Replay(_))
+    }
+
+    /// Whether calls leave the process (and so need budgets and retries).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Provider::Http(_))
+    }
+
+    /// The response-cache key of a request; offline providers are not cached.
+    pub fn cache_key(&self, request: Request<'_>) -> Option<crate::execute::cache::Key> {
+        match self {
+            Provider::Http(p) => Some(crate::execute::cache::key::response(
+                p.api().name(),
+                p.url(),
+                &p.body(request.prompt),
+                request.repeat,
+            )),
+            Provider::Echo(_) | Provider::Replay(_) => None,
+        }
+    }
+
+    /// The embedding-cache key of a text; `None` when the provider has no
+    /// embeddings API.
+    pub fn embedding_key(
+        &self,
+        text: &str,
+        dimensions: Option<u32>,
+    ) -> Option<crate::execute::cache::Key> {
+        match self {
+            Provider::Http(p) => p.embeddings_url().map(|url| {
+                crate::execute::cache::key::embedding(
+                    p.api().name(),
+                    url,
+                    p.model(),
+                    dimensions,
+                    text,
+                )
+            }),
+            Provider::Echo(_) | Provider::Replay(_) => None,
+        }
+    }
+
+    /// The embeddings of `texts` (one attempt).
+    pub async fn embed(
+        &self,
+        texts: &[&str],
+        dimensions: Option<u32>,
+    ) -> std::result::Result<Embeddings, CallError> {
+        match self {
+            Provider::Http(p) => p.embed(texts, dimensions).await,
+            Provider::Echo(_) | Provider::Replay(_) => Err(CallError::fatal(format!(
+                "the {} provider has no embeddings API",
+                self.model()
+            ))),
+        }
+    }
+
+    /// Tokens to reserve before sending `prompt`.
+    pub fn estimate_tokens(&self, prompt: &str) -> u32 {
+        match self {
+            Provider::Http(p) => p.estimate_tokens(prompt),
+            Provider::Echo(_) | Provider::Replay(_) => 0,
+        }
+    }
+
+    pub async fn complete(&self, request: Request<'_>) -> std::result::Result<Response, CallError> {
+        match self {
+            Provider::Echo(p) => Ok(p.complete(request)),
+            Provider::Replay(p) => p.complete(request),
+            Provider::Http(p) => p.complete(request).await,
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Turns tests (inline or dataset rows) into runnable cases: defaults merged,
+//! prompt rendered, assertions compiled, id assigned and checked unique.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::Arc;
+
+use minijinja::value::Serde;
+use serde_json::{Map, Value};
+
+use crate::assertion::{Assertion, AssertionSpec};
+use crate::config::{Config, TestSpec};
+use crate::error::{Error, Result};
+use crate::ingest::dataset::Location;
+use crate::ingest::prompt::Prompts;
+
+/// A case ready to run.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    /// Position in the suite's order (inline tests first, then datasets).
+    pub ordinal: u64,
+    pub source: String,
+    pub description: Option<String>,
+    /// Index into the run's provider list.
+    pub provider: usize,
+    pub prompt: Option<String>,
+    /// A given output: scored as it is, no provider call.
+    pub output: Option<String>,
+    pub assertions: Vec<Arc<Assertion>>,
+    pub threshold: Option<f64>,
+}
+
+/// A shared assertion: compiled once, or compiled per case when its value
+/// is a template.
+enum DefaultAssertion {
+    Fixed(Arc<Assertion>),
+    Templated(AssertionSpec),
+}
+
+/// Why a test did not become a case.
+pub enum Rejection {
+    /// The row is bad; report it and skip it (fatal under `--strict`).
+    Row(String),
+    /// The suite cannot go on (a duplicate id, a prompt variable the case lacks).
+    Fatal(Error),
+}
+
+/// What the tests of one source share: `[defaults]`, plus a dataset's own
+/// prompt, provider and assertions.
+struct Layer {
+    provider: Option<usize>,
+    prompt: Option<String>,
+    assertions: Vec<(String, DefaultAssertion)>,
+}
+
+/// Where a test comes from, so the right shared settings apply.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin {
+    /// An inline `[[tests]]` entry.
+    Inline,
+    /// A row of `[[datasets]]` entry number `n`.
+    Dataset(usize),
+}
+
+/// Builds cases one at a time, remembering ids to reject duplicates.
+pub struct Builder<'a> {
+    config: &'a Config,
+    prompts: &'a Prompts,
+    provider_names: Vec<String>,
+    needs_prompt: Vec<bool>,
+    /// Inline tests first, then one layer per dataset.
+    layers: Vec<Layer>,
+    /// Hashes of the ids seen so far: 8 bytes a case keeps memory flat on
+    /// huge suites; two different ids collide with odds of about n²/2⁶⁵
+    /// (3·10⁻⁸ for a million cases).
+    ids: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    next_ordinal: u64,
+}
+
+impl<'a> Builder<'a> {
+    /// `providers` are the run's providers in order, each with whether it
+    /// needs a rendered prompt; a case's provider is an index into it.
+    pub fn new(
+        config: &'a Config,
+        prompts: &'a Prompts,
+        providers: &[(String, bool)],
+    ) -> Result<Builder<'a>> {
+        let provider_names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
+        let needs_prompt = providers.iter().map(|(_, needs)| *needs).collect();
+        let position = |name: &String| provider_names.iter().position(|n| n == name);
+        let default_provider = match &config.defaults.provider {
+            Some(name) => position(name),
+            None if provider_names.len() == 1 => Some(0),
+            None => None,
+        };
+        let default_prompt = match &config.defaults.prompt {
+            Some(name) => Some(name.clone()),
+            None if config.prompts.len() == 1 => config.prompts.keys().next().cloned(),
+            None => None,
+        };
+        let check_templates = |key: &str, spec: &AssertionSpec| -> Result<()> {
+            if spec.is_templated() {
+                for text in spec.texts() {
+                    prompts.check(text).map_err(|m| {
+                        Error::input(format!(
+                            "{}: {key}: invalid template: {m}",
+                            config.path.display()
+                        ))
+                    })?;
+                }
+            }
+            Ok(())
+        };
+        for (i, (test, _)) in config.tests.iter().enumerate() {
+            for (j, spec) in test.assert.iter().enumerate() {
+                check_templates(&format!("tests[{i}].assert[{j}]"), spec)?;
+            }
+        }
+        let compile = |key: String, spec: &AssertionSpec| -> Result<(String, DefaultAssertion)> {
+            check_templates(&key, spec)?;
+            let compiled =
+                if spec.is_templated() {
+                    DefaultAssertion::Templated(spec.clone())
+                } else {
+                    DefaultAssertion::Fixed(Arc::new(spec.compile().map_err(|m| {
+                        Error::input(format!("{}: {key}: {m}", config.path.display()))
+                    })?))
+                };
+            Ok((key, compiled))
+        };
+        let mut layers = Vec::with_capacity(config.datasets.len() + 1);
+        let defaults = || -> Result<Vec<(String, DefaultAssertion)>> {
+            config
+                .defaults
+                .assert
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| compile(format!("defaults.assert[{i}]"), spec))
+                .collect()
+        };
+        layers.push(Layer {
+            provider: default_provider,
+            prompt: default_prompt.clone(),
+            assertions: defaults()?,
+        });
+        for (d, dataset) in config.datasets.iter().enumerate() {
+            let mut assertions = defaults()?;
+            for (i, spec) in dataset.assert.iter().enumerate() {
+                assertions.push(compile(format!("datasets[{d}].assert[{i}]"), spec)?);
+            }
+            layers.push(Layer {
+                provider: dataset
+                    .provider
+                    .as_ref()
+                    .and_then(position)
+                    .or(default_provider),
+                prompt: dataset.prompt.clone().or_else(|| default_prompt.clone()),
+                assertions,
+            });
+        }
+        Ok(Builder {
+            config,
+            prompts,
+            provider_names,
+            needs_prompt,
+            layers,
+            ids: HashSet::default(),
+            next_ordinal: 0,
+        })
+    }
+
+    /// Builds the case for `test`, read at `at`.
+    pub fn build(
+        &mut self,
+        test: TestSpec,
+        at: &Location,
+        origin: Origin,
+    ) -> std::result::Result<Case, Rejection> {
+        let layer = match origin {
+            Origin::Inline => 0,
+            Origin::Dataset(n) => n + 1,
+        };
+        let provider = self.provider(&test, layer, at)?;
+        let mut vars: Map<String, Value> = self.config.defaults.vars.clone();
+        vars.extend(test.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // The prompt is rendered whenever it can be, so it is stored with the
+        // result; it must render only when the provider will be called with it.
+        let needs_prompt = test.output.is_none() && self.needs_prompt[provider];
+        let context = minijinja::Value::from(Serde(&vars));
+        let prompt = match test.prompt.as_ref().or(self.layers[layer].prompt.as_ref()) {
+            Some(name) => self.render_prompt(name, &vars, &context, needs_prompt, at)?,
+            None if needs_prompt => {
+                return Err(fatal(
+                    at,
+                    format!(
+                        "provider '{}' needs a prompt and none is set; add [prompts] and set defaults.prompt",
+                        self.provider_names[provider]
+                    ),
+                ));
+            }
+            None => None,
+        };
+        let assertions = self.assertions(&test, layer, &context, at)?;
+        let id = self.case_id(&test, at)?;
+        let ordinal = self.next_ordinal;
+        self.next_ordinal += 1;
+        Ok(Case {
+            id,
+            ordinal,
+            source: at.to_string(),
+            description: test.description,
+            provider,
+            prompt,
+            output: test.output,
+            assertions,
+            threshold: test.threshold.or(self.config.defaults.threshold),
+        })
+    }
+
+    /// The test's provider, else its source's.
+    fn provider(
+        &self,
+        test: &TestSpec,
+        layer: usize,
+        at: &Location,
+    ) -> std::result::Result<usize, Rejection> {
+        match &test.provider {
+            Some(name) => self
+                .provider_names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| {
+                    Rejection::Row(format!(
+                        "unknown provider '{name}'; defined: {}",
+                        self.provider_names.join(", ")
+                    ))
+                }),
+            None => self.layers[layer].provider.ok_or_else(|| {
+                fatal(
+                    at,
+                    format!(
+                        "several providers are defined ({}); set defaults.provider or the test's provider",
+                        self.provider_names.join(", ")
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Prompt `name` rendered with the case's variables; `None` when a
+    /// variable is missing and the provider does not need the prompt.
+    fn render_prompt(
+        &self,
+        name: &str,
+        vars: &Map<String, Value>,
+        context: &minijinja::Value,
+        needs_prompt: bool,
+        at: &Location,
+    ) -> std::result::Result<Option<String>, Rejection> {
+        if !self.config.prompts.contains_key(name) {
+            return Err(Rejection::Row(format!("unknown prompt '{name}'")));
+        }
+        let missing = self.prompts.missing(name, |v| vars.contains_key(v));
+        if missing.is_empty() {
+            return self
+                .prompts
+                .render(name, context)
+                .map(Some)
+                .map_err(|m| fatal(at, format!("prompt '{name}': {m}")));
+        }
+        if needs_prompt {
+            return Err(fatal(
+                at,
+                format!(
+                    "prompt '{name}' uses {}, which this test does not set (in its vars or defaults.vars)",
+                    names(&missing)
+                ),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// The source's shared assertions, then the test's own, compiled.
+    fn assertions(
+        &self,
+        test: &TestSpec,
+        layer: usize,
+        context: &minijinja::Value,
+        at: &Location,
+    ) -> std::result::Result<Vec<Arc<Assertion>>, Rejection> {
+        let shared = &self.layers[layer].assertions;
+        let mut assertions = Vec::with_capacity(shared.len() + test.assert.len());
+        for (key, assertion) in shared {
+            assertions.push(match assertion {
+                DefaultAssertion::Fixed(a) => Arc::clone(a),
+                DefaultAssertion::Templated(spec) => Arc::new(
+                    self.compile_templated(spec, context)
+                        .map_err(|m| fatal(at, format!("{key}: {m}")))?,
+                ),
+            });
+        }
+        for (i, spec) in test.assert.iter().enumerate() {
+            let compiled = if spec.is_templated() {
+                self.compile_templated(spec, context)
+            } else {
+                spec.compile()
+            };
+            assertions.push(Arc::new(
+                compiled.map_err(|m| Rejection::Row(format!("assert[{i}]: {m}")))?,
+            ));
+        }
+        Ok(assertions)
+    }
+
+    /// The test's id (unique across the suite), or one derived from its content.
+    fn case_id(
+        &mut self,
+        test: &TestSpec,
+        at: &Location,
+    ) -> std::result::Result<String, Rejection> {
+        match &test.id {
+            Some(id) if id.is_empty() => Err(Rejection::Row("id is empty".into())),
+            Some(id) => {
+                if !self.ids.insert(hash_id(id)) {
+                    return Err(fatal(
+                        at,
+                        format!("duplicate case id '{id}': ids must be unique across the suite"),
+                    ));
+                }
+                Ok(id.clone())
+            }
+            None if self.config.suite.require_ids => Err(Rejection::Row(
+                "missing id (suite.require-ids is set)".into(),
+            )),
+            None => Ok(self.derive_id(test, at)),
+        }
+    }
+
+    fn compile_templated(
+        &self,
+        spec: &AssertionSpec,
+        context: &minijinja::Value,
+    ) -> std::result::Result<Assertion, String> {
+        spec.render_value(|s| self.prompts.render_str(s, context))?
+            .compile()
+    }
+
+    /// An id from the test's content, so it stays the same when rows are
+    /// added or moved (a line number would not); identical rows get `-2`, `-3`….
+    fn derive_id(&mut self, test: &TestSpec, at: &Location) -> String {
+        let content = serde_json::to_vec(test).expect("a test serializes to JSON");
+        let stem = at
+            .file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("case");
+        let base = format!("{stem}-{}", &blake3::hash(&content).to_hex()[..12]);
+        let mut id = base.clone();
+        let mut n = 1;
+        while !self.ids.insert(hash_id(&id)) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        id
+    }
+}
+
+/// A rejection that stops the suite, located at the row.
+fn fatal(at: &Location, message: String) -> Rejection {
+    Rejection::Fatal(Error::input(format!("{at}: {message}")))
+}
+
+fn names(vars: &[&str]) -> String {
+    let quoted: Vec<String> = vars.iter().map(|v| format!("'{v}'")).collect();
+    match quoted.as_slice() {
+        [one] => format!("variable {one}"),
+        _ => format!("variables {}", quoted.join(", ")),
+    }
+}
+
+fn hash_id(id: &str) -> u64 {
+    // DefaultHasher::new() has fixed keys, so the hash is the same in every run.
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
+}
+
+/// The set stores hashes already, so hashing them again would be wasted work.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}

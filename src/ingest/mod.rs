@@ -1,0 +1,6 @@
+//! Ingest: dataset files and inline tests become cases, a batch at a time.
+
+pub mod cases;
+pub mod dataset;
+pub mod prompt;
+pub mod shard;

@@ -1,0 +1,225 @@
+//! Where a finished run's report goes besides stdout: the report files, the
+//! Actions step summary, outputs and annotations, and the sticky comment
+//! on the pull request. Nothing here fails the run: a report that cannot
+//! be delivered is a warning, and the run's verdict stands.
+
+pub mod context;
+pub mod github;
+
+use std::path::{Path, PathBuf};
+
+use crate::compare::verdict::{Direction, Severity};
+use crate::log;
+use crate::report::{Renderer, Report};
+use crate::store::read::CaseDetail;
+use github::{actions, comment};
+
+/// How the report is delivered.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Post (or update) the pull-request comment.
+    pub comment: bool,
+    pub github_token: Option<String>,
+    /// Write comment.md, summary.md, report.json and junit.xml here.
+    pub report_dir: Option<PathBuf>,
+}
+
+/// What the Actions environment names (each absent outside Actions).
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub api_url: String,
+    pub step_summary: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub in_actions: bool,
+}
+
+impl Environment {
+    pub fn from_env() -> Environment {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Environment {
+            api_url: env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            step_summary: env("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            output: env("GITHUB_OUTPUT").map(PathBuf::from),
+            in_actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
+        }
+    }
+}
+
+/// The line that tells a fork's maintainers how to get comments anyway.
+const FORK_HELP: &str = "the token cannot comment on this pull request (a fork's pull_request token is read-only, or the workflow lacks `permissions: pull-requests: write`). The report is in the step summary. To comment on fork pull requests, upload the report directory as an artifact and post it from a `workflow_run` job: see the README's Action section.";
+
+/// Delivers the report; returns the text to print after the terminal
+/// report (the comment, with `--no-comment` on a pull request).
+pub async fn publish(
+    report: &Report,
+    cases: &[CaseDetail],
+    renderer: &Renderer,
+    options: &Options,
+    env: &Environment,
+) -> Option<String> {
+    let marker = comment::marker(&report.suite);
+    let body = match renderer.comment(report, &marker) {
+        Ok(body) => body,
+        Err(e) => {
+            log::warn(&format!("cannot render the comment: {}", e.message()));
+            return None;
+        }
+    };
+    // One rendering serves both the step summary and summary.md.
+    let summary = if options.report_dir.is_some() || env.step_summary.is_some() {
+        renderer
+            .summary(report)
+            .map_err(|e| log::warn(&format!("cannot render the step summary: {}", e.message())))
+            .ok()
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    if let Some(dir) = &options.report_dir {
+        files = write_files(dir, report, cases, renderer, &body, summary.as_deref());
+    }
+    if let (Some(path), Some(summary)) = (&env.step_summary, &summary)
+        && let Err(e) = actions::append(path, summary)
+    {
+        log::warn(&format!(
+            "cannot write the step summary {}: {e}",
+            path.display()
+        ));
+    }
+    if let Some(path) = &env.output {
+        let text = actions::outputs(&outputs(report, &files));
+        if let Err(e) = actions::append(path, &text) {
+            log::warn(&format!(
+                "cannot write the step outputs {}: {e}",
+                path.display()
+            ));
+        }
+    }
+    if env.in_actions
+        && let Some(compared) = &report.comparison
+    {
+        // On stderr like the masks: stdout is the report.
+        for line in actions::annotations(&report.suite, &compared.comparison) {
+            eprintln!("{line}");
+        }
+    }
+
+    let pr = github::event::from_env();
+    if !options.comment {
+        return pr.is_some().then_some(body);
+    }
+    let Some(pr) = pr else {
+        log::debug("not a pull request: no comment to post");
+        return None;
+    };
+    let Some(token) = options.github_token.as_deref().filter(|t| !t.is_empty()) else {
+        log::warn(
+            "no GitHub token (--github-token or GITHUB_TOKEN): the comment was not posted; the report is in the step summary",
+        );
+        return None;
+    };
+    let posted = match comment::client(&env.api_url, token) {
+        Ok(client) => comment::post_sticky(&client, &pr, &report.suite, &body).await,
+        Err(e) => Err(e),
+    };
+    match posted {
+        Ok(comment::Posted::Created { url, .. }) => log::note(&format!("commented: {url}")),
+        Ok(comment::Posted::Updated { url, .. }) => {
+            log::note(&format!("updated the comment: {url}"))
+        }
+        Err(comment::CommentError::Forbidden(m)) => log::warn(&format!("{m}: {FORK_HELP}")),
+        Err(comment::CommentError::Other(m)) => {
+            log::warn(&format!("the comment was not posted: {m}"));
+        }
+    }
+    None
+}
+
+/// Writes the report files; returns (output name, path) of each written.
+fn write_files(
+    dir: &Path,
+    report: &Report,
+    cases: &[CaseDetail],
+    renderer: &Renderer,
+    comment: &str,
+    summary: Option<&str>,
+) -> Vec<(&'static str, PathBuf)> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        log::warn(&format!(
+            "cannot create the report folder {}: {e}",
+            dir.display()
+        ));
+        return Vec::new();
+    }
+    let junit = renderer
+        .junit(report, cases)
+        .map_err(|e| log::warn(&format!("cannot render junit.xml: {}", e.message())))
+        .ok();
+    let rendered = [
+        ("comment-path", "comment.md", Some(comment.to_string())),
+        ("summary-path", "summary.md", summary.map(str::to_string)),
+        (
+            "json-path",
+            "report.json",
+            Some(crate::report::render_json(report)),
+        ),
+        ("junit-path", "junit.xml", junit),
+    ];
+    let mut written = Vec::new();
+    for (output, name, text) in rendered {
+        let Some(text) = text else { continue };
+        let path = dir.join(name);
+        match std::fs::write(&path, text) {
+            Ok(()) => written.push((output, path)),
+            Err(e) => log::warn(&format!("cannot write {}: {e}", path.display())),
+        }
+    }
+    written
+}
+
+/// The step outputs: the verdict, the pass rate, regressions by severity
+/// and the report files.
+pub fn outputs(report: &Report, files: &[(&'static str, PathBuf)]) -> Vec<(&'static str, String)> {
+    let worst = report
+        .comparison
+        .as_ref()
+        .map_or(Severity::None, |c| c.comparison.worst);
+    let verdict = if !report.passed() {
+        "fail"
+    } else if worst > Severity::None {
+        "regressions"
+    } else {
+        "pass"
+    };
+    let count = |severity: Severity| -> usize {
+        report.comparison.as_ref().map_or(0, |c| {
+            let findings = c
+                .comparison
+                .findings
+                .iter()
+                .filter(|f| f.direction == Direction::Regression && f.severity == severity)
+                .count();
+            findings + usize::from(c.comparison.quality_severity == severity)
+        })
+    };
+    let mut pairs = vec![
+        ("verdict", verdict.to_string()),
+        (
+            "pass-rate",
+            report
+                .pass_rate
+                .map(|p| format!("{p:.4}"))
+                .unwrap_or_default(),
+        ),
+        ("cases", report.cases_total.to_string()),
+        ("failed", report.cases_failed.to_string()),
+        ("critical", count(Severity::Critical).to_string()),
+        ("major", count(Severity::Major).to_string()),
+        ("minor", count(Severity::Minor).to_string()),
+        ("run-id", report.run_id.clone()),
+    ];
+    for (name, path) in files {
+        pairs.push((name, path.display().to_string()));
+    }
+    pairs
+}
