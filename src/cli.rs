@@ -15,6 +15,7 @@ use crate::config::FailOn;
 #[derive(Debug, Parser)]
 #[command(name = "ai-evals", version, about, long_about)]
 pub struct Cli {
+    /// The subcommand and its arguments.
     #[command(subcommand)]
     pub command: Command,
 
@@ -259,7 +260,7 @@ pub enum CacheCommand {
 #[derive(Debug, Args)]
 pub struct CacheArgs {
     /// The cache folder.
-    #[arg(long, default_value = crate::commands::run::DEFAULT_CACHE_DIR, env = "AI_EVALS_CACHE_DIR")]
+    #[arg(long, default_value = crate::config::DEFAULT_CACHE_DIR, env = "AI_EVALS_CACHE_DIR")]
     pub cache_dir: PathBuf,
 }
 

@@ -31,6 +31,7 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Something the user must fix in their command, config or data.
     pub fn input(message: impl Into<String>) -> Self {
         Error {
             kind: Kind::Input,
@@ -38,6 +39,7 @@ impl Error {
         }
     }
 
+    /// A failure while running.
     pub fn runtime(message: impl Into<String>) -> Self {
         Error {
             kind: Kind::Runtime,
@@ -59,10 +61,12 @@ impl Error {
         Error::input(format!("{}:{line}: {message}", path.display()))
     }
 
+    /// What kind of failure this is.
     pub fn kind(&self) -> Kind {
         self.kind
     }
 
+    /// What went wrong, for the user.
     pub fn message(&self) -> &str {
         &self.message
     }

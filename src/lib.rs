@@ -1,23 +1,44 @@
 //! ai-evals: LLM evaluations as a fast, rate-limit-aware CI gate.
 //!
-//! The pipeline, one module per stage (see DESIGN.md): `config` →
-//! `dataset` → `cases` → `provider` (driven by `run`) → `scoring` → `store`
-//! → `report`. `run` wires the stages together; `main.rs` only parses
-//! arguments and maps errors to exit codes.
+//! The pipeline, one folder per stage: `ingest` → `execute` → `score` →
+//! `store` → `compare` → `report` → `publish`, with `config` and the plain
+//! values every stage shares (`assertion`, `record`, `error`, `units`)
+//! below them and `commands` above. docs/ARCHITECTURE.md is the map: what
+//! each stage owns and what it may call. `main.rs` only parses arguments
+//! and maps the outcome to an exit code.
 
-pub mod assertion;
-pub mod cli;
-pub mod commands;
-pub mod compare;
-pub mod config;
-pub mod error;
-pub mod execute;
-pub mod ingest;
-pub mod log;
-pub mod publish;
-pub mod record;
-pub mod report;
-pub mod score;
-pub mod secret;
-pub mod store;
-pub mod units;
+#![warn(missing_docs)]
+
+mod assertion;
+mod cli;
+mod commands;
+mod compare;
+mod config;
+mod error;
+mod execute;
+mod ingest;
+mod log;
+mod publish;
+mod record;
+mod report;
+mod score;
+mod secret;
+mod store;
+mod units;
+
+pub use cli::Cli;
+pub use commands::run::Outcome;
+pub use error::Error;
+
+/// Runs the command `cli` names, after setting the log level and, in
+/// GitHub Actions, masking every secret-looking variable.
+pub async fn execute(cli: Cli) -> Result<Outcome, Error> {
+    log::set_level(if cli.quiet { 0 } else { 1 + cli.verbose });
+    publish::mask_secrets();
+    commands::dispatch(cli).await
+}
+
+/// Prints an error for the person running the tool, scrubbed of secrets.
+pub fn report_error(error: &Error) {
+    log::error(error.message());
+}

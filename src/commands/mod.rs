@@ -10,13 +10,29 @@ pub mod merge;
 pub mod report;
 pub mod run;
 
-use crate::cli::BaselineArgs;
+use crate::cli::{BaselineArgs, Cli, Command};
 use crate::compare::baseline::{self, Request};
 use crate::config::FailOn;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::store::Store;
 use crate::store::read::{RunFilter, RunRef};
+
+/// Runs the command the command line names.
+pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
+    match cli.command {
+        Command::Run(args) => run::run(&run::Options::from_args(args, cli.quiet)).await,
+        Command::Compare(args) => compare::compare(args).await,
+        Command::History(args) => history::history(args).await,
+        Command::Report(args) => report::report(args).await,
+        Command::Merge(args) => merge::merge(args).await,
+        Command::Bench(args) => bench::bench(args).await,
+        Command::Cache(command) => cache::cache(command).map(|report| run::Outcome {
+            exit_code: 0,
+            report,
+        }),
+    }
+}
 
 /// The baseline request the flags and the GitHub event make.
 pub fn baseline_request(args: &BaselineArgs) -> Request {

@@ -203,12 +203,6 @@ impl Comparison {
             .iter()
             .filter(|f| f.direction == Direction::Regression)
     }
-
-    pub fn improvements(&self) -> impl Iterator<Item = &Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.direction == Direction::Improvement)
-    }
 }
 
 // The gate's rule belongs with the severities; the config only names it.

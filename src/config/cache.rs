@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::units::{parse_duration, parse_size};
 
+/// The cache folder when neither the command line nor the config names one.
+pub const DEFAULT_CACHE_DIR: &str = ".ai-evals-cache";
+
 /// How a run may use the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::names::unknown;
 use super::prompts::PromptSpec;
 use super::providers::ProviderSpec;
+use super::unknown;
 
 /// The `[grading]` section as written.
 #[derive(Debug, Default, Deserialize)]

@@ -30,7 +30,7 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 
-pub use cache::{CacheConfig, Mode};
+pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
 pub use cases::{Dataset, Defaults, Format, TestSpec};
 pub use compare::{CompareConfig, FailOn};
 pub use grading::Grading;
@@ -237,6 +237,16 @@ impl Config {
         };
         let json = serde_json::to_vec(&hashed).expect("config serializes to JSON");
         blake3::hash(&json).to_hex()[..16].to_string()
+    }
+}
+
+/// "unknown provider 'x'; defined: a, b".
+fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    if known.is_empty() {
+        format!("unknown {what} '{name}': none is defined")
+    } else {
+        format!("unknown {what} '{name}'; defined: {}", known.join(", "))
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::grading::Grading;
 use super::providers::ProviderSpec;
+use super::unknown;
 use crate::assertion::{AssertionSpec, Type};
 
 /// The names a config defines.
@@ -62,19 +63,5 @@ impl Names<'_> {
             self.assertion(spec)
                 .map_err(|message| (format!("assert[{i}]"), message))
         })
-    }
-}
-
-/// "unknown provider 'x'; defined: a, b".
-pub(super) fn unknown<'a>(
-    what: &str,
-    name: &str,
-    known: impl Iterator<Item = &'a String>,
-) -> String {
-    let known: Vec<&str> = known.map(String::as_str).collect();
-    if known.is_empty() {
-        format!("unknown {what} '{name}': none is defined")
-    } else {
-        format!("unknown {what} '{name}'; defined: {}", known.join(", "))
     }
 }

@@ -245,10 +245,6 @@ impl Lane {
         }
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Sends `request`, spending budgets first and retrying what may succeed
     /// on another attempt.
     pub async fn call(&self, request: Request<'_>) -> std::result::Result<Answer, Failure> {

@@ -14,6 +14,19 @@ use crate::report::{Renderer, Report};
 use crate::store::read::CaseDetail;
 use github::{actions, comment};
 
+/// In GitHub Actions, hides every secret-looking variable before anything
+/// is printed. Workflow commands go to stderr, which the runner reads too,
+/// so stdout stays the report (JSON with --format json).
+pub fn mask_secrets() {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    for line in actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        eprintln!("{line}");
+    }
+}
+
 /// How the report is delivered.
 #[derive(Debug, Clone, Default)]
 pub struct Options {

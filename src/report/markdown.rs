@@ -10,6 +10,8 @@ use crate::error::Result;
 
 /// GitHub refuses a comment body longer than this.
 pub const COMMENT_LIMIT: usize = 65_536;
+/// The step summary's limit: GitHub drops a larger one.
+pub const SUMMARY_LIMIT: usize = 1 << 20;
 
 /// One row of the PR-vs-baseline table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -191,21 +193,36 @@ impl Renderer {
                 return Ok(body);
             }
         }
-        const NOTE: &str =
-            "\n\n_… cut to GitHub's comment limit; the step summary has the full report._\n";
-        let mut end = COMMENT_LIMIT - NOTE.len();
-        while !body.is_char_boundary(end) {
-            end -= 1;
-        }
-        let cut = body[..end].rfind('\n').unwrap_or(end);
-        Ok(format!("{}{NOTE}", &body[..cut]))
+        Ok(cut_at_line(
+            &body,
+            COMMENT_LIMIT,
+            "\n\n_… cut to GitHub's comment limit; the step summary has the full report._\n",
+        ))
     }
 
     /// The step summary: everything the comment has, at the fullest level.
     pub fn summary(&self, report: &Report) -> Result<String> {
         let body = self.markdown("summary.md", report, "", LEVELS[0])?;
-        Ok(crate::publish::github::actions::fit_summary(&body))
+        Ok(cut_at_line(
+            &body,
+            SUMMARY_LIMIT,
+            "\n\n_… cut to GitHub's 1 MiB step-summary limit; `ai-evals report` prints the rest._\n",
+        ))
     }
+}
+
+/// `text` when it fits in `limit` bytes, else cut at a line boundary with
+/// `note` after it, the whole within `limit`.
+fn cut_at_line(text: &str, limit: usize, note: &str) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit - note.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text[..end].rfind('\n').unwrap_or(end);
+    format!("{}{note}", &text[..cut])
 }
 
 #[cfg(test)]
@@ -479,5 +496,15 @@ mod tests {
         assert!(xml.contains("time=\"1.500\""));
         assert!(!xml.contains('\u{1}'));
         assert!(!xml.contains("<script"));
+    }
+
+    #[test]
+    fn the_summary_is_cut_at_a_line_under_the_limit() {
+        let line = "x".repeat(99) + "\n";
+        let big = line.repeat(20_000);
+        let fitted = cut_at_line(&big, SUMMARY_LIMIT, "\n\n_… prints the rest._\n");
+        assert!(fitted.len() <= SUMMARY_LIMIT);
+        assert!(fitted.ends_with("prints the rest._\n"));
+        assert_eq!(cut_at_line("small", SUMMARY_LIMIT, "x"), "small");
     }
 }

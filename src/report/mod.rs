@@ -22,7 +22,6 @@ use minijinja::value::Serde;
 
 use crate::error::{Error, Result};
 
-pub use markdown::{COMMENT_LIMIT, Row, headline_rows};
 pub use summary::{Failure, Links, Report, Summary, TypeCount};
 
 /// Every template by name, with its embedded source.

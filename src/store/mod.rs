@@ -25,9 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
-pub use merge::Merged;
 pub use run_data::{CaseOutcome, HistoryRun, RunData};
-pub use schema::CURRENT as SCHEMA_VERSION;
 pub use write::{RunInfo, RunStatus, RunTotals};
 
 use crate::record::{Metric, Timing};
@@ -184,6 +182,7 @@ impl Store {
     }
 
     /// Query-cache hits and misses so far.
+    #[cfg(test)]
     pub fn query_cache_counts(&self) -> (u64, u64) {
         let queries = self.queries();
         (queries.hits, queries.misses)

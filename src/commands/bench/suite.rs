@@ -327,10 +327,8 @@ fn verdicts(_: u64) -> Result<Work> {
 
 /// A report of 10,000 cases whose comparison flipped 2,000 of them.
 fn report_render(_: u64) -> Result<Work> {
-    use crate::compare::baseline::{Chosen, Compared, TrendPoint};
-    use crate::compare::verdict::{Comparison, QualityChange, Severity};
     use crate::report::{Failure, Renderer, Summary};
-    use crate::store::read::{CaseDetail, RunRef};
+    use crate::store::read::CaseDetail;
 
     let timings = [
         "total",
@@ -375,12 +373,29 @@ fn report_render(_: u64) -> Result<Work> {
             reason: Some("output does not contain \"refund\"".into()),
         })
         .collect();
+    report.comparison = Some(flipped_comparison(newly_failing));
+    let renderer = Renderer::new(None)?;
+    Ok(Box::new(move || {
+        let comment = renderer
+            .comment(&report, "<!-- ai-evals:bench -->")
+            .expect("the comment renders");
+        let summary = renderer.summary(&report).expect("the summary renders");
+        black_box((comment, summary));
+    }))
+}
+
+/// A comparison with a 30-run trend in which `newly_failing` flipped.
+fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::Compared {
+    use crate::compare::baseline::{Chosen, Compared, TrendPoint};
+    use crate::compare::verdict::{Comparison, QualityChange, Severity};
+    use crate::store::read::RunRef;
+
     let interval = crate::compare::stats::Interval {
         estimate: -0.1,
         low: -0.12,
         high: -0.08,
     };
-    report.comparison = Some(Compared {
+    Compared {
         baseline: Chosen {
             run: RunRef {
                 run_id: "base".into(),
@@ -422,13 +437,5 @@ fn report_render(_: u64) -> Result<Work> {
                 total_ms: Some(60_000.0),
             })
             .collect(),
-    });
-    let renderer = Renderer::new(None)?;
-    Ok(Box::new(move || {
-        let comment = renderer
-            .comment(&report, "<!-- ai-evals:bench -->")
-            .expect("the comment renders");
-        let summary = renderer.summary(&report).expect("the summary renders");
-        black_box((comment, summary));
-    }))
+    }
 }

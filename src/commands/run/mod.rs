@@ -31,7 +31,6 @@ use crate::store::read::RunRef;
 use crate::store::{Access, RunInfo, Store};
 
 pub(crate) use metrics::run_metrics;
-pub use setup::{DEFAULT_CACHE_DIR, cache_settings};
 
 /// The options of `ai-evals run`.
 #[derive(Debug, Clone)]
@@ -99,6 +98,7 @@ impl Options {
 pub struct Outcome {
     /// 0 when the gate passed, 1 when it failed.
     pub exit_code: i32,
+    /// What to print on stdout: the report, as text or JSON.
     pub report: String,
 }
 

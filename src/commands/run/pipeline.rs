@@ -226,50 +226,6 @@ async fn run_case(
     monitor: &Monitor,
 ) -> Pending {
     let lane = executor.lane(case.provider);
-    let obtained = match &case.output {
-        Some(output) => Obtained {
-            output: Some(output.clone()),
-            ..Obtained::default()
-        },
-        None => {
-            let request = Request {
-                case_id: &case.id,
-                repeat,
-                prompt: case.prompt.as_deref().unwrap_or_default(),
-            };
-            let started = Instant::now();
-            match executor.call(case.provider, request).await {
-                Ok(Answer {
-                    response: r,
-                    attempts,
-                    cached,
-                }) => {
-                    let original = r.latency.map(millis);
-                    Obtained {
-                        output: Some(r.output),
-                        // A cached answer took only the lookup this time.
-                        latency_ms: if cached {
-                            Some(millis(started.elapsed()))
-                        } else {
-                            original
-                        },
-                        original_latency_ms: original,
-                        usage: r.usage,
-                        cost_usd: r.cost_usd,
-                        finish_reason: r.finish_reason,
-                        attempts,
-                        cached,
-                        error: None,
-                    }
-                }
-                Err(Failure { error, attempts }) => Obtained {
-                    attempts,
-                    error: Some(error.message),
-                    ..Obtained::default()
-                },
-            }
-        }
-    };
     let Obtained {
         output,
         latency_ms,
@@ -280,7 +236,7 @@ async fn run_case(
         attempts,
         cached,
         error,
-    } = obtained;
+    } = obtain(&case, repeat, executor).await;
     let graded = match (&output, &error) {
         (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
             grader
@@ -318,6 +274,52 @@ async fn run_case(
         record,
         case,
         graded,
+    }
+}
+
+/// The case's output: given, or asked of its provider through the executor.
+async fn obtain(case: &Case, repeat: u32, executor: &Executor) -> Obtained {
+    if let Some(output) = &case.output {
+        return Obtained {
+            output: Some(output.clone()),
+            ..Obtained::default()
+        };
+    }
+    let request = Request {
+        case_id: &case.id,
+        repeat,
+        prompt: case.prompt.as_deref().unwrap_or_default(),
+    };
+    let started = Instant::now();
+    match executor.call(case.provider, request).await {
+        Ok(Answer {
+            response: r,
+            attempts,
+            cached,
+        }) => {
+            let original = r.latency.map(millis);
+            Obtained {
+                output: Some(r.output),
+                // A cached answer took only the lookup this time.
+                latency_ms: if cached {
+                    Some(millis(started.elapsed()))
+                } else {
+                    original
+                },
+                original_latency_ms: original,
+                usage: r.usage,
+                cost_usd: r.cost_usd,
+                finish_reason: r.finish_reason,
+                attempts,
+                cached,
+                error: None,
+            }
+        }
+        Err(Failure { error, attempts }) => Obtained {
+            attempts,
+            error: Some(error.message),
+            ..Obtained::default()
+        },
     }
 }
 

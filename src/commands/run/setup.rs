@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Options;
-use crate::config::{Config, Mode, ProviderSpec};
+use crate::config::{Config, DEFAULT_CACHE_DIR, Mode, ProviderSpec};
 use crate::error::Result;
 use crate::execute::cache::{self, EmbeddingCache, ResponseCache};
 use crate::execute::executor::{Executor, Lane, Limits, Overrides};
@@ -18,9 +18,6 @@ use crate::ingest::prompt::Prompts;
 use crate::report::Renderer;
 use crate::score::grading::Grader;
 use crate::score::pool::Pool;
-
-/// The cache folder when neither the command line nor the config names one.
-pub const DEFAULT_CACHE_DIR: &str = ".ai-evals-cache";
 
 /// What a run is made of, ready to go.
 pub(super) struct Setup {

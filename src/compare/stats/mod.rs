@@ -34,17 +34,10 @@ mod samples;
 mod special;
 
 pub use bootstrap::{SplitMix64, bootstrap_ci};
-pub use descriptive::{Summary, max, mean, median, min, percentile, std_dev};
-pub use distributions::{
-    binomial_cdf, normal_cdf, normal_quantile, student_t_cdf, student_t_quantile,
-};
-pub use history::{HistoryCheck, check_against_history, noise_floor};
-pub use paired::{
-    PassRateComparison, RatioComparison, ScoreComparison, compare_paired_ratios,
-    compare_paired_scores, compare_pass_rates,
-};
-pub use ranks::{median_confidence_interval, wilcoxon_signed_rank_p_value};
-pub use samples::{GeometricMeanComparison, compare_geometric_means};
+pub use descriptive::{Summary, mean, median, percentile};
+pub use history::{check_against_history, noise_floor};
+pub use paired::{compare_paired_ratios, compare_paired_scores, compare_pass_rates};
+pub use samples::compare_geometric_means;
 
 /// A point estimate with a two-sided interval around it.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -9,7 +9,7 @@
 
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::key::Key;
@@ -49,10 +49,6 @@ pub struct Disk {
 impl Disk {
     pub fn new(root: PathBuf) -> Disk {
         Disk { root }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     fn path(&self, key: &Key) -> PathBuf {

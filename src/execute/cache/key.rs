@@ -24,6 +24,7 @@ impl Key {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()
     }
 
+    #[cfg(test)]
     pub fn from_hex(hex: &str) -> Option<Key> {
         blake3::Hash::from_hex(hex).ok().map(|h| Key(*h.as_bytes()))
     }

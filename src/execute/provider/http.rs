@@ -146,10 +146,6 @@ impl Http {
         &self.url
     }
 
-    pub fn params(&self) -> &Params {
-        &self.params
-    }
-
     /// Tokens to reserve before sending: a prompt estimate (four characters
     /// a token, the usual rule for English) plus the most the answer may use.
     pub fn estimate_tokens(&self, prompt: &str) -> u32 {

@@ -7,8 +7,6 @@ use std::path::Path;
 
 use crate::compare::verdict::{Comparison, Direction, Severity};
 
-/// The step summary's limit: GitHub drops a larger one.
-pub const SUMMARY_LIMIT: usize = 1 << 20;
 /// GitHub shows at most this many errors and warnings per step.
 pub const ANNOTATIONS_PER_LEVEL: usize = 10;
 
@@ -115,22 +113,6 @@ pub fn annotations(suite: &str, comparison: &Comparison) -> Vec<String> {
     errors
 }
 
-/// Cuts `markdown` to the step summary's limit at a line boundary, with a
-/// note saying so.
-pub fn fit_summary(markdown: &str) -> String {
-    const NOTE: &str =
-        "\n\n_… cut to GitHub's 1 MiB step-summary limit; `ai-evals report` prints the rest._\n";
-    if markdown.len() <= SUMMARY_LIMIT {
-        return markdown.to_string();
-    }
-    let mut end = SUMMARY_LIMIT - NOTE.len();
-    while !markdown.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = markdown[..end].rfind('\n').unwrap_or(end);
-    format!("{}{NOTE}", &markdown[..cut])
-}
-
 /// Appends `text` to the file a workflow variable names.
 pub fn append(path: &Path, text: &str) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
@@ -179,15 +161,5 @@ mod tests {
     fn annotation_text_cannot_start_a_command() {
         assert_eq!(escape_data("50%\n::error::x"), "50%25%0A::error::x");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
-    }
-
-    #[test]
-    fn the_summary_is_cut_at_a_line_under_the_limit() {
-        let line = "x".repeat(99) + "\n";
-        let big = line.repeat(20_000);
-        let fitted = fit_summary(&big);
-        assert!(fitted.len() <= SUMMARY_LIMIT);
-        assert!(fitted.ends_with("prints the rest._\n"));
-        assert_eq!(fit_summary("small"), "small");
     }
 }

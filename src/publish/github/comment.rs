@@ -29,14 +29,6 @@ pub enum CommentError {
     Other(String),
 }
 
-impl CommentError {
-    pub fn message(&self) -> &str {
-        match self {
-            CommentError::Forbidden(m) | CommentError::Other(m) => m,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct Comment {
     id: u64,

@@ -8,5 +8,4 @@ pub mod actions;
 pub mod comment;
 pub mod event;
 
-pub use comment::{Posted, post_sticky};
 pub use event::PullRequest;
