@@ -15,6 +15,53 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
+/// Where a case's output came from. A model samples: asked the same
+/// question twice, it may answer differently. The others answer the same
+/// every time, so a changed output from them is a change in the suite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerSource {
+    /// A provider's model (an HTTP API).
+    #[default]
+    Model,
+    /// Logged answers (`replay`).
+    Replay,
+    /// The rendered prompt itself (`echo`).
+    Echo,
+    /// An output given in the test or dataset row.
+    Given,
+}
+
+impl AnswerSource {
+    /// The name stored in the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerSource::Model => "model",
+            AnswerSource::Replay => "replay",
+            AnswerSource::Echo => "echo",
+            AnswerSource::Given => "given",
+        }
+    }
+
+    /// Reads a stored name; `None` for a run stored before sources were.
+    pub fn parse(name: &str) -> Option<AnswerSource> {
+        [
+            AnswerSource::Model,
+            AnswerSource::Replay,
+            AnswerSource::Echo,
+            AnswerSource::Given,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// A short content hash for the history: 16 hex digits of blake3, plenty
+/// to tell two requests or outputs of one case apart.
+pub fn short_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..16].to_string()
+}
+
 /// One case run once (one repeat), scored.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
@@ -47,6 +94,16 @@ pub struct CaseRecord {
     /// Why the case could not be scored (the provider failed); it then fails.
     pub error: Option<String>,
     pub assertions: Vec<AssertionResult>,
+    /// What identifies the request this case made (see
+    /// `Provider::fingerprint`), so a comparison can tell a changed request
+    /// from a new answer to the same one.
+    pub request_hash: String,
+    /// A hash of the case's assertions and threshold: what decides its verdict.
+    pub scoring_hash: String,
+    /// A hash of the output; `None` when there was none (an error).
+    pub output_hash: Option<String>,
+    /// Where the output came from.
+    pub answer_source: AnswerSource,
 }
 
 /// A component's time: `duration_ms` is the time the component was busy;

@@ -47,7 +47,7 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
             request.db.as_deref().unwrap_or(&args.db).display()
         )));
     };
-    let reasons = verdict::gate_reasons(&compared.comparison, fail_on);
+    let reasons = verdict::gate_reasons(&compared.comparison, fail_on, config.fail_on_removed);
     let text = match args.format {
         OutputFormat::Text => {
             report::Renderer::new(None)?.comparison(&compared, &reasons, fail_on.as_str())?

@@ -121,7 +121,7 @@ async fn merged_report(
     let compared =
         baseline::compare(store, &current.suite, &row.run_id, load, &request, &compare).await?;
     match compared {
-        Some(c) => add_comparison(&mut report, store, c, fail_on).await,
+        Some(c) => add_comparison(&mut report, store, c, fail_on, compare.fail_on_removed).await,
         None => {
             report.no_comparison = Some(format!(
                 "no earlier finished run of suite {} on {} to compare with",
@@ -163,6 +163,7 @@ async fn stored_run_report(
         gate_passed: row.pass_rate.is_none_or(|r| r >= min_pass_rate),
         rows_skipped: 0,
         row_errors: Vec::new(),
+        cut_short: Vec::new(),
         by_type: by_type
             .into_iter()
             .map(|(name, passed, total)| report::TypeCount {

@@ -51,14 +51,16 @@ pub(crate) async fn add_comparison(
     store: &Store,
     compared: baseline::Compared,
     fail_on: FailOn,
+    fail_on_removed: bool,
 ) {
     let failing = compared
         .comparison
         .quality
-        .newly_failing
+        .flips
         .iter()
+        .filter(|f| f.newly_failing)
         .take(20)
-        .cloned()
+        .map(|f| f.key.clone())
         .collect();
     let flipped = store
         .case_details(&report.run_id, failing)
@@ -67,7 +69,7 @@ pub(crate) async fn add_comparison(
             log::warn(&format!("cannot read the flipped cases: {}", e.message()));
             Vec::new()
         });
-    report.add_comparison(compared, fail_on, flipped);
+    report.add_comparison(compared, fail_on, fail_on_removed, flipped);
 }
 
 /// The run with this id (or unique prefix), else the newest run in `store`.

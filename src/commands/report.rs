@@ -19,12 +19,24 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
             run.run_id
         )));
     };
-    let stored: report::Report = serde_json::from_str(&json).map_err(|e| {
+    let mut stored: report::Report = serde_json::from_str(&json).map_err(|e| {
         Error::input(format!(
             "the stored report of run {} cannot be read by this ai-evals: {e}",
             run.run_id
         ))
     })?;
+    // The history's word on the run's status is the last one: a run whose
+    // report was kept but which never finished cannot pass.
+    if let Some(row) = store.run_row(&run.run_id).await?
+        && row.status != "finished"
+        && stored.status == "finished"
+    {
+        stored.status = row.status.clone();
+        stored.gate_reasons.push(format!(
+            "the run did not finish ({}); its results cannot vouch for this change",
+            row.status
+        ));
+    }
     let options = args.delivery.publish();
     let cases = if options.report_dir.is_some() {
         store.all_cases(&run.run_id).await?

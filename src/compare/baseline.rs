@@ -178,7 +178,7 @@ pub async fn compare(
         comparison,
         baseline_metrics: baseline.metrics.clone(),
         baseline_timings: baseline.timings.clone(),
-        trend: history.iter().rev().map(TrendPoint::of).collect(),
+        trend: history.runs.iter().rev().map(TrendPoint::of).collect(),
     }))
 }
 

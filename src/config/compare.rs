@@ -25,6 +25,8 @@ pub struct CompareConfig {
     pub critical: f64,
     /// The least change a wall-clock timing must show to count.
     pub timing_floor: f64,
+    /// Cases the baseline had and the pull request removed fail the gate.
+    pub fail_on_removed: bool,
 }
 
 impl Default for CompareConfig {
@@ -39,6 +41,7 @@ impl Default for CompareConfig {
             major: 0.25,
             critical: 0.50,
             timing_floor: 0.10,
+            fail_on_removed: false,
         }
     }
 }

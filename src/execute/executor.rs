@@ -604,12 +604,24 @@ impl Executor {
         lane: usize,
         request: Request<'_>,
     ) -> std::result::Result<Answer, Failure> {
+        let key = self.lanes[lane].provider.fingerprint(request);
+        self.call_fingerprinted(lane, request, key).await
+    }
+
+    /// [`Executor::call`] for a request whose fingerprint the caller has
+    /// already taken; for an HTTP provider it is the cache key.
+    pub async fn call_fingerprinted(
+        &self,
+        lane: usize,
+        request: Request<'_>,
+        key: Key,
+    ) -> std::result::Result<Answer, Failure> {
         let lane = &self.lanes[lane];
         let cache = self
             .cache
             .as_ref()
-            .filter(|c| c.mode() != crate::config::Mode::Off);
-        let (Some(cache), Some(key)) = (cache, lane.provider.cache_key(request)) else {
+            .filter(|c| c.mode() != crate::config::Mode::Off && lane.provider.is_remote());
+        let Some(cache) = cache else {
             return lane.call(request).await;
         };
         if let Some(entry) = cache.get(&key) {

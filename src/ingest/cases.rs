@@ -13,6 +13,7 @@ use crate::config::{Config, TestSpec};
 use crate::error::{Error, Result};
 use crate::ingest::dataset::Location;
 use crate::ingest::prompt::Prompts;
+use crate::record::short_hash;
 
 /// A case ready to run.
 #[derive(Debug, Clone)]
@@ -29,6 +30,19 @@ pub struct Case {
     pub output: Option<String>,
     pub assertions: Vec<Arc<Assertion>>,
     pub threshold: Option<f64>,
+    /// A hash of the assertions and the threshold (see [`scoring_hash`]).
+    pub scoring_hash: String,
+}
+
+/// A hash of what decides a case's verdict: each assertion (type,
+/// expected value, weight) and the threshold.
+pub fn scoring_hash(assertions: &[Arc<Assertion>], threshold: Option<f64>) -> String {
+    let mut text = String::new();
+    for a in assertions {
+        text.push_str(&format!("{a}\u{1f}{}\u{1e}", a.weight));
+    }
+    text.push_str(&format!("{threshold:?}"));
+    short_hash(text.as_bytes())
 }
 
 /// A shared assertion: compiled once, or compiled per case when its value
@@ -202,6 +216,7 @@ impl<'a> Builder<'a> {
             None => None,
         };
         let assertions = self.assertions(&test, layer, &context, at)?;
+        let threshold = test.threshold.or(self.config.defaults.threshold);
         let id = self.case_id(&test, at)?;
         let ordinal = self.next_ordinal;
         self.next_ordinal += 1;
@@ -213,8 +228,9 @@ impl<'a> Builder<'a> {
             provider,
             prompt,
             output: test.output,
+            scoring_hash: scoring_hash(&assertions, threshold),
             assertions,
-            threshold: test.threshold.or(self.config.defaults.threshold),
+            threshold,
         })
     }
 

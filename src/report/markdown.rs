@@ -232,9 +232,12 @@ mod tests {
     use super::*;
     use crate::compare::baseline::{Chosen, Compared, TrendPoint};
     use crate::compare::stats::Interval;
-    use crate::compare::verdict::{Comparison, QualityChange, Severity};
+    use crate::compare::verdict::{
+        Cause, CauseCount, Comparison, Family, Flip, QualityChange, RemovedCase, Severity,
+    };
     use crate::record::Timing;
     use crate::report::{Failure, Summary};
+    use crate::store::CaseKey;
     use crate::store::read::{CaseDetail, RunRef};
 
     const NASTY: &str = "@org/team <script>alert(1)</script> </details></pre> <!-- ai-evals:demo --> ```fence``` | col | **bold**";
@@ -310,7 +313,8 @@ mod tests {
                 low: 0.8,
                 high: 1.4,
             },
-            p_value: None,
+            p_value: Some(1e-6),
+            alpha: Some(0.0125),
             noise_floor: 0.1,
             higher_is_worse: true,
             direction: crate::compare::verdict::Direction::Regression,
@@ -341,15 +345,52 @@ mod tests {
                         high: -0.14,
                     }),
                     p_value: Some(1e-9),
-                    newly_failing: ids,
                     newly_passing: vec!["case-ok".into()],
                     new_errors: Vec::new(),
                     added_cases: 0,
-                    removed_cases: 0,
+                    removed_cases: 1,
+                    removed: vec![RemovedCase {
+                        key: CaseKey {
+                            id: "retired | <b>".into(),
+                            repeat: 0,
+                        },
+                        passed: true,
+                    }],
+                    flips: ids
+                        .iter()
+                        .map(|id| Flip {
+                            key: CaseKey {
+                                id: id.clone(),
+                                repeat: 0,
+                            },
+                            newly_failing: true,
+                            cause: Cause::RequestChanged,
+                        })
+                        .collect(),
+                    causes: vec![CauseCount {
+                        cause: Cause::RequestChanged,
+                        newly_failing: ids.len(),
+                        newly_passing: 0,
+                        score_changed: 0,
+                    }],
+                    attributable: 38.0,
+                    worse: 0.2,
+                    explanation: vec![format!(
+                        "{} cases newly failing: all {} because {}.",
+                        ids.len(),
+                        ids.len(),
+                        Cause::RequestChanged.because()
+                    )],
+                    newly_failing: ids,
+                    ..QualityChange::default()
                 },
                 quality_severity: Severity::Minor,
                 findings: vec![finding],
                 worst: Severity::Critical,
+                family: Family {
+                    tests: 4,
+                    alpha: 0.0125,
+                },
             },
             baseline_metrics: BTreeMap::from([
                 ("pass_rate".to_string(), 0.95),

@@ -88,6 +88,12 @@ impl Renderer {
             };
             format!("{}{}", "█".repeat(filled), " ".repeat(width - filled))
         });
+        env.add_filter("because", |cause: String| {
+            serde_json::from_value::<crate::compare::verdict::Cause>(serde_json::Value::String(
+                cause,
+            ))
+            .map_or("", |c| c.because())
+        });
         env.add_filter("md", |s: String| escape::inline(&s));
         env.add_filter("html", |s: String| escape::html_inline(&s));
         env.add_filter("pre", |s: String, max: usize| escape::pre(&s, max));

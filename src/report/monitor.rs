@@ -5,8 +5,8 @@
 //! atomics, never take a lock.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::record::Timing;
@@ -54,6 +54,9 @@ pub struct Monitor {
     /// Parts of the scoring component, one per assertion type
     /// (`scoring/regex`, `scoring/llm-judge` …): (busy, calls).
     scorers: Mutex<BTreeMap<String, (Duration, u64)>>,
+    /// The run's total, once it is taken: the figure the comparison reads
+    /// and the history keeps must be the same one.
+    total: OnceLock<Duration>,
 }
 
 impl Default for Monitor {
@@ -68,6 +71,7 @@ impl Monitor {
             started: Instant::now(),
             counters: Default::default(),
             scorers: Mutex::new(BTreeMap::new()),
+            total: OnceLock::new(),
         }
     }
 
@@ -94,12 +98,19 @@ impl Monitor {
         self.started.elapsed()
     }
 
+    /// Takes the run's total now; later calls keep the first figure. A run
+    /// takes it when its work is done, before the report, so every run's
+    /// `total` means the same span.
+    pub fn stop_total(&self) -> Duration {
+        *self.total.get_or_init(|| self.started.elapsed())
+    }
+
     /// The timings to store: the run's total wall time, then each component.
     pub fn timings(&self) -> Vec<Timing> {
         let mut timings = vec![Timing {
             component: "total".into(),
             parent: None,
-            duration_ms: millis(self.elapsed()),
+            duration_ms: millis(self.total.get().copied().unwrap_or_else(|| self.elapsed())),
             calls: None,
         }];
         for component in Component::ALL {

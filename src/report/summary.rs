@@ -23,6 +23,7 @@ pub struct Summary {
     failures: Vec<Failure>,
     rows_skipped: u64,
     row_errors: Vec<String>,
+    cut_short: Vec<String>,
 }
 
 /// A failing case as the report shows it.
@@ -61,6 +62,9 @@ pub struct Report {
     pub gate_passed: bool,
     pub rows_skipped: u64,
     pub row_errors: Vec<String>,
+    /// Dataset files a bad row ended early: their remaining cases never ran.
+    #[serde(default)]
+    pub cut_short: Vec<String>,
     pub by_type: Vec<TypeCount>,
     pub failures: Vec<Failure>,
     pub timings: Vec<Timing>,
@@ -118,24 +122,32 @@ impl Links {
 }
 
 impl Report {
-    /// Puts a comparison into the report: the gate's reasons at `fail_on`,
+    /// Puts a comparison into the report: the gate's reasons at `fail_on`
+    /// (and for removed cases, with `fail_on_removed`),
     /// what the first newly failing cases got (`flipped`, read from the
     /// store by the caller) and the link to the baseline commit.
     pub fn add_comparison(
         &mut self,
         compared: crate::compare::baseline::Compared,
         fail_on: crate::config::FailOn,
+        fail_on_removed: bool,
         flipped: Vec<crate::store::read::CaseDetail>,
     ) {
-        self.gate_reasons = crate::compare::verdict::gate_reasons(&compared.comparison, fail_on);
+        self.gate_reasons
+            .extend(crate::compare::verdict::gate_reasons(
+                &compared.comparison,
+                fail_on,
+                fail_on_removed,
+            ));
         self.links = Links::from_env(compared.baseline.run.git_sha.as_deref());
         self.flipped = flipped;
         self.comparison = Some(compared);
     }
 
-    /// Whether the run passes its gates: the pass rate and `--fail-on`.
+    /// Whether the run passes its gates: it finished, its pass rate, and
+    /// every other reason the gate lists (regressions, fail-closed checks).
     pub fn passed(&self) -> bool {
-        self.gate_passed && self.gate_reasons.is_empty()
+        self.status == "finished" && self.gate_passed && self.gate_reasons.is_empty()
     }
 }
 
@@ -176,6 +188,11 @@ impl Summary {
                 output: record.output.as_deref().map(shorten),
             });
         }
+    }
+
+    /// Notes the dataset files that ended early, with why.
+    pub fn add_cut_short(&mut self, files: Vec<String>) {
+        self.cut_short.extend(files);
     }
 
     /// Notes the dataset rows that were skipped, with the first few messages.
@@ -239,6 +256,7 @@ impl Summary {
             gate_passed: self.gate_passed(min_pass_rate),
             rows_skipped: self.rows_skipped,
             row_errors: self.row_errors.clone(),
+            cut_short: self.cut_short.clone(),
             by_type: self
                 .by_type
                 .iter()

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
-pub use run_data::{CaseOutcome, HistoryRun, RunData};
+pub use run_data::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 pub use write::{RunInfo, RunStatus, RunTotals};
 
 use crate::record::{Metric, Timing};
@@ -46,7 +46,7 @@ pub struct Store {
 /// reader never sees an answer older than the database.
 struct QueryCache {
     runs: LruTtlCache<String, Arc<RunData>>,
-    histories: LruTtlCache<HistoryQuery, Arc<Vec<HistoryRun>>>,
+    histories: LruTtlCache<HistoryQuery, Arc<History>>,
     hits: u64,
     misses: u64,
 }
@@ -240,7 +240,7 @@ impl Store {
         branch: &str,
         exclude: Option<&str>,
         limit: usize,
-    ) -> Result<Arc<Vec<HistoryRun>>> {
+    ) -> Result<Arc<History>> {
         let key = (
             suite.to_string(),
             branch.to_string(),
@@ -267,7 +267,7 @@ impl Store {
     pub async fn case_details(
         &self,
         run_id: &str,
-        keys: Vec<String>,
+        keys: Vec<CaseKey>,
     ) -> Result<Vec<read::CaseDetail>> {
         let run_id = run_id.to_string();
         self.read(move |conn| read::case_details(conn, &run_id, &keys))
@@ -555,6 +555,10 @@ mod tests {
             attempts: 1,
             error: None,
             assertions: Vec::new(),
+            request_hash: format!("req-{id}"),
+            scoring_hash: "scoring".into(),
+            output_hash: Some("out".into()),
+            answer_source: crate::record::AnswerSource::Model,
         }
     }
 
@@ -659,9 +663,9 @@ mod tests {
                 .is_none()
         );
         let history = store.history("s", "main", None, 30).await.unwrap();
-        assert_eq!(history.len(), 2);
-        assert_eq!(history[0].timings["total"], 10.0);
-        assert_eq!(history[0].metrics["peak_rss_mb"], 50.0);
+        assert_eq!(history.runs.len(), 2);
+        assert_eq!(history.runs[0].timings["total"], 10.0);
+        assert_eq!(history.runs[0].metrics["peak_rss_mb"], 50.0);
         assert!(store.find_run("r").await.is_err(), "an ambiguous prefix");
         assert_eq!(store.find_run("r1").await.unwrap().run_id, "r1");
     }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use duckdb::{Connection, OptionalExt, params};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{CaseOutcome, HistoryRun, RunData};
+use crate::record::AnswerSource;
+use crate::store::schema;
+use crate::store::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 
 /// A run as `ai-evals history` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,8 +150,58 @@ pub fn newest_finished(
 }
 
 /// The last `limit` finished runs of `suite` on `branch` (other than
-/// `exclude`), newest first, with their timings and metrics.
+/// `exclude`), newest first, with their timings and metrics, and how each
+/// of their cases answered.
 pub fn history(
+    conn: &Connection,
+    suite: &str,
+    branch: &str,
+    exclude: Option<&str>,
+    limit: usize,
+) -> duckdb::Result<History> {
+    let runs = history_runs(conn, suite, branch, exclude, limit)?;
+    let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    let samples = case_samples(conn, &ids)?;
+    Ok(History { runs, samples })
+}
+
+/// `'a', 'b'`: run ids quoted for an `IN` list.
+fn quoted_list(ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| format!("'{}'", id.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Per case and request, the fresh model answers the runs got and how
+/// many passed. Empty for histories written before fingerprints.
+fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSamples>> {
+    if ids.is_empty() || schema::version(conn)? < schema::FINGERPRINTS {
+        return Ok(Vec::new());
+    }
+    let mut statement = conn.prepare(&format!(
+        "SELECT case_id, repeat_index, request_hash, count(*), count(*) FILTER (WHERE passed)
+           FROM case_results
+          WHERE run_id IN ({}) AND request_hash IS NOT NULL
+            AND answer_source = 'model' AND NOT cached
+          GROUP BY ALL",
+        quoted_list(ids)
+    ))?;
+    let rows = statement.query_map([], |row| {
+        Ok(CaseSamples {
+            key: CaseKey {
+                id: row.get(0)?,
+                repeat: row.get(1)?,
+            },
+            request_hash: row.get(2)?,
+            samples: row.get::<_, i64>(3)? as u32,
+            passes: row.get::<_, i64>(4)? as u32,
+        })
+    })?;
+    rows.collect()
+}
+
+fn history_runs(
     conn: &Connection,
     suite: &str,
     branch: &str,
@@ -181,11 +233,7 @@ pub fn history(
             )
         })
         .collect();
-    let list = ids
-        .iter()
-        .map(|id| format!("'{}'", id.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = quoted_list(&ids.iter().map(String::as_str).collect::<Vec<_>>());
     if !ids.is_empty() {
         let mut statement = conn.prepare(&format!(
             "SELECT run_id, component, duration_ms FROM timings WHERE run_id IN ({list})"
@@ -225,22 +273,38 @@ pub fn history(
 
 /// One run's cases, timings and metrics, for a comparison.
 pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
-    let mut statement = conn.prepare(
-        "SELECT CASE WHEN repeat_index = 0 THEN case_id ELSE case_id || '#' || repeat_index END,
-                passed, score, error IS NOT NULL,
-                original_latency_ms, total_tokens, cost_usd
-           FROM case_results WHERE run_id = ?",
-    )?;
+    // Histories written before schema 5 have no fingerprints: read NULLs.
+    let fingerprints = if schema::version(conn)? >= schema::FINGERPRINTS {
+        "request_hash, scoring_hash, output_hash, answer_source"
+    } else {
+        "NULL, NULL, NULL, NULL"
+    };
+    let mut statement = conn.prepare(&format!(
+        "SELECT case_id, repeat_index, passed, score, error IS NOT NULL,
+                original_latency_ms, total_tokens, cost_usd, cached, {fingerprints}
+           FROM case_results WHERE run_id = ?"
+    ))?;
     let cases = statement
         .query_map(params![run.run_id], |row| {
             Ok(CaseOutcome {
-                key: row.get(0)?,
-                passed: row.get(1)?,
-                score: row.get(2)?,
-                errored: row.get(3)?,
-                latency_ms: row.get(4)?,
-                tokens: row.get::<_, Option<i64>>(5)?.map(|t| t as f64),
-                cost_usd: row.get(6)?,
+                key: CaseKey {
+                    id: row.get(0)?,
+                    repeat: row.get(1)?,
+                },
+                passed: row.get(2)?,
+                score: row.get(3)?,
+                errored: row.get(4)?,
+                latency_ms: row.get(5)?,
+                tokens: row.get::<_, Option<i64>>(6)?.map(|t| t as f64),
+                cost_usd: row.get(7)?,
+                cached: row.get(8)?,
+                request_hash: row.get(9)?,
+                scoring_hash: row.get(10)?,
+                output_hash: row.get(11)?,
+                source: row
+                    .get::<_, Option<String>>(12)?
+                    .as_deref()
+                    .and_then(AnswerSource::parse),
             })
         })?
         .collect::<duckdb::Result<Vec<_>>>()?;
@@ -340,12 +404,11 @@ pub struct CaseDetail {
     pub reason: Option<String>,
 }
 
-/// Details of the given cases of a run (keys as in [`run_data`]), in the
-/// order given.
+/// Details of the given cases of a run, in the order given.
 pub fn case_details(
     conn: &Connection,
     run_id: &str,
-    keys: &[String],
+    keys: &[CaseKey],
 ) -> duckdb::Result<Vec<CaseDetail>> {
     let mut statement = conn.prepare(
         "SELECT c.output, c.error, s.expected, s.reason, c.passed, c.latency_ms
@@ -359,14 +422,10 @@ pub fn case_details(
     )?;
     let mut details = Vec::with_capacity(keys.len());
     for key in keys {
-        let (case_id, repeat) = match key.rsplit_once('#') {
-            Some((id, r)) if r.parse::<i32>().is_ok() => (id, r.parse::<i32>().unwrap_or(0)),
-            _ => (key.as_str(), 0),
-        };
         let found = statement
-            .query_row(params![run_id, case_id, repeat], |row| {
+            .query_row(params![run_id, key.id, key.repeat], |row| {
                 Ok(CaseDetail {
-                    key: key.clone(),
+                    key: key.to_string(),
                     passed: row.get(4)?,
                     latency_ms: row.get(5)?,
                     output: row.get(0)?,

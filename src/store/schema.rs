@@ -125,10 +125,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN shard VARCHAR;
     "#,
+    // 5: what a comparison needs to tell why a case's outcome changed: the
+    // request it made (its fingerprint), what decided its verdict (a hash
+    // of its assertions), a hash of its output, and where the output came
+    // from (model | replay | echo | given). NULL for runs stored before.
+    r#"
+    ALTER TABLE case_results ADD COLUMN request_hash VARCHAR;
+    ALTER TABLE case_results ADD COLUMN scoring_hash VARCHAR;
+    ALTER TABLE case_results ADD COLUMN output_hash VARCHAR;
+    ALTER TABLE case_results ADD COLUMN answer_source VARCHAR;
+    "#,
 ];
+
+/// The first schema version whose cases carry fingerprints.
+pub const FINGERPRINTS: i64 = 5;
 
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// The schema version of an open history.
+pub fn version(conn: &Connection) -> duckdb::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )
+}
 
 /// Checks that a database opened read-only has the schema this build reads.
 pub fn check(conn: &Connection) -> Result<(), String> {

@@ -103,6 +103,10 @@ pub fn batch(conn: &mut Connection, run_id: &str, records: &[CaseRecord]) -> duc
                 r.finish_reason,
                 r.attempts,
                 r.error,
+                r.request_hash,
+                r.scoring_hash,
+                r.output_hash,
+                r.answer_source.as_str(),
             ])?;
         }
         // Appender errors on drop are swallowed; flush to see them.

@@ -9,6 +9,7 @@ mod compare;
 mod config_errors;
 mod database;
 mod datasets;
+mod gate;
 mod github;
 mod grading;
 mod interrupted;

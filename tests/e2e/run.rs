@@ -176,7 +176,13 @@ fn empty_dataset_is_a_finished_run_with_no_cases() {
     let suite = Suite::new(&echo_config("[[datasets]]\npath = \"empty.jsonl\"\n"));
     suite.write("empty.jsonl", "\n\n");
     let run = suite.run(&[]);
-    run.expect_code(0);
+    // A suite that checked nothing cannot pass its gate.
+    run.expect_code(1);
+    assert!(
+        run.stdout().contains("no case was scored"),
+        "{}",
+        run.stdout()
+    );
     assert!(
         run.stdout().contains("0 cases: 0 passed"),
         "{}",

@@ -12,7 +12,8 @@ use crate::assertion::{AssertionSpec, Context};
 use crate::compare::stats::SplitMix64;
 use crate::compare::verdict;
 use crate::error::{Error, Result};
-use crate::store::{CaseOutcome, HistoryRun, RunData};
+use crate::record::AnswerSource;
+use crate::store::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 
 /// One benchmark: what it measures, how many operations one iteration
 /// makes, and how to set it up (setup is not timed).
@@ -288,13 +289,21 @@ fn verdicts(_: u64) -> Result<Work> {
         git_sha: None,
         cases: (0..10_000)
             .map(|i| CaseOutcome {
-                key: format!("case-{i}#0"),
+                key: CaseKey {
+                    id: format!("case-{i}"),
+                    repeat: 0,
+                },
                 passed: rng.next_f64() < 0.9,
                 score: rng.next_f64(),
                 errored: false,
                 latency_ms: Some(200.0 + 800.0 * rng.next_f64()),
                 tokens: Some((100.0 + 400.0 * rng.next_f64()).round()),
                 cost_usd: Some(1e-4 * rng.next_f64()),
+                request_hash: Some(format!("{i:016x}")),
+                scoring_hash: Some("scoring".into()),
+                output_hash: Some(format!("{:016x}", rng.next_u64())),
+                source: Some(AnswerSource::Model),
+                cached: false,
             })
             .collect(),
         timings: [
@@ -309,7 +318,7 @@ fn verdicts(_: u64) -> Result<Work> {
     };
     let baseline = run("base");
     let current = run("pr");
-    let history: Vec<HistoryRun> = (0..30)
+    let runs: Vec<HistoryRun> = (0..30)
         .map(|_| {
             let r = run("h");
             HistoryRun {
@@ -319,6 +328,18 @@ fn verdicts(_: u64) -> Result<Work> {
             }
         })
         .collect();
+    // Each case answered afresh on all 30 runs, passing 9 times in 10.
+    let samples = baseline
+        .cases
+        .iter()
+        .map(|c| CaseSamples {
+            key: c.key.clone(),
+            request_hash: c.request_hash.clone().unwrap_or_default(),
+            samples: 30,
+            passes: 27,
+        })
+        .collect();
+    let history = History { runs, samples };
     let settings = verdict::Settings::default();
     Ok(Box::new(move || {
         black_box(verdict::compare(&current, &baseline, &history, &settings));
@@ -387,8 +408,22 @@ fn report_render(_: u64) -> Result<Work> {
 /// A comparison with a 30-run trend in which `newly_failing` flipped.
 fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::Compared {
     use crate::compare::baseline::{Chosen, Compared, TrendPoint};
-    use crate::compare::verdict::{Comparison, QualityChange, Severity};
+    use crate::compare::verdict::{
+        Cause, CauseCount, Comparison, Family, Flip, QualityChange, Severity,
+    };
     use crate::store::read::RunRef;
+
+    let flips: Vec<Flip> = newly_failing
+        .iter()
+        .map(|id| Flip {
+            key: CaseKey {
+                id: id.clone(),
+                repeat: 0,
+            },
+            newly_failing: true,
+            cause: Cause::RequestChanged,
+        })
+        .collect();
 
     let interval = crate::compare::stats::Interval {
         estimate: -0.1,
@@ -420,10 +455,30 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
                 new_errors: Vec::new(),
                 added_cases: 0,
                 removed_cases: 0,
+                causes: vec![CauseCount {
+                    cause: Cause::RequestChanged,
+                    newly_failing: flips.len(),
+                    newly_passing: 0,
+                    score_changed: 0,
+                }],
+                explanation: vec![format!(
+                    "{} cases newly failing: all {} because {}.",
+                    flips.len(),
+                    flips.len(),
+                    Cause::RequestChanged.because()
+                )],
+                attributable: flips.len() as f64,
+                worse: flips.len() as f64 / 9_000.0,
+                flips,
+                ..QualityChange::default()
             },
             quality_severity: Severity::Minor,
             findings: Vec::new(),
             worst: Severity::Minor,
+            family: Family {
+                tests: 6,
+                alpha: 0.05 / 6.0,
+            },
         },
         baseline_metrics: BTreeMap::new(),
         baseline_timings: BTreeMap::new(),

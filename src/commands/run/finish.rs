@@ -76,7 +76,14 @@ pub(super) async fn report(
     model.links = report::Links::from_env(None);
     let comparison_error = match compared {
         Ok(Some(c)) => {
-            super::super::add_comparison(&mut model, store, c, fail_on).await;
+            super::super::add_comparison(
+                &mut model,
+                store,
+                c,
+                fail_on,
+                config.compare.fail_on_removed,
+            )
+            .await;
             None
         }
         Ok(None) => {
@@ -94,6 +101,9 @@ pub(super) async fn report(
             Some(e)
         }
     };
+    let (_, failure) = executed.status();
+    let reasons = fail_closed(&model, status, failure, comparison_error.as_ref());
+    model.gate_reasons.extend(reasons);
     let rendered = match options.format {
         OutputFormat::Text => setup.renderer.text(&model)?,
         OutputFormat::Json => report::render_json(&model),
@@ -104,6 +114,52 @@ pub(super) async fn report(
         rendered,
         comparison_error,
     })
+}
+
+/// Why the gate cannot vouch for a run whatever its comparison says: it did
+/// not finish, it scored no case, a dataset ended early, or the comparison
+/// itself failed. Red must mean "look here", and green "nothing broke";
+/// a run that saw less than the whole suite cannot be green.
+fn fail_closed(
+    model: &Report,
+    status: RunStatus,
+    failure: Option<&Error>,
+    comparison_error: Option<&Error>,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if status != RunStatus::Finished {
+        reasons.push(format!(
+            "the run did not finish ({}){}; its results cannot vouch for this change",
+            status.as_str(),
+            failure
+                .map(|e| format!(": {}", e.message()))
+                .unwrap_or_default()
+        ));
+    }
+    if model.cases_total == 0 {
+        let skipped = match model.rows_skipped {
+            0 => String::new(),
+            n => format!(
+                " ({n} malformed {} skipped)",
+                if n == 1 { "row was" } else { "rows were" }
+            ),
+        };
+        reasons.push(format!(
+            "no case was scored{skipped}: the suite checked nothing; fix the dataset or the config"
+        ));
+    }
+    for file in &model.cut_short {
+        reasons.push(format!(
+            "a dataset was cut short, so its later cases never ran: {file}"
+        ));
+    }
+    if let Some(e) = comparison_error {
+        reasons.push(format!(
+            "the comparison with the baseline failed, so no regression could be ruled out: {}",
+            e.message()
+        ));
+    }
+    reasons
 }
 
 /// Compares the finished run with its baseline. The run's own timings and
@@ -224,8 +280,7 @@ pub(super) async fn deliver(
         rendered.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
         rendered.push_str(&comment);
     }
-    let passed =
-        summary.gate_passed(setup.config.suite.min_pass_rate) && model.gate_reasons.is_empty();
+    let passed = summary.gate_passed(setup.config.suite.min_pass_rate) && model.passed();
     Outcome {
         exit_code: if passed { 0 } else { 1 },
         report: rendered,

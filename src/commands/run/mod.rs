@@ -111,6 +111,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let run = begin(&setup, options, &store).await?;
     let executed = pipeline::execute(&setup, options, &store, &run.run_id, &monitor).await?;
     let metrics = metrics::collect(&setup, &executed, &store, &run.run_id, &monitor).await;
+    monitor.stop_total();
     let reported =
         finish::report(&setup, options, &store, &run, &executed, &metrics, &monitor).await?;
     let recorded = finish::record(
@@ -134,11 +135,9 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         read,
         stored,
     } = executed;
-    read?;
-    stored?;
-    recorded?;
     if interrupted {
         println!("{}", reported.rendered);
+        recorded?;
         return Err(Error::runtime(format!(
             "interrupted; the {} cases finished so far are stored in {} (run {})",
             summary.cases_total(),
@@ -146,7 +145,14 @@ pub async fn run(options: &Options) -> Result<Outcome> {
             run.run_id
         )));
     }
-    Ok(finish::deliver(&setup, options, &summary, reported, &cases).await)
+    // A run that failed still says so in every report form before it exits
+    // with its error's code.
+    let outcome = finish::deliver(&setup, options, &summary, reported, &cases).await;
+    if let Err(e) = read.and(stored).and(recorded) {
+        println!("{}", outcome.report);
+        return Err(e);
+    }
+    Ok(outcome)
 }
 
 /// Records the run's start: its id, suite, config and where it ran.

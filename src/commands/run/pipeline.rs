@@ -19,13 +19,14 @@ use super::setup::Setup;
 use crate::assertion::{AssertionResult, Context};
 use crate::config::Config;
 use crate::error::{Error, Kind, Result};
-use crate::execute::executor::{Answer, Executor, Failure};
+use crate::execute::cache::{Key, key};
+use crate::execute::executor::{Answer, Executor, Failure, Lane};
 use crate::execute::provider::Request;
 use crate::ingest::cases::{Builder, Case, Origin, Rejection};
 use crate::ingest::dataset::{self, Location, Row};
 use crate::ingest::prompt::Prompts;
 use crate::log;
-use crate::record::CaseRecord;
+use crate::record::{AnswerSource, CaseRecord, short_hash};
 use crate::report::Summary;
 use crate::report::monitor::{Component, Monitor, millis};
 use crate::report::progress::Progress;
@@ -112,6 +113,7 @@ pub(super) async fn execute(
         Ok((busy, skipped)) => {
             monitor.add(Component::DatasetLoading, busy, 0);
             summary.add_skipped(skipped.count, &skipped.messages);
+            summary.add_cut_short(skipped.cut_short);
             Ok(())
         }
         Err(e) if interrupted || e.kind() == Kind::Stopped => Ok(()),
@@ -226,6 +228,18 @@ async fn run_case(
     monitor: &Monitor,
 ) -> Pending {
     let lane = executor.lane(case.provider);
+    let request = Request {
+        case_id: &case.id,
+        repeat,
+        prompt: case.prompt.as_deref().unwrap_or_default(),
+    };
+    let (request_hash, answer_source) = match &case.output {
+        Some(_) => (given_fingerprint(&case, lane), AnswerSource::Given),
+        None => (
+            lane.provider.fingerprint(request),
+            lane.provider.answer_source(),
+        ),
+    };
     let Obtained {
         output,
         latency_ms,
@@ -236,7 +250,7 @@ async fn run_case(
         attempts,
         cached,
         error,
-    } = obtain(&case, repeat, executor).await;
+    } = obtain(&case, request, request_hash, executor).await;
     let graded = match (&output, &error) {
         (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
             grader
@@ -247,6 +261,10 @@ async fn run_case(
         }
         _ => Vec::new(),
     };
+    let output_hash = output
+        .as_deref()
+        .filter(|_| error.is_none())
+        .map(|o| short_hash(o.as_bytes()));
     let record = CaseRecord {
         case_id: case.id.clone(),
         repeat,
@@ -269,6 +287,10 @@ async fn run_case(
         attempts,
         error,
         assertions: Vec::new(),
+        request_hash: request_hash.hex()[..16].to_string(),
+        output_hash,
+        scoring_hash: case.scoring_hash.clone(),
+        answer_source,
     };
     Pending {
         record,
@@ -277,21 +299,34 @@ async fn run_case(
     }
 }
 
+/// What identifies a case whose output is given: its prompt and its
+/// provider's name, since no provider is asked.
+fn given_fingerprint(case: &Case, lane: &Lane) -> Key {
+    key::of(&serde_json::json!({
+        "kind": "given",
+        "provider": lane.name,
+        "prompt": case.prompt,
+    }))
+}
+
 /// The case's output: given, or asked of its provider through the executor.
-async fn obtain(case: &Case, repeat: u32, executor: &Executor) -> Obtained {
+async fn obtain(
+    case: &Case,
+    request: Request<'_>,
+    fingerprint: Key,
+    executor: &Executor,
+) -> Obtained {
     if let Some(output) = &case.output {
         return Obtained {
             output: Some(output.clone()),
             ..Obtained::default()
         };
     }
-    let request = Request {
-        case_id: &case.id,
-        repeat,
-        prompt: case.prompt.as_deref().unwrap_or_default(),
-    };
     let started = Instant::now();
-    match executor.call(case.provider, request).await {
+    match executor
+        .call_fingerprinted(case.provider, request, fingerprint)
+        .await
+    {
         Ok(Answer {
             response: r,
             attempts,
@@ -417,6 +452,9 @@ async fn store_batches(
 struct Skipped {
     count: u64,
     messages: Vec<String>,
+    /// The files a bad row ended early, with why: the run did not see all
+    /// of its cases.
+    cut_short: Vec<String>,
 }
 
 /// The reader side: rows in, batches of cases out.
@@ -473,7 +511,12 @@ impl<'a> Feeder<'a> {
     fn push(&mut self, row: Row, origin: Origin) -> Result<()> {
         let (at, test) = match row {
             Ok(row) => row,
-            Err(bad) => return self.skip(bad.to_string()),
+            Err(bad) => {
+                if bad.cuts_file_short {
+                    self.skipped.cut_short.push(bad.to_string());
+                }
+                return self.skip(bad.to_string());
+            }
         };
         match self.builder.build(test, &at, origin) {
             Ok(case) => {

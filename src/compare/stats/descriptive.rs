@@ -28,6 +28,8 @@ pub fn mean(values: &[f64]) -> Option<f64> {
     moments(values).map(|m| m.mean)
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// Sample standard deviation (divisor n − 1) of the finite values; `None`
 /// for fewer than two.
 pub fn std_dev(values: &[f64]) -> Option<f64> {
@@ -52,11 +54,15 @@ pub fn percentile(values: &[f64], percent: f64) -> Option<f64> {
     (!sorted.is_empty()).then(|| percentile_of_sorted(&sorted, percent))
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// Smallest finite value; `None` if there are none.
 pub fn min(values: &[f64]) -> Option<f64> {
     finite(values).reduce(f64::min)
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// Largest finite value; `None` if there are none.
 pub fn max(values: &[f64]) -> Option<f64> {
     finite(values).reduce(f64::max)

@@ -21,6 +21,8 @@ pub fn normal_cdf(x: f64) -> f64 {
     }
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// The standard normal quantile: x with P(Z ≤ x) = p. −∞ at 0, +∞ at 1,
 /// NaN outside [0, 1].
 pub fn normal_quantile(p: f64) -> f64 {
@@ -103,6 +105,8 @@ pub(super) fn acklam_lower_quantile(p: f64) -> f64 {
     }
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// P(T ≤ t) for Student's t with `df` > 0 degrees of freedom (df = ∞ gives
 /// the normal). NaN for NaN input or df ≤ 0.
 ///
@@ -122,6 +126,8 @@ pub fn student_t_cdf(t: f64, df: f64) -> f64 {
     }
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// Student-t quantile: t with P(T ≤ t) = p, for `df` > 0. −∞ at 0, +∞ at 1,
 /// NaN outside [0, 1] or for df ≤ 0.
 pub fn student_t_quantile(p: f64, df: f64) -> f64 {

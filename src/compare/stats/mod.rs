@@ -27,6 +27,7 @@
 mod bootstrap;
 mod descriptive;
 mod distributions;
+mod flips;
 mod history;
 mod paired;
 mod ranks;
@@ -35,6 +36,7 @@ mod special;
 
 pub use bootstrap::{SplitMix64, bootstrap_ci};
 pub use descriptive::{Summary, mean, median, percentile};
+pub use flips::{net_count_upper_tail, sign_test_upper};
 pub use history::{check_against_history, noise_floor};
 pub use paired::{compare_paired_ratios, compare_paired_scores, compare_pass_rates};
 pub use samples::compare_geometric_means;

@@ -2,7 +2,7 @@
 
 use super::descriptive::percentile_of_sorted;
 use super::distributions::{normal_cdf, normal_upper_quantile};
-use super::{Interval, finite, is_valid_confidence, sorted_finite};
+use super::{Interval, finite};
 
 /// Two-sided p-value of the Wilcoxon signed-rank test that the differences
 /// are symmetric about zero.
@@ -37,6 +37,8 @@ pub fn wilcoxon_signed_rank_p_value(differences: &[f64]) -> f64 {
     (2.0 * normal_cdf(-z.abs())).min(1.0)
 }
 
+// Only the tests call it: it checks the building blocks against SciPy.
+#[cfg(test)]
 /// Distribution-free confidence interval for the median of the finite
 /// values: the estimate is the sample median and the bounds are the order
 /// statistics x₍k₎ and x₍n+1−k₎ chosen by the sign test, so the interval
@@ -49,10 +51,10 @@ pub fn wilcoxon_signed_rank_p_value(differences: &[f64]) -> f64 {
 /// bounds are −∞ and +∞: the data cannot bound the median at that level.
 /// `None` for no values or an invalid confidence.
 pub fn median_confidence_interval(values: &[f64], confidence: f64) -> Option<Interval> {
-    if !is_valid_confidence(confidence) {
+    if !super::is_valid_confidence(confidence) {
         return None;
     }
-    let sorted = sorted_finite(values);
+    let sorted = super::sorted_finite(values);
     (!sorted.is_empty()).then(|| median_interval_of_sorted(&sorted, confidence))
 }
 

@@ -5,6 +5,7 @@ use std::f64::consts::PI;
 use super::bootstrap::*;
 use super::descriptive::*;
 use super::distributions::*;
+use super::flips::*;
 use super::history::*;
 use super::paired::*;
 use super::ranks::*;
@@ -572,4 +573,69 @@ fn bootstrap_edge_cases() {
             high: 4.0
         }
     );
+}
+
+/// P(N ≥ x) by enumerating every outcome of a few events.
+fn brute_net_tail(up: &[f64], down: &[f64], observed: i64) -> f64 {
+    let events: Vec<(f64, i64)> = up
+        .iter()
+        .map(|&p| (p, 1))
+        .chain(down.iter().map(|&p| (p, -1)))
+        .collect();
+    let mut total = 0.0;
+    for mask in 0..(1u32 << events.len()) {
+        let (mut p, mut net) = (1.0, 0);
+        for (i, (q, step)) in events.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                p *= q;
+                net += step;
+            } else {
+                p *= 1.0 - q;
+            }
+        }
+        if net >= observed {
+            total += p;
+        }
+    }
+    total
+}
+
+#[test]
+fn net_flips_match_enumeration() {
+    let up = [0.1, 0.35, 0.8, 0.02, 0.5];
+    let down = [0.6, 0.05, 0.9];
+    for observed in -4..=6 {
+        let (mean, tail) = net_count_upper_tail(&up, &down, observed);
+        assert_close(
+            tail.max(1e-300),
+            brute_net_tail(&up, &down, observed).max(1e-300),
+            1e-12,
+        );
+        assert_close(mean, 1.77 - 1.55, 1e-12);
+    }
+    assert_eq!(net_count_upper_tail(&[], &[], 0).1, 1.0);
+    assert_eq!(net_count_upper_tail(&[], &[], 1).1, 0.0);
+}
+
+#[test]
+fn net_flips_normal_approximation_agrees_with_the_exact_tail() {
+    let up: Vec<f64> = (0..1600).map(|i| 0.1 + 0.1 * (i % 5) as f64).collect();
+    let down: Vec<f64> = (0..1400).map(|i| 0.2 + 0.1 * (i % 3) as f64).collect();
+    let (mean, exact) = net_count_upper_tail(&up, &down, 100);
+    let mut more = up.clone();
+    more.push(0.0);
+    let (_, approx) = net_count_upper_tail(&more, &down, 100);
+    assert!((mean - 60.1).abs() < 1e-6, "{mean}");
+    assert!(
+        (exact - approx).abs() < 0.01,
+        "exact {exact}, normal {approx}"
+    );
+}
+
+#[test]
+fn sign_test_matches_scipy() {
+    // stats.binomtest(8, 10, 0.5, alternative="greater").pvalue
+    assert_close(sign_test_upper(8, 10), 0.0546875, 1e-12);
+    assert_eq!(sign_test_upper(0, 10), 1.0);
+    assert_close(sign_test_upper(10, 10), 0.0009765625, 1e-12);
 }

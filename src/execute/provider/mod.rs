@@ -20,8 +20,9 @@ pub use replay::Replay;
 
 use crate::config::ProviderSpec;
 use crate::error::Result;
+use crate::execute::cache::{Key, key};
 use crate::execute::pricing::Prices;
-use crate::record::Usage;
+use crate::record::{AnswerSource, Usage};
 
 /// What a case asks of a provider.
 #[derive(Debug, Clone, Copy)]
@@ -123,36 +124,49 @@ impl Provider {
         matches!(self, Provider::Http(_))
     }
 
-    /// The response-cache key of a request; offline providers are not cached.
-    pub fn cache_key(&self, request: Request<'_>) -> Option<crate::execute::cache::Key> {
+    /// What identifies a request to this provider: for an HTTP provider its
+    /// response-cache key (the API, the endpoint, the exact body and the
+    /// repeat), for an offline one the input that decides its answer. Two
+    /// runs that send the same fingerprint asked the same question.
+    pub fn fingerprint(&self, request: Request<'_>) -> Key {
         match self {
-            Provider::Http(p) => Some(crate::execute::cache::key::response(
+            Provider::Http(p) => key::response(
                 p.api().name(),
                 p.url(),
                 &p.body(request.prompt),
                 request.repeat,
-            )),
-            Provider::Echo(_) | Provider::Replay(_) => None,
+            ),
+            Provider::Echo(_) => key::of(&serde_json::json!({
+                "kind": "echo",
+                "prompt": request.prompt,
+            })),
+            // A logged answer is looked up by case and repeat alone; a new
+            // log is a new answer to the same question.
+            Provider::Replay(_) => key::of(&serde_json::json!({
+                "kind": "replay",
+                "id": request.case_id,
+                "repeat": request.repeat,
+            })),
+        }
+    }
+
+    /// Where this provider's answers come from, for attributing a changed
+    /// outcome: a model samples, the others answer the same every time.
+    pub fn answer_source(&self) -> AnswerSource {
+        match self {
+            Provider::Http(_) => AnswerSource::Model,
+            Provider::Echo(_) => AnswerSource::Echo,
+            Provider::Replay(_) => AnswerSource::Replay,
         }
     }
 
     /// The embedding-cache key of a text; `None` when the provider has no
     /// embeddings API.
-    pub fn embedding_key(
-        &self,
-        text: &str,
-        dimensions: Option<u32>,
-    ) -> Option<crate::execute::cache::Key> {
+    pub fn embedding_key(&self, text: &str, dimensions: Option<u32>) -> Option<Key> {
         match self {
-            Provider::Http(p) => p.embeddings_url().map(|url| {
-                crate::execute::cache::key::embedding(
-                    p.api().name(),
-                    url,
-                    p.model(),
-                    dimensions,
-                    text,
-                )
-            }),
+            Provider::Http(p) => p
+                .embeddings_url()
+                .map(|url| key::embedding(p.api().name(), url, p.model(), dimensions, text)),
             Provider::Echo(_) | Provider::Replay(_) => None,
         }
     }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::{Object, Push};
+use super::{Push, Unread};
 use crate::error::{Error, Result};
 
 /// Records where the newlines are, as the `csv` reader pulls bytes through.
@@ -104,7 +104,10 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
             Ok(false) => return Ok(()),
             Ok(true) => {
                 let start = record.position().map_or(before, |p| p.byte());
-                push(lines.line_at(start), to_object(&names, &record))?;
+                push(
+                    lines.line_at(start),
+                    to_object(&names, &record).map_err(Unread::from),
+                )?;
             }
             // The csv crate stops on I/O errors but not on data errors.
             Err(e) => match e.kind() {
@@ -116,14 +119,17 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
                 }
                 _ => {
                     let start = e.position().map_or(before, |p| p.byte());
-                    push(lines.line_at(start), Err(e.to_string()))?;
+                    push(lines.line_at(start), Err(e.to_string().into()))?;
                 }
             },
         }
     }
 }
 
-fn to_object(names: &[String], record: &::csv::ByteRecord) -> Object {
+fn to_object(
+    names: &[String],
+    record: &::csv::ByteRecord,
+) -> std::result::Result<Map<String, Value>, String> {
     if record.len() != names.len() {
         return Err(format!(
             "expected {} columns, found {}",
@@ -147,6 +153,7 @@ fn to_object(names: &[String], record: &::csv::ByteRecord) -> Object {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::dataset::Object;
 
     fn lines_of(contents: &[u8]) -> Vec<(u64, Object)> {
         let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,7 @@ use serde::Deserializer as _;
 use serde::de::{SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{Push, json_error, kind_of};
+use super::{Push, Unread, json_error, kind_of};
 use crate::error::{Error, Result};
 
 /// Shared between the reader wrapper and the visitor.
@@ -95,7 +95,7 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
             } else {
                 format!("{}; the rest of this file is skipped", json_error(&e))
             };
-            push(e.line() as u64, Err(message))?;
+            push(e.line() as u64, Err(Unread::rest_of_file(message)))?;
         }
     }
     Ok(())
@@ -123,7 +123,7 @@ impl<'de> Visitor<'de> for Elements<'_, '_> {
             let line = self.lines.start.get();
             let row = match value {
                 Value::Object(object) => Ok(object),
-                other => Err(format!("expected a JSON object, found {}", kind_of(&other))),
+                other => Err(format!("expected a JSON object, found {}", kind_of(&other)).into()),
             };
             if let Err(e) = (self.push)(line, row) {
                 *self.failure = Some(e);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{Push, json_error, kind_of};
+use super::{Push, Unread, json_error, kind_of};
 use crate::error::{Error, Result};
 
 pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
@@ -32,7 +32,7 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
         if bytes.trim_ascii_start().is_empty() {
             continue;
         }
-        push(line, parse_line(bytes))?;
+        push(line, parse_line(bytes).map_err(Unread::from))?;
     }
 }
 

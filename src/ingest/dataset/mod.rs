@@ -37,6 +37,35 @@ impl fmt::Display for Location {
 pub struct RowError {
     pub at: Location,
     pub message: String,
+    /// The reader could not go on after it: the rest of the file is lost
+    /// (a syntax error in a JSON array), so the suite ran short.
+    pub cuts_file_short: bool,
+}
+
+/// Why a reader could not make a row of what it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Unread {
+    message: String,
+    cuts_file_short: bool,
+}
+
+impl Unread {
+    /// A bad row after which the reader cannot go on.
+    pub(super) fn rest_of_file(message: String) -> Unread {
+        Unread {
+            message,
+            cuts_file_short: true,
+        }
+    }
+}
+
+impl From<String> for Unread {
+    fn from(message: String) -> Unread {
+        Unread {
+            message,
+            cuts_file_short: false,
+        }
+    }
 }
 
 impl fmt::Display for RowError {
@@ -46,7 +75,7 @@ impl fmt::Display for RowError {
 }
 
 /// A row as read: its fields, or what is wrong with it.
-type Object = std::result::Result<Map<String, Value>, String>;
+type Object = std::result::Result<Map<String, Value>, Unread>;
 
 /// How a format reader hands over a row: its line and its fields.
 type Push<'a> = dyn FnMut(u64, Object) -> Result<()> + 'a;
@@ -58,15 +87,19 @@ pub type Row = std::result::Result<(Location, TestSpec), RowError>;
 /// by the sink stops the reading and is returned.
 pub fn read(path: &Path, format: Format, sink: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
     let file = Arc::new(path.to_path_buf());
-    let mut push = |line: u64, object: std::result::Result<Map<String, Value>, String>| {
+    let mut push = |line: u64, object: Object| {
         let at = Location {
             file: Arc::clone(&file),
             line,
         };
         let row = object
-            .and_then(row_to_test)
+            .and_then(|o| row_to_test(o).map_err(Unread::from))
             .map(|test| (at.clone(), test))
-            .map_err(|message| RowError { at, message });
+            .map_err(|unread| RowError {
+                at,
+                message: unread.message,
+                cuts_file_short: unread.cuts_file_short,
+            });
         sink(row)
     };
     match format {
