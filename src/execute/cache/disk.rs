@@ -44,11 +44,25 @@ pub enum Lookup {
 #[derive(Debug, Clone)]
 pub struct Disk {
     root: PathBuf,
+    /// Reads change nothing: no expired or damaged entry is removed and no
+    /// access time moves (a cache restored for an untrusted pull request).
+    read_only: bool,
 }
 
 impl Disk {
     pub fn new(root: PathBuf) -> Disk {
-        Disk { root }
+        Disk {
+            root,
+            read_only: false,
+        }
+    }
+
+    /// A namespace whose reads leave every file as it was.
+    pub fn read_only(root: PathBuf) -> Disk {
+        Disk {
+            root,
+            read_only: true,
+        }
     }
 
     fn path(&self, key: &Key) -> PathBuf {
@@ -67,13 +81,15 @@ impl Disk {
         let written = file.metadata()?.modified()?;
         if is_expired(written, ttl, now) {
             drop(file);
-            let _ = fs::remove_file(&path);
+            self.remove(key);
             return Ok(Lookup::Expired);
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
-        // Only the access time moves: the write time carries the TTL.
-        let _ = file.set_times(FileTimes::new().set_accessed(now));
+        if !self.read_only {
+            // Only the access time moves: the write time carries the TTL.
+            let _ = file.set_times(FileTimes::new().set_accessed(now));
+        }
         Ok(Lookup::Found(bytes))
     }
 
@@ -100,8 +116,11 @@ impl Disk {
         written
     }
 
+    /// Removes an entry, unless reads must change nothing.
     pub fn remove(&self, key: &Key) {
-        let _ = fs::remove_file(self.path(key));
+        if !self.read_only {
+            let _ = fs::remove_file(self.path(key));
+        }
     }
 
     /// Every entry (temporary files of interrupted writes excluded).

@@ -101,7 +101,7 @@ pub struct ResponseCache {
 
 impl ResponseCache {
     pub fn new(settings: Settings) -> ResponseCache {
-        let disk = Disk::new(settings.namespace("responses"));
+        let disk = namespace(&settings, "responses");
         ResponseCache {
             memory: Mutex::new(LruTtlCache::new(MEMORY_ENTRIES, MEMORY_TTL)),
             settings,
@@ -248,6 +248,17 @@ impl ResponseCache {
     }
 }
 
+/// One namespace of the cache folder, opened as the mode allows: in
+/// read-only mode nothing on disk changes, not even an access time.
+fn namespace(settings: &Settings, name: &str) -> Disk {
+    let root = settings.namespace(name);
+    if settings.mode == Mode::ReadOnly {
+        Disk::read_only(root)
+    } else {
+        Disk::new(root)
+    }
+}
+
 /// Embeddings on disk: a magic tag, the length, then little-endian f32s.
 const EMBEDDING_MAGIC: &[u8; 4] = b"EMB1";
 
@@ -296,7 +307,7 @@ impl EmbeddingCache {
             mode: settings.mode,
             ttl: settings.embeddings_ttl,
             max_bytes: settings.embeddings_max_bytes,
-            disk: Disk::new(settings.namespace("embeddings")),
+            disk: namespace(settings, "embeddings"),
             memory: Mutex::new(LruTtlCache::new(MEMORY_ENTRIES, MEMORY_EMBEDDINGS_TTL)),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -480,6 +491,72 @@ mod tests {
         let off = cache(dir.path(), Mode::Off);
         assert_eq!(off.get(&k), None);
         assert_eq!(off.stats().misses, 0, "off counts nothing");
+    }
+
+    /// Every file under `dir` with its length and modified time (reading a
+    /// file may move its access time, which is the kernel's doing).
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, u64, SystemTime)> {
+        let mut files = Vec::new();
+        let mut folders = vec![dir.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let entry = entry.unwrap();
+                let meta = entry.metadata().unwrap();
+                if meta.is_dir() {
+                    folders.push(entry.path());
+                } else {
+                    files.push((entry.path(), meta.len(), meta.modified().unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn read_only_changes_no_file_not_even_expired_or_damaged_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (good, damaged, old) = (
+            key::of(&serde_json::json!("good")),
+            key::of(&serde_json::json!("damaged")),
+            key::of(&serde_json::json!("old")),
+        );
+        let rw = cache(dir.path(), Mode::ReadWrite);
+        for k in [&good, &damaged, &old] {
+            rw.put(k, &entry(None));
+        }
+        let root = dir.path().join("v1/responses");
+        let path = |k: &Key| root.join(&k.hex()[..2]).join(k.hex());
+        std::fs::write(path(&damaged), b"{not json").unwrap();
+        let long_ago = SystemTime::now() - Duration::from_secs(365 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(path(&old))
+            .unwrap()
+            .set_times(
+                std::fs::FileTimes::new()
+                    .set_modified(long_ago)
+                    .set_accessed(long_ago),
+            )
+            .unwrap();
+        let before = snapshot(dir.path());
+        let ro = cache(dir.path(), Mode::ReadOnly);
+        assert!(ro.get(&good).is_some());
+        assert_eq!(ro.get(&damaged), None);
+        assert_eq!(ro.get(&old), None, "expired");
+        ro.finish().unwrap();
+        let embeddings = EmbeddingCache::new(&Settings {
+            mode: Mode::ReadOnly,
+            ..Settings::new(dir.path().to_path_buf())
+        });
+        assert_eq!(embeddings.get(&good), None);
+        embeddings.finish().unwrap();
+        assert_eq!(
+            snapshot(dir.path()),
+            before,
+            "read-only changed the cache folder"
+        );
+        assert_eq!(ro.stats().corrupt, 1);
     }
 
     #[test]
