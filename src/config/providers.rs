@@ -62,6 +62,8 @@ pub struct HttpSpec {
     pub timeout_secs: Option<f64>,
     /// Retries after the first attempt, for 408, 409, 429, 5xx, timeouts and resets.
     pub max_retries: Option<u32>,
+    /// The largest answer body read (`16MiB` by default); a larger one is an error.
+    pub max_response_size: Option<String>,
     /// USD per million input and output tokens (overrides `[prices]`).
     pub price: Option<Price>,
 }

@@ -312,7 +312,11 @@ impl Lane {
                     if error.status == Some(429) {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                     }
-                    if !error.retryable || attempts > self.limits.max_retries {
+                    let limit = error
+                        .max_attempts
+                        .unwrap_or(u32::MAX)
+                        .min(self.limits.max_retries.saturating_add(1));
+                    if !error.retryable || attempts >= limit {
                         self.counters.failures.fetch_add(1, Ordering::Relaxed);
                         let error = CallError {
                             message: if attempts > 1 {
@@ -495,7 +499,7 @@ pub fn refill_wait(
     let shortfall = (needed - remaining) as f64;
     let by_rate = limit
         .filter(|l| *l > 0)
-        .map(|l| Duration::from_secs_f64(shortfall * 60.0 / l as f64));
+        .and_then(|l| Duration::try_from_secs_f64(shortfall * 60.0 / l as f64).ok());
     match (by_rate, reset) {
         (Some(r), Some(reset)) => Some(r.min(reset)),
         (r, reset) => r.or(reset),
@@ -630,7 +634,7 @@ impl Executor {
                     output: entry.output,
                     latency: entry
                         .latency_ms
-                        .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+                        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok()),
                     usage: entry.usage,
                     cost_usd: entry.cost_usd,
                     finish_reason: entry.finish_reason,
@@ -727,6 +731,7 @@ mod tests {
 
     fn error(status: Option<u16>, limits: RateLimits) -> CallError {
         CallError {
+            max_attempts: None,
             message: "x".into(),
             status,
             retryable: true,

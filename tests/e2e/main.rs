@@ -12,6 +12,7 @@ mod datasets;
 mod gate;
 mod github;
 mod grading;
+mod hostile;
 mod interrupted;
 mod providers;
 mod run;

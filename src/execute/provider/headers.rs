@@ -4,12 +4,21 @@
 //! timestamps), `retry-after` (seconds or an HTTP date), `retry-after-ms` and
 //! `x-should-retry`.
 //!
-//! Pure parsing: a header map and the current time in, values out.
+//! Pure parsing: a header map and the current time in, values out. Every
+//! value is bounded, since a server we do not control may send anything:
+//! a wait is capped at [`MAX_WAIT`], a reset at [`MAX_RESET`], a count
+//! saturates, and what does not parse is ignored.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
+
+/// The longest a provider can make us wait in one go (`retry-after`).
+pub const MAX_WAIT: Duration = Duration::from_secs(120);
+/// The longest reset a header can report: a day, the longest window a
+/// provider states (per-day request limits).
+pub const MAX_RESET: Duration = Duration::from_secs(86_400);
 
 /// The rate-limit state a response reported, as far as it said.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,11 +45,12 @@ impl RateLimits {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        let number = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
+        let number = |name: &str| text(name).and_then(parse_count);
         let reset = |openai: &str, anthropic: &str| {
             text(openai)
                 .and_then(parse_duration)
                 .or_else(|| text(anthropic).and_then(|v| until_timestamp(v, now)))
+                .map(|d| d.min(MAX_RESET))
         };
         RateLimits {
             requests_limit: number("x-ratelimit-limit-requests")
@@ -61,9 +71,9 @@ impl RateLimits {
             ),
             retry_after: text("retry-after-ms")
                 .and_then(|v| v.parse::<f64>().ok())
-                .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-                .or_else(|| text("retry-after").and_then(|v| parse_retry_after(v, now))),
+                .and_then(|ms| seconds(ms / 1000.0))
+                .or_else(|| text("retry-after").and_then(|v| parse_retry_after(v, now)))
+                .map(|d| d.min(MAX_WAIT)),
             should_retry: match text("x-should-retry") {
                 Some("true") => Some(true),
                 Some("false") => Some(false),
@@ -85,13 +95,30 @@ impl RateLimits {
     }
 }
 
+/// A count as a header writes it: digits (saturating at `u64::MAX` when
+/// there are too many) or a non-negative number (its whole part).
+pub fn parse_count(text: &str) -> Option<u64> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(text.parse::<u64>().unwrap_or(u64::MAX));
+    }
+    let value: f64 = text.parse().ok()?;
+    (value.is_finite() && value >= 0.0).then(|| value.min(u64::MAX as f64) as u64)
+}
+
+/// A number of seconds as a duration; `None` when negative or not finite,
+/// and at most a century, so no header can overflow a `Duration`.
+fn seconds(value: f64) -> Option<Duration> {
+    const CENTURY: f64 = 100.0 * 365.25 * 86_400.0;
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(CENTURY)))
+}
+
 /// Parses OpenAI's reset durations: `12ms`, `1s`, `6m0s`, `1m26.4s`, `2h0m0s`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut rest = text.trim();
     if rest.is_empty() {
         return None;
     }
-    let mut seconds = 0.0f64;
+    let mut total = 0.0f64;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -116,18 +143,16 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         } else {
             return None;
         };
-        seconds += value * scale;
+        total += value * scale;
         rest = &rest[unit_len..];
     }
-    seconds
-        .is_finite()
-        .then(|| Duration::from_secs_f64(seconds))
+    seconds(total)
 }
 
 /// `retry-after`: delay-seconds (possibly fractional) or an HTTP date.
 pub fn parse_retry_after(text: &str, now: DateTime<Utc>) -> Option<Duration> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    if let Ok(value) = text.parse::<f64>() {
+        return seconds(value);
     }
     let date = DateTime::parse_from_rfc2822(text).ok()?;
     Some(
@@ -267,5 +292,90 @@ mod tests {
         };
         assert_eq!(limits.exhausted_reset(), Some(Duration::from_secs(2)));
         assert_eq!(RateLimits::default().exhausted_reset(), None);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    const NAMES: &[&str] = &[
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-tokens",
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-tokens-reset",
+        "retry-after",
+        "retry-after-ms",
+        "x-should-retry",
+    ];
+
+    /// Header values a server might send: numbers of any size and sign,
+    /// durations, dates, and anything printable.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|x| x.to_string()),
+            any::<i128>().prop_map(|x| x.to_string()),
+            "[0-9]{1,40}(\\.[0-9]{0,10})?(ns|us|ms|s|m|h)?",
+            "([0-9]{1,25}(h|m|s|ms))+",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z",
+            "[ -~]{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_header_values_give_bounded_limits(
+            values in proptest::collection::vec((0..NAMES.len(), value()), 0..12)
+        ) {
+            let mut headers = HeaderMap::new();
+            for (i, v) in &values {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    headers.insert(HeaderName::from_static(NAMES[*i]), v);
+                }
+            }
+            let limits = RateLimits::from_headers(&headers, Utc::now());
+            prop_assert!(limits.retry_after.is_none_or(|d| d <= MAX_WAIT));
+            prop_assert!(limits.requests_reset.is_none_or(|d| d <= MAX_RESET));
+            prop_assert!(limits.tokens_reset.is_none_or(|d| d <= MAX_RESET));
+            let _ = limits.exhausted_reset();
+        }
+
+        #[test]
+        fn any_text_parses_as_a_duration_or_not_at_all(text in "\\PC{0,60}") {
+            let _ = parse_duration(&text);
+            let _ = parse_retry_after(&text, Utc::now());
+            let _ = parse_count(&text);
+        }
+    }
+
+    #[test]
+    fn hostile_values_saturate_or_are_ignored() {
+        assert_eq!(parse_count("99999999999999999999"), Some(u64::MAX));
+        assert_eq!(parse_count("-5"), None);
+        assert_eq!(parse_count("NaN"), None);
+        assert_eq!(parse_count("50.0"), Some(50));
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-ratelimit-reset-requests", "99999999999999999999s"),
+            ("retry-after-ms", "1e23"),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let limits = RateLimits::from_headers(&headers, Utc::now());
+        assert_eq!(limits.retry_after, Some(MAX_WAIT));
+        assert_eq!(limits.requests_reset, Some(MAX_RESET));
     }
 }

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::execute::pricing::Prices;
 use crate::record::Usage;
 use crate::secret::{Secret, redact};
+use crate::units::parse_size;
 
 /// One HTTP client for a run, so connections are pooled across cases.
 pub fn client() -> Result<reqwest::Client> {
@@ -66,6 +67,9 @@ const ANTHROPIC_VERSION: &str = "2023-06-01";
 const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 1024;
 const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest answer read by default: far above any model's reply, small
+/// enough that a misbehaving server cannot exhaust memory.
+const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
 /// A call that takes longer than an hour is a mistake in the config.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Completion tokens budgeted for a call that sets no `max-tokens`.
@@ -95,6 +99,8 @@ pub struct Http {
     params: Params,
     price: Option<Price>,
     timeout: Duration,
+    /// The largest answer body read; more is an error.
+    max_response_bytes: u64,
     client: reqwest::Client,
 }
 
@@ -112,6 +118,16 @@ impl Http {
     ) -> Result<Http> {
         let (url, embeddings_url, model) = endpoints(name, api, spec)?;
         let timeout = check_settings(name, api, spec)?;
+        let max_response_bytes = match &spec.max_response_size {
+            None => DEFAULT_MAX_RESPONSE_BYTES,
+            Some(text) => parse_size(text).ok().filter(|n| *n > 0).ok_or_else(|| {
+                key_error(
+                    name,
+                    "max-response-size",
+                    format!("'{text}' is not a size like 16MiB or 64MB"),
+                )
+            })?,
+        };
         let key = api_key(name, api, spec, env)?;
         Ok(Http {
             api,
@@ -130,6 +146,7 @@ impl Http {
                 json: spec.response_format == Some(ResponseFormat::Json),
             },
             timeout,
+            max_response_bytes,
             client: client.clone(),
         })
     }
@@ -275,16 +292,14 @@ impl Http {
         };
         let status = response.status();
         let limits = RateLimits::from_headers(response.headers(), chrono::Utc::now());
-        let bytes = match response.bytes().await {
-            Ok(b) => b,
-            Err(e) => return Err(self.transport_error(url, &e)),
-        };
+        let bytes = self.read_body(url, response, &limits).await?;
         if !status.is_success() {
             let code = status.as_u16();
             let retryable = limits
                 .should_retry
                 .unwrap_or(matches!(code, 408 | 409 | 429) || code >= 500);
             return Err(CallError {
+                max_attempts: None,
                 message: redact(&format!(
                     "{} {}: {}",
                     code,
@@ -297,14 +312,58 @@ impl Http {
                 limits: Box::new(limits),
             });
         }
-        Ok((bytes.to_vec(), limits, started.elapsed()))
+        Ok((bytes, limits, started.elapsed()))
     }
 
-    fn unreadable(&self, url: &str, message: String, limits: RateLimits) -> CallError {
-        CallError {
-            message: redact(&format!("unreadable answer from {url}: {message}")).into_owned(),
+    /// A 200 whose body is not an answer (broken JSON, wrong types, no
+    /// text): recorded with the start of the raw body, asked for once more
+    /// (a gateway's hiccup), and never cached.
+    /// The whole body, at most `max_response_bytes` of it: a server that
+    /// sends more (or says it will) gets an error, not our memory.
+    async fn read_body(
+        &self,
+        url: &str,
+        mut response: reqwest::Response,
+        limits: &RateLimits,
+    ) -> std::result::Result<Vec<u8>, CallError> {
+        let cap = self.max_response_bytes;
+        let too_large = || CallError {
+            message: format!(
+                "the answer from {url} is larger than {cap} bytes; raise the provider's max-response-size if that is expected"
+            ),
             status: None,
             retryable: false,
+            max_attempts: None,
+            limits: Box::new(limits.clone()),
+        };
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > cap {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(self.transport_error(url, &e)),
+            }
+        }
+    }
+
+    fn unreadable(&self, url: &str, message: String, body: &[u8], limits: RateLimits) -> CallError {
+        CallError {
+            message: redact(&format!(
+                "unreadable answer from {url}: {message}; the body began: {}",
+                body_excerpt(body)
+            ))
+            .into_owned(),
+            status: None,
+            retryable: true,
+            max_attempts: Some(2),
             limits: Box::new(limits),
         }
     }
@@ -316,7 +375,7 @@ impl Http {
             Api::Anthropic => parse_anthropic(&bytes),
             _ => parse_openai(&bytes),
         }
-        .map_err(|message| self.unreadable(&self.url, message, limits.clone()))?;
+        .map_err(|message| self.unreadable(&self.url, message, &bytes, limits.clone()))?;
         Ok(Response {
             cost_usd: match (self.price, parsed.usage) {
                 (Some(price), Some(usage)) => Some(price.cost(&usage)),
@@ -348,7 +407,7 @@ impl Http {
         }
         let (bytes, limits, _) = self.post(url, &body).await?;
         let (vectors, tokens) = parse_embeddings(&bytes, texts.len())
-            .map_err(|m| self.unreadable(url, m, limits.clone()))?;
+            .map_err(|m| self.unreadable(url, m, &bytes, limits.clone()))?;
         Ok(Embeddings {
             vectors,
             tokens,
@@ -374,6 +433,7 @@ impl Http {
             status: None,
             // Timeouts, refused connections and resets are worth another try.
             retryable: true,
+            max_attempts: None,
             limits: Box::default(),
         }
     }
@@ -463,7 +523,8 @@ struct OpenAiChoice {
 
 #[derive(Deserialize)]
 struct OpenAiMessage {
-    content: Option<String>,
+    /// Text, or (some compatible servers) a list of parts.
+    content: Option<Value>,
     refusal: Option<String>,
 }
 
@@ -485,8 +546,8 @@ pub fn parse_openai(body: &[u8]) -> std::result::Result<Parsed, String> {
         .ok_or_else(|| "the answer has no choices".to_string())?;
     let (output, finish_reason) = match (choice.message.content, choice.message.refusal) {
         (_, Some(refusal)) => (refusal, Some("refusal".to_string())),
-        (Some(content), None) => (content, choice.finish_reason),
-        (None, None) => (String::new(), choice.finish_reason),
+        (Some(content), None) => (openai_text(content)?, choice.finish_reason),
+        (None, None) => return Err("the answer has no text: its message has no content".into()),
     };
     Ok(Parsed {
         output,
@@ -496,9 +557,32 @@ pub fn parse_openai(body: &[u8]) -> std::result::Result<Parsed, String> {
             completion_tokens: u.completion_tokens,
             total_tokens: u
                 .total_tokens
-                .unwrap_or(u.prompt_tokens + u.completion_tokens),
+                .unwrap_or(u.prompt_tokens.saturating_add(u.completion_tokens)),
         }),
     })
+}
+
+/// A message's text: a string, or the text parts of a list of parts.
+fn openai_text(content: Value) -> std::result::Result<String, String> {
+    match content {
+        Value::String(text) => Ok(text),
+        Value::Null => Err("the answer has no text: its content is null".into()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            if texts.is_empty() {
+                Err("the answer has no text: its content parts hold none".into())
+            } else {
+                Ok(texts.concat())
+            }
+        }
+        other => Err(format!(
+            "the answer has no text: its content is {}",
+            json_kind(&other)
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -526,22 +610,46 @@ struct AnthropicUsage {
 /// the usage with total = input + output.
 pub fn parse_anthropic(body: &[u8]) -> std::result::Result<Parsed, String> {
     let answer: AnthropicAnswer = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let output = answer
+    let texts: Vec<String> = answer
         .content
         .into_iter()
         .filter(|b| b.kind == "text")
         .filter_map(|b| b.text)
-        .collect::<Vec<_>>()
-        .join("");
+        .collect();
+    if texts.is_empty() {
+        return Err("the answer has no text: its content holds no text block".into());
+    }
     Ok(Parsed {
-        output,
+        output: texts.concat(),
         finish_reason: answer.stop_reason,
         usage: answer.usage.map(|u| Usage {
             prompt_tokens: u.input_tokens,
             completion_tokens: u.output_tokens,
-            total_tokens: u.input_tokens + u.output_tokens,
+            total_tokens: u.input_tokens.saturating_add(u.output_tokens),
         }),
     })
+}
+
+/// Names a JSON value's type for errors.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The start of a body, for an error: at most 300 characters, on one line.
+fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut excerpt: String = text.chars().take(300).collect();
+    if text.chars().nth(300).is_some() {
+        excerpt.push('…');
+    }
+    format!("{excerpt:?}")
 }
 
 /// The message of an error body in either API's format, else its start.
@@ -968,5 +1076,107 @@ mod tests {
         assert_eq!(p.estimate_tokens(&"x".repeat(40)), 10 + 8 + 100);
         let a = provider(Api::Anthropic, spec("claude")).unwrap();
         assert_eq!(a.estimate_tokens(""), 8 + 1024);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, nested a few levels.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|x| json!(x)),
+            "\\PC{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("choices".to_string()),
+                        Just("message".to_string()),
+                        Just("content".to_string()),
+                        Just("refusal".to_string()),
+                        Just("usage".to_string()),
+                        Just("prompt_tokens".to_string()),
+                        Just("completion_tokens".to_string()),
+                        Just("total_tokens".to_string()),
+                        Just("input_tokens".to_string()),
+                        Just("output_tokens".to_string()),
+                        Just("type".to_string()),
+                        Just("text".to_string()),
+                        Just("data".to_string()),
+                        Just("index".to_string()),
+                        Just("embedding".to_string()),
+                        Just("error".to_string()),
+                        "[a-z_]{1,8}",
+                    ],
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Every parser answers any JSON with a value or an error, and a
+        /// value always carries text.
+        #[test]
+        fn any_json_body_gives_a_typed_result(body in json()) {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            if let Ok(parsed) = parse_openai(&bytes) {
+                prop_assert!(parsed.finish_reason.as_deref() == Some("refusal") || body.pointer("/choices/0/message/content").is_some());
+            }
+            let _ = parse_anthropic(&bytes);
+            let _ = parse_embeddings(&bytes, 2);
+            let _ = error_message(&bytes);
+        }
+
+        #[test]
+        fn any_bytes_give_a_typed_result(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_openai(&bytes);
+            let _ = parse_anthropic(&bytes);
+            let _ = parse_embeddings(&bytes, 1);
+            let _ = error_message(&bytes);
+            let _ = body_excerpt(&bytes);
+        }
+    }
+
+    #[test]
+    fn answers_without_text_are_errors() {
+        for body in [
+            r#"{"choices":[{"message":{}}]}"#,
+            r#"{"choices":[{"message":{"content":null}}]}"#,
+            r#"{"choices":[{"message":{"content":42}}]}"#,
+            r#"{"choices":[{"message":{"content":[{"type":"image_url"}]}}]}"#,
+            r#"{"choices":[]}"#,
+            r#"{}"#,
+        ] {
+            assert!(parse_openai(body.as_bytes()).is_err(), "{body}");
+        }
+        for body in [
+            r#"{}"#,
+            r#"{"content":[]}"#,
+            r#"{"content":[{"type":"tool_use","id":"x"}]}"#,
+            r#"{"content":"text"}"#,
+        ] {
+            assert!(parse_anthropic(body.as_bytes()).is_err(), "{body}");
+        }
+        let parts = br#"{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}]}"#;
+        assert_eq!(parse_openai(parts).unwrap().output, "ab");
+        let empty = br#"{"choices":[{"message":{"content":""}}]}"#;
+        assert_eq!(
+            parse_openai(empty).unwrap().output,
+            "",
+            "an empty answer is still an answer"
+        );
     }
 }

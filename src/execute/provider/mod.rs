@@ -54,6 +54,10 @@ pub struct CallError {
     pub status: Option<u16>,
     /// Whether another attempt may succeed (429, 5xx, timeouts, resets).
     pub retryable: bool,
+    /// At most this many attempts for this kind of failure, when fewer than
+    /// the lane allows: a malformed answer is asked for once more, not five
+    /// times.
+    pub max_attempts: Option<u32>,
     /// Boxed: errors travel through every `Result`, and most carry none.
     pub limits: Box<RateLimits>,
 }
@@ -65,6 +69,7 @@ impl CallError {
             message,
             status: None,
             retryable: false,
+            max_attempts: None,
             limits: Box::default(),
         }
     }

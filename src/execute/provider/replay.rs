@@ -18,6 +18,9 @@ use super::{CallError, RateLimits, Request, Response};
 use crate::error::{Error, Result};
 use crate::record::Usage;
 
+/// A logged call longer than a day is a mistake in the log.
+const MAX_LATENCY: Duration = Duration::from_secs(86_400);
+
 #[derive(Debug)]
 pub struct Replay {
     file: PathBuf,
@@ -71,15 +74,28 @@ impl Replay {
                     Some(Usage {
                         prompt_tokens: p,
                         completion_tokens: c,
-                        total_tokens: p + c,
+                        total_tokens: p.saturating_add(c),
                     })
                 }
             };
+            let latency = match parsed.latency_ms {
+                None => None,
+                Some(ms) => Some(
+                    Duration::try_from_secs_f64(ms / 1000.0)
+                        .ok()
+                        .filter(|d| *d <= MAX_LATENCY)
+                        .ok_or_else(|| {
+                            Error::at(
+                                path,
+                                number,
+                                format!("latency_ms {ms} is not a number of milliseconds between 0 and a day"),
+                            )
+                        })?,
+                ),
+            };
             let response = Response {
                 output: parsed.output,
-                latency: parsed
-                    .latency_ms
-                    .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)),
+                latency,
                 usage,
                 cost_usd: parsed.cost_usd,
                 finish_reason: None,
@@ -114,5 +130,44 @@ impl Replay {
                     self.file.display()
                 ))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_latency_no_duration_can_hold_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        for ms in ["1e300", "-5", "1e12"] {
+            std::fs::write(
+                &path,
+                format!("{{\"id\": \"a\", \"output\": \"x\"}}\n{{\"id\": \"b\", \"output\": \"y\", \"latency_ms\": {ms}}}\n"),
+            )
+            .unwrap();
+            let err = Replay::load(&path).unwrap_err();
+            assert!(
+                err.message().contains("log.jsonl:2: latency_ms"),
+                "{ms}: {}",
+                err.message()
+            );
+        }
+        std::fs::write(
+            &path,
+            "{\"id\": \"a\", \"output\": \"x\", \"latency_ms\": 250}\n",
+        )
+        .unwrap();
+        let replay = Replay::load(&path).unwrap();
+        let request = Request {
+            case_id: "a",
+            repeat: 0,
+            prompt: "",
+        };
+        assert_eq!(
+            replay.complete(request).unwrap().latency,
+            Some(Duration::from_millis(250))
+        );
     }
 }
