@@ -260,7 +260,7 @@ finish() {
   local code="${EXIT_CODE:-3}"
   case "$code" in
     0) say "the suite passed its gates" ;;
-    1) say "a gate failed: the pass rate is below suite.min-pass-rate, or a regression is at or above fail-on (${fail_on:-the config's [compare] fail-on, else critical})" ;;
+    1) say "a gate failed: the pass rate is below suite.min-pass-rate, or a regression is at or above fail-on (${fail_on:-[compare] fail-on of the config, else critical})" ;;
     2) say "bad usage, config, dataset, database or baseline (exit code 2): see the run step's errors" ;;
     3) say "a failure while running (exit code 3): see the run step's errors" ;;
     *) say "exit code $code" ;;
