@@ -54,8 +54,9 @@ bin_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ai-evals/bin"
 
 # Adds bin_dir to PATH for the later steps and checks the binary runs.
 activate() {
-  local version
-  version="$("$bin_dir"/ai-evals* --version 2>&1 | head -n 1)" ||
+  local version binary="$bin_dir/ai-evals"
+  if [ -f "$bin_dir/ai-evals.exe" ]; then binary="$bin_dir/ai-evals.exe"; fi
+  version="$("$binary" --version 2>&1 | head -n 1)" ||
     fail "the installed binary does not run: $bin_dir/ai-evals"
   if [ -n "${GITHUB_PATH:-}" ]; then
     printf '%s\n' "$bin_dir" >>"$GITHUB_PATH"
@@ -151,7 +152,7 @@ download() {
   tar -xzf "$tmp/$asset" -C "$bin_dir"
   rm -rf "$tmp"
   [ -f "$bin_dir/ai-evals" ] || [ -f "$bin_dir/ai-evals.exe" ] || fail "$asset holds no ai-evals binary at its root"
-  chmod +x "$bin_dir"/ai-evals* 2>/dev/null || true
+  chmod +x "$bin_dir/ai-evals"* 2>/dev/null || true
   activate
   output build false
 }
