@@ -528,6 +528,58 @@ fn hostile_report(real: &str) -> Value {
     report
 }
 
+/// The base repository's GitHub as the comment job sees it: the fork's
+/// open pull requests (2 is at the tested commit `head`), no comments yet.
+async fn base_repository(head: &str) -> MockServer {
+    let gh = github("github-actions[bot]", Vec::new()).await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo-org/octo-repo/pulls"))
+        .and(query_param("head", "attacker:main"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"number": 3, "head": {"sha": "0000000000000000000000000000000000000000"}},
+            {"number": 2, "head": {"sha": head}},
+        ])))
+        .mount(&gh)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo-org/octo-repo/issues/2/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&gh)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/octo-org/octo-repo/issues/2/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            5,
+            "github-actions[bot]",
+            "x",
+        )))
+        .mount(&gh)
+        .await;
+    gh
+}
+
+/// The action with `report-json` in the workflow_run job of a fork's run;
+/// its exit-code output and what it printed.
+fn comment_job(job: &Suite, api: &str, report: &Value) -> (String, Output) {
+    job.write("untrusted/report.json", report.to_string());
+    let file = job.path("untrusted/report.json");
+    let run_event = event("workflow_run_completed.from-fork.payload.json");
+    let out = step(
+        job,
+        "report",
+        &[
+            ("INPUT_REPORT_JSON", file.to_str().unwrap()),
+            ("GITHUB_EVENT_NAME", "workflow_run"),
+            ("GITHUB_EVENT_PATH", run_event.to_str().unwrap()),
+            ("GITHUB_API_URL", api),
+            ("GITHUB_TOKEN", "ghs_comment_job_token"),
+            ("GITHUB_REPOSITORY", "octo-org/octo-repo"),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    (outputs(job)["exit-code"].clone(), out)
+}
+
 #[test]
 fn the_fork_comment_job_posts_a_hostile_report_harmlessly() {
     let rt = Runtime::new().unwrap();
@@ -538,65 +590,12 @@ fn the_fork_comment_job_posts_a_hostile_report_harmlessly() {
     let fork = suite(&provider.url());
     cases(&fork, 0);
     let pr = event("pull_request_opened.payload.json");
-    paths_and_run(
-        &fork,
-        &refs(
-            &pr_env(&pr, "http://127.0.0.1:9"),
-            &[("INPUT_COMMENT", "false")],
-        ),
-    );
+    let no_github = pr_env(&pr, "http://127.0.0.1:9");
+    paths_and_run(&fork, &refs(&no_github, &[("INPUT_COMMENT", "false")]));
     let real = std::fs::read_to_string(outputs(&fork)["json-path"].clone()).unwrap();
-
-    let head = "c0ffee0000000000000000000000000000000001";
-    let gh = rt.block_on(async {
-        let gh = github("github-actions[bot]", Vec::new()).await;
-        Mock::given(method("GET"))
-            .and(path("/repos/octo-org/octo-repo/pulls"))
-            .and(query_param("head", "attacker:main"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-                {"number": 3, "head": {"sha": "0000000000000000000000000000000000000000"}},
-                {"number": 2, "head": {"sha": head}},
-            ])))
-            .mount(&gh)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/repos/octo-org/octo-repo/issues/2/comments"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-            .mount(&gh)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/repos/octo-org/octo-repo/issues/2/comments"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-                5,
-                "github-actions[bot]",
-                "x",
-            )))
-            .mount(&gh)
-            .await;
-        gh
-    });
-    let job = suite(&provider.url());
-    let run_event = event("workflow_run_completed.from-fork.payload.json");
+    let gh = rt.block_on(base_repository("c0ffee0000000000000000000000000000000001"));
     let api = gh.uri();
-    let comment_job = |report: &Value| {
-        job.write("untrusted/report.json", report.to_string());
-        let file = job.path("untrusted/report.json");
-        let file = file.to_str().unwrap();
-        let out = step(
-            &job,
-            "report",
-            &[
-                ("INPUT_REPORT_JSON", file),
-                ("GITHUB_EVENT_NAME", "workflow_run"),
-                ("GITHUB_EVENT_PATH", run_event.to_str().unwrap()),
-                ("GITHUB_API_URL", &api),
-                ("GITHUB_TOKEN", "ghs_comment_job_token"),
-                ("GITHUB_REPOSITORY", "octo-org/octo-repo"),
-            ],
-        );
-        assert!(out.status.success(), "{out:?}");
-        (outputs(&job)["exit-code"].clone(), out)
-    };
+    let job = suite(&provider.url());
 
     // Refused outright: a suite that would end the marker, an oversized id.
     let mut bad_suite = hostile_report(&real);
@@ -604,7 +603,7 @@ fn the_fork_comment_job_posts_a_hostile_report_harmlessly() {
     let mut oversized = hostile_report(&real);
     oversized["run_id"] = Value::from("r".repeat(100_000));
     for bad in [bad_suite, oversized] {
-        let (code, out) = comment_job(&bad);
+        let (code, out) = comment_job(&job, &api, &bad);
         assert_eq!(code, "2");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -621,7 +620,7 @@ fn the_fork_comment_job_posts_a_hostile_report_harmlessly() {
     assert!(posted.is_empty(), "nothing posted for a refused file");
 
     // Accepted, and harmless: a failed gate is not the comment job's failure.
-    let (code, _) = comment_job(&hostile_report(&real));
+    let (code, _) = comment_job(&job, &api, &hostile_report(&real));
     assert_eq!(code, "0");
     let requests = rt.block_on(gh.received_requests()).unwrap();
     let posted = sent(&requests, "POST", "/issues/2/comments");
