@@ -121,8 +121,9 @@ slug() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '-'; }
 history_info() {
   local flag=()
   if [ -n "$baseline_input" ]; then flag=(--baseline-branch "$baseline_input"); fi
-  (cd "$workdir" 2>/dev/null && ai-evals -q history info --config "$config" "${flag[@]}" 2>/dev/null) ||
-    ai-evals -q history info "${flag[@]}"
+  # (${flag[@]+...}: an empty array is an unbound variable in bash 3.2.)
+  (cd "$workdir" 2>/dev/null && ai-evals -q history info --config "$config" ${flag[@]+"${flag[@]}"} 2>/dev/null) ||
+    ai-evals -q history info ${flag[@]+"${flag[@]}"}
 }
 
 paths() {
