@@ -3,20 +3,25 @@
 # first steps).
 #
 #   install.sh download   Download the release asset for this runner and
-#                         check its SHA-256. When there is no asset for this
-#                         runner or this version (or version is "source"),
-#                         set the step output build=true instead.
+#                         check it against the SHA-256 committed in the
+#                         action at release time (action/checksums/vX.sha256).
+#                         When this action has no checksum for the version
+#                         and runner (not a release commit, a runner no asset
+#                         is built for) or the asset is absent (404), or
+#                         version is "source", set the step output build=true
+#                         instead. Any other download failure fails the step.
 #   install.sh build      Build the binary from the action's own source
 #                         (cargo build --release --locked).
 #
 # Environment (set by action.yml from its inputs and the github context):
-#   INPUT_VERSION       latest | source | a release tag (v1.2.3 or 1.2.3)
+#   INPUT_VERSION       empty (the version in the action's Cargo.toml), a
+#                       release tag (v1.2.3 or 1.2.3), or source
 #   ACTION_REPOSITORY   owner/repo of the action (github.action_repository;
 #                       GITHUB_ACTION_REPOSITORY is empty in composite actions)
 #   ACTION_PATH         the action's checkout (github.action_path)
-#   AI_EVALS_RELEASE_URL  optional: a base URL holding latest/download/ASSET
-#                       and download/TAG/ASSET, instead of the repository's
-#                       GitHub releases (a mirror; the tests use file://)
+#   AI_EVALS_RELEASE_URL  optional: a base URL holding download/TAG/ASSET,
+#                       instead of the repository's GitHub releases (a
+#                       mirror; the tests use file://)
 #
 # Every line this prints starts with "ai-evals install:" or is a workflow
 # command built here, so no downloaded text reaches the start of a line.
@@ -49,8 +54,9 @@ bin_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ai-evals/bin"
 
 # Adds bin_dir to PATH for the later steps and checks the binary runs.
 activate() {
-  local version
-  version="$("$bin_dir/ai-evals" --version 2>&1 | head -n 1)" ||
+  local version binary="$bin_dir/ai-evals"
+  if [ -f "$bin_dir/ai-evals.exe" ]; then binary="$bin_dir/ai-evals.exe"; fi
+  version="$("$binary" --version 2>&1 | head -n 1)" ||
     fail "the installed binary does not run: $bin_dir/ai-evals"
   if [ -n "${GITHUB_PATH:-}" ]; then
     printf '%s\n' "$bin_dir" >>"$GITHUB_PATH"
@@ -75,6 +81,7 @@ target_triple() {
     Linux/ARM64 | Linux/aarch64 | Linux/arm64) echo aarch64-unknown-linux-gnu ;;
     macOS/X64 | Darwin/x86_64) echo x86_64-apple-darwin ;;
     macOS/ARM64 | Darwin/arm64 | Darwin/aarch64) echo aarch64-apple-darwin ;;
+    Windows/X64 | MINGW*/x86_64 | MSYS*/x86_64) echo x86_64-pc-windows-msvc ;;
     *) echo "" ;;
   esac
 }
@@ -91,58 +98,86 @@ need_build() {
   exit 0
 }
 
+# The version in the action's own Cargo.toml: what this ref of the action
+# was released as, so a user pinned to @v1.2.0 or a commit gets that.
+own_version() {
+  sed -n '/^\[package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' "$action_path/Cargo.toml" 2>/dev/null | head -n 1
+}
+
+# The SHA-256 of ASSET of release TAG committed in the action, if any.
+committed_sha256() {
+  local file="$action_path/action/checksums/$1.sha256"
+  [ -f "$file" ] || return 0
+  awk -v asset="$2" '$2 == asset || $2 == "*" asset {print tolower($1); exit}' "$file"
+}
+
 download() {
-  local version="${INPUT_VERSION:-latest}" target base asset tmp expected actual
-  if [ "$version" = source ]; then
-    need_build "version is source"
-  fi
+  local version="${INPUT_VERSION:-}" target base asset tmp expected actual status=0
+  case "$version" in
+    source) need_build "version is source" ;;
+    latest) fail "version: latest is not supported: the binary must be the one this action ref was released with. Leave version empty (the action's own release), or pin a tag like v1.2.3" ;;
+    '') version="$(own_version)" ;;
+  esac
+  [[ "$version" =~ ^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
+    fail "version must be empty, source or a release tag like v1.2.3 (got: ${version:-no version in Cargo.toml of the action})"
+  version="v${version#v}"
   target="$(target_triple)"
-  if [ -z "$target" ]; then
-    need_build "no release asset is built for ${RUNNER_OS:-this OS} on ${RUNNER_ARCH:-this architecture}"
-  fi
+  [ -n "$target" ] || need_build "no release asset is built for ${RUNNER_OS:-this OS} on ${RUNNER_ARCH:-this architecture}"
+  asset="ai-evals-$target.tar.gz"
+  expected="$(committed_sha256 "$version" "$asset")"
+  [[ "$expected" =~ ^[0-9a-f]{64}$ ]] ||
+    need_build "this action has no SHA-256 of $asset $version (action/checksums/$version.sha256): it is not a release commit, or that release did not build for this runner"
   if [ -n "${AI_EVALS_RELEASE_URL:-}" ]; then
-    base="${AI_EVALS_RELEASE_URL%/}"
+    base="${AI_EVALS_RELEASE_URL%/}/download/$version"
   elif [ -n "$repo" ]; then
-    base="https://github.com/$repo/releases"
+    base="https://github.com/$repo/releases/download/$version"
   else
     need_build "the action's repository is unknown (a local action, uses: ./)"
   fi
-  if [ "$version" = latest ]; then
-    base="$base/latest/download"
-  elif [[ "$version" =~ ^v?[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?$ ]]; then
-    base="$base/download/v${version#v}"
-  else
-    fail "version must be latest, source or a release tag like v1.2.3 (got: $version)"
-  fi
-  asset="ai-evals-$target.tar.gz"
   tmp="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ai-evals-download.XXXXXX")"
   say "downloading $base/$asset"
-  if ! fetch "$base/$asset" "$tmp/$asset" ||
-    ! fetch "$base/$asset.sha256" "$tmp/$asset.sha256"; then
-    need_build "cannot download $asset and its .sha256 from $base"
-  fi
-  expected="$(awk 'NR == 1 {print tolower($1)}' "$tmp/$asset.sha256")"
-  [[ "$expected" =~ ^[0-9a-f]{64}$ ]] || fail "$asset.sha256 holds no SHA-256"
+  fetch "$base/$asset" "$tmp/$asset" || status=$?
+  case "$status" in
+    0) ;;
+    4) need_build "$asset is not in release $version ($base answered 404)" ;;
+    *) fail "cannot download $base/$asset (see curl's message above); not building from source, since the release exists. Re-run the job" ;;
+  esac
   actual="$(sha256 "$tmp/$asset" | tr 'A-F' 'a-f')"
   if [ "$actual" != "$expected" ]; then
-    fail "SHA-256 mismatch for $asset: expected $expected, got $actual; refusing to install it"
+    fail "SHA-256 mismatch for $asset $version: the action's checksum is $expected, the download's $actual; refusing to install it"
   fi
-  say "SHA-256 verified: $actual"
+  say "SHA-256 verified against action/checksums/$version.sha256: $actual"
   rm -rf "$bin_dir"
   mkdir -p "$bin_dir"
   tar -xzf "$tmp/$asset" -C "$bin_dir"
   rm -rf "$tmp"
-  [ -f "$bin_dir/ai-evals" ] || fail "$asset holds no ai-evals binary at its root"
-  chmod +x "$bin_dir/ai-evals"
+  [ -f "$bin_dir/ai-evals" ] || [ -f "$bin_dir/ai-evals.exe" ] || fail "$asset holds no ai-evals binary at its root"
+  chmod +x "$bin_dir/ai-evals"* 2>/dev/null || true
   activate
   output build false
 }
 
-# fetch URL FILE: 0 when downloaded, non-zero otherwise (curl says why on
+# fetch URL FILE: 0 when downloaded, 4 when the file is not there (HTTP 404,
+# or a missing file:// file), 1 on any other failure (curl says why on
 # stderr, its lines start with "curl:").
 fetch() {
-  curl --fail --silent --show-error --location --retry 3 --retry-delay 2 \
-    --connect-timeout 20 --output "$2" "$1"
+  local code status=0
+  code="$(curl --silent --show-error --location --retry 3 --retry-delay 2 \
+    --connect-timeout 20 --max-time 900 --write-out '%{http_code}' --output "$2" "$1")" || status=$?
+  case "$1" in
+    file://*)
+      case "$status" in 0) return 0 ;; 37) return 4 ;; *) return 1 ;; esac
+      ;;
+  esac
+  [ "$status" -eq 0 ] || return 1
+  case "$code" in
+    2??) return 0 ;;
+    404) return 4 ;;
+    *)
+      say "the download answered HTTP $code"
+      return 1
+      ;;
+  esac
 }
 
 build() {

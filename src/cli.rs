@@ -54,19 +54,35 @@ pub enum Command {
     /// Example: ai-evals merge shard-*.duckdb -o all.duckdb --config evals.toml --baseline-db main.duckdb
     Merge(MergeArgs),
 
-    /// List recent runs with their headline numbers.
+    /// List recent runs with their headline numbers; fetch a branch's history from CI.
     ///
     /// Example: ai-evals history --db history.duckdb --branch main --limit 10
-    History(HistoryArgs),
+    History(HistoryCommand),
 
     /// Benchmark the pipeline's own components and compare with the last stored benchmark run.
     ///
     /// Example: ai-evals bench --iterations 50 --filter scoring
     Bench(BenchArgs),
 
-    /// Inspect or trim the response cache.
+    /// Inspect or trim the response cache; delete superseded GitHub Actions cache entries.
     #[command(subcommand)]
     Cache(CacheCommand),
+}
+
+impl Cli {
+    /// Whether the command prints JSON on stdout.
+    pub fn prints_json(&self) -> bool {
+        let format = match &self.command {
+            Command::Run(a) => a.format,
+            Command::Compare(a) => a.format,
+            Command::Report(a) => a.format,
+            Command::Merge(a) => a.format,
+            Command::History(a) => a.list.format,
+            Command::Bench(a) => a.format,
+            Command::Cache(_) => OutputFormat::Text,
+        };
+        format == OutputFormat::Json
+    }
 }
 
 /// Where a report goes besides stdout, and what renders it.
@@ -93,6 +109,24 @@ pub struct DeliveryArgs {
     /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+
+    /// Tells this comment from others of the same suite on a pull request (a matrix leg): the marker becomes <!-- ai-evals:SUITE:ID -->.
+    #[arg(long, value_name = "ID", default_value = "", value_parser = comment_id)]
+    pub comment_id: String,
+}
+
+/// A comment id: what a suite name may hold, at most 64 characters, or
+/// nothing. It goes into the comment's hidden marker, which `-->` would end.
+fn comment_id(id: &str) -> Result<String, String> {
+    let ok = id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err("use at most 64 letters, digits, '.', '_' or '-'".into())
+    }
 }
 
 impl DeliveryArgs {
@@ -102,6 +136,7 @@ impl DeliveryArgs {
             comment: !self.no_comment,
             github_token: self.github_token.clone(),
             report_dir: self.report_dir.clone(),
+            comment_id: self.comment_id.clone(),
         }
     }
 }
@@ -151,12 +186,16 @@ pub struct CompareArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The run (id or unique prefix) [default: the newest run].
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", conflicts_with = "from_json")]
     pub run: Option<String>,
 
     /// The DuckDB history file.
     #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
     pub db: PathBuf,
+
+    /// Render this report.json (another job's, e.g. a fork's) instead of a stored run; it is checked against a schema and treated as untrusted, and its links are rebuilt from the workflow_run event.
+    #[arg(long, value_name = "FILE")]
+    pub from_json: Option<PathBuf>,
 
     /// How to print the report.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -186,6 +225,77 @@ pub struct MergeArgs {
     /// How to print the merged run's report.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+/// `ai-evals history` lists runs; its subcommands serve CI.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryCommand {
+    /// What to do instead of listing runs.
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
+
+    #[command(flatten)]
+    pub list: HistoryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Download the newest history artifact that a successful run on a branch uploaded (GitHub REST; needs actions: read).
+    ///
+    /// Writes FILE only when one is found; exits 0 either way.
+    ///
+    /// Example: ai-evals history fetch --name ai-evals-history-evals.toml --branch main -o ai-evals.duckdb
+    Fetch(FetchArgs),
+
+    /// Print, as key=value lines, what CI needs to keep a suite's history:
+    /// the baseline branch and the storage version of history files.
+    ///
+    /// Example: ai-evals history info --config evals.toml
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The artifact's name.
+    #[arg(long)]
+    pub name: String,
+
+    /// Where to write the history file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// The branch whose runs count [default: the pull request's base branch, else the repository's default branch, else main].
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    /// The repository (owner/name).
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    pub repo: String,
+
+    /// A token that may read the repository's artifacts (actions: read).
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: String,
+
+    /// Refuse an artifact larger than this, packed or unpacked.
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    pub max_size: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The suite's config, for [compare] baseline-branch.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The baseline branch, when given (wins over the config).
+    #[arg(long, value_name = "BRANCH")]
+    pub baseline_branch: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +365,38 @@ pub enum CacheCommand {
     },
     /// Remove every entry.
     Clear(CacheArgs),
+    /// Delete this repository's GitHub Actions cache entries under a key prefix, all but the newest (REST; needs actions: write).
+    ///
+    /// Example: ai-evals cache gc --key-prefix ai-evals-history-Linux- --ref refs/heads/main
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Entries whose key starts with this are candidates.
+    #[arg(long, value_name = "PREFIX")]
+    pub key_prefix: String,
+
+    /// Only entries of this ref (refs/heads/main, refs/pull/7/merge).
+    #[arg(long = "ref", env = "GITHUB_REF", value_name = "REF")]
+    pub git_ref: String,
+
+    /// How many of the newest entries to keep.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub keep: usize,
+
+    /// The repository (owner/name).
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    pub repo: String,
+
+    /// A token that may delete the repository's caches (actions: write).
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: String,
 }
 
 #[derive(Debug, Args)]

@@ -31,11 +31,16 @@ pub use commands::run::Outcome;
 pub use error::Error;
 
 /// Runs the command `cli` names, after setting the log level and, in
-/// GitHub Actions, masking every secret-looking variable.
+/// GitHub Actions, masking every secret-looking variable. The report is
+/// returned ready for stdout (see `log::for_stdout`).
 pub async fn execute(cli: Cli) -> Result<Outcome, Error> {
     log::set_level(if cli.quiet { 0 } else { 1 + cli.verbose });
+    log::set_in_actions(std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"));
     publish::mask_secrets();
-    commands::dispatch(cli).await
+    let json = cli.prints_json();
+    let mut outcome = commands::dispatch(cli).await?;
+    outcome.report = log::for_stdout(outcome.report, json);
+    Ok(outcome)
 }
 
 /// Prints an error for the person running the tool, scrubbed of secrets.

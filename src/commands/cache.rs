@@ -1,18 +1,24 @@
 //! `ai-evals cache stats|prune|clear`: what the cache folder holds, and
-//! keeping it within its limits by hand.
+//! keeping it within its limits by hand; `cache gc`: deleting the GitHub
+//! Actions cache entries a newer one has superseded.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::cli::CacheCommand;
+use super::history::api_error;
+use crate::cli::{CacheCommand, GcArgs};
 use crate::error::{Error, Result};
 use crate::execute::cache::{Disk, Settings, last_run};
+use crate::publish::Environment;
+use crate::publish::github::api::split_repo;
+use crate::publish::github::caches;
 use crate::units::{parse_duration, parse_size};
 
 /// Runs a cache subcommand and returns what it prints.
-pub fn cache(command: CacheCommand) -> Result<String> {
+pub async fn cache(command: CacheCommand) -> Result<String> {
     let settings = |args: crate::cli::CacheArgs| Settings::new(args.cache_dir);
     match command {
+        CacheCommand::Gc(args) => gc(args).await,
         CacheCommand::Stats(args) => stats(&settings(args)),
         CacheCommand::Clear(args) => clear(&settings(args)),
         CacheCommand::Prune {
@@ -114,6 +120,46 @@ pub fn clear(settings: &Settings) -> Result<String> {
         "removed {removed} entries from {}\n",
         settings.dir.display()
     ))
+}
+
+/// Deletes the entries of one ref under one key prefix but the newest
+/// `keep`; prints each one deleted.
+async fn gc(args: GcArgs) -> Result<String> {
+    let (owner, repo) = split_repo(&args.repo)
+        .ok_or_else(|| Error::input(format!("--repo must be OWNER/NAME (got: {})", args.repo)))?;
+    if args.key_prefix.is_empty() {
+        return Err(Error::input(
+            "--key-prefix is empty: it would match every cache entry of the ref",
+        ));
+    }
+    let github = Environment::from_env()
+        .github(&args.github_token)
+        .map_err(|e| Error::runtime(e.message))?;
+    let entries = caches::list(&github, &owner, &repo, &args.key_prefix, &args.git_ref)
+        .await
+        .map_err(|e| api_error(e, "actions: write"))?;
+    let mut out = String::new();
+    let mut freed = 0;
+    for entry in entries.iter().skip(args.keep) {
+        caches::delete(&github, &owner, &repo, entry.id)
+            .await
+            .map_err(|e| api_error(e, "actions: write"))?;
+        freed += entry.size_in_bytes;
+        out.push_str(&format!(
+            "deleted {} ({})\n",
+            entry.key,
+            human_bytes(entry.size_in_bytes)
+        ));
+    }
+    out.push_str(&format!(
+        "kept {} of {} entries under {} on {}; freed {}\n",
+        entries.len().min(args.keep),
+        entries.len(),
+        args.key_prefix,
+        args.git_ref,
+        human_bytes(freed)
+    ));
+    Ok(out)
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -24,7 +24,7 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
     check_inputs(&args.inputs, &args.output)?;
     let config = args.config.as_deref().map(Config::load).transpose()?;
     let started = std::time::Instant::now();
-    let store = Store::open(&args.output)?;
+    let store = Store::open_merging(&args.output, &args.inputs)?;
     let run_id = new_run_id(Utc::now());
     let merged = store.merge(args.inputs.clone(), run_id.clone()).await?;
     log::note(&format!(

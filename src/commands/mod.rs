@@ -27,7 +27,7 @@ pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
         Command::Report(args) => report::report(args).await,
         Command::Merge(args) => merge::merge(args).await,
         Command::Bench(args) => bench::bench(args).await,
-        Command::Cache(command) => cache::cache(command).map(|report| run::Outcome {
+        Command::Cache(command) => cache::cache(command).await.map(|report| run::Outcome {
             exit_code: 0,
             report,
         }),
@@ -36,11 +36,17 @@ pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
 
 /// The baseline request the flags and the GitHub event make.
 pub fn baseline_request(args: &BaselineArgs) -> Request {
+    let event = crate::publish::github::event::payload();
     Request {
         run: args.baseline_run.clone(),
         db: args.baseline_db.clone(),
         branch: args.baseline_branch.clone(),
-        base: crate::publish::context::pull_request_base(),
+        base: event
+            .as_ref()
+            .and_then(crate::publish::github::event::base_of_event),
+        default_branch: event
+            .as_ref()
+            .and_then(crate::publish::github::event::default_branch),
     }
 }
 

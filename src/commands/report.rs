@@ -1,16 +1,52 @@
-//! `ai-evals report`: a stored run's report rendered and delivered again.
+//! `ai-evals report`: a stored run's report rendered and delivered again,
+//! or, with `--from-json`, a report another job wrote (a fork's run),
+//! checked as untrusted input and delivered from the trusted side.
+
+use std::path::Path;
 
 use super::run_or_newest;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::run::Outcome;
 use crate::error::{Error, Result};
-use crate::publish;
-use crate::report;
+use crate::log;
+use crate::publish::github::event::{self, WorkflowRun};
+use crate::publish::{self, Environment};
+use crate::report::{self, Links, Report};
+use crate::store::read::CaseDetail;
 use crate::store::{Access, Store};
 
-/// Renders the stored report and delivers it as `run` does.
+/// Renders the report and delivers it as `run` does.
 pub async fn report(args: ReportArgs) -> Result<Outcome> {
     let renderer = report::Renderer::new(args.delivery.templates.as_deref())?;
+    let options = args.delivery.publish();
+    let mut env = Environment::from_env();
+    let (stored, cases) = match &args.from_json {
+        Some(path) => (
+            from_json(path, &mut env, options.github_token.as_deref()).await?,
+            Vec::new(),
+        ),
+        None => from_db(&args, options.report_dir.is_some()).await?,
+    };
+    let mut text = match args.format {
+        OutputFormat::Text => renderer.text(&stored)?,
+        OutputFormat::Json => report::render_json(&stored),
+    };
+    if let (Some(comment), OutputFormat::Text) = (
+        publish::publish(&stored, &cases, &renderer, &options, &env).await,
+        args.format,
+    ) {
+        text.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
+        text.push_str(&comment);
+    }
+    Ok(Outcome {
+        exit_code: if stored.passed() { 0 } else { 1 },
+        report: text,
+    })
+}
+
+/// The stored report of the run asked for, and its cases when report
+/// files (JUnit) are written.
+async fn from_db(args: &ReportArgs, with_cases: bool) -> Result<(Report, Vec<CaseDetail>)> {
     let store = Store::open_with(&args.db, Access::ReadOnly)?;
     let run = run_or_newest(&store, args.run.as_deref()).await?;
     let Some(json) = store.report(&run.run_id).await? else {
@@ -19,7 +55,7 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
             run.run_id
         )));
     };
-    let mut stored: report::Report = serde_json::from_str(&json).map_err(|e| {
+    let mut stored: Report = serde_json::from_str(&json).map_err(|e| {
         Error::input(format!(
             "the stored report of run {} cannot be read by this ai-evals: {e}",
             run.run_id
@@ -37,26 +73,66 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
             row.status
         ));
     }
-    let options = args.delivery.publish();
-    let cases = if options.report_dir.is_some() {
+    let cases = if with_cases {
         store.all_cases(&run.run_id).await?
     } else {
         Vec::new()
     };
-    let mut text = match args.format {
-        OutputFormat::Text => renderer.text(&stored)?,
-        OutputFormat::Json => report::render_json(&stored),
+    Ok((stored, cases))
+}
+
+/// A `report.json` from another job. Nothing in it is trusted: it must
+/// match the schema, and its links and the pull request it goes to come
+/// from the `workflow_run` event that GitHub wrote, never from the file.
+async fn from_json(path: &Path, env: &mut Environment, token: Option<&str>) -> Result<Report> {
+    let mut stored = report::untrusted::read(path)?;
+    stored.db = path.display().to_string();
+    let Some(run) = event::payload().as_ref().and_then(event::workflow_run) else {
+        // Not the fork-safe comment job (say, a local look at the file):
+        // the event's own pull request, if any, and no links.
+        return Ok(stored);
     };
-    let env = publish::Environment::from_env();
-    if let (Some(comment), OutputFormat::Text) = (
-        publish::publish(&stored, &cases, &renderer, &options, &env).await,
-        args.format,
-    ) {
-        text.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
-        text.push_str(&comment);
+    stored.links = links_of(&run, &stored);
+    env.pull_request = None;
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(stored);
+    };
+    let github = env.github(token).map_err(|e| Error::runtime(e.message))?;
+    match event::pull_request_of_run(&github, &run).await {
+        Ok(Some(pr)) => env.pull_request = Some(pr),
+        Ok(None) => log::note(&format!(
+            "no open pull request of {}:{} is at the tested commit {} (it moved on, or was closed): not commenting",
+            run.head_owner, run.head_branch, run.head_sha
+        )),
+        Err(e) => log::warn(&format!(
+            "{}: not commenting; the job needs `permissions: pull-requests: write`",
+            e.message
+        )),
     }
-    Ok(Outcome {
-        exit_code: if stored.passed() { 0 } else { 1 },
-        report: text,
-    })
+    Ok(stored)
+}
+
+/// The run's page from the event; the baseline commit's page when the
+/// report names a full commit id.
+fn links_of(run: &WorkflowRun, stored: &Report) -> Links {
+    let server = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+        .unwrap_or_else(|| "https://github.com".into());
+    let baseline_sha = stored
+        .comparison
+        .as_ref()
+        .and_then(|c| c.baseline.run.git_sha.as_deref())
+        .filter(|sha| event::is_sha(sha));
+    Links {
+        run: Some(run.html_url.clone()),
+        baseline_commit: baseline_sha.map(|sha| {
+            format!(
+                "{}/{}/{}/commit/{sha}",
+                server.trim_end_matches('/'),
+                run.owner,
+                run.repo
+            )
+        }),
+    }
 }

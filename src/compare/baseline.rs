@@ -30,6 +30,8 @@ pub struct Request {
     pub branch: Option<String>,
     /// The pull request's base commit and branch, when there is one.
     pub base: Option<Base>,
+    /// The repository's default branch, when the GitHub event names it.
+    pub default_branch: Option<String>,
 }
 
 /// Where a pull request merges into.
@@ -41,12 +43,14 @@ pub struct Base {
 
 impl Request {
     /// The baseline branch: the flag, else the pull request's base branch,
-    /// else the config's.
+    /// else the config's, else the repository's default branch, else main.
     pub fn branch<'a>(&'a self, config: &'a CompareConfig) -> &'a str {
         self.branch
             .as_deref()
             .or_else(|| self.base.as_ref().and_then(|b| b.branch.as_deref()))
-            .unwrap_or(&config.baseline_branch)
+            .or(config.baseline_branch.as_deref())
+            .or(self.default_branch.as_deref())
+            .unwrap_or("main")
     }
 }
 

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct CompareConfig {
-    /// The branch whose runs are the baseline and the history.
-    pub baseline_branch: String,
+    /// The branch whose runs are the baseline and the history; unset, the
+    /// repository's default branch in Actions, else main (see
+    /// `compare::baseline::Request::branch`).
+    pub baseline_branch: Option<String>,
     /// How many of the baseline branch's recent runs feed the noise model.
     pub history_window: usize,
     /// History runs needed before a timing can raise an alarm.
@@ -32,7 +34,7 @@ pub struct CompareConfig {
 impl Default for CompareConfig {
     fn default() -> Self {
         CompareConfig {
-            baseline_branch: "main".into(),
+            baseline_branch: None,
             history_window: 30,
             min_history: 5,
             confidence: 0.95,

@@ -48,12 +48,6 @@ impl GitContext {
     }
 }
 
-/// The base of the pull request this job runs for, if any: all a
-/// comparison needs of the context, without asking git.
-pub fn pull_request_base() -> Option<Base> {
-    base_of_event(&event::payload()?)
-}
-
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let output = Command::new("git")
         .arg("-C")

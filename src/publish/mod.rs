@@ -12,7 +12,7 @@ use crate::compare::verdict::{Direction, Severity};
 use crate::log;
 use crate::report::{Renderer, Report};
 use crate::store::read::CaseDetail;
-use github::{actions, comment};
+use github::{PullRequest, actions, api::GitHub, comment};
 
 /// In GitHub Actions, hides every secret-looking variable before anything
 /// is printed. Workflow commands go to stderr, which the runner reads too,
@@ -35,15 +35,22 @@ pub struct Options {
     pub github_token: Option<String>,
     /// Write comment.md, summary.md, report.json and junit.xml here.
     pub report_dir: Option<PathBuf>,
+    /// Tells this comment from others of the suite (`--comment-id`).
+    pub comment_id: String,
 }
 
 /// What the Actions environment names (each absent outside Actions).
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     pub api_url: String,
+    /// `$GITHUB_GRAPHQL_URL`; empty: derived from `api_url`.
+    pub graphql_url: String,
     pub step_summary: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub in_actions: bool,
+    /// Where the comment goes: the pull request of the event, unless the
+    /// caller found it otherwise.
+    pub pull_request: Option<PullRequest>,
 }
 
 impl Environment {
@@ -51,10 +58,17 @@ impl Environment {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Environment {
             api_url: env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            graphql_url: env("GITHUB_GRAPHQL_URL").unwrap_or_default(),
             step_summary: env("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             output: env("GITHUB_OUTPUT").map(PathBuf::from),
             in_actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
+            pull_request: github::event::from_env(),
         }
+    }
+
+    /// A client for this environment's GitHub.
+    pub fn github(&self, token: &str) -> Result<GitHub, github::api::ApiError> {
+        GitHub::new(&self.api_url, &self.graphql_url, token)
     }
 }
 
@@ -70,7 +84,7 @@ pub async fn publish(
     options: &Options,
     env: &Environment,
 ) -> Option<String> {
-    let marker = comment::marker(&report.suite);
+    let marker = comment::marker(&report.suite, &options.comment_id);
     let body = match renderer.comment(report, &marker) {
         Ok(body) => body,
         Err(e) => {
@@ -91,23 +105,7 @@ pub async fn publish(
     if let Some(dir) = &options.report_dir {
         files = write_files(dir, report, cases, renderer, &body, summary.as_deref());
     }
-    if let (Some(path), Some(summary)) = (&env.step_summary, &summary)
-        && let Err(e) = actions::append(path, summary)
-    {
-        log::warn(&format!(
-            "cannot write the step summary {}: {e}",
-            path.display()
-        ));
-    }
-    if let Some(path) = &env.output {
-        let text = actions::outputs(&outputs(report, &files));
-        if let Err(e) = actions::append(path, &text) {
-            log::warn(&format!(
-                "cannot write the step outputs {}: {e}",
-                path.display()
-            ));
-        }
-    }
+    write_actions_files(report, env, summary.as_deref(), &files);
     if env.in_actions
         && let Some(compared) = &report.comparison
     {
@@ -116,8 +114,7 @@ pub async fn publish(
             eprintln!("{line}");
         }
     }
-
-    let pr = github::event::from_env();
+    let pr = env.pull_request.as_ref();
     if !options.comment {
         return pr.is_some().then_some(body);
     }
@@ -131,21 +128,61 @@ pub async fn publish(
         );
         return None;
     };
-    let posted = match comment::client(&env.api_url, token) {
-        Ok(client) => comment::post_sticky(&client, &pr, &report.suite, &body).await,
-        Err(e) => Err(e),
+    post(env, token, pr, &marker, &body).await;
+    None
+}
+
+/// The step summary and the step outputs.
+fn write_actions_files(
+    report: &Report,
+    env: &Environment,
+    summary: Option<&str>,
+    files: &[(&'static str, PathBuf)],
+) {
+    if let (Some(path), Some(summary)) = (&env.step_summary, summary)
+        && let Err(e) = actions::append(path, summary)
+    {
+        log::warn(&format!(
+            "cannot write the step summary {}: {e}",
+            path.display()
+        ));
+    }
+    if let Some(path) = &env.output {
+        let text = actions::outputs(&outputs(report, files));
+        if let Err(e) = actions::append(path, &text) {
+            log::warn(&format!(
+                "cannot write the step outputs {}: {e}",
+                path.display()
+            ));
+        }
+    }
+}
+
+/// Posts the sticky comment; what went wrong is a warning that says what
+/// to do, never a failure of the run.
+async fn post(env: &Environment, token: &str, pr: &PullRequest, marker: &str, body: &str) {
+    let posted = match env.github(token) {
+        Ok(github) => comment::post_sticky(&github, pr, marker, body).await,
+        Err(e) => Err(comment::CommentError::Other(e.message)),
     };
+    let repo = format!("{}/{}", pr.owner, pr.repo);
     match posted {
         Ok(comment::Posted::Created { url, .. }) => log::note(&format!("commented: {url}")),
         Ok(comment::Posted::Updated { url, .. }) => {
             log::note(&format!("updated the comment: {url}"))
         }
         Err(comment::CommentError::Forbidden(m)) => log::warn(&format!("{m}: {FORK_HELP}")),
+        Err(comment::CommentError::NotFound(m)) => log::warn(&format!(
+            "{m}: pull request #{} of {repo} is not there for this token; check that github-token may read {repo} (a token of another repository or a fine-grained token without it gets 404), or that the event names the right pull request",
+            pr.number
+        )),
+        Err(comment::CommentError::Refused(m)) => log::warn(&format!(
+            "{m}: GitHub refused the comment's text; with --templates, check that comment.md.j2 renders to Markdown under 65,536 characters, else report an ai-evals bug"
+        )),
         Err(comment::CommentError::Other(m)) => {
             log::warn(&format!("the comment was not posted: {m}"));
         }
     }
-    None
 }
 
 /// Writes the report files; returns (output name, path) of each written.

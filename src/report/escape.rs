@@ -20,12 +20,21 @@ fn html(text: &str, out: &mut String) {
 }
 
 /// Inline Markdown text: HTML-escaped, Markdown punctuation backslashed,
-/// line breaks flattened to spaces. Safe in a paragraph, a list item or a
-/// table cell.
+/// line breaks flattened to spaces. Safe in a paragraph, a list item, a
+/// table cell or a link's target. An underscore between letters or digits
+/// stays as it is: it cannot start emphasis there, and a name like
+/// `support_bot` then reads the same inside a code span, where backslashes
+/// are not escapes.
 pub fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    let chars: Vec<char> = text.chars().collect();
+    let word = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
+    for (i, &c) in chars.iter().enumerate() {
         match c {
+            '_' if word(i.checked_sub(1)) && word(Some(i + 1)) => out.push('_'),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '!' | '(' | ')' | '{' | '}' => {
                 out.push('\\');
                 out.push(c);
@@ -83,6 +92,10 @@ mod tests {
         assert!(safe.contains("\\| a \\|"));
         assert!(safe.contains("\\*\\*b\\*\\*"));
         assert!(!inline("a\nb").contains('\n'));
+        assert_eq!(
+            inline("support_bot _x_ a__b"),
+            "support_bot \\_x\\_ a\\_\\_b"
+        );
     }
 
     #[test]

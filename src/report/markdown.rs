@@ -174,7 +174,7 @@ impl Renderer {
         self.render(
             name,
             minijinja::context! {
-                marker => marker,
+                marker => minijinja::Value::from_safe_string(marker.to_string()),
                 r => minijinja::Value::from(Serde(report)),
                 rows => minijinja::Value::from(Serde(headline_rows(report))),
                 limits => minijinja::Value::from(Serde(limits)),
@@ -182,13 +182,18 @@ impl Renderer {
         )
     }
 
-    /// The pull-request comment, starting with `marker`. Above GitHub's
-    /// limit, the longest sections shrink step by step; what still does not
-    /// fit is cut with a pointer to the step summary.
+    /// The pull-request comment, starting with `marker` (put in front when
+    /// a template of the user's own leaves it out, or every run would post
+    /// a new comment). Above GitHub's limit, the longest sections shrink
+    /// step by step; what still does not fit is cut with a pointer to the
+    /// step summary.
     pub fn comment(&self, report: &Report, marker: &str) -> Result<String> {
         let mut body = String::new();
         for limits in LEVELS {
             body = self.markdown("comment.md", report, marker, limits)?;
+            if !body.starts_with(marker) {
+                body = format!("{marker}\n{body}");
+            }
             if body.len() <= COMMENT_LIMIT {
                 return Ok(body);
             }
@@ -463,6 +468,35 @@ mod tests {
                 assert!(table.lines().all(|l| pipes(l) == header), "{table}");
             }
         }
+    }
+
+    #[test]
+    fn stored_strings_are_escaped_too() {
+        let mut r = report(3);
+        r.run_id = format!("run --> {NASTY}");
+        let c = r.comparison.as_mut().unwrap();
+        c.comparison.findings[0].name = format!("latency {NASTY}");
+        c.comparison.baseline_run = format!("base --> {NASTY}");
+        c.baseline.run.git_sha = None;
+        r.fail_on = format!("critical --> {NASTY}");
+        r.links.run = Some("https://evil.example/) [x](https://evil.example".into());
+        let body = renderer().comment(&r, "<!-- ai-evals:demo -->").unwrap();
+        assert_eq!(body.matches("<!--").count(), 1, "{body}");
+        assert!(!body.contains("run -->"), "{body}");
+        assert!(!body.contains("<script"), "{body}");
+        assert!(!body.contains("@org"), "{body}");
+        assert!(!body.contains("[x]("), "a link cannot add another: {body}");
+    }
+
+    #[test]
+    fn a_template_without_the_marker_gets_it_in_front() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("comment.md.j2"), "no marker, {{ r.suite }}").unwrap();
+        let own = Renderer::new(Some(dir.path())).unwrap();
+        let body = own
+            .comment(&report(0), "<!-- ai-evals:demo:leg-1 -->")
+            .unwrap();
+        assert_eq!(body, "<!-- ai-evals:demo:leg-1 -->\nno marker, demo");
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! or as JSON.
 //!
 //! The templates are embedded; `--templates DIR` replaces any of them by
-//! file name (`comment.md.j2` …). Markdown gets no auto-escaping, so text
-//! from models and datasets passes through the [`escape`] filters.
+//! file name (`comment.md.j2` …). In the Markdown templates every string
+//! is escaped as model text is ([`escape::inline`]) unless an escaping
+//! filter (`md`, `html`, `pre`) already did it for its context: suite
+//! names, run ids, gate reasons, finding names and links can come from a
+//! file someone else wrote (a fork's `report.json`, a shared history).
 
 pub mod monitor;
 pub mod performance;
@@ -14,11 +17,12 @@ pub mod progress;
 pub mod escape;
 mod markdown;
 mod summary;
+pub mod untrusted;
 
 use std::path::Path;
 
-use minijinja::Environment;
-use minijinja::value::Serde;
+use minijinja::value::{Serde, ValueKind};
+use minijinja::{AutoEscape, Environment, Output, State, Value};
 
 use crate::error::{Error, Result};
 
@@ -54,9 +58,17 @@ impl Renderer {
     /// input error naming its file.
     pub fn new(overrides: Option<&Path>) -> Result<Renderer> {
         let mut env = Environment::new();
-        // Each template escapes with the filter its format needs (md, html,
-        // pre, xml); minijinja's own HTML escaping of .xml would double it.
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // Markdown escapes by default (see `write_value`); the text and XML
+        // templates escape with the filter their format needs (xml), since
+        // minijinja's own HTML escaping of .xml would double it.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".md") {
+                AutoEscape::Custom(std::borrow::Cow::Borrowed(MARKDOWN))
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(write_value);
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
                 .trim_blocks(true)
@@ -94,9 +106,15 @@ impl Renderer {
             ))
             .map_or("", |c| c.because())
         });
-        env.add_filter("md", |s: String| escape::inline(&s));
-        env.add_filter("html", |s: String| escape::html_inline(&s));
-        env.add_filter("pre", |s: String, max: usize| escape::pre(&s, max));
+        env.add_filter("md", |s: String| {
+            Value::from_safe_string(escape::inline(&s))
+        });
+        env.add_filter("html", |s: String| {
+            Value::from_safe_string(escape::html_inline(&s))
+        });
+        env.add_filter("pre", |s: String, max: usize| {
+            Value::from_safe_string(escape::pre(&s, max))
+        });
         env.add_filter("xml", |s: String| xml(&s));
         env.add_filter("short", |s: String, max: usize| escape::shorten(&s, max));
         for (name, source) in TEMPLATES {
@@ -167,6 +185,32 @@ impl Renderer {
             },
         )
     }
+}
+
+/// The auto-escape mode of the Markdown templates.
+const MARKDOWN: &str = "markdown";
+
+/// Writes `{{ value }}` into a template. In Markdown, a string that no
+/// escaping filter marked safe is escaped as inline text; numbers, booleans
+/// and none are written as they are.
+fn write_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
+    let escape = matches!(state.auto_escape(), AutoEscape::Custom(mode) if mode == MARKDOWN)
+        && !value.is_safe()
+        && !matches!(
+            value.kind(),
+            ValueKind::Number | ValueKind::Bool | ValueKind::None | ValueKind::Undefined
+        );
+    let written = if escape {
+        out.write_str(&escape::inline(&value.to_string()))
+    } else {
+        out.write_fmt(format_args!("{value}"))
+    };
+    written.map_err(|_| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::WriteFailure,
+            "cannot write the template",
+        )
+    })
 }
 
 /// The report as JSON, for scripts and the result file.

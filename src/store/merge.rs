@@ -1,6 +1,7 @@
-//! Uniting shard databases into one run: each shard file is attached
-//! read-only, checked (one suite, one config, no case twice), and its
-//! results copied under a new run id in one transaction.
+//! Uniting shard databases into one run: each shard file (attached
+//! read-only when the store was opened, see `Store::open_merging`) is
+//! checked (one suite, one config, no case twice), and its results copied
+//! under a new run id in one transaction.
 
 use duckdb::{Connection, OptionalExt, Transaction, params};
 use std::path::Path;
@@ -27,16 +28,12 @@ pub struct Merged {
 /// Why a merge was refused: the message names the file and the problem.
 pub type Refusal = String;
 
-fn quoted(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', "''"))
-}
-
 /// Merges the newest run of each of `inputs` into `conn` as run `run_id`.
 pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Merged, Refusal> {
     let runs = inputs
         .iter()
         .enumerate()
-        .map(|(i, path)| attach(conn, i, path))
+        .map(|(i, path)| newest_run(conn, i, path))
         .collect::<Result<Vec<_>, _>>()?;
     check_shards(&runs, inputs)?;
     let tx = conn.transaction().map_err(db)?;
@@ -61,11 +58,9 @@ fn db(e: duckdb::Error) -> Refusal {
     e.to_string()
 }
 
-/// Attaches shard file `path` as `shard{i}` and reads its newest run,
-/// which must have finished.
-fn attach(conn: &Connection, i: usize, path: &Path) -> Result<ShardRun, Refusal> {
-    conn.execute_batch(&format!("ATTACH {} AS shard{i} (READ_ONLY)", quoted(path)))
-        .map_err(|e| format!("{}: cannot open it as a history: {e}", path.display()))?;
+/// The newest run of shard file `path` (attached as `shard{i}`), which
+/// must have finished.
+fn newest_run(conn: &Connection, i: usize, path: &Path) -> Result<ShardRun, Refusal> {
     let found = conn
         .query_row(
             &format!(

@@ -92,6 +92,18 @@ impl Store {
     /// Opens with the given access; a read-only open of a missing file is
     /// an input error.
     pub fn open_with(path: &Path, access: Access) -> Result<Store> {
+        Store::open_attaching(path, access, Vec::new())
+    }
+
+    /// Opens `path` read-write with each of `shards` attached read-only as
+    /// `shard0`, `shard1` … for [`Store::merge`]. They are attached while
+    /// the connection is set up, because afterwards it may open no other
+    /// file.
+    pub fn open_merging(path: &Path, shards: &[PathBuf]) -> Result<Store> {
+        Store::open_attaching(path, Access::ReadWrite, shards.to_vec())
+    }
+
+    fn open_attaching(path: &Path, access: Access, attach: Vec<PathBuf>) -> Result<Store> {
         if access == Access::ReadOnly && !path.is_file() {
             return Err(Error::input(format!(
                 "{} does not exist; pass the path of an ai-evals history file",
@@ -105,7 +117,7 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("ai-evals-duckdb".into())
             .spawn(move || {
-                let mut conn = match open_connection(&db_path, access) {
+                let mut conn = match open_connection(&db_path, access, &attach) {
                     Ok(conn) => {
                         let _ = opened_tx.send(Ok(()));
                         conn
@@ -274,7 +286,8 @@ impl Store {
             .await
     }
 
-    /// Unites the newest run of each shard file into run `run_id` here.
+    /// Unites the newest run of each shard file into run `run_id` here; the
+    /// store must have been opened with [`Store::open_merging`] on `inputs`.
     pub async fn merge(&self, inputs: Vec<PathBuf>, run_id: String) -> Result<merge::Merged> {
         self.queries().clear();
         self.call(move |conn| {
@@ -439,7 +452,15 @@ fn db_error(e: duckdb::Error) -> Error {
 }
 
 fn read_error(e: duckdb::Error) -> Error {
-    Error::runtime(format!("database read failed: {e}"))
+    let text = e.to_string();
+    if text.contains("Permission Error") {
+        // Only a view, macro or default in the file itself can ask for a
+        // file or an extension: the file is hostile or not ours.
+        return Error::input(format!(
+            "the database tried to reach outside itself (a view or macro reading a file, or an extension), which ai-evals refuses: {text}. Use a history file that ai-evals wrote."
+        ));
+    }
+    Error::runtime(format!("database read failed: {text}"))
 }
 
 /// DuckDB's file header carries the magic bytes `DUCK` at offset 8; checking
@@ -475,16 +496,65 @@ fn check_header(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn open_connection(path: &Path, access: Access) -> Result<Connection> {
-    let opened = match access {
-        Access::ReadWrite => Connection::open(path),
-        Access::ReadOnly => duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .and_then(|config| Connection::open_with_flags(path, config)),
+/// The settings every connection opens with. A database file is data, but
+/// DuckDB runs what it holds (views, macros, defaults) with the reader's
+/// rights, and history files cross trust boundaries (artifacts, caches,
+/// shards). So: no extension is installed or loaded on demand, and (unless
+/// files are still to be attached) no file but the database itself may be
+/// read or written; [`harden`] then locks the configuration.
+///
+/// A history file is written by one thread in appends; DuckDB's default
+/// buffer pool (80 % of RAM) and a thread per core would let a million-case
+/// run hold its pages in memory. A small pool and one thread spill to the
+/// file instead (measured: 1M cases in 115 MB, not 330).
+fn settings(access: Access, external_access: bool) -> duckdb::Result<duckdb::Config> {
+    let config = duckdb::Config::default()
+        .with("autoinstall_known_extensions", "false")?
+        .with("autoload_known_extensions", "false")?
+        .enable_external_access(external_access)?
+        .max_memory("32MB")?
+        .threads(1)?;
+    match access {
+        Access::ReadWrite => Ok(config),
+        Access::ReadOnly => config.access_mode(duckdb::AccessMode::ReadOnly),
+    }
+}
+
+/// Attaches `attach` read-only as `shard0`, `shard1` …, then shuts every
+/// other file out and locks the configuration, so no `SET` in a later
+/// statement can undo it. Runs before anything in the files is read.
+fn harden(conn: &Connection, attach: &[PathBuf]) -> Result<()> {
+    for (i, shard) in attach.iter().enumerate() {
+        let quoted = format!("'{}'", shard.display().to_string().replace('\'', "''"));
+        conn.execute_batch(&format!("ATTACH {quoted} AS shard{i} (READ_ONLY)"))
+            .map_err(|e| {
+                Error::input(format!(
+                    "{}: cannot open it as a history: {}",
+                    shard.display(),
+                    one_line(&e.to_string())
+                ))
+            })?;
+    }
+    // Turning external access off keeps the attached files readable.
+    let lock = if attach.is_empty() {
+        "SET lock_configuration = true"
+    } else {
+        "SET enable_external_access = false; SET lock_configuration = true"
     };
+    conn.execute_batch(lock)
+        .map_err(|e| Error::runtime(format!("cannot lock the database settings: {e}")))
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn open_connection(path: &Path, access: Access, attach: &[PathBuf]) -> Result<Connection> {
+    let opened = settings(access, !attach.is_empty())
+        .and_then(|config| Connection::open_with_flags(path, config));
     let conn = opened.map_err(|e| {
         // DuckDB's messages span several lines; a log line should not.
-        let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = one_line(&e.to_string());
         if text.contains("storage version") || text.contains("version number") {
             Error::input(format!(
                 "{} was written by another DuckDB storage version than this ai-evals reads (DuckDB {}): {text} Use the ai-evals release that wrote it, or start a new history with another --db path.",
@@ -505,18 +575,24 @@ fn open_connection(path: &Path, access: Access) -> Result<Connection> {
             Error::runtime(format!("cannot open database {}: {text}", path.display()))
         }
     })?;
-    // A history file is written by one thread in appends; DuckDB's default
-    // buffer pool (80 % of RAM) and a thread per core would let a
-    // million-case run hold its pages in memory. A small pool and one thread
-    // spill to the file instead (measured: 1M cases in 115 MB, not 330).
-    conn.execute_batch("SET memory_limit = '32MB'; SET threads = 1")
-        .map_err(|e| Error::runtime(format!("cannot configure {}: {e}", path.display())))?;
+    harden(&conn, attach)?;
     let migrated = match access {
         Access::ReadWrite => schema::migrate(&conn).map(|_| ()),
         Access::ReadOnly => schema::check(&conn),
     };
     migrated.map_err(|m| Error::input(format!("{}: {m}", path.display())))?;
     Ok(conn)
+}
+
+/// What decides whether another build can read the files this one
+/// writes: the engine's major and minor version (`duckdb-v1.5`). DuckDB's
+/// patch releases keep the storage format; a minor release may not. CI
+/// keys its caches of history files on it, so a build never restores a
+/// file it cannot open.
+pub fn storage_version() -> String {
+    let version = duckdb_version();
+    let minor: Vec<&str> = version.splitn(3, '.').take(2).collect();
+    format!("duckdb-{}", minor.join("."))
 }
 
 /// The DuckDB engine version this build links.
@@ -668,5 +744,57 @@ mod tests {
         assert_eq!(history.runs[0].metrics["peak_rss_mb"], 50.0);
         assert!(store.find_run("r").await.is_err(), "an ambiguous prefix");
         assert_eq!(store.find_run("r1").await.unwrap().run_id, "r1");
+    }
+
+    /// A history file whose `runs` is a view reading a local file, as a
+    /// hostile artifact could hold.
+    fn hostile(dir: &Path, secret: &Path) -> PathBuf {
+        let path = dir.join("hostile.duckdb");
+        Store::open(&path).unwrap().close();
+        let conn = Connection::open(&path).unwrap();
+        let file = secret.display().to_string().replace('\'', "''");
+        conn.execute_batch(&format!(
+            "DROP TABLE runs;
+             CREATE MACRO steal() AS TABLE SELECT content FROM read_text('{file}');
+             CREATE VIEW runs AS SELECT content AS run_id, content AS suite FROM read_text('{file}')"
+        ))
+        .unwrap();
+        drop(conn);
+        path
+    }
+
+    #[tokio::test]
+    async fn a_database_cannot_read_files_or_change_its_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, "top-secret-value").unwrap();
+        let path = hostile(dir.path(), &secret);
+        for access in [Access::ReadOnly, Access::ReadWrite] {
+            let store = Store::open_with(&path, access).unwrap();
+            let found = store
+                .read(|conn| {
+                    conn.query_row("SELECT suite FROM runs", [], |r| r.get::<_, String>(0))
+                })
+                .await;
+            let e = found.expect_err("the view must not read the file");
+            assert!(!e.message().contains("top-secret"), "{}", e.message());
+            assert_eq!(e.exit_code(), 2, "{}", e.message());
+            let stolen = store
+                .read(|conn| conn.query_row("SELECT * FROM steal()", [], |r| r.get::<_, String>(0)))
+                .await;
+            assert!(stolen.is_err(), "the macro must not read the file");
+            // Nothing in a later statement can turn the protection off.
+            for set in [
+                "SET enable_external_access = true",
+                "SET autoload_known_extensions = true",
+                "SET lock_configuration = false",
+            ] {
+                let sql = set.to_string();
+                let changed = store
+                    .call(move |conn| conn.execute_batch(&sql).map_err(db_error))
+                    .await;
+                assert!(changed.is_err(), "{set} was allowed");
+            }
+        }
     }
 }

@@ -94,3 +94,34 @@ fn schema_from_a_newer_release_is_refused() {
         run.stderr()
     );
 }
+
+#[test]
+fn a_history_whose_views_read_files_reads_nothing() {
+    let suite = suite();
+    suite.run(&[]).expect_code(0);
+    let secret = suite.path("secret.txt");
+    std::fs::write(&secret, "top-secret-value").unwrap();
+    let conn = duckdb::Connection::open(suite.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TABLE runs; CREATE VIEW runs AS SELECT content AS run_id, content AS suite,
+         NULL AS git_sha, NULL AS branch, now() AS started_at, 'finished' AS status
+         FROM read_text('{}')",
+        secret.display()
+    ))
+    .unwrap();
+    drop(conn);
+    for args in [&["history"][..], &["report", "--no-comment"][..]] {
+        let mut cmd = std::process::Command::new(crate::support::BIN);
+        cmd.args(args).arg("--db").arg(suite.db());
+        crate::support::clean_env(&mut cmd);
+        let out = crate::support::Run(cmd.output().unwrap());
+        out.expect_code(2);
+        assert!(!out.stdout().contains("top-secret"), "{}", out.stdout());
+        assert!(!out.stderr().contains("top-secret"), "{}", out.stderr());
+        assert!(
+            out.stderr().contains("reach outside itself"),
+            "{}",
+            out.stderr()
+        );
+    }
+}

@@ -53,13 +53,17 @@ fn comment(id: u64, login: &str, body: &str) -> Value {
     })
 }
 
-/// The Actions token may not read `/user`.
+/// The Actions token: GraphQL's `viewer` says who it is (`GET /user`
+/// would answer 403).
 async fn actions_token(server: &MockServer) {
-    Mock::given(method("GET"))
-        .and(path("/user"))
+    viewer(server, "/graphql", "github-actions[bot]").await;
+}
+
+async fn viewer(server: &MockServer, at: &str, login: &str) {
+    Mock::given(method("POST"))
+        .and(path(at))
         .respond_with(
-            ResponseTemplate::new(403)
-                .set_body_json(json!({"message": "Resource not accessible by integration"})),
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"viewer": {"login": login}}})),
         )
         .mount(server)
         .await;
@@ -68,7 +72,7 @@ async fn actions_token(server: &MockServer) {
 fn posted_bodies(requests: &[Request], verb: &str) -> Vec<String> {
     requests
         .iter()
-        .filter(|r| r.method.as_str() == verb)
+        .filter(|r| r.method.as_str() == verb && r.url.path().contains("/comments"))
         .map(|r| {
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             body["body"].as_str().unwrap().to_string()
@@ -245,11 +249,8 @@ fn github_enterprise_uses_its_own_api_root() {
     let rt = Runtime::new().unwrap();
     let server = rt.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/api/v3/user"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": "ci-bot"})))
-            .mount(&server)
-            .await;
+        // Enterprise's GraphQL root is /api/graphql, beside /api/v3.
+        viewer(&server, "/api/graphql", "ci-bot").await;
         Mock::given(method("GET"))
             .and(path(format!("/api/v3{COMMENTS}")))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(

@@ -18,13 +18,19 @@ fn is_secret_name(name: &str) -> bool {
         .any(|word| upper.contains(word))
 }
 
-/// `::add-mask::` lines for every value in `vars` whose name looks secret,
-/// so the runner hides them in everything printed after.
+/// Shorter values are not masked: a mask hides every occurrence in the
+/// log, and a short one (`true`, `1234`) would blank out ordinary text
+/// while protecting nothing a key is made of.
+const MASK_MIN_CHARS: usize = 8;
+
+/// `::add-mask::` lines for every value (each line of it) of 8 characters
+/// or more in `vars` whose name looks secret, so the runner hides them in
+/// everything printed after.
 pub fn masks<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
     vars.into_iter()
-        .filter(|(name, value)| is_secret_name(name) && value.len() >= 4)
+        .filter(|(name, _)| is_secret_name(name))
         .flat_map(|(_, value)| value.lines())
-        .filter(|line| !line.trim().is_empty())
+        .filter(|line| line.trim().chars().count() >= MASK_MIN_CHARS)
         .map(|line| format!("::add-mask::{line}"))
         .collect()
 }
@@ -132,15 +138,16 @@ mod tests {
             ("OPENAI_API_KEY", "sk-live-1234"),
             ("GITHUB_TOKEN", "ghs_abcdef"),
             ("HOME", "/home/runner"),
-            ("MY_SECRET", "two\nlines"),
+            ("MY_SECRET", "first line\nshort\nthird line"),
+            ("SHORT_TOKEN", "true"),
         ];
         assert_eq!(
             masks(vars),
             [
                 "::add-mask::sk-live-1234",
                 "::add-mask::ghs_abcdef",
-                "::add-mask::two",
-                "::add-mask::lines"
+                "::add-mask::first line",
+                "::add-mask::third line"
             ]
         );
     }

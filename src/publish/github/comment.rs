@@ -1,16 +1,23 @@
-//! The sticky pull-request comment: one per suite, found by its hidden
-//! marker and its author (the token's own user), updated in place or
-//! created. Comments of other users and bots are never touched.
+//! The sticky pull-request comment: one per suite (and comment id), found
+//! by its hidden marker and its author (the token's own login), updated in
+//! place or created. Comments of other users and bots are never touched.
 
-use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::PullRequest;
+use super::api::{ApiError, GitHub};
 
-/// The hidden first line that makes a comment ours, one per suite.
-pub fn marker(suite: &str) -> String {
-    format!("<!-- ai-evals:{suite} -->")
+/// The hidden first line that makes a comment ours: one per suite, or per
+/// suite and `id` (matrix legs of one suite). Both are names checked to
+/// hold no `-->`. Without an id it is the marker of earlier releases, so
+/// their comments are still found.
+pub fn marker(suite: &str, id: &str) -> String {
+    if id.is_empty() {
+        format!("<!-- ai-evals:{suite} -->")
+    } else {
+        format!("<!-- ai-evals:{suite}:{id} -->")
+    }
 }
 
 /// What happened to the comment.
@@ -20,13 +27,28 @@ pub enum Posted {
     Updated { id: u64, url: String },
 }
 
-/// Why no comment was posted.
+/// Why no comment was posted, by GitHub's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommentError {
-    /// The token may not write comments: a fork pull request's read-only
-    /// token, or a workflow without `pull-requests: write`.
+    /// 403: the token may not write comments (a fork pull request's
+    /// read-only token, or no `pull-requests: write`).
     Forbidden(String),
+    /// 404: no such pull request, or the token cannot see the repository.
+    NotFound(String),
+    /// 422: GitHub refused the body.
+    Refused(String),
     Other(String),
+}
+
+impl From<ApiError> for CommentError {
+    fn from(e: ApiError) -> CommentError {
+        match e.status {
+            Some(403) => CommentError::Forbidden(e.message),
+            Some(404) => CommentError::NotFound(e.message),
+            Some(422) => CommentError::Refused(e.message),
+            _ => CommentError::Other(e.message),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,100 +64,113 @@ struct User {
     login: String,
 }
 
-/// The user the Actions `GITHUB_TOKEN` comments as; `GET /user` is not
-/// open to it.
+/// The login of the Actions `GITHUB_TOKEN`, assumed when GitHub cannot
+/// say who the token is.
 const ACTIONS_BOT: &str = "github-actions[bot]";
 
-/// A client for `api_url` (`$GITHUB_API_URL`: github.com or Enterprise).
-pub fn client(api_url: &str, token: &str) -> Result<Octocrab, CommentError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Octocrab::builder()
-        .base_uri(api_url)
-        .map_err(|e| CommentError::Other(format!("GITHUB_API_URL {api_url} is not a URL: {e}")))?
-        .personal_token(token.to_string())
-        .build()
-        .map_err(|e| CommentError::Other(format!("cannot set up the GitHub client: {e}")))
-}
-
-fn failed(what: &str, e: octocrab::Error) -> CommentError {
-    match &e {
-        octocrab::Error::GitHub { source, .. } => {
-            let message = format!(
-                "{what}: GitHub answered {} {}",
-                source.status_code.as_u16(),
-                source.message
-            );
-            if source.status_code.as_u16() == 403 || source.status_code.as_u16() == 404 {
-                CommentError::Forbidden(message)
-            } else {
-                CommentError::Other(message)
-            }
-        }
-        _ => CommentError::Other(format!("{what}: {e}")),
-    }
-}
-
-/// Creates or updates this suite's comment on `pr` with `body` (which must
-/// start with the suite's marker).
+/// Creates or updates the comment that starts with `marker` on `pr`, with
+/// `body` (which starts with it).
 pub async fn post_sticky(
-    github: &Octocrab,
+    github: &GitHub,
     pr: &PullRequest,
-    suite: &str,
+    marker: &str,
     body: &str,
 ) -> Result<Posted, CommentError> {
-    let marker = marker(suite);
-    debug_assert!(body.starts_with(&marker));
-    // A personal or app token can ask who it is; the Actions token cannot.
-    let me = match github.get::<User, _, ()>("/user", None).await {
-        Ok(user) => user.login,
-        Err(_) => ACTIONS_BOT.to_string(),
+    debug_assert!(body.starts_with(marker));
+    let me = match github.viewer().await {
+        Ok(login) => login,
+        Err(e) => {
+            crate::log::debug(&format!("{}; assuming {ACTIONS_BOT}", e.message));
+            ACTIONS_BOT.to_string()
+        }
     };
     let route = format!(
         "/repos/{}/{}/issues/{}/comments",
         pr.owner, pr.repo, pr.number
     );
+    if let Some(id) = find(github, &route, &me, marker).await? {
+        let updated: Result<Comment, ApiError> = github
+            .call(
+                "updating the comment",
+                github.rest.patch(
+                    format!("/repos/{}/{}/issues/comments/{id}", pr.owner, pr.repo),
+                    Some(&json!({ "body": body })),
+                ),
+            )
+            .await;
+        match updated {
+            Ok(updated) => {
+                return Ok(Posted::Updated {
+                    id,
+                    url: updated.html_url,
+                });
+            }
+            // Deleted since it was listed: a new one takes its place.
+            Err(e) if e.status == Some(404) => {
+                crate::log::debug(&format!("{}; creating a new comment", e.message));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let created: Comment = github
+        .call(
+            "creating the comment",
+            github.rest.post(&route, Some(&json!({ "body": body }))),
+        )
+        .await?;
+    Ok(Posted::Created {
+        id: created.id,
+        url: created.html_url,
+    })
+}
+
+/// Our comment's id: by `me`, starting with `marker`; every page of the
+/// pull request's comments is read until it is found.
+async fn find(
+    github: &GitHub,
+    route: &str,
+    me: &str,
+    marker: &str,
+) -> Result<Option<u64>, CommentError> {
     let mut page = 1u32;
-    let existing = loop {
+    loop {
         let comments: Vec<Comment> = github
-            .get(&route, Some(&json!({"per_page": 100, "page": page})))
-            .await
-            .map_err(|e| failed("listing the pull request's comments", e))?;
+            .call(
+                "listing the pull request's comments",
+                github
+                    .rest
+                    .get(route, Some(&json!({"per_page": 100, "page": page}))),
+            )
+            .await?;
         let found = comments.iter().find(|c| {
             c.user.as_ref().is_some_and(|u| u.login == me)
-                && c.body.as_deref().is_some_and(|b| b.starts_with(&marker))
+                && c.body.as_deref().is_some_and(|b| b.starts_with(marker))
         });
         if let Some(found) = found {
-            break Some((found.id, found.html_url.clone()));
+            return Ok(Some(found.id));
         }
         if comments.len() < 100 {
-            break None;
+            return Ok(None);
         }
         page += 1;
-    };
-    let payload = json!({ "body": body });
-    match existing {
-        Some((id, _)) => {
-            let updated: Comment = github
-                .patch(
-                    format!("/repos/{}/{}/issues/comments/{id}", pr.owner, pr.repo),
-                    Some(&payload),
-                )
-                .await
-                .map_err(|e| failed("updating the comment", e))?;
-            Ok(Posted::Updated {
-                id,
-                url: updated.html_url,
-            })
-        }
-        None => {
-            let created: Comment = github
-                .post(&route, Some(&payload))
-                .await
-                .map_err(|e| failed("creating the comment", e))?;
-            Ok(Posted::Created {
-                id: created.id,
-                url: created.html_url,
-            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_tell_suites_and_ids_apart() {
+        assert_eq!(marker("demo", ""), "<!-- ai-evals:demo -->");
+        assert_eq!(marker("demo", "leg-1"), "<!-- ai-evals:demo:leg-1 -->");
+        let one = marker("demo", "a");
+        for other in [
+            marker("demo", ""),
+            marker("demo", "ab"),
+            marker("demo2", "a"),
+        ] {
+            assert!(!other.starts_with(&one) && !one.starts_with(&other));
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The pull request a job runs for, from `$GITHUB_EVENT_PATH`:
 //! `pull_request` and `pull_request_target` events carry it whole; a
 //! `workflow_run` event (the pattern that comments for forks) carries the
-//! pull requests of the run that triggered it.
+//! pull requests of the run that triggered it, except when that run was
+//! for a fork's pull request: then it is found by the run's head.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::api::{ApiError, GitHub, split_repo};
 use crate::compare::baseline::Base;
 
 /// Where the comment goes.
@@ -43,6 +45,95 @@ pub fn pull_request(event: &Value) -> Option<PullRequest> {
         number,
         head_sha,
     })
+}
+
+/// The run a `workflow_run` event is about. GitHub wrote all of it, so
+/// the fork-safe comment job trusts it where it trusts nothing the run
+/// uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRun {
+    /// The base repository, where the comment goes.
+    pub owner: String,
+    pub repo: String,
+    /// The run's page.
+    pub html_url: String,
+    /// The commit the run tested, and where it came from (a fork's owner
+    /// and branch for a fork's pull request).
+    pub head_sha: String,
+    pub head_owner: String,
+    pub head_branch: String,
+    /// The pull request, when the event names one (not for forks).
+    pub pull_request: Option<u64>,
+}
+
+/// The run of a `workflow_run` event, when the payload is one.
+pub fn workflow_run(event: &Value) -> Option<WorkflowRun> {
+    let run = event.get("workflow_run")?;
+    let text = |pointer: &str| run.pointer(pointer).and_then(Value::as_str);
+    let (owner, repo) = split_repo(event.pointer("/repository/full_name")?.as_str()?)?;
+    let head_sha = text("/head_sha").filter(|s| is_sha(s))?;
+    Some(WorkflowRun {
+        owner,
+        repo,
+        html_url: text("/html_url")?.to_string(),
+        head_sha: head_sha.to_string(),
+        head_owner: text("/head_repository/owner/login")?.to_string(),
+        head_branch: text("/head_branch")?.to_string(),
+        pull_request: run
+            .pointer("/pull_requests/0/number")
+            .and_then(Value::as_u64),
+    })
+}
+
+/// A full commit id.
+pub fn is_sha(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The pull request `run` tested: the one the event names, else the open
+/// pull request whose head is the run's branch at the run's commit (none
+/// when it has moved on since).
+pub async fn pull_request_of_run(
+    github: &GitHub,
+    run: &WorkflowRun,
+) -> Result<Option<PullRequest>, ApiError> {
+    let at = |number: u64| PullRequest {
+        owner: run.owner.clone(),
+        repo: run.repo.clone(),
+        number,
+        head_sha: Some(run.head_sha.clone()),
+    };
+    if let Some(number) = run.pull_request {
+        return Ok(Some(at(number)));
+    }
+    let query = json!({
+        "head": format!("{}:{}", run.head_owner, run.head_branch),
+        "state": "open",
+        "per_page": 100,
+    });
+    let pulls: Vec<Value> = github
+        .call(
+            "finding the pull request of the run",
+            github.rest.get(
+                format!("/repos/{}/{}/pulls", run.owner, run.repo),
+                Some(&query),
+            ),
+        )
+        .await?;
+    Ok(pulls
+        .iter()
+        .filter(|p| p.pointer("/head/sha").and_then(Value::as_str) == Some(&run.head_sha))
+        .find_map(|p| p.get("number").and_then(Value::as_u64))
+        .map(at))
+}
+
+/// The repository's default branch, from an event payload.
+pub fn default_branch(event: &Value) -> Option<String> {
+    event
+        .pointer("/repository/default_branch")
+        .and_then(Value::as_str)
+        .filter(|b| !b.is_empty())
+        .map(str::to_string)
 }
 
 /// The pull request's base from a GitHub event payload: a `pull_request`
@@ -110,6 +201,29 @@ mod tests {
     }
 
     #[test]
+    fn a_workflow_run_names_its_run_and_head() {
+        let event = fixture("workflow_run_completed.with-pull-requests.payload.json");
+        let run = workflow_run(&event).unwrap();
+        assert_eq!(
+            (run.owner.as_str(), run.repo.as_str()),
+            ("octo-org", "octo-repo")
+        );
+        assert_eq!(
+            run.html_url,
+            "https://github.com/octo-org/octo-repo/actions/runs/289782451"
+        );
+        assert_eq!(run.pull_request, Some(2));
+        let fork = fixture("workflow_run_completed.from-fork.payload.json");
+        let run = workflow_run(&fork).unwrap();
+        assert_eq!(run.pull_request, None);
+        assert_eq!(
+            (run.head_owner.as_str(), run.head_branch.as_str()),
+            ("attacker", "main")
+        );
+        assert_eq!(workflow_run(&fixture("push_payload.json")), None);
+    }
+
+    #[test]
     fn a_push_is_not_about_a_pull_request() {
         assert_eq!(pull_request(&fixture("push_payload.json")), None);
     }
@@ -143,5 +257,17 @@ mod tests {
             ..Request::default()
         };
         assert_eq!(flagged.branch(&CompareConfig::default()), "develop");
+        // Unset in the config, the repository's default branch wins over main.
+        let push = fixture("push_payload.json");
+        let on_push = Request {
+            default_branch: default_branch(&push),
+            ..Request::default()
+        };
+        assert_eq!(on_push.branch(&CompareConfig::default()), "master");
+        let configured = CompareConfig {
+            baseline_branch: Some("release".into()),
+            ..CompareConfig::default()
+        };
+        assert_eq!(on_push.branch(&configured), "release");
     }
 }

@@ -1,10 +1,16 @@
-//! GitHub: where a run's report goes when it runs in Actions.
+//! GitHub: where a run's report goes when it runs in Actions, and where
+//! the history lives between runs.
 //!
-//! [`event`] reads the pull request a job runs for; [`comment`] keeps one
-//! sticky comment per suite on it (octocrab, against `$GITHUB_API_URL`);
-//! [`actions`] writes the step summary, outputs and annotations.
+//! [`api`] is the client (octocrab, with timeouts); [`event`] reads the
+//! pull request a job runs for; [`comment`] keeps one sticky comment per
+//! suite on it; [`actions`] writes the step summary, outputs and
+//! annotations; [`artifacts`] fetches a branch's history artifact;
+//! [`caches`] deletes superseded Actions cache entries.
 
 pub mod actions;
+pub mod api;
+pub mod artifacts;
+pub mod caches;
 pub mod comment;
 pub mod event;
 
