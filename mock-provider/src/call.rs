@@ -6,56 +6,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::limiter::{Denied, Snapshot};
+use crate::errors::{self, Failure};
+use crate::headers::{self, put};
+use crate::limiter::Snapshot;
 use crate::state::{Api, ServerState};
-use crate::{anthropic, openai};
-
-/// Why a call is answered with an error; each API renders it in its own format.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// 400. `param` and `code` fill OpenAI's fields of the same names.
-    Invalid {
-        message: String,
-        param: Option<&'static str>,
-        code: Option<&'static str>,
-    },
-    /// 401, distinguishing a missing key from a wrong one as the APIs do.
-    Unauthorized { key_given: bool },
-    /// 429 from the server's own limits.
-    RateLimited(Box<Denied>),
-    /// A scripted or random error; `message` replaces the API's usual text.
-    Status {
-        status: StatusCode,
-        message: Option<String>,
-    },
-}
-
-impl Failure {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Failure::Invalid {
-            message: message.into(),
-            param: None,
-            code: None,
-        }
-    }
-
-    pub(crate) fn invalid_param(
-        message: impl Into<String>,
-        param: &'static str,
-        code: &'static str,
-    ) -> Self {
-        Failure::Invalid {
-            message: message.into(),
-            param: Some(param),
-            code: Some(code),
-        }
-    }
-}
 
 pub(crate) struct Call<'a> {
     pub(crate) state: &'a ServerState,
@@ -139,8 +98,8 @@ impl<'a> Call<'a> {
 
     pub(crate) fn fail(self, failure: Failure) -> Response {
         let (status, body) = match self.api {
-            Api::OpenAi => openai::error_body(&failure),
-            Api::Anthropic => anthropic::error_body(&failure),
+            Api::OpenAi => errors::openai_body(&failure),
+            Api::Anthropic => errors::anthropic_body(&failure),
         };
         let mut headers = HeaderMap::new();
         if let Failure::RateLimited(denied) = &failure {
@@ -175,13 +134,13 @@ impl<'a> Call<'a> {
                 put(headers, "openai-version", "2020-10-01");
                 put(headers, "x-request-id", self.state.id("req_", 32, true));
                 if let Some(quota) = &self.quota {
-                    openai::quota_headers(quota, headers);
+                    headers::openai_quota(quota, headers);
                 }
             }
             Api::Anthropic => {
                 put(headers, "request-id", self.state.id("req_01", 22, false));
                 if let Some(quota) = &self.quota {
-                    anthropic::quota_headers(quota, headers);
+                    headers::anthropic_quota(quota, headers);
                 }
             }
         }
@@ -190,16 +149,5 @@ impl<'a> Call<'a> {
             put(headers, name, value);
         }
         response
-    }
-}
-
-/// Sets a header; names and values come from this crate or from rules
-/// checked when the server started, so an invalid one cannot occur.
-pub(crate) fn put(headers: &mut HeaderMap, name: &str, value: impl ToString) {
-    if let (Ok(name), Ok(value)) = (
-        HeaderName::try_from(name),
-        HeaderValue::try_from(value.to_string()),
-    ) {
-        headers.insert(name, value);
     }
 }

@@ -12,7 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::call::{Call, Failure};
+use crate::call::Call;
+use crate::errors::Failure;
 use crate::openai;
 use crate::random::stable_hash;
 use crate::state::{Api, ServerState};

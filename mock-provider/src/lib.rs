@@ -32,6 +32,8 @@ mod anthropic;
 mod call;
 mod config;
 mod embeddings;
+mod errors;
+mod headers;
 mod limiter;
 mod openai;
 mod random;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 
-use crate::call::Failure;
 use crate::config::{Config, Rule};
+use crate::errors::Failure;
 use crate::limiter::Limiter;
 use crate::random::{SplitMix64, mix};
 use crate::stats::StatsCollector;
