@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::call::Call;
 use crate::errors::Failure;
+use crate::limiter::Cost;
 use crate::state::{Api, ServerState};
 use crate::text::{Content, Stop, prompt_tokens, shape_reply};
 
@@ -73,7 +74,8 @@ pub(crate) async fn messages(
         .rev()
         .find(|(m, _)| m.role == "user")
         .map(|(_, t)| t.clone());
-    let scripted = match call.admit(&all.join("\n"), prompt + valid.max_tokens).await {
+    let charge = Cost::call(prompt, valid.max_tokens);
+    let scripted = match call.admit(&all.join("\n"), charge).await {
         Ok(scripted) => scripted,
         Err(failure) => return call.fail(failure),
     };

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::errors::{self, Failure};
 use crate::headers::{self, put};
-use crate::limiter::Snapshot;
+use crate::limiter::{Cost, Scale, Snapshot};
 use crate::state::{Api, ServerState};
 
 pub(crate) struct Call<'a> {
@@ -50,9 +50,18 @@ impl<'a> Call<'a> {
         })
     }
 
+    /// Which figures the rate-limit headers show: OpenAI's follow
+    /// [`crate::Config::headers_window`], Anthropic's always the minute.
+    fn scale(&self) -> Scale {
+        match self.api {
+            Api::OpenAi if self.state.config.headers_window => Scale::Window,
+            _ => Scale::Minute,
+        }
+    }
+
     /// Runs the gates for a request whose messages read `text` and that
-    /// costs `tokens` against the token limit. On success, returns the reply
-    /// a matching rule scripted, if any.
+    /// costs `cost` against the limits. On success, returns the reply a
+    /// matching rule scripted, if any.
     ///
     /// Rules come first so a script overrides everything; a scripted error
     /// is not charged to the limits. Rate-limit 429s answer at once, as the
@@ -60,7 +69,7 @@ impl<'a> Call<'a> {
     pub(crate) async fn admit(
         &mut self,
         text: &str,
-        tokens: u64,
+        cost: Cost,
     ) -> Result<Option<String>, Failure> {
         let state = self.state;
         let rule = state.matching_rule(text);
@@ -68,7 +77,7 @@ impl<'a> Call<'a> {
             self.rule_headers = Some(&rule.headers);
             let status = rule.status.and_then(|s| StatusCode::from_u16(s).ok());
             if let Some(status) = status.filter(|s| s.as_u16() >= 400) {
-                self.quota = Some(state.limiter.peek(Instant::now()));
+                self.quota = Some(state.limiter.peek(Instant::now(), self.scale()));
                 state.delay().await;
                 return Err(Failure::Status {
                     status,
@@ -77,7 +86,7 @@ impl<'a> Call<'a> {
             }
             self.status = status.unwrap_or(StatusCode::OK);
         }
-        match state.limiter.admit(tokens, Instant::now()) {
+        match state.limiter.admit(cost, Instant::now(), self.scale()) {
             Ok(snapshot) => self.quota = Some(snapshot),
             Err(denied) => {
                 state.stats.rate_limited();
@@ -103,9 +112,7 @@ impl<'a> Call<'a> {
         };
         let mut headers = HeaderMap::new();
         if let Failure::RateLimited(denied) = &failure {
-            let ms = denied.retry_after.as_nanos().div_ceil(1_000_000);
-            put(&mut headers, "retry-after", ms.div_ceil(1000));
-            put(&mut headers, "retry-after-ms", ms);
+            headers::retry_after(self.api == Api::OpenAi, denied.retry_after, &mut headers);
         }
         self.finish(status, body, headers)
     }

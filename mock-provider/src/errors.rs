@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::headers::format_duration;
-use crate::limiter::{Denied, Resource};
+use crate::limiter::{Denied, Period, Resource};
 
 /// Why a call is answered with an error; each API renders it in its own format.
 #[derive(Debug)]
@@ -72,18 +72,11 @@ pub(crate) fn openai_body(failure: &Failure) -> (StatusCode, Value) {
             None,
         ),
         Failure::RateLimited(denied) => {
-            let (name, short, kind) = match denied.resource {
-                Resource::Requests => ("requests", "RPM", "requests"),
-                Resource::Tokens => ("tokens", "TPM", "tokens"),
+            let kind = match denied.resource {
+                Resource::Requests => "requests",
+                _ => "tokens",
             };
-            let message = format!(
-                "Rate limit reached for {name} in organization org-mock on {name} per min ({short}): Limit {}, Used {}, Requested {}. Please try again in {}.",
-                denied.limit,
-                denied.used,
-                denied.requested,
-                format_duration(denied.retry_after),
-            );
-            (StatusCode::TOO_MANY_REQUESTS, message, kind, None, Some("rate_limit_exceeded"))
+            (StatusCode::TOO_MANY_REQUESTS, openai_rate_limited(denied), kind, None, Some("rate_limit_exceeded"))
         }
         Failure::Status { status, message } => {
             let (kind, code, default) = openai_by_status(*status);
@@ -94,6 +87,39 @@ pub(crate) fn openai_body(failure: &Failure) -> (StatusCode, Value) {
         status,
         json!({"error": {"message": message, "type": kind, "param": param, "code": code}}),
     )
+}
+
+/// OpenAI's 429 message, which Groq shares and which names the limit's
+/// period, e.g. "on requests per day (RPD)".
+fn openai_rate_limited(denied: &Denied) -> String {
+    let name = unit(denied.resource);
+    let initials = match denied.resource {
+        Resource::Requests => "R",
+        Resource::Tokens => "T",
+        Resource::InputTokens => "IT",
+        Resource::OutputTokens => "OT",
+    };
+    let (period, p) = match denied.period {
+        Period::Minute => ("min", "M"),
+        Period::Day => ("day", "D"),
+    };
+    let short = format!("{initials}P{p}");
+    format!(
+        "Rate limit reached for {name} in organization org-mock on {name} per {period} ({short}): Limit {}, Used {}, Requested {}. Please try again in {}.",
+        denied.limit,
+        denied.used,
+        denied.requested,
+        format_duration(denied.retry_after),
+    )
+}
+
+fn unit(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Requests => "requests",
+        Resource::Tokens => "tokens",
+        Resource::InputTokens => "input tokens",
+        Resource::OutputTokens => "output tokens",
+    }
 }
 
 /// Type, code and usual message of an error OpenAI answers with `status`.
@@ -144,13 +170,14 @@ pub(crate) fn anthropic_body(failure: &Failure) -> (StatusCode, Value) {
             "x-api-key header is required".into(),
         ),
         Failure::RateLimited(denied) => {
-            let unit = match denied.resource {
-                Resource::Requests => "requests",
-                Resource::Tokens => "tokens",
+            let period = match denied.period {
+                Period::Minute => "minute",
+                Period::Day => "day",
             };
             let message = format!(
-                "This request would exceed your organization's rate limit of {} {unit} per minute. Please try again later.",
-                denied.limit
+                "This request would exceed your organization's rate limit of {} {} per {period}. Please try again later.",
+                denied.limit,
+                unit(denied.resource),
             );
             (StatusCode::TOO_MANY_REQUESTS, message)
         }

@@ -9,29 +9,34 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::limiter::{Quota, Snapshot};
 
+/// OpenAI's trios, `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`,
+/// the resets as durations. Groq sends the same names, with the requests
+/// trio describing its daily limit.
 pub(crate) fn openai_quota(quota: &Snapshot, headers: &mut HeaderMap) {
-    put(headers, "x-ratelimit-limit-requests", quota.requests.limit);
-    put(headers, "x-ratelimit-limit-tokens", quota.tokens.limit);
-    put(
-        headers,
-        "x-ratelimit-remaining-requests",
-        quota.requests.remaining,
-    );
-    put(
-        headers,
-        "x-ratelimit-remaining-tokens",
-        quota.tokens.remaining,
-    );
-    put(
-        headers,
-        "x-ratelimit-reset-requests",
-        format_duration(quota.requests.reset),
-    );
-    put(
-        headers,
-        "x-ratelimit-reset-tokens",
-        format_duration(quota.tokens.reset),
-    );
+    for (name, q) in [("requests", &quota.requests), ("tokens", &quota.tokens)] {
+        put(headers, &format!("x-ratelimit-limit-{name}"), q.limit);
+        put(
+            headers,
+            &format!("x-ratelimit-remaining-{name}"),
+            q.remaining,
+        );
+        put(
+            headers,
+            &format!("x-ratelimit-reset-{name}"),
+            format_duration(q.reset),
+        );
+    }
+}
+
+/// The wait a 429 asks for, rounded up so a client that waits it is never
+/// early: whole seconds in `retry-after` for both APIs, and for OpenAI
+/// also milliseconds in `retry-after-ms`, as OpenAI-compatible servers send.
+pub(crate) fn retry_after(with_ms: bool, wait: Duration, headers: &mut HeaderMap) {
+    let ms = wait.as_nanos().div_ceil(1_000_000);
+    put(headers, "retry-after", ms.div_ceil(1000));
+    if with_ms {
+        put(headers, "retry-after-ms", ms);
+    }
 }
 
 /// OpenAI's duration format, which is Go's: "12ms", "1s", "1m26.4s",
@@ -60,28 +65,24 @@ pub(crate) fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Anthropic's trios, `anthropic-ratelimit-{requests,tokens,input-tokens,
+/// output-tokens}-{limit,remaining,reset}`, the resets as timestamps.
 pub(crate) fn anthropic_quota(quota: &Snapshot, headers: &mut HeaderMap) {
-    let now = SystemTime::now();
-    for (name, q) in [("requests", &quota.requests), ("tokens", &quota.tokens)] {
-        put(
-            headers,
-            &format!("anthropic-ratelimit-{name}-limit"),
-            q.limit,
-        );
-        put(
-            headers,
-            &format!("anthropic-ratelimit-{name}-remaining"),
-            q.remaining,
-        );
-        put(
-            headers,
-            &format!("anthropic-ratelimit-{name}-reset"),
-            reset_time(now, q),
-        );
+    let trios = [
+        ("requests", &quota.requests),
+        ("tokens", &quota.tokens),
+        ("input-tokens", &quota.input_tokens),
+        ("output-tokens", &quota.output_tokens),
+    ];
+    for (name, q) in trios {
+        let prefix = format!("anthropic-ratelimit-{name}");
+        put(headers, &format!("{prefix}-limit"), q.limit);
+        put(headers, &format!("{prefix}-remaining"), q.remaining);
+        put(headers, &format!("{prefix}-reset"), reset_time(quota.at, q));
     }
 }
 
-/// When the bucket is full again, as RFC 3339 UTC rounded up to the second.
+/// When the limit is whole again, as RFC 3339 UTC rounded up to the second.
 fn reset_time(now: SystemTime, quota: &Quota) -> String {
     let at = DateTime::<Utc>::from(now + quota.reset);
     let whole = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);

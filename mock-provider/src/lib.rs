@@ -18,6 +18,27 @@
 //! `max_tokens`; tokens are estimated as one per four characters, plus
 //! three per prompt message. Streaming is not supported.
 //!
+//! ## Rate limits
+//!
+//! `rpm`, `tpm`, `itpm` (input tokens: the prompt estimate) and `otpm`
+//! (output tokens: the requested `max_tokens`) are per-minute limits
+//! shared by all endpoints, enforced as [`Config::enforcement`] says:
+//! a token bucket (the default), a sliding window of N seconds, a fixed
+//! window turning at each wall-clock minute, or Groq's daily request limit
+//! (`rpd`) beside minute buckets. Every answer that got past validation
+//! carries the figures in the API's dialect:
+//!
+//! | dialect | headers | reset |
+//! |---|---|---|
+//! | OpenAI (and Azure, Groq) | `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` | Go duration: `20ms`, `6m0s`, `1m26.4s` |
+//! | Anthropic | `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` | RFC 3339: `2023-11-14T22:14:00Z` |
+//!
+//! OpenAI's figures describe the minute, or with [`Config::headers_window`]
+//! the enforcement window (limit 50 for 3,000 RPM in a 1-second window).
+//! A reset is the time until the limit is whole again. A 429 from the
+//! limits carries `retry-after` in whole seconds, and for OpenAI also
+//! `retry-after-ms`, both the exact wait rounded up.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! let server = mock_provider::start(mock_provider::Config::default()).await?;
@@ -42,7 +63,7 @@ mod state;
 mod stats;
 mod text;
 
-pub use config::{Config, Rule};
+pub use config::{Config, Enforcement, Rule};
 pub use embeddings::embed;
 pub use server::{MockServer, start, start_on};
 pub use stats::Stats;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::call::Call;
 use crate::errors::Failure;
+use crate::limiter::Cost;
 use crate::state::{Api, ServerState};
 use crate::text::{Content, Stop, prompt_tokens, shape_reply};
 
@@ -124,7 +125,10 @@ async fn complete(mut call: Call<'_>, body: &[u8], deployment: Option<String>) -
         .rev()
         .find(|(m, _)| m.role == "user")
         .map(|(_, t)| t.clone());
-    let charge = prompt + valid.max_tokens.unwrap_or(DEFAULT_CHARGED_COMPLETION);
+    let charge = Cost::call(
+        prompt,
+        valid.max_tokens.unwrap_or(DEFAULT_CHARGED_COMPLETION),
+    );
     let scripted = match call.admit(&texts.join("\n"), charge).await {
         Ok(scripted) => scripted,
         Err(failure) => return call.fail(failure),

@@ -3,13 +3,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
 
 use crate::config::{Config, Rule};
 use crate::errors::Failure;
-use crate::limiter::Limiter;
+use crate::limiter::{Clock, Limiter};
 use crate::random::{SplitMix64, mix};
 use crate::stats::StatsCollector;
 
@@ -40,9 +40,10 @@ pub(crate) struct ServerState {
 impl ServerState {
     pub(crate) fn new(config: Config) -> Self {
         let seed = config.seed;
+        let wall = config.start_time.unwrap_or_else(SystemTime::now);
         Self {
             stats: Arc::default(),
-            limiter: Limiter::new(&config, Instant::now()),
+            limiter: Limiter::new(&config, Clock::new(Instant::now(), wall)),
             rule_uses: config.rules.iter().map(|_| AtomicU64::new(0)).collect(),
             latency_rng: Mutex::new(SplitMix64::new(mix(seed ^ 0x4C41_5445_4E43_5900))),
             error_rng: Mutex::new(SplitMix64::new(mix(seed ^ 0x4552_524F_5253_0000))),

@@ -4,4 +4,5 @@ mod anthropic;
 mod behaviour;
 mod binary;
 mod common;
+mod limits;
 mod openai;
