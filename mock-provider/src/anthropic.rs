@@ -99,7 +99,7 @@ pub(crate) async fn messages(
         "stop_sequence": stop_sequence,
         "usage": {"input_tokens": prompt, "output_tokens": reply.tokens},
     });
-    call.succeed(body, prompt, reply.tokens)
+    call.succeed_chat(body, prompt, reply.tokens)
 }
 
 /// The checks Anthropic makes before anything else, with its messages.

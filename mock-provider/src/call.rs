@@ -1,19 +1,23 @@
 //! One API call from arrival to answer: the gates every parsed request
-//! passes in order (scripted rules, rate limits, random errors, latency) and
-//! the headers every answer carries, in the dialect of the API called.
+//! passes in order (scripted rules, rate limits, random errors, latency),
+//! whether chaos mode spoils the answer, and the headers every answer
+//! carries, in the dialect of the API called.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::chaos::{self, Kind};
 use crate::errors::{self, Failure};
 use crate::headers::{self, put};
 use crate::limiter::{Cost, Scale, Snapshot};
+use crate::served;
 use crate::state::{Api, ServerState};
 
 pub(crate) struct Call<'a> {
@@ -23,6 +27,8 @@ pub(crate) struct Call<'a> {
     quota: Option<Snapshot>,
     status: StatusCode,
     rule_headers: Option<&'a BTreeMap<String, String>>,
+    /// The call's number in order of arrival, for per-request draws.
+    arrival: u64,
 }
 
 impl<'a> Call<'a> {
@@ -34,6 +40,7 @@ impl<'a> Call<'a> {
             quota: None,
             status: StatusCode::OK,
             rule_headers: None,
+            arrival: state.arrive(),
         }
     }
 
@@ -110,13 +117,16 @@ impl<'a> Call<'a> {
             Api::OpenAi => errors::openai_body(&failure),
             Api::Anthropic => errors::anthropic_body(&failure),
         };
-        let mut headers = HeaderMap::new();
+        let mut response = (status, Json(body)).into_response();
         if let Failure::RateLimited(denied) = &failure {
-            headers::retry_after(self.api == Api::OpenAi, denied.retry_after, &mut headers);
+            let with_ms = self.api == Api::OpenAi;
+            headers::retry_after(with_ms, denied.retry_after, response.headers_mut());
         }
-        self.finish(status, body, headers)
+        self.decorate(response)
     }
 
+    /// A well-formed answer; its tokens count now, the answer itself once
+    /// its body has been handed over (see [`crate::served`]).
     pub(crate) fn succeed(
         self,
         body: Value,
@@ -124,12 +134,42 @@ impl<'a> Call<'a> {
         completion_tokens: u64,
     ) -> Response {
         self.state.stats.tokens(prompt_tokens, completion_tokens);
-        let status = self.status;
-        self.finish(status, body, HeaderMap::new())
+        let stats = Arc::clone(&self.state.stats);
+        let response = served::json(self.status, &body, stats);
+        self.decorate(response)
     }
 
-    fn finish(self, status: StatusCode, body: Value, extra: HeaderMap) -> Response {
-        let mut response = (status, Json(body)).into_response();
+    /// A chat answer, which chaos mode may turn hostile unless a rule
+    /// scripted it.
+    pub(crate) fn succeed_chat(
+        self,
+        body: Value,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> Response {
+        let config = &self.state.config;
+        let chaos = chaos::draw(config.seed, config.chaos, self.arrival)
+            .filter(|_| self.rule_headers.is_none());
+        let Some(chaos) = chaos else {
+            return self.succeed(body, prompt_tokens, completion_tokens);
+        };
+        self.state.stats.chaos(chaos.kind.name());
+        let api = self.api;
+        let response = chaos::response(chaos, api, body);
+        match chaos.kind {
+            // A gateway's page carries none of the API's headers.
+            Kind::HtmlError => response,
+            Kind::HugeHeaders => {
+                let mut response = self.decorate(response);
+                chaos::spoil_headers(api, response.headers_mut());
+                response
+            }
+            _ => self.decorate(response),
+        }
+    }
+
+    /// Adds the headers every answer of the API carries, then a rule's.
+    fn decorate(self, mut response: Response) -> Response {
         let headers = response.headers_mut();
         match self.api {
             Api::OpenAi => {
@@ -151,7 +191,6 @@ impl<'a> Call<'a> {
                 }
             }
         }
-        headers.extend(extra);
         for (name, value) in self.rule_headers.into_iter().flatten() {
             put(headers, name, value);
         }

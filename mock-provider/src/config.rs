@@ -19,7 +19,8 @@ pub struct Config {
     pub latency: Duration,
     /// Uniform extra delay in `[0, jitter]`, drawn from the seeded generator.
     pub jitter: Duration,
-    /// Seeds jitter, random errors and response ids, so runs repeat.
+    /// Seeds jitter, random errors, chaos, wrong answers and response ids,
+    /// so runs repeat.
     pub seed: u64,
     /// Requests per minute, shared by all endpoints; `None` for no limit.
     pub rpm: Option<u64>,
@@ -56,6 +57,16 @@ pub struct Config {
     pub start_time: Option<SystemTime>,
     /// Share of admitted requests, in `[0, 1]`, answered with a server error.
     pub error_rate: f64,
+    /// Share of otherwise-successful chat answers, in `[0, 1]`, made hostile,
+    /// each of one kind drawn uniformly: `truncated-json` (a 200 whose JSON
+    /// stops halfway), `wrong-types` (valid JSON of the wrong shape),
+    /// `huge-headers` (rate-limit headers huge, negative or not numbers),
+    /// `reset-mid-body` (the connection dropped halfway through the body),
+    /// `stalled-body` (half the body, then nothing for two minutes) and
+    /// `html-error` (a 200 with a gateway's HTML error page). Drawn from
+    /// `seed` and the request's arrival number; answers scripted by a rule
+    /// and embeddings are left alone.
+    pub chaos: f64,
     /// When set, requests must present this key in the API's own auth header.
     pub api_key: Option<String>,
     /// Scripted answers, tried in order before the normal reply.
@@ -83,6 +94,7 @@ impl Default for Config {
             headers_window: false,
             start_time: None,
             error_rate: 0.0,
+            chaos: 0.0,
             api_key: None,
             rules: Vec::new(),
             reply_text: None,
@@ -99,6 +111,9 @@ impl Config {
         let zero = |v: Option<u64>| v == Some(0);
         if !(0.0..=1.0).contains(&self.error_rate) {
             return invalid("error_rate must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&self.chaos) {
+            return invalid("chaos must be between 0 and 1");
         }
         let limits = [self.rpm, self.tpm, self.itpm, self.otpm, self.rpd];
         let bursts = [self.burst_requests, self.burst_tokens];

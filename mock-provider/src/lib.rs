@@ -39,6 +39,17 @@
 //! limits carries `retry-after` in whole seconds, and for OpenAI also
 //! `retry-after-ms`, both the exact wait rounded up.
 //!
+//! ## Chaos
+//!
+//! With [`Config::chaos`] a seeded share of otherwise-successful chat
+//! answers turns hostile, all with status 200: `truncated-json`,
+//! `wrong-types`, `huge-headers`, `reset-mid-body`, `stalled-body` or
+//! `html-error` (see the field for what each does). [`Stats::by_chaos`]
+//! counts them by kind, and [`Stats::answers_ok`] counts the well-formed
+//! answers whose body was handed to the connection, so a client's stored
+//! results can be compared with what it was really served. A request whose
+//! client hangs up before its answer is written is not served.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! let server = mock_provider::start(mock_provider::Config::default()).await?;
@@ -51,6 +62,7 @@
 
 mod anthropic;
 mod call;
+mod chaos;
 mod config;
 mod embeddings;
 mod errors;
@@ -58,6 +70,7 @@ mod headers;
 mod limiter;
 mod openai;
 mod random;
+mod served;
 mod server;
 mod state;
 mod stats;

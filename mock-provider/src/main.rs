@@ -29,7 +29,7 @@ struct Args {
     /// Extra uniform random delay up to this many milliseconds.
     #[arg(long, default_value_t = 0)]
     jitter_ms: u64,
-    /// Seed for jitter, random errors and ids.
+    /// Seed for jitter, random errors, chaos, wrong answers and ids.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Requests per minute (no limit when absent).
@@ -71,6 +71,11 @@ struct Args {
     /// Share of requests, 0 to 1, answered with a server error.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
+    /// Share of successful chat answers, 0 to 1, made hostile (seeded):
+    /// truncated-json, wrong-types, huge-headers, reset-mid-body,
+    /// stalled-body or html-error, counted by kind in /stats by_chaos.
+    #[arg(long, default_value_t = 0.0)]
+    chaos: f64,
     /// Require this API key.
     #[arg(long)]
     api_key: Option<String>,
@@ -139,6 +144,7 @@ fn config(args: &Args) -> Result<Config, String> {
         headers_window: args.headers_window,
         start_time: None,
         error_rate: args.error_rate,
+        chaos: args.chaos,
         api_key: args.api_key.clone(),
         rules,
         reply_text: args.reply_text.clone(),

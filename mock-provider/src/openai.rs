@@ -174,7 +174,7 @@ async fn complete(mut call: Call<'_>, body: &[u8], deployment: Option<String>) -
         "service_tier": "default",
         "system_fingerprint": null,
     });
-    call.succeed(body, prompt, completion)
+    call.succeed_chat(body, prompt, completion)
 }
 
 /// The checks OpenAI makes before anything else, with its messages.

@@ -35,6 +35,7 @@ pub(crate) struct ServerState {
     latency_rng: Mutex<SplitMix64>,
     error_rng: Mutex<SplitMix64>,
     ids: AtomicU64,
+    arrivals: AtomicU64,
 }
 
 impl ServerState {
@@ -48,8 +49,15 @@ impl ServerState {
             latency_rng: Mutex::new(SplitMix64::new(mix(seed ^ 0x4C41_5445_4E43_5900))),
             error_rng: Mutex::new(SplitMix64::new(mix(seed ^ 0x4552_524F_5253_0000))),
             ids: AtomicU64::new(0),
+            arrivals: AtomicU64::new(0),
             config,
         }
+    }
+
+    /// Numbers API calls in order of arrival, from 0, for the draws that
+    /// must not depend on the order calls finish in.
+    pub(crate) fn arrive(&self) -> u64 {
+        self.arrivals.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Passes when no key is configured or `presented` is that key.

@@ -3,6 +3,7 @@
 mod anthropic;
 mod behaviour;
 mod binary;
+mod chaos;
 mod common;
 mod limits;
 mod openai;
