@@ -80,7 +80,7 @@ pub(crate) async fn messages(
         Err(failure) => return call.fail(failure),
     };
     let reply = shape_reply(
-        state.reply_text(scripted, echo.unwrap_or_default()),
+        state.reply_text(scripted, echo.unwrap_or_default(), call.arrival),
         Some(valid.max_tokens),
         &valid.stops,
     );

@@ -28,7 +28,7 @@ pub(crate) struct Call<'a> {
     status: StatusCode,
     rule_headers: Option<&'a BTreeMap<String, String>>,
     /// The call's number in order of arrival, for per-request draws.
-    arrival: u64,
+    pub(crate) arrival: u64,
 }
 
 impl<'a> Call<'a> {

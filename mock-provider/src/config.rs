@@ -10,6 +10,9 @@ use std::time::{Duration, SystemTime};
 use axum::http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+/// The reply of the answers that [`Config::wrong_rate`] makes wrong.
+pub const WRONG_REPLY: &str = "I am not sure.";
+
 /// Everything that shapes the server's answers. `Config::default()` answers
 /// every request at once, echoing the last user message, without limits.
 #[derive(Debug, Clone)]
@@ -67,6 +70,12 @@ pub struct Config {
     /// `seed` and the request's arrival number; answers scripted by a rule
     /// and embeddings are left alone.
     pub chaos: f64,
+    /// Share of successful chat answers, in `[0, 1]`, whose reply is
+    /// [`WRONG_REPLY`] instead of the echo (or [`Config::reply_text`]).
+    /// Each request draws on its own from `seed` and its arrival number, so
+    /// the same prompt sent twice can be answered differently, and a run
+    /// repeats. Answers scripted by a rule are left alone.
+    pub wrong_rate: f64,
     /// When set, requests must present this key in the API's own auth header.
     pub api_key: Option<String>,
     /// Scripted answers, tried in order before the normal reply.
@@ -95,6 +104,7 @@ impl Default for Config {
             start_time: None,
             error_rate: 0.0,
             chaos: 0.0,
+            wrong_rate: 0.0,
             api_key: None,
             rules: Vec::new(),
             reply_text: None,
@@ -114,6 +124,9 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&self.chaos) {
             return invalid("chaos must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&self.wrong_rate) {
+            return invalid("wrong_rate must be between 0 and 1");
         }
         let limits = [self.rpm, self.tpm, self.itpm, self.otpm, self.rpd];
         let bursts = [self.burst_requests, self.burst_tokens];

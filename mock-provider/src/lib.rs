@@ -14,7 +14,8 @@
 //! A request is judged in this order: API key, the API's own validation,
 //! the first matching [`Rule`], the rate limits, the random error rate,
 //! then the latency, then the reply. The reply echoes the last user
-//! message (or [`Config::reply_text`]), cut at a stop sequence or at
+//! message (or [`Config::reply_text`]; for a seeded [`Config::wrong_rate`]
+//! share of requests, [`WRONG_REPLY`]), cut at a stop sequence or at
 //! `max_tokens`; tokens are estimated as one per four characters, plus
 //! three per prompt message. Streaming is not supported.
 //!
@@ -76,7 +77,7 @@ mod state;
 mod stats;
 mod text;
 
-pub use config::{Config, Enforcement, Rule};
+pub use config::{Config, Enforcement, Rule, WRONG_REPLY};
 pub use embeddings::embed;
 pub use server::{MockServer, start, start_on};
 pub use stats::Stats;

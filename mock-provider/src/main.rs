@@ -76,6 +76,10 @@ struct Args {
     /// stalled-body or html-error, counted by kind in /stats by_chaos.
     #[arg(long, default_value_t = 0.0)]
     chaos: f64,
+    /// Share of successful chat answers, 0 to 1, that reply "I am not
+    /// sure." instead of echoing; each request draws on its own (seeded).
+    #[arg(long, default_value_t = 0.0)]
+    wrong_rate: f64,
     /// Require this API key.
     #[arg(long)]
     api_key: Option<String>,
@@ -145,6 +149,7 @@ fn config(args: &Args) -> Result<Config, String> {
         start_time: None,
         error_rate: args.error_rate,
         chaos: args.chaos,
+        wrong_rate: args.wrong_rate,
         api_key: args.api_key.clone(),
         rules,
         reply_text: args.reply_text.clone(),

@@ -134,7 +134,8 @@ async fn complete(mut call: Call<'_>, body: &[u8], deployment: Option<String>) -
         Err(failure) => return call.fail(failure),
     };
     let reply = shape_reply(
-        call.state.reply_text(scripted, echo.unwrap_or_default()),
+        call.state
+            .reply_text(scripted, echo.unwrap_or_default(), call.arrival),
         valid.max_tokens,
         &valid.stops,
     );

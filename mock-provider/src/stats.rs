@@ -33,6 +33,10 @@ pub struct Stats {
     /// Hostile answers of chaos mode by kind, e.g. `"truncated-json"`.
     #[serde(default)]
     pub by_chaos: BTreeMap<String, u64>,
+    /// Answers whose reply [`crate::Config::wrong_rate`] made
+    /// [`crate::WRONG_REPLY`] (chaos mode may still have spoiled them).
+    #[serde(default)]
+    pub wrong_answers: u64,
 }
 
 /// One lock around all counters: every update is a few additions, and a
@@ -85,6 +89,10 @@ impl StatsCollector {
 
     pub(crate) fn answered_ok(&self) {
         self.lock().answers_ok += 1;
+    }
+
+    pub(crate) fn wrong_answer(&self) {
+        self.lock().wrong_answers += 1;
     }
 
     pub(crate) fn chaos(&self, kind: &str) {

@@ -100,13 +100,41 @@ async fn binary_flags_choose_the_enforcement_and_header_scale() {
     assert_eq!(codes, [200, 200, 200, 429]);
 }
 
+#[tokio::test]
+async fn binary_flags_turn_on_wrong_answers_and_chaos() {
+    let (_running, url) = spawn(["--wrong-rate", "1", "--chaos", "1", "--seed", "4"]);
+    let client = crate::common::client();
+    let stats_url = format!("{url}/stats");
+    let endpoint = format!("{url}/v1/chat/completions");
+    let answer = client
+        .post(&endpoint)
+        .json(&chat_body("hi"))
+        .send()
+        .await
+        .unwrap();
+    // The body may be hostile; the counters say what the server did.
+    drop(answer);
+    let stats: mock_provider::Stats = client
+        .get(&stats_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats.wrong_answers, 1);
+    assert_eq!(stats.by_chaos.values().sum::<u64>(), 1);
+}
+
 #[test]
-fn binary_refuses_limits_its_enforcement_would_ignore() {
+fn binary_refuses_settings_it_cannot_honour() {
     for args in [
         &["--window-secs", "5"][..],
         &["--rpd", "100"],
         &["--enforcement", "fixed-window", "--burst-requests", "3"],
         &["--enforcement", "sliding-window", "--rpm", "30"],
+        &["--chaos", "1.5"],
+        &["--wrong-rate", "2"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
             .args(args)

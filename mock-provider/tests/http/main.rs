@@ -6,4 +6,5 @@ mod binary;
 mod chaos;
 mod common;
 mod limits;
+mod noise;
 mod openai;
