@@ -1,6 +1,7 @@
 //! The rate-limit headers of each API's dialect, read off a limiter
 //! [`Snapshot`]: OpenAI's `x-ratelimit-*` with Go-style durations and
-//! Anthropic's `anthropic-ratelimit-*` with RFC 3339 reset times.
+//! Anthropic's `anthropic-ratelimit-*` with RFC 3339 reset times; the
+//! `retry-after` of a 429; and [`put`], which every header goes through.
 
 use std::time::{Duration, SystemTime};
 
