@@ -1,61 +1,24 @@
 //! One API call from arrival to answer: the gates every parsed request
-//! passes in order (scripted rules, rate limits, random errors, latency) and
-//! the headers every answer carries, in the dialect of the API called.
+//! passes in order (scripted rules, rate limits, random errors, latency),
+//! whether chaos mode spoils the answer, and the headers every answer
+//! carries, in the dialect of the API called.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::limiter::{Denied, Snapshot};
+use crate::chaos::{self, Kind};
+use crate::errors::{self, Failure};
+use crate::headers::{self, put};
+use crate::limiter::{Cost, Scale, Snapshot};
+use crate::served;
 use crate::state::{Api, ServerState};
-use crate::{anthropic, openai};
-
-/// Why a call is answered with an error; each API renders it in its own format.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// 400. `param` and `code` fill OpenAI's fields of the same names.
-    Invalid {
-        message: String,
-        param: Option<&'static str>,
-        code: Option<&'static str>,
-    },
-    /// 401, distinguishing a missing key from a wrong one as the APIs do.
-    Unauthorized { key_given: bool },
-    /// 429 from the server's own limits.
-    RateLimited(Box<Denied>),
-    /// A scripted or random error; `message` replaces the API's usual text.
-    Status {
-        status: StatusCode,
-        message: Option<String>,
-    },
-}
-
-impl Failure {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Failure::Invalid {
-            message: message.into(),
-            param: None,
-            code: None,
-        }
-    }
-
-    pub(crate) fn invalid_param(
-        message: impl Into<String>,
-        param: &'static str,
-        code: &'static str,
-    ) -> Self {
-        Failure::Invalid {
-            message: message.into(),
-            param: Some(param),
-            code: Some(code),
-        }
-    }
-}
 
 pub(crate) struct Call<'a> {
     pub(crate) state: &'a ServerState,
@@ -64,6 +27,8 @@ pub(crate) struct Call<'a> {
     quota: Option<Snapshot>,
     status: StatusCode,
     rule_headers: Option<&'a BTreeMap<String, String>>,
+    /// The call's number in order of arrival, for per-request draws.
+    pub(crate) arrival: u64,
 }
 
 impl<'a> Call<'a> {
@@ -75,6 +40,7 @@ impl<'a> Call<'a> {
             quota: None,
             status: StatusCode::OK,
             rule_headers: None,
+            arrival: state.arrive(),
         }
     }
 
@@ -91,9 +57,18 @@ impl<'a> Call<'a> {
         })
     }
 
+    /// Which figures the rate-limit headers show: OpenAI's follow
+    /// [`crate::Config::headers_window`], Anthropic's always the minute.
+    fn scale(&self) -> Scale {
+        match self.api {
+            Api::OpenAi if self.state.config.headers_window => Scale::Window,
+            _ => Scale::Minute,
+        }
+    }
+
     /// Runs the gates for a request whose messages read `text` and that
-    /// costs `tokens` against the token limit. On success, returns the reply
-    /// a matching rule scripted, if any.
+    /// costs `cost` against the limits. On success, returns the reply a
+    /// matching rule scripted, if any.
     ///
     /// Rules come first so a script overrides everything; a scripted error
     /// is not charged to the limits. Rate-limit 429s answer at once, as the
@@ -101,7 +76,7 @@ impl<'a> Call<'a> {
     pub(crate) async fn admit(
         &mut self,
         text: &str,
-        tokens: u64,
+        cost: Cost,
     ) -> Result<Option<String>, Failure> {
         let state = self.state;
         let rule = state.matching_rule(text);
@@ -109,7 +84,7 @@ impl<'a> Call<'a> {
             self.rule_headers = Some(&rule.headers);
             let status = rule.status.and_then(|s| StatusCode::from_u16(s).ok());
             if let Some(status) = status.filter(|s| s.as_u16() >= 400) {
-                self.quota = Some(state.limiter.peek(Instant::now()));
+                self.quota = Some(state.limiter.peek(Instant::now(), self.scale()));
                 state.delay().await;
                 return Err(Failure::Status {
                     status,
@@ -118,7 +93,7 @@ impl<'a> Call<'a> {
             }
             self.status = status.unwrap_or(StatusCode::OK);
         }
-        match state.limiter.admit(tokens, Instant::now()) {
+        match state.limiter.admit(cost, Instant::now(), self.scale()) {
             Ok(snapshot) => self.quota = Some(snapshot),
             Err(denied) => {
                 state.stats.rate_limited();
@@ -139,18 +114,19 @@ impl<'a> Call<'a> {
 
     pub(crate) fn fail(self, failure: Failure) -> Response {
         let (status, body) = match self.api {
-            Api::OpenAi => openai::error_body(&failure),
-            Api::Anthropic => anthropic::error_body(&failure),
+            Api::OpenAi => errors::openai_body(&failure),
+            Api::Anthropic => errors::anthropic_body(&failure),
         };
-        let mut headers = HeaderMap::new();
+        let mut response = (status, Json(body)).into_response();
         if let Failure::RateLimited(denied) = &failure {
-            let ms = denied.retry_after.as_nanos().div_ceil(1_000_000);
-            put(&mut headers, "retry-after", ms.div_ceil(1000));
-            put(&mut headers, "retry-after-ms", ms);
+            let with_ms = self.api == Api::OpenAi;
+            headers::retry_after(with_ms, denied.retry_after, response.headers_mut());
         }
-        self.finish(status, body, headers)
+        self.decorate(response)
     }
 
+    /// A well-formed answer; its tokens count now, the answer itself once
+    /// its body has been handed over (see [`crate::served`]).
     pub(crate) fn succeed(
         self,
         body: Value,
@@ -158,12 +134,42 @@ impl<'a> Call<'a> {
         completion_tokens: u64,
     ) -> Response {
         self.state.stats.tokens(prompt_tokens, completion_tokens);
-        let status = self.status;
-        self.finish(status, body, HeaderMap::new())
+        let stats = Arc::clone(&self.state.stats);
+        let response = served::json(self.status, &body, stats);
+        self.decorate(response)
     }
 
-    fn finish(self, status: StatusCode, body: Value, extra: HeaderMap) -> Response {
-        let mut response = (status, Json(body)).into_response();
+    /// A chat answer, which chaos mode may turn hostile unless a rule
+    /// scripted it.
+    pub(crate) fn succeed_chat(
+        self,
+        body: Value,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> Response {
+        let config = &self.state.config;
+        let chaos = chaos::draw(config.seed, config.chaos, self.arrival)
+            .filter(|_| self.rule_headers.is_none());
+        let Some(chaos) = chaos else {
+            return self.succeed(body, prompt_tokens, completion_tokens);
+        };
+        self.state.stats.chaos(chaos.kind.name());
+        let api = self.api;
+        let response = chaos::response(chaos, api, body);
+        match chaos.kind {
+            // A gateway's page carries none of the API's headers.
+            Kind::HtmlError => response,
+            Kind::HugeHeaders => {
+                let mut response = self.decorate(response);
+                chaos::spoil_headers(api, response.headers_mut());
+                response
+            }
+            _ => self.decorate(response),
+        }
+    }
+
+    /// Adds the headers every answer of the API carries, then a rule's.
+    fn decorate(self, mut response: Response) -> Response {
         let headers = response.headers_mut();
         match self.api {
             Api::OpenAi => {
@@ -175,31 +181,19 @@ impl<'a> Call<'a> {
                 put(headers, "openai-version", "2020-10-01");
                 put(headers, "x-request-id", self.state.id("req_", 32, true));
                 if let Some(quota) = &self.quota {
-                    openai::quota_headers(quota, headers);
+                    headers::openai_quota(quota, headers);
                 }
             }
             Api::Anthropic => {
                 put(headers, "request-id", self.state.id("req_01", 22, false));
                 if let Some(quota) = &self.quota {
-                    anthropic::quota_headers(quota, headers);
+                    headers::anthropic_quota(quota, headers);
                 }
             }
         }
-        headers.extend(extra);
         for (name, value) in self.rule_headers.into_iter().flatten() {
             put(headers, name, value);
         }
         response
-    }
-}
-
-/// Sets a header; names and values come from this crate or from rules
-/// checked when the server started, so an invalid one cannot occur.
-pub(crate) fn put(headers: &mut HeaderMap, name: &str, value: impl ToString) {
-    if let (Ok(name), Ok(value)) = (
-        HeaderName::try_from(name),
-        HeaderValue::try_from(value.to_string()),
-    ) {
-        headers.insert(name, value);
     }
 }

@@ -12,7 +12,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::call::{Call, Failure};
+use crate::call::Call;
+use crate::errors::Failure;
+use crate::limiter::Cost;
 use crate::openai;
 use crate::random::stable_hash;
 use crate::state::{Api, ServerState};
@@ -88,7 +90,7 @@ pub(crate) async fn create(
         Err(failure) => return call.fail(failure),
     };
     let prompt: u64 = inputs.iter().map(|i| estimate_tokens(i)).sum();
-    if let Err(failure) = call.admit(&inputs.join("\n"), prompt).await {
+    if let Err(failure) = call.admit(&inputs.join("\n"), Cost::call(prompt, 0)).await {
         return call.fail(failure);
     }
     let data: Vec<Value> = inputs

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use mock_provider::{Config, Rule};
+use clap::{Parser, ValueEnum};
+use mock_provider::{Config, Enforcement, Rule};
 
 /// A local stand-in for the OpenAI, Azure OpenAI and Anthropic APIs.
 #[derive(Debug, Parser)]
@@ -29,7 +29,7 @@ struct Args {
     /// Extra uniform random delay up to this many milliseconds.
     #[arg(long, default_value_t = 0)]
     jitter_ms: u64,
-    /// Seed for jitter, random errors and ids.
+    /// Seed for jitter, random errors, chaos, wrong answers and ids.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Requests per minute (no limit when absent).
@@ -38,15 +38,48 @@ struct Args {
     /// Tokens per minute (no limit when absent).
     #[arg(long)]
     tpm: Option<u64>,
-    /// Request bucket capacity (default: rpm / 60, at least 1).
+    /// Request bucket capacity (default: rpm / 60, at least 1); token-bucket only.
     #[arg(long)]
     burst_requests: Option<u64>,
-    /// Token bucket capacity (default: tpm / 60, at least 1).
+    /// Token bucket capacity (default: tpm / 60, at least 1); token-bucket only.
     #[arg(long)]
     burst_tokens: Option<u64>,
+    /// How the limits are enforced: token-bucket (continuous refill),
+    /// sliding-window (limit * window-secs / 60 in any window of
+    /// window-secs), fixed-window (the minute's budget back at each
+    /// wall-clock minute) or daily (Groq-style: --rpd per day, minute
+    /// limits as full-minute buckets).
+    #[arg(long, value_enum, default_value_t = EnforcementArg::TokenBucket)]
+    enforcement: EnforcementArg,
+    /// Length of the sliding window in seconds (default 1); sliding-window only.
+    #[arg(long)]
+    window_secs: Option<u64>,
+    /// Requests per day; daily only.
+    #[arg(long)]
+    rpd: Option<u64>,
+    /// Input (prompt) tokens per minute (no limit when absent).
+    #[arg(long)]
+    itpm: Option<u64>,
+    /// Output tokens per minute, charged the requested max_tokens (no limit when absent).
+    #[arg(long)]
+    otpm: Option<u64>,
+    /// OpenAI-style rate-limit headers describe the enforcement window
+    /// (e.g. limit 50 for 3000 rpm in a 1 s sliding window) instead of the
+    /// whole minute.
+    #[arg(long)]
+    headers_window: bool,
     /// Share of requests, 0 to 1, answered with a server error.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
+    /// Share of successful chat answers, 0 to 1, made hostile (seeded):
+    /// truncated-json, wrong-types, huge-headers, reset-mid-body,
+    /// stalled-body or html-error, counted by kind in /stats by_chaos.
+    #[arg(long, default_value_t = 0.0)]
+    chaos: f64,
+    /// Share of successful chat answers, 0 to 1, that reply "I am not
+    /// sure." instead of echoing; each request draws on its own (seeded).
+    #[arg(long, default_value_t = 0.0)]
+    wrong_rate: f64,
     /// Require this API key.
     #[arg(long)]
     api_key: Option<String>,
@@ -59,6 +92,26 @@ struct Args {
     /// Default embedding dimensions.
     #[arg(long, default_value_t = 256)]
     dimensions: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EnforcementArg {
+    TokenBucket,
+    SlidingWindow,
+    FixedWindow,
+    Daily,
+}
+
+fn enforcement(args: &Args) -> Result<Enforcement, String> {
+    match (args.enforcement, args.window_secs) {
+        (EnforcementArg::SlidingWindow, secs) => Ok(Enforcement::SlidingWindow {
+            secs: secs.unwrap_or(1),
+        }),
+        (_, Some(_)) => Err("--window-secs applies only to --enforcement sliding-window".into()),
+        (EnforcementArg::TokenBucket, None) => Ok(Enforcement::TokenBucket),
+        (EnforcementArg::FixedWindow, None) => Ok(Enforcement::FixedWindow),
+        (EnforcementArg::Daily, None) => Ok(Enforcement::Daily),
+    }
 }
 
 fn parse_host(host: &str) -> Result<IpAddr, String> {
@@ -88,7 +141,15 @@ fn config(args: &Args) -> Result<Config, String> {
         tpm: args.tpm,
         burst_requests: args.burst_requests,
         burst_tokens: args.burst_tokens,
+        enforcement: enforcement(args)?,
+        rpd: args.rpd,
+        itpm: args.itpm,
+        otpm: args.otpm,
+        headers_window: args.headers_window,
+        start_time: None,
         error_rate: args.error_rate,
+        chaos: args.chaos,
+        wrong_rate: args.wrong_rate,
         api_key: args.api_key.clone(),
         rules,
         reply_text: args.reply_text.clone(),

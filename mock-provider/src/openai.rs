@@ -1,20 +1,22 @@
 //! OpenAI Chat Completions (`POST /v1/chat/completions`) and its Azure
 //! twin (`POST /openai/deployments/{deployment}/chat/completions`): request
-//! parsing, the response and error bodies, and OpenAI's rate-limit headers.
+//! parsing, validation and the response body. Error bodies are in
+//! [`crate::errors`], rate-limit headers in [`crate::headers`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::call::{Call, Failure, put};
-use crate::limiter::{Resource, Snapshot};
+use crate::call::Call;
+use crate::errors::Failure;
+use crate::limiter::Cost;
 use crate::state::{Api, ServerState};
 use crate::text::{Content, Stop, prompt_tokens, shape_reply};
 
@@ -123,13 +125,17 @@ async fn complete(mut call: Call<'_>, body: &[u8], deployment: Option<String>) -
         .rev()
         .find(|(m, _)| m.role == "user")
         .map(|(_, t)| t.clone());
-    let charge = prompt + valid.max_tokens.unwrap_or(DEFAULT_CHARGED_COMPLETION);
+    let charge = Cost::call(
+        prompt,
+        valid.max_tokens.unwrap_or(DEFAULT_CHARGED_COMPLETION),
+    );
     let scripted = match call.admit(&texts.join("\n"), charge).await {
         Ok(scripted) => scripted,
         Err(failure) => return call.fail(failure),
     };
     let reply = shape_reply(
-        call.state.reply_text(scripted, echo.unwrap_or_default()),
+        call.state
+            .reply_text(scripted, echo.unwrap_or_default(), call.arrival),
         valid.max_tokens,
         &valid.stops,
     );
@@ -169,7 +175,7 @@ async fn complete(mut call: Call<'_>, body: &[u8], deployment: Option<String>) -
         "service_tier": "default",
         "system_fingerprint": null,
     });
-    call.succeed(body, prompt, completion)
+    call.succeed_chat(body, prompt, completion)
 }
 
 /// The checks OpenAI makes before anything else, with its messages.
@@ -232,157 +238,4 @@ fn validate(request: ChatRequest, deployment: Option<String>) -> Result<Valid, F
         n,
         stops,
     })
-}
-
-/// OpenAI's error body, `{"error": {"message", "type", "param", "code"}}`.
-pub(crate) fn error_body(failure: &Failure) -> (StatusCode, Value) {
-    let (status, message, kind, param, code) = match failure {
-        Failure::Invalid { message, param, code } => {
-            (StatusCode::BAD_REQUEST, message.clone(), "invalid_request_error", *param, *code)
-        }
-        Failure::Unauthorized { key_given: true } => (
-            StatusCode::UNAUTHORIZED,
-            "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.".into(),
-            "invalid_request_error",
-            None,
-            Some("invalid_api_key"),
-        ),
-        Failure::Unauthorized { key_given: false } => (
-            StatusCode::UNAUTHORIZED,
-            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).".into(),
-            "invalid_request_error",
-            None,
-            None,
-        ),
-        Failure::RateLimited(denied) => {
-            let (name, short, kind) = match denied.resource {
-                Resource::Requests => ("requests", "RPM", "requests"),
-                Resource::Tokens => ("tokens", "TPM", "tokens"),
-            };
-            let message = format!(
-                "Rate limit reached for {name} in organization org-mock on {name} per min ({short}): Limit {}, Used {}, Requested {}. Please try again in {}.",
-                denied.limit,
-                denied.used,
-                denied.requested,
-                format_duration(denied.retry_after),
-            );
-            (StatusCode::TOO_MANY_REQUESTS, message, kind, None, Some("rate_limit_exceeded"))
-        }
-        Failure::Status { status, message } => {
-            let (kind, code, default) = by_status(*status);
-            (*status, message.clone().unwrap_or_else(|| default.into()), kind, None, code)
-        }
-    };
-    (
-        status,
-        json!({"error": {"message": message, "type": kind, "param": param, "code": code}}),
-    )
-}
-
-/// Type, code and usual message of an error OpenAI answers with `status`.
-fn by_status(status: StatusCode) -> (&'static str, Option<&'static str>, &'static str) {
-    match status.as_u16() {
-        401 => (
-            "invalid_request_error",
-            Some("invalid_api_key"),
-            "Incorrect API key provided.",
-        ),
-        404 => (
-            "invalid_request_error",
-            Some("model_not_found"),
-            "The model does not exist or you do not have access to it.",
-        ),
-        429 => (
-            "requests",
-            Some("rate_limit_exceeded"),
-            "Rate limit reached for requests in organization org-mock.",
-        ),
-        503 => (
-            "server_error",
-            None,
-            "The engine is currently overloaded, please try again later.",
-        ),
-        500.. => (
-            "server_error",
-            None,
-            "The server had an error while processing your request. Sorry about that!",
-        ),
-        _ => (
-            "invalid_request_error",
-            None,
-            status.canonical_reason().unwrap_or("Invalid request."),
-        ),
-    }
-}
-
-pub(crate) fn quota_headers(quota: &Snapshot, headers: &mut HeaderMap) {
-    put(headers, "x-ratelimit-limit-requests", quota.requests.limit);
-    put(headers, "x-ratelimit-limit-tokens", quota.tokens.limit);
-    put(
-        headers,
-        "x-ratelimit-remaining-requests",
-        quota.requests.remaining,
-    );
-    put(
-        headers,
-        "x-ratelimit-remaining-tokens",
-        quota.tokens.remaining,
-    );
-    put(
-        headers,
-        "x-ratelimit-reset-requests",
-        format_duration(quota.requests.reset),
-    );
-    put(
-        headers,
-        "x-ratelimit-reset-tokens",
-        format_duration(quota.tokens.reset),
-    );
-}
-
-/// OpenAI's duration format, which is Go's: "12ms", "1s", "1m26.4s",
-/// "2h0m0s". Rounded up to the millisecond so a client that waits the
-/// stated time is never early.
-pub(crate) fn format_duration(d: Duration) -> String {
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    if ms == 0 {
-        return "0s".into();
-    }
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let (hours, minutes, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
-    let seconds = if ms % 1000 == 0 {
-        (ms / 1000).to_string()
-    } else {
-        format!("{}.{:03}", ms / 1000, ms % 1000)
-            .trim_end_matches('0')
-            .to_owned()
-    };
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_openai_headers() {
-        let ms = Duration::from_millis;
-        assert_eq!(format_duration(Duration::ZERO), "0s");
-        assert_eq!(format_duration(Duration::from_micros(300)), "1ms");
-        assert_eq!(format_duration(ms(12)), "12ms");
-        assert_eq!(format_duration(ms(999)), "999ms");
-        assert_eq!(format_duration(ms(1000)), "1s");
-        assert_eq!(format_duration(ms(1500)), "1.5s");
-        assert_eq!(format_duration(ms(1_020)), "1.02s");
-        assert_eq!(format_duration(ms(360_000)), "6m0s");
-        assert_eq!(format_duration(ms(86_400)), "1m26.4s");
-        assert_eq!(format_duration(ms(7_200_000)), "2h0m0s");
-        assert_eq!(format_duration(ms(3_723_004)), "1h2m3.004s");
-    }
 }

@@ -1,5 +1,6 @@
-//! Deterministic randomness: the seeded generator behind latency jitter and
-//! random errors, and the stable hash behind embeddings and ids.
+//! Deterministic randomness: the seeded generator behind latency jitter,
+//! random errors, chaos and wrong answers, and the stable hash behind
+//! embeddings and ids.
 //!
 //! Both are written out here rather than taken from a crate so that a given
 //! seed or text produces the same numbers on every platform and every
@@ -12,6 +13,13 @@ pub(crate) struct SplitMix64(u64);
 impl SplitMix64 {
     pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
+    }
+
+    /// A generator for the `index`-th event of the stream that `salt`
+    /// names, so each event draws the same numbers whatever order events
+    /// are handled in.
+    pub(crate) fn for_index(seed: u64, salt: u64, index: u64) -> Self {
+        Self(mix(mix(seed ^ salt) ^ index))
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {

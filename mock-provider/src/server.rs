@@ -15,8 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::call::Failure;
 use crate::config::Config;
+use crate::errors::{self, Failure};
 use crate::state::ServerState;
 use crate::stats::Stats;
 use crate::{anthropic, embeddings, openai};
@@ -143,7 +143,7 @@ async fn reset_stats(State(state): State<Arc<ServerState>>) -> Json<Stats> {
 
 /// OpenAI's answer to an unknown URL, since most clients speak OpenAI.
 async fn not_found(method: Method, uri: Uri) -> Response {
-    let (_, body) = openai::error_body(&Failure::invalid(format!(
+    let (_, body) = errors::openai_body(&Failure::invalid(format!(
         "Invalid URL ({method} {})",
         uri.path()
     )));

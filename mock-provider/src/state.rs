@@ -1,15 +1,16 @@
 //! The state one server shares between requests, and the decisions that
-//! depend on it: auth, scripted rules, seeded randomness and ids.
+//! depend on it: auth, scripted rules, the reply text, seeded randomness
+//! and ids.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
 
-use crate::call::Failure;
-use crate::config::{Config, Rule};
-use crate::limiter::Limiter;
+use crate::config::{Config, Rule, WRONG_REPLY};
+use crate::errors::Failure;
+use crate::limiter::{Clock, Limiter};
 use crate::random::{SplitMix64, mix};
 use crate::stats::StatsCollector;
 
@@ -20,6 +21,10 @@ pub(crate) enum Api {
     OpenAi,
     Anthropic,
 }
+
+/// Salts the seed, so wrong-answer draws are independent of other seeded
+/// choices.
+const WRONG_SALT: u64 = 0x5752_4F4E_4700_0000;
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const HEX: &[u8] = b"0123456789abcdef";
@@ -35,20 +40,29 @@ pub(crate) struct ServerState {
     latency_rng: Mutex<SplitMix64>,
     error_rng: Mutex<SplitMix64>,
     ids: AtomicU64,
+    arrivals: AtomicU64,
 }
 
 impl ServerState {
     pub(crate) fn new(config: Config) -> Self {
         let seed = config.seed;
+        let wall = config.start_time.unwrap_or_else(SystemTime::now);
         Self {
             stats: Arc::default(),
-            limiter: Limiter::new(&config, Instant::now()),
+            limiter: Limiter::new(&config, Clock::new(Instant::now(), wall)),
             rule_uses: config.rules.iter().map(|_| AtomicU64::new(0)).collect(),
             latency_rng: Mutex::new(SplitMix64::new(mix(seed ^ 0x4C41_5445_4E43_5900))),
             error_rng: Mutex::new(SplitMix64::new(mix(seed ^ 0x4552_524F_5253_0000))),
             ids: AtomicU64::new(0),
+            arrivals: AtomicU64::new(0),
             config,
         }
+    }
+
+    /// Numbers API calls in order of arrival, from 0, for the draws that
+    /// must not depend on the order calls finish in.
+    pub(crate) fn arrive(&self) -> u64 {
+        self.arrivals.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Passes when no key is configured or `presented` is that key.
@@ -126,11 +140,26 @@ impl ServerState {
         prefix.chars().chain(chars).collect()
     }
 
-    /// The reply before any cutting: a rule's, else the fixed one, else the echo.
-    pub(crate) fn reply_text(&self, scripted: Option<String>, echo: String) -> String {
-        scripted
-            .or_else(|| self.config.reply_text.clone())
-            .unwrap_or(echo)
+    /// The reply before any cutting: a rule's; else, for a `wrong_rate`
+    /// share of calls drawn by arrival number, [`WRONG_REPLY`]; else the
+    /// fixed one; else the echo.
+    pub(crate) fn reply_text(
+        &self,
+        scripted: Option<String>,
+        echo: String,
+        arrival: u64,
+    ) -> String {
+        if let Some(scripted) = scripted {
+            return scripted;
+        }
+        let rate = self.config.wrong_rate;
+        if rate > 0.0
+            && SplitMix64::for_index(self.config.seed, WRONG_SALT, arrival).next_f64() < rate
+        {
+            self.stats.wrong_answer();
+            return WRONG_REPLY.to_owned();
+        }
+        self.config.reply_text.clone().unwrap_or(echo)
     }
 }
 
@@ -190,6 +219,39 @@ mod tests {
             state.check_key(None),
             Err(Failure::Unauthorized { key_given: false })
         ));
+    }
+
+    #[test]
+    fn a_rule_beats_a_wrong_reply_which_beats_the_fixed_one() {
+        let state = ServerState::new(Config {
+            wrong_rate: 1.0,
+            reply_text: Some("fixed".into()),
+            ..Config::default()
+        });
+        assert_eq!(
+            state.reply_text(Some("rule".into()), "echo".into(), 0),
+            "rule"
+        );
+        assert_eq!(state.reply_text(None, "echo".into(), 1), WRONG_REPLY);
+        assert_eq!(state.stats.snapshot().wrong_answers, 1);
+        let state = ServerState::new(Config {
+            wrong_rate: 0.5,
+            seed: 9,
+            ..Config::default()
+        });
+        let replies: Vec<String> = (0..40)
+            .map(|n| state.reply_text(None, "echo".into(), n))
+            .collect();
+        let again: Vec<String> = (0..40)
+            .rev()
+            .map(|n| state.reply_text(None, "echo".into(), n))
+            .rev()
+            .collect();
+        assert_eq!(
+            replies, again,
+            "a draw depends on the arrival number, not on the order of calls"
+        );
+        assert!(replies.iter().any(|r| r == "echo") && replies.iter().any(|r| r == WRONG_REPLY));
     }
 
     #[test]

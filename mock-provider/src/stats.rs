@@ -19,12 +19,24 @@ pub struct Stats {
     pub max_in_flight: u64,
     /// Requests being handled now.
     pub in_flight: u64,
-    /// Prompt tokens of successful answers.
+    /// Prompt tokens of successful answers (not of hostile ones).
     pub prompt_tokens: u64,
-    /// Completion tokens of successful answers.
+    /// Completion tokens of successful answers (not of hostile ones).
     pub completion_tokens: u64,
     /// Requests received by URL path.
     pub by_path: BTreeMap<String, u64>,
+    /// Well-formed successful answers whose whole body was handed to the
+    /// connection: not hostile ones, and not those whose client hung up
+    /// before the answer was written.
+    #[serde(default)]
+    pub answers_ok: u64,
+    /// Hostile answers of chaos mode by kind, e.g. `"truncated-json"`.
+    #[serde(default)]
+    pub by_chaos: BTreeMap<String, u64>,
+    /// Answers whose reply [`crate::Config::wrong_rate`] made
+    /// [`crate::WRONG_REPLY`] (chaos mode may still have spoiled them).
+    #[serde(default)]
+    pub wrong_answers: u64,
 }
 
 /// One lock around all counters: every update is a few additions, and a
@@ -73,6 +85,18 @@ impl StatsCollector {
 
     pub(crate) fn rate_limited(&self) {
         self.lock().rate_limited += 1;
+    }
+
+    pub(crate) fn answered_ok(&self) {
+        self.lock().answers_ok += 1;
+    }
+
+    pub(crate) fn wrong_answer(&self) {
+        self.lock().wrong_answers += 1;
+    }
+
+    pub(crate) fn chaos(&self, kind: &str) {
+        *self.lock().by_chaos.entry(kind.to_owned()).or_default() += 1;
     }
 
     pub(crate) fn tokens(&self, prompt: u64, completion: u64) {

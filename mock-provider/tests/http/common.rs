@@ -2,7 +2,9 @@
 //! and JSON together, and the recorded provider responses to compare with.
 
 use std::path::Path;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
@@ -104,4 +106,70 @@ pub fn assert_like_fixture(answer: &Answer, name: &str) {
             "missing header {header}"
         );
     }
+}
+
+/// A Go-style duration as OpenAI sends it ("12ms", "6m0s", "1m26.4s",
+/// "2h0m0s"); `None` for anything else.
+pub fn go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text;
+    let mut secs = 0.0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let value: f64 = rest[..digits].parse().ok()?;
+        let unit_end = rest[digits..]
+            .find(|c: char| c.is_ascii_digit())
+            .map_or(rest.len(), |i| digits + i);
+        secs += value
+            * match &rest[digits..unit_end] {
+                "h" => 3600.0,
+                "m" => 60.0,
+                "s" => 1.0,
+                "ms" => 0.001,
+                _ => return None,
+            };
+        rest = &rest[unit_end..];
+    }
+    (!text.is_empty()).then(|| Duration::from_secs_f64(secs))
+}
+
+/// The six `x-ratelimit-*` headers, as (limit, remaining, reset) for
+/// requests then tokens; panics unless the numbers are whole and the
+/// resets Go-style durations.
+pub fn openai_limits(answer: &Answer) -> [(u64, u64, Duration); 2] {
+    ["requests", "tokens"].map(|name| {
+        let number = |header: String| -> u64 {
+            let text = answer.header(&header);
+            text.parse().unwrap_or_else(|_| panic!("{header}: {text}"))
+        };
+        let reset = answer.header(&format!("x-ratelimit-reset-{name}"));
+        (
+            number(format!("x-ratelimit-limit-{name}")),
+            number(format!("x-ratelimit-remaining-{name}")),
+            go_duration(reset).unwrap_or_else(|| panic!("reset-{name}: {reset}")),
+        )
+    })
+}
+
+/// The `anthropic-ratelimit-*` trios for requests, tokens, input tokens
+/// and output tokens, as (limit, remaining, reset time); panics unless the
+/// resets are RFC 3339 UTC timestamps in whole seconds.
+pub fn anthropic_limits(answer: &Answer) -> [(u64, u64, DateTime<Utc>); 4] {
+    ["requests", "tokens", "input-tokens", "output-tokens"].map(|name| {
+        let prefix = format!("anthropic-ratelimit-{name}");
+        let number = |suffix: &str| -> u64 {
+            answer
+                .header(&format!("{prefix}-{suffix}"))
+                .parse()
+                .unwrap()
+        };
+        let reset = answer.header(&format!("{prefix}-reset"));
+        assert!(
+            reset.len() == 20 && reset.ends_with('Z'),
+            "{prefix}-reset: {reset}"
+        );
+        let at = DateTime::parse_from_rfc3339(reset)
+            .unwrap_or_else(|e| panic!("{prefix}-reset: {reset}: {e}"))
+            .with_timezone(&Utc);
+        (number("limit"), number("remaining"), at)
+    })
 }

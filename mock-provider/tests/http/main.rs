@@ -3,5 +3,8 @@
 mod anthropic;
 mod behaviour;
 mod binary;
+mod chaos;
 mod common;
+mod limits;
+mod noise;
 mod openai;
