@@ -219,6 +219,11 @@ pub struct MergeArgs {
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Merge even when shards of the set are missing: the run is recorded
+    /// as `partial`, its gate fails, and it never becomes a baseline.
+    #[arg(long)]
+    pub allow_partial: bool,
+
     #[command(flatten)]
     pub baseline: BaselineArgs,
 

@@ -26,7 +26,9 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let store = Store::open_merging(&args.output, &args.inputs)?;
     let run_id = new_run_id(Utc::now());
-    let merged = store.merge(args.inputs.clone(), run_id.clone()).await?;
+    let merged = store
+        .merge(args.inputs.clone(), run_id.clone(), args.allow_partial)
+        .await?;
     log::note(&format!(
         "merged {} shards ({} cases) into run {run_id} in {:.0} ms",
         merged.shards,
@@ -38,10 +40,21 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
         .await?
         .ok_or_else(|| Error::runtime("the merged run vanished"))?;
     let metrics = merged_metrics(&store, &run_id, &row).await?;
-    store.add_metrics(&run_id, metrics).await?;
-    let report = merged_report(&args, config.as_ref(), &store, &row).await?;
+    let status = if merged.missing.is_empty() {
+        "finished"
+    } else {
+        "partial"
+    };
+    let mut report = merged_report(&args, config.as_ref(), &store, &row, &metrics).await?;
+    report.status = status.to_string();
+    if !merged.missing.is_empty() {
+        report.gate_reasons.push(format!(
+            "a partial run: shard {} never merged, so its cases were not checked",
+            merged.missing.join(", ")
+        ));
+    }
     store
-        .save_report(&run_id, report::render_json(&report))
+        .finish_merge(&run_id, metrics, report::render_json(&report), status)
         .await?;
     let text = match args.format {
         OutputFormat::Text => format!(
@@ -106,18 +119,24 @@ async fn merged_report(
     config: Option<&Config>,
     store: &Store,
     row: &RunRow,
+    metrics: &[Metric],
 ) -> Result<report::Report> {
     let (min_pass_rate, compare, targets) = match config {
         Some(c) => (c.suite.min_pass_rate, c.compare.clone(), c.targets.clone()),
         None => (1.0, CompareConfig::default(), Targets::default()),
     };
     let fail_on = args.baseline.fail_on.unwrap_or(compare.fail_on);
-    let mut report = stored_run_report(store, row, min_pass_rate, &targets).await?;
+    let mut report = stored_run_report(store, row, min_pass_rate, &targets, metrics).await?;
     report.db = args.output.display().to_string();
     report.fail_on = fail_on.as_str().to_string();
     let request = baseline_request(&args.baseline);
     let current = store.find_run(&row.run_id).await?;
-    let load = async || store.run_data(&current).await;
+    let load = async || {
+        let mut data = (*store.run_data(&current).await?).clone();
+        data.metrics
+            .extend(metrics.iter().map(|m| (m.name.clone(), m.value)));
+        Ok(std::sync::Arc::new(data))
+    };
     let compared =
         baseline::compare(store, &current.suite, &row.run_id, load, &request, &compare).await?;
     match compared {
@@ -133,17 +152,20 @@ async fn merged_report(
     Ok(report)
 }
 
-/// A report of a run read back from the store: its counts, failures,
-/// timings, metrics, bottlenecks and targets.
+/// A report of a run read back from the store (its counts, failures,
+/// timings, summed metrics, bottlenecks and targets) with the `computed`
+/// metrics that are not stored yet.
 async fn stored_run_report(
     store: &Store,
     row: &RunRow,
     min_pass_rate: f64,
     targets: &Targets,
+    computed: &[Metric],
 ) -> Result<report::Report> {
     let run_id = &row.run_id;
     let timings = store.timings(run_id).await?;
-    let metrics = store.metrics(run_id).await?;
+    let mut metrics = store.metrics(run_id).await?;
+    metrics.extend(computed.iter().map(|m| (m.name.clone(), m.value)));
     let total = row.cases_total.unwrap_or(0).max(0) as u64;
     let passed = row.cases_passed.unwrap_or(0).max(0) as u64;
     let by_type = store.type_counts(run_id).await?;
@@ -152,7 +174,7 @@ async fn stored_run_report(
         suite: row.suite.clone(),
         run_id: run_id.clone(),
         db: String::new(),
-        status: "finished".into(),
+        status: row.status.clone(),
         cases_total: total,
         cases_passed: passed,
         cases_failed: total - passed,

@@ -23,19 +23,39 @@ pub struct Merged {
     pub suite: String,
     pub shards: usize,
     pub cases: i64,
+    /// The shards of the set that were not merged (`3/8` …); empty for a
+    /// whole run.
+    pub missing: Vec<String>,
 }
 
 /// Why a merge was refused: the message names the file and the problem.
 pub type Refusal = String;
 
-/// Merges the newest run of each of `inputs` into `conn` as run `run_id`.
-pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Merged, Refusal> {
+/// Merges the newest run of each of `inputs` into `conn` as run `run_id`,
+/// with status `merging`: it turns `finished` (or `partial`) with its
+/// metrics and report, in one transaction (`write::finish_merge`), so a
+/// merge killed halfway never leaves a run that could become a baseline.
+/// An incomplete set of shards is refused unless `allow_partial`.
+pub fn merge(
+    conn: &mut Connection,
+    inputs: &[&Path],
+    run_id: &str,
+    allow_partial: bool,
+) -> Result<Merged, Refusal> {
     let runs = inputs
         .iter()
         .enumerate()
         .map(|(i, path)| newest_run(conn, i, path))
         .collect::<Result<Vec<_>, _>>()?;
     check_shards(&runs, inputs)?;
+    let missing = missing_shards(&runs, inputs)?;
+    if !missing.is_empty() && !allow_partial {
+        return Err(format!(
+            "shard {} of the run {} missing: merge every shard of one sharded run, or pass --allow-partial to record a partial run (it never becomes a baseline)",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" }
+        ));
+    }
     let tx = conn.transaction().map_err(db)?;
     let union = |table: &str, columns: &str| union(&runs, table, columns);
     copy_runs_and_cases(&tx, &runs, run_id, &union)?;
@@ -51,7 +71,41 @@ pub fn merge(conn: &mut Connection, inputs: &[&Path], run_id: &str) -> Result<Me
         suite: runs[0].suite.clone(),
         shards: runs.len(),
         cases: total,
+        missing,
     })
+}
+
+/// The shards of the set the runs belong to that are not among them. Every
+/// run must be a shard (`--shard I/N`), all of one N.
+fn missing_shards(runs: &[ShardRun], inputs: &[&Path]) -> Result<Vec<String>, Refusal> {
+    let mut count = None;
+    let mut present = std::collections::BTreeSet::new();
+    for (run, path) in runs.iter().zip(inputs) {
+        let parsed = run.shard.as_deref().and_then(|s| {
+            let (i, n) = s.split_once('/')?;
+            Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?))
+        });
+        let Some((index, of)) = parsed else {
+            return Err(format!(
+                "{} holds run {}, which is not a shard (run it with --shard I/N)",
+                path.display(),
+                run.run_id
+            ));
+        };
+        if *count.get_or_insert(of) != of {
+            return Err(format!(
+                "{} is shard {index}/{of}, but the others are of {}: merge the shards of one sharded run",
+                path.display(),
+                count.unwrap_or(of)
+            ));
+        }
+        present.insert(index);
+    }
+    let of = count.unwrap_or(0);
+    Ok((1..=of)
+        .filter(|i| !present.contains(i))
+        .map(|i| format!("{i}/{of}"))
+        .collect())
 }
 
 fn db(e: duckdb::Error) -> Refusal {
@@ -159,7 +213,7 @@ fn copy_runs_and_cases(
                                started_at, finished_at, status, rows_skipped, shard)
              SELECT ?, any_value(suite), any_value(config_hash), any_value(git_sha),
                     any_value(branch), any_value(pr_number), any_value(tool_version),
-                    min(started_at), max(finished_at), 'finished', sum(rows_skipped), ?
+                    min(started_at), max(finished_at), 'merging', sum(rows_skipped), ?
                FROM ({})",
             union(
                 "runs",

@@ -288,21 +288,35 @@ impl Store {
 
     /// Unites the newest run of each shard file into run `run_id` here; the
     /// store must have been opened with [`Store::open_merging`] on `inputs`.
-    pub async fn merge(&self, inputs: Vec<PathBuf>, run_id: String) -> Result<merge::Merged> {
+    pub async fn merge(
+        &self,
+        inputs: Vec<PathBuf>,
+        run_id: String,
+        allow_partial: bool,
+    ) -> Result<merge::Merged> {
         self.queries().clear();
         self.call(move |conn| {
             let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-            merge::merge(conn, &paths, &run_id).map_err(Error::input)
+            merge::merge(conn, &paths, &run_id, allow_partial).map_err(Error::input)
         })
         .await
     }
 
-    /// Adds metrics to a run.
-    pub async fn add_metrics(&self, run_id: &str, metrics: Vec<Metric>) -> Result<()> {
+    /// Ends a merged run: its metrics, its report and its status in one
+    /// transaction.
+    pub async fn finish_merge(
+        &self,
+        run_id: &str,
+        metrics: Vec<Metric>,
+        report_json: String,
+        status: &'static str,
+    ) -> Result<()> {
         self.queries().clear();
         let run_id = run_id.to_string();
-        self.call(move |conn| write::metrics(conn, &run_id, &metrics).map_err(db_error))
-            .await
+        self.call(move |conn| {
+            write::finish_merge(conn, &run_id, &metrics, &report_json, status).map_err(db_error)
+        })
+        .await
     }
 
     /// A run's component timings, the total first.

@@ -218,11 +218,29 @@ pub fn report(conn: &Connection, run_id: &str, json: &str) -> duckdb::Result<()>
     Ok(())
 }
 
-/// Adds metrics to a run (a merged run's figures).
-pub fn metrics(conn: &mut Connection, run_id: &str, metrics: &[Metric]) -> duckdb::Result<()> {
-    let mut app = conn.appender("metrics")?;
-    for m in metrics {
-        app.append_row(params![run_id, m.name, m.value, m.unit])?;
+/// Ends a merged run: its figures, its report and its status, together.
+pub fn finish_merge(
+    conn: &mut Connection,
+    run_id: &str,
+    metrics: &[Metric],
+    report_json: &str,
+    status: &str,
+) -> duckdb::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut app = tx.appender("metrics")?;
+        for m in metrics {
+            app.append_row(params![run_id, m.name, m.value, m.unit])?;
+        }
+        app.flush()?;
     }
-    app.flush()
+    tx.execute(
+        "INSERT OR REPLACE INTO reports (run_id, report) VALUES (?, ?)",
+        params![run_id, report_json],
+    )?;
+    tx.execute(
+        "UPDATE runs SET status = ? WHERE run_id = ?",
+        params![status, run_id],
+    )?;
+    tx.commit()
 }

@@ -18,7 +18,7 @@ fn server() -> (Runtime, MockServer) {
 
 /// One case asking an OpenAI-compatible server at `url`.
 fn suite(url: &str, provider_extra: &str) -> Suite {
-    let suite = Suite::new(&format!(
+    Suite::new(&format!(
         r#"[suite]
 name = "hostile"
 min-pass-rate = 0.0
@@ -41,8 +41,7 @@ assert = [{{ type = "contains", value = "4" }}]
 id = "sum"
 vars = {{ q = "2 + 2" }}
 "#
-    ));
-    suite
+    ))
 }
 
 fn run(suite: &Suite) -> crate::support::Run {

@@ -242,3 +242,93 @@ fn mismatched_shards_are_refused() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("1 ≤ i ≤ n"));
 }
+
+/// Runs shard `shard` of the suite into `db`.
+fn shard_run(dir: &Path, db: &str, shard: &str) {
+    let out = ai_evals(
+        &[
+            "run",
+            "--config",
+            "evals.toml",
+            "--db",
+            db,
+            "--shard",
+            shard,
+        ],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn an_incomplete_set_is_refused_unless_partial_which_never_becomes_a_baseline() {
+    let suite = Suite::new(CONFIG);
+    let dir = suite.dir.path();
+    cases(&suite, 0);
+    for (db, shard) in [
+        ("s1.duckdb", "1/3"),
+        ("s3.duckdb", "3/3"),
+        ("t2.duckdb", "2/4"),
+    ] {
+        shard_run(dir, db, shard);
+    }
+    let missing = ai_evals(&["merge", "s1.duckdb", "s3.duckdb", "-o", "m.duckdb"], dir);
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("shard 2/3 of the run is missing"),
+        "{stderr}"
+    );
+    assert_eq!(
+        column(&dir.join("m.duckdb"), "SELECT count(*)::VARCHAR FROM runs"),
+        ["0"],
+        "a refused merge adds no run"
+    );
+
+    let mixed = ai_evals(&["merge", "s1.duckdb", "t2.duckdb", "-o", "m.duckdb"], dir);
+    assert_eq!(mixed.status.code(), Some(2), "{mixed:?}");
+    assert!(
+        String::from_utf8_lossy(&mixed.stderr).contains("the others are of 3"),
+        "{mixed:?}"
+    );
+
+    let partial = ai_evals_on(
+        "main",
+        &[
+            "merge",
+            "s1.duckdb",
+            "s3.duckdb",
+            "-o",
+            "m.duckdb",
+            "--allow-partial",
+        ],
+        dir,
+    );
+    assert_eq!(partial.status.code(), Some(0), "{partial:?}");
+    assert_eq!(
+        column(&dir.join("m.duckdb"), "SELECT status FROM runs"),
+        ["partial"]
+    );
+    let report = ai_evals(&["report", "--db", "m.duckdb", "--no-comment"], dir);
+    assert_eq!(
+        report.status.code(),
+        Some(1),
+        "a partial run fails its gate"
+    );
+    assert!(
+        String::from_utf8_lossy(&report.stdout).contains("shard 2/3 never merged"),
+        "{report:?}"
+    );
+
+    // A whole run on main afterwards finds no baseline: the partial one
+    // does not count.
+    let whole = ai_evals_on(
+        "main",
+        &["run", "--config", "evals.toml", "--db", "m.duckdb"],
+        dir,
+    );
+    assert!(
+        String::from_utf8_lossy(&whole.stdout).contains("No comparison"),
+        "{whole:?}"
+    );
+}
