@@ -467,6 +467,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 
+    /// On Ctrl-C or SIGTERM, how long the answers under way may take to be
+    /// scored and stored before the run stops (like 10s or 1m); a second
+    /// signal stops at once.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = grace)]
+    pub grace: std::time::Duration,
+
     /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::ingest::shard::Shard>,
@@ -479,4 +485,8 @@ pub enum OutputFormat {
     Text,
     /// For scripts: the report as JSON.
     Json,
+}
+
+fn grace(text: &str) -> Result<std::time::Duration, String> {
+    crate::units::parse_duration(text)
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,6 +163,8 @@ pub struct Lane {
     /// No new request before this instant (the provider asked us to wait).
     paused_until: Mutex<Option<Instant>>,
     counters: Counters,
+    /// Set when the run stops: no request is sent after it.
+    stopping: Arc<AtomicBool>,
 }
 
 /// What a successful call tells its lane: the tokens it really used (to
@@ -242,6 +244,7 @@ impl Lane {
             token_balance: AtomicI64::new(0),
             paused_until: Mutex::new(None),
             counters: Counters::default(),
+            stopping: Arc::default(),
         }
     }
 
@@ -296,6 +299,14 @@ impl Lane {
             if let Err(error) = self.admit(estimate).await {
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 return Err(Failure { error, attempts });
+            }
+            // A budget wait may have outlasted the run: what was not sent
+            // by the time it stops is never sent.
+            if self.stopping.load(Ordering::Relaxed) {
+                return Err(Failure {
+                    error: CallError::not_sent(),
+                    attempts,
+                });
             }
             attempts += 1;
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
@@ -537,20 +548,38 @@ pub struct Executor {
     embeddings: Option<EmbeddingCache>,
     /// Requests in flight by cache key, so identical ones make one call.
     flights: Mutex<HashMap<Key, Flight>>,
+    /// Shared with every lane: set, no more requests go out.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Executor {
     pub fn new(
-        lanes: Vec<Lane>,
+        mut lanes: Vec<Lane>,
         cache: Option<ResponseCache>,
         embeddings: Option<EmbeddingCache>,
     ) -> Executor {
+        let stopping = Arc::new(AtomicBool::new(false));
+        for lane in &mut lanes {
+            lane.stopping = Arc::clone(&stopping);
+        }
         Executor {
             lanes,
             cache,
             embeddings,
             flights: Mutex::new(HashMap::new()),
+            stopping,
         }
+    }
+
+    /// Stops sending: every request not yet on the wire fails as not sent;
+    /// those in flight finish.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Executor::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 
     pub fn cache(&self) -> Option<&ResponseCache> {
@@ -732,6 +761,7 @@ mod tests {
     fn error(status: Option<u16>, limits: RateLimits) -> CallError {
         CallError {
             max_attempts: None,
+            not_sent: false,
             message: "x".into(),
             status,
             retryable: true,

@@ -104,3 +104,156 @@ fn open_when_read(pipe: &Path, child: &mut Child) -> std::fs::File {
         }
     }
 }
+
+const KEY_VAR: &str = "AI_EVALS_E2E_SIGNAL_KEY";
+
+/// A suite of `n` cases asking the mock at `url`, `concurrency` at a time.
+fn asking(url: &str, n: usize, concurrency: usize) -> Suite {
+    let suite = Suite::new(&format!(
+        r#"[suite]
+name = "signalled"
+concurrency = {concurrency}
+batch-size = 20
+
+[prompts]
+ask = "Q: {{{{ q }}}}"
+
+[providers.gpt]
+type = "openai-compatible"
+model = "gpt-4o-mini"
+base-url = "{url}/v1"
+api-key-env = "{KEY_VAR}"
+
+[defaults]
+assert = [{{ type = "starts-with", value = "Q: " }}]
+
+[[datasets]]
+path = "cases.jsonl"
+"#
+    ));
+    let rows: String = (0..n)
+        .map(|i| format!("{{\"id\": \"c{i}\", \"q\": \"question {i}\"}}\n"))
+        .collect();
+    suite.write("cases.jsonl", rows);
+    suite
+}
+
+fn spawn(suite: &Suite) -> Child {
+    spawn_with(suite, &[])
+}
+
+fn spawn_with(suite: &Suite, extra: &[&str]) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .args(extra)
+        .arg("--config")
+        .arg(suite.path("evals.toml"))
+        .arg("--db")
+        .arg(suite.db())
+        .arg("--cache-dir")
+        .arg(suite.path("cache"))
+        .env(KEY_VAR, "sk-signal")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    clean_env(&mut cmd);
+    cmd.spawn().expect("start ai-evals")
+}
+
+/// Waits until `done` holds, polling; fails the test after two minutes so a
+/// regression cannot hang the suite.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) on a pid this test spawned and has not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+}
+
+#[test]
+fn sigterm_stores_every_answer_received_and_a_rerun_pays_for_none_twice() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(mock_provider::start(mock_provider::Config {
+            latency: Duration::from_millis(100),
+            ..mock_provider::Config::default()
+        }))
+        .unwrap();
+    let suite = asking(&server.url(), 2000, 20);
+    let mut child = spawn(&suite);
+    wait_until("answers to arrive", || server.stats().answers_ok >= 100);
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
+
+    let served = server.stats();
+    let stored = number(&suite.db(), "SELECT count(*) FROM case_results");
+    assert_eq!(
+        stored as u64, served.answers_ok,
+        "every answer the server gave is stored"
+    );
+    assert_eq!(
+        served.requests, served.answers_ok,
+        "no request was left unanswered"
+    );
+    assert!(stored < 2000, "the run stopped early ({stored} stored)");
+    assert_eq!(
+        column(&suite.db(), "SELECT status FROM runs"),
+        ["interrupted"]
+    );
+
+    let again = spawn(&suite).wait_with_output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_eq!(
+        server.stats().requests - served.requests,
+        2000 - stored as u64,
+        "the re-run asked only for what the interrupted run never got"
+    );
+}
+
+#[test]
+fn a_second_signal_stops_at_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(mock_provider::start(mock_provider::Config {
+            latency: Duration::from_secs(600),
+            ..mock_provider::Config::default()
+        }))
+        .unwrap();
+    let suite = asking(&server.url(), 50, 5);
+    // A grace far longer than the test may wait: only the second signal
+    // can end the run in time.
+    let mut child = spawn_with(&suite, &["--grace", "1h"]);
+    let pid = child.id() as libc::pid_t;
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let guard = std::thread::spawn(move || {
+        if watchdog.recv_timeout(Duration::from_secs(120)).is_err() {
+            // SAFETY: kill(2) on a pid this test spawned and has not reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    wait_until("requests in flight", || server.stats().in_flight == 5);
+    signal(&child, libc::SIGTERM);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("interrupted: no more requests are sent") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no interruption notice"
+        );
+    }
+    signal(&child, libc::SIGTERM);
+    let code = child.wait().unwrap().code();
+    done.send(()).ok();
+    guard.join().unwrap();
+    assert_eq!(code, Some(3), "the second signal ends the run with exit 3");
+    assert_eq!(server.stats().answers_ok, 0, "nothing was waited for");
+}

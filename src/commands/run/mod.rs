@@ -14,7 +14,7 @@ mod setup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
@@ -60,6 +60,8 @@ pub struct Options {
     pub templates: Option<PathBuf>,
     /// Run only this shard of the cases.
     pub shard: Option<crate::ingest::shard::Shard>,
+    /// How long an interrupted run may finish what is under way.
+    pub grace: Duration,
 }
 
 impl Options {
@@ -89,6 +91,7 @@ impl Options {
             publish: args.delivery.publish(),
             templates: args.delivery.templates,
             shard: args.shard,
+            grace: args.grace,
         }
     }
 }

@@ -96,10 +96,7 @@ pub(super) async fn execute(
         &progress,
         monitor,
     );
-    let interrupted = tokio::select! {
-        () = execution => false,
-        () = shutdown_signal() => true,
-    };
+    let interrupted = finish_or_stop(execution, setup, options.grace).await;
     drop(record_tx);
     drop(case_rx);
     progress.finish();
@@ -168,12 +165,15 @@ async fn run_cases(
         .flat_map(|case| {
             let case = Arc::new(case);
             futures::stream::iter((0..repeat).map(move |r| (Arc::clone(&case), r)))
-        });
+        })
+        // Once the run stops, no new case starts; those under way finish.
+        .take_while(|_| std::future::ready(!executor.is_stopping()));
     // Deterministic scoring runs on the worker pool a batch at a time,
     // overlapping with the next batch's requests.
     let mut records = cases
         .map(|(case, r)| run_case(case, r, executor, grader, monitor))
         .buffer_unordered(executor.width())
+        .filter_map(std::future::ready)
         .chunks(setup.config.suite.batch_size)
         .map(|batch| {
             let monitor = monitor.clone();
@@ -216,17 +216,21 @@ struct Obtained {
     attempts: u32,
     cached: bool,
     error: Option<String>,
+    /// The run stopped before the request went out.
+    not_sent: bool,
 }
 
 /// Runs one repeat of a case on its provider (unless the case carries its
-/// output) and grades its model-graded assertions.
+/// output) and grades its model-graded assertions. `None` when the run
+/// stopped before the case could be asked or graded: it is not stored, and
+/// the next run asks again (answers already received are in the cache).
 async fn run_case(
     case: Arc<Case>,
     repeat: u32,
     executor: &Executor,
     grader: &Grader,
     monitor: &Monitor,
-) -> Pending {
+) -> Option<Pending> {
     let lane = executor.lane(case.provider);
     let request = Request {
         case_id: &case.id,
@@ -250,14 +254,18 @@ async fn run_case(
         attempts,
         cached,
         error,
+        not_sent,
     } = obtain(&case, request, request_hash, executor).await;
+    if not_sent {
+        return None;
+    }
     let graded = match (&output, &error) {
         (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
             grader
                 .grade(executor, &case, repeat, output, |a, took| {
                     monitor.add_scorer(a.kind.name(), took, 1)
                 })
-                .await
+                .await?
         }
         _ => Vec::new(),
     };
@@ -292,11 +300,11 @@ async fn run_case(
         scoring_hash: case.scoring_hash.clone(),
         answer_source,
     };
-    Pending {
+    Some(Pending {
         record,
         case,
         graded,
-    }
+    })
 }
 
 /// What identifies a case whose output is given: its prompt and its
@@ -348,10 +356,12 @@ async fn obtain(
                 attempts,
                 cached,
                 error: None,
+                not_sent: false,
             }
         }
         Err(Failure { error, attempts }) => Obtained {
             attempts,
+            not_sent: error.not_sent,
             error: Some(error.message),
             ..Obtained::default()
         },
@@ -570,6 +580,39 @@ impl<'a> Feeder<'a> {
             self.skipped,
         )
     }
+}
+
+/// Runs `execution` to its end, or, on Ctrl-C or SIGTERM (a cancelled CI
+/// job), stops sending and lets what is under way finish, score and store
+/// for at most `grace`; a second signal exits at once. Whether the run was
+/// interrupted.
+async fn finish_or_stop(
+    execution: impl Future<Output = ()>,
+    setup: &Setup,
+    grace: Duration,
+) -> bool {
+    tokio::pin!(execution);
+    tokio::select! {
+        () = &mut execution => return false,
+        () = shutdown_signal() => {}
+    }
+    setup.executor.stop();
+    log::warn(&format!(
+        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {} s; interrupt again to stop at once)",
+        grace.as_secs()
+    ));
+    tokio::select! {
+        finished = tokio::time::timeout(grace, &mut execution) => {
+            if finished.is_err() {
+                log::warn("the grace period ended: answers still under way are dropped");
+            }
+        }
+        () = shutdown_signal() => {
+            log::error("interrupted again: stopping at once; every batch stored so far is kept");
+            std::process::exit(3);
+        }
+    }
+    true
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what CI sends when a job is cancelled).

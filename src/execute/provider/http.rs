@@ -300,6 +300,7 @@ impl Http {
                 .unwrap_or(matches!(code, 408 | 409 | 429) || code >= 500);
             return Err(CallError {
                 max_attempts: None,
+                not_sent: false,
                 message: redact(&format!(
                     "{} {}: {}",
                     code,
@@ -334,6 +335,7 @@ impl Http {
             status: None,
             retryable: false,
             max_attempts: None,
+            not_sent: false,
             limits: Box::new(limits.clone()),
         };
         if response.content_length().is_some_and(|n| n > cap) {
@@ -364,6 +366,7 @@ impl Http {
             status: None,
             retryable: true,
             max_attempts: Some(2),
+            not_sent: false,
             limits: Box::new(limits),
         }
     }
@@ -434,6 +437,7 @@ impl Http {
             // Timeouts, refused connections and resets are worth another try.
             retryable: true,
             max_attempts: None,
+            not_sent: false,
             limits: Box::default(),
         }
     }

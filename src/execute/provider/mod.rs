@@ -58,6 +58,8 @@ pub struct CallError {
     /// the lane allows: a malformed answer is asked for once more, not five
     /// times.
     pub max_attempts: Option<u32>,
+    /// The request was never sent: the run was stopping.
+    pub not_sent: bool,
     /// Boxed: errors travel through every `Result`, and most carry none.
     pub limits: Box<RateLimits>,
 }
@@ -70,7 +72,16 @@ impl CallError {
             status: None,
             retryable: false,
             max_attempts: None,
+            not_sent: false,
             limits: Box::default(),
+        }
+    }
+
+    /// A request left unsent because the run was interrupted.
+    pub fn not_sent() -> CallError {
+        CallError {
+            not_sent: true,
+            ..CallError::fatal("not sent: the run was interrupted".into())
         }
     }
 }
