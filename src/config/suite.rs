@@ -27,6 +27,37 @@ pub struct Suite {
     /// Runs of each case; each repeat is its own cache entry and result row.
     #[serde(default = "default_repeat")]
     pub repeat: u32,
+    /// The longest dataset line (JSONL) or element (JSON array) read, like
+    /// `8MiB`; a longer one is a malformed row at its `file:line`.
+    #[serde(default = "default_max_line_size", deserialize_with = "size")]
+    pub max_line_size: u64,
+}
+
+/// 8 MiB: far above any test case, small enough that one line cannot take
+/// the run's memory.
+fn default_max_line_size() -> u64 {
+    8 << 20
+}
+
+/// A size written as text (`8MiB`) or a number of bytes.
+fn size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(deserializer)? {
+        Size::Bytes(n) => Ok(n),
+        Size::Text(text) => crate::units::parse_size(&text).map_err(serde::de::Error::custom),
+    }
+    .and_then(|n| {
+        if n == 0 {
+            Err(serde::de::Error::custom("must be at least 1 byte"))
+        } else {
+            Ok(n)
+        }
+    })
 }
 
 fn default_repeat() -> u32 {

@@ -5,6 +5,7 @@ mod support;
 
 mod action;
 mod cache;
+mod chaos;
 mod compare;
 mod config_errors;
 mod database;

@@ -232,11 +232,16 @@ fn jsonl(ops: u64) -> Result<Work> {
     drop(out);
     Ok(Box::new(move || {
         let mut rows = 0u64;
-        crate::ingest::dataset::read(file.path(), crate::config::Format::Jsonl, &mut |row| {
-            assert!(black_box(row).is_ok(), "the benchmark rows are valid");
-            rows += 1;
-            Ok(())
-        })
+        crate::ingest::dataset::read(
+            file.path(),
+            crate::config::Format::Jsonl,
+            8 << 20,
+            &mut |row| {
+                assert!(black_box(row).is_ok(), "the benchmark rows are valid");
+                rows += 1;
+                Ok(())
+            },
+        )
         .expect("the benchmark dataset parses");
         assert_eq!(rows, ops);
     }))

@@ -512,7 +512,10 @@ impl<'a> Feeder<'a> {
         }
         for (n, dataset) in config.datasets.iter().enumerate() {
             for (file, format) in &dataset.files {
-                dataset::read(file, *format, &mut |row| self.push(row, Origin::Dataset(n)))?;
+                let max_row = config.suite.max_line_size;
+                dataset::read(file, *format, max_row, &mut |row| {
+                    self.push(row, Origin::Dataset(n))
+                })?;
             }
         }
         self.send()

@@ -55,7 +55,7 @@ impl LineCounter {
     }
 }
 
-pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
+pub(super) fn read(path: &Path, max_row: u64, push: &mut Push<'_>) -> Result<()> {
     let file = File::open(path)
         .map_err(|e| Error::input(format!("cannot open dataset {}: {e}", path.display())))?;
     let seen = Rc::new(RefCell::new(VecDeque::new()));
@@ -104,10 +104,14 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
             Ok(false) => return Ok(()),
             Ok(true) => {
                 let start = record.position().map_or(before, |p| p.byte());
-                push(
-                    lines.line_at(start),
-                    to_object(&names, &record).map_err(Unread::from),
-                )?;
+                let row = if record.as_slice().len() as u64 > max_row {
+                    Err(Unread::from(format!(
+                        "the row is longer than {max_row} bytes (suite.max-line-size)"
+                    )))
+                } else {
+                    to_object(&names, &record).map_err(Unread::from)
+                };
+                push(lines.line_at(start), row)?;
             }
             // The csv crate stops on I/O errors but not on data errors.
             Err(e) => match e.kind() {
@@ -160,7 +164,7 @@ mod tests {
         let path = dir.path().join("d.csv");
         std::fs::write(&path, contents).unwrap();
         let mut rows = Vec::new();
-        read(&path, &mut |line, row| {
+        read(&path, 8 << 20, &mut |line, row| {
             rows.push((line, row));
             Ok(())
         })

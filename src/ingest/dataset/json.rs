@@ -27,6 +27,11 @@ struct Lines {
     /// Set before each element; the next significant byte records its line.
     awaiting_start: Cell<bool>,
     start: Cell<u64>,
+    /// Bytes of the current element so far, and the most it may have.
+    in_element: Cell<u64>,
+    max_element: Cell<u64>,
+    /// Set when an element outgrew `max_element`.
+    too_long: Cell<bool>,
 }
 
 struct Counting<R> {
@@ -37,21 +42,32 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let lines = &self.lines;
         for &b in &buf[..n] {
             if b == b'\n' {
-                self.lines.line.set(self.lines.line.get() + 1);
-            } else if self.lines.awaiting_start.get()
+                lines.line.set(lines.line.get() + 1);
+            } else if lines.awaiting_start.get()
                 && !matches!(b, b' ' | b'\t' | b'\r' | b',' | b'[' | b']')
             {
-                self.lines.awaiting_start.set(false);
-                self.lines.start.set(self.lines.line.get());
+                lines.awaiting_start.set(false);
+                lines.start.set(lines.line.get());
+                lines.in_element.set(0);
             }
+            if !lines.awaiting_start.get() {
+                lines.in_element.set(lines.in_element.get() + 1);
+            }
+        }
+        // One element may not take the run's memory: the parser cannot
+        // skip it without reading it, so the rest of the file is lost.
+        if lines.in_element.get() > lines.max_element.get() {
+            lines.too_long.set(true);
+            return Err(std::io::Error::other("an element is too long"));
         }
         Ok(n)
     }
 }
 
-pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
+pub(super) fn read(path: &Path, max_element: u64, push: &mut Push<'_>) -> Result<()> {
     let file = File::open(path)
         .map_err(|e| Error::input(format!("cannot open dataset {}: {e}", path.display())))?;
     let unreadable =
@@ -67,6 +83,7 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
     }
     let lines = Rc::new(Lines::default());
     lines.line.set(1);
+    lines.max_element.set(max_element);
     let reader = Counting {
         inner,
         lines: Rc::clone(&lines),
@@ -82,6 +99,12 @@ pub(super) fn read(path: &Path, push: &mut Push<'_>) -> Result<()> {
         Ok(()) => {}
         Err(_) if failure.is_some() => {
             return Err(failure.expect("checked above"));
+        }
+        Err(_) if lines.too_long.get() => {
+            let message = format!(
+                "an element longer than {max_element} bytes (suite.max-line-size); the rest of this file is skipped"
+            );
+            push(lines.start.get(), Err(Unread::rest_of_file(message)))?;
         }
         Err(e) if e.is_io() => {
             return Err(Error::input(format!(

@@ -83,9 +83,15 @@ type Push<'a> = dyn FnMut(u64, Object) -> Result<()> + 'a;
 /// One row, as a test spec, or the reason it could not be read.
 pub type Row = std::result::Result<(Location, TestSpec), RowError>;
 
-/// Reads `path` in `format`, pushing each row into `sink`. An error returned
-/// by the sink stops the reading and is returned.
-pub fn read(path: &Path, format: Format, sink: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
+/// Reads `path` in `format`, pushing each row into `sink`; a row longer
+/// than `max_row` bytes is a bad row. An error returned by the sink stops
+/// the reading and is returned.
+pub fn read(
+    path: &Path,
+    format: Format,
+    max_row: u64,
+    sink: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
     let file = Arc::new(path.to_path_buf());
     let mut push = |line: u64, object: Object| {
         let at = Location {
@@ -103,9 +109,9 @@ pub fn read(path: &Path, format: Format, sink: &mut dyn FnMut(Row) -> Result<()>
         sink(row)
     };
     match format {
-        Format::Jsonl => jsonl::read(path, &mut push),
-        Format::Csv => csv::read(path, &mut push),
-        Format::Json => json::read(path, &mut push),
+        Format::Jsonl => jsonl::read(path, max_row, &mut push),
+        Format::Csv => csv::read(path, max_row, &mut push),
+        Format::Json => json::read(path, max_row, &mut push),
     }
 }
 
@@ -244,6 +250,63 @@ mod tests {
             Value::Object(m) => m,
             _ => unreachable!(),
         }
+    }
+
+    /// Each row of `contents` read with rows capped at `max` bytes: the
+    /// case id, or the error with its line.
+    fn rows(name: &str, format: Format, contents: &str, max: u64) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        let mut rows = Vec::new();
+        read(&path, format, max, &mut |row| {
+            rows.push(match row {
+                Ok((at, test)) => format!("{} {}", at.line, test.id.unwrap_or_default()),
+                Err(e) => format!(
+                    "{} {}{}",
+                    e.at.line,
+                    e.message,
+                    if e.cuts_file_short { " (cut)" } else { "" }
+                ),
+            });
+            Ok(())
+        })
+        .unwrap();
+        rows
+    }
+
+    #[test]
+    fn a_row_longer_than_the_cap_is_a_bad_row_at_its_line() {
+        let long = "x".repeat(200);
+        let jsonl =
+            format!("{{\"id\": \"a\"}}\n{{\"id\": \"b\", \"q\": \"{long}\"}}\n{{\"id\": \"c\"}}\n");
+        assert_eq!(
+            rows("d.jsonl", Format::Jsonl, &jsonl, 100),
+            [
+                "1 a".to_string(),
+                "2 the line is longer than 100 bytes (suite.max-line-size)".into(),
+                "3 c".into()
+            ]
+        );
+        let csv = format!("id,q\na,1\nb,{long}\nc,3\n");
+        assert_eq!(
+            rows("d.csv", Format::Csv, &csv, 100),
+            [
+                "2 a".to_string(),
+                "3 the row is longer than 100 bytes (suite.max-line-size)".into(),
+                "4 c".into()
+            ]
+        );
+        let json = format!(
+            "[{{\"id\": \"a\"}},\n{{\"id\": \"b\", \"q\": \"{long}\"}},\n{{\"id\": \"c\"}}]"
+        );
+        assert_eq!(
+            rows("d.json", Format::Json, &json, 100),
+            [
+                "1 a".to_string(),
+                "2 an element longer than 100 bytes (suite.max-line-size); the rest of this file is skipped (cut)".into()
+            ]
+        );
     }
 
     #[test]
