@@ -104,6 +104,10 @@ pub struct CaseRecord {
     pub output_hash: Option<String>,
     /// Where the output came from.
     pub answer_source: AnswerSource,
+    /// `PROMPT @ PROVIDER` for one combination of a matrix test.
+    pub variant: Option<String>,
+    /// The prompt's name in `[prompts]`.
+    pub prompt_name: Option<String>,
 }
 
 /// A component's time: `duration_ms` is the time the component was busy;

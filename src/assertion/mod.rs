@@ -35,6 +35,10 @@ pub struct AssertionSpec {
     /// The provider that grades (`similar`, `llm-judge`), overriding `[grading]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// A name to tally this assertion under (promptfoo's `metric`): the
+    /// report counts each named metric's passes across the suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
 }
 
 /// The assertion types, without negation.
@@ -144,6 +148,8 @@ pub struct Assertion {
     /// The value as shown in reports (`"Paris"`, `["a", "b"]`, `≤ 800 ms`).
     pub expected: String,
     pub rule: Rule,
+    /// The named metric it counts toward.
+    pub metric: Option<String>,
 }
 
 /// One assertion's result on one output.
@@ -156,6 +162,9 @@ pub struct AssertionResult {
     pub weight: f64,
     pub expected: String,
     pub reason: String,
+    /// The named metric it counts toward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
 }
 
 impl AssertionResult {
@@ -484,6 +493,7 @@ impl AssertionSpec {
             weight,
             expected,
             rule,
+            metric: self.metric.clone(),
         })
     }
 }
@@ -572,6 +582,7 @@ impl Assertion {
             weight: self.weight,
             expected: self.expected.clone(),
             reason,
+            metric: self.metric.clone(),
         }
     }
 }
@@ -588,6 +599,7 @@ mod tests {
             weight: None,
             threshold: None,
             provider: None,
+            metric: None,
         }
     }
 

@@ -16,7 +16,7 @@ use crate::log;
 use crate::record::{CacheStats, Metric};
 use crate::report::{self, escape, performance};
 use crate::store::Store;
-use crate::store::read::RunRow;
+use crate::store::read::{ColumnRow, RunRow};
 
 /// Merges the shards, compares and stores the report; exits 0 whatever
 /// the verdict (`ai-evals report` applies the gate).
@@ -152,6 +152,25 @@ async fn merged_report(
     Ok(report)
 }
 
+/// The matrix's columns, when the run has more than one.
+fn matrix(columns: Vec<ColumnRow>) -> Vec<report::MatrixColumn> {
+    if columns.len() < 2 {
+        return Vec::new();
+    }
+    columns
+        .into_iter()
+        .map(|c| report::MatrixColumn {
+            pass_rate: c.passed as f64 / c.cases.max(1) as f64,
+            prompt: c.prompt,
+            provider: c.provider,
+            cases: c.cases,
+            passed: c.passed,
+            mean_latency_ms: c.mean_latency_ms,
+            cost_usd: c.cost_usd,
+        })
+        .collect()
+}
+
 /// A report of a run read back from the store (its counts, failures,
 /// timings, summed metrics, bottlenecks and targets) with the `computed`
 /// metrics that are not stored yet.
@@ -186,6 +205,8 @@ async fn stored_run_report(
         rows_skipped: 0,
         row_errors: Vec::new(),
         cut_short: Vec::new(),
+        matrix: matrix(store.columns(run_id).await?),
+        named_metrics: Vec::new(),
         by_type: by_type
             .into_iter()
             .map(|(name, passed, total)| report::TypeCount {

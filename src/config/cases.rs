@@ -15,6 +15,12 @@ use crate::assertion::AssertionSpec;
 pub struct Defaults {
     pub provider: Option<String>,
     pub prompt: Option<String>,
+    /// Several prompts: every test runs once per prompt (and provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
+    /// Several providers: every test runs once per provider (and prompt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
     pub threshold: Option<f64>,
     #[serde(default)]
     pub vars: serde_json::Map<String, serde_json::Value>,
@@ -38,6 +44,90 @@ pub struct TestSpec {
     pub threshold: Option<f64>,
     pub prompt: Option<String>,
     pub provider: Option<String>,
+    /// Run this test once per prompt of the list (overriding the defaults').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
+    /// Run this test once per provider of the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
+}
+
+/// What a level of the config chose for a test's prompt and provider:
+/// the test, its dataset, or the defaults. The most specific level that
+/// says anything wins.
+pub trait Choices {
+    /// The prompts this level names: one, several, or none.
+    fn prompt_choice(&self) -> Option<Vec<String>>;
+    /// The providers this level names.
+    fn provider_choice(&self) -> Option<Vec<String>>;
+}
+
+fn choice(one: &Option<String>, many: &Option<Vec<String>>) -> Option<Vec<String>> {
+    many.clone().or_else(|| one.clone().map(|name| vec![name]))
+}
+
+impl Choices for TestSpec {
+    fn prompt_choice(&self) -> Option<Vec<String>> {
+        choice(&self.prompt, &self.prompts)
+    }
+    fn provider_choice(&self) -> Option<Vec<String>> {
+        choice(&self.provider, &self.providers)
+    }
+}
+
+impl Choices for Defaults {
+    fn prompt_choice(&self) -> Option<Vec<String>> {
+        choice(&self.prompt, &self.prompts)
+    }
+    fn provider_choice(&self) -> Option<Vec<String>> {
+        choice(&self.provider, &self.providers)
+    }
+}
+
+impl Choices for Dataset {
+    fn prompt_choice(&self) -> Option<Vec<String>> {
+        choice(&self.prompt, &self.prompts)
+    }
+    fn provider_choice(&self) -> Option<Vec<String>> {
+        choice(&self.provider, &self.providers)
+    }
+}
+
+/// Checks a level's prompt and provider keys: known names, a list that is
+/// not empty, and not both the one and the many.
+fn check_choices(
+    names: &Names,
+    prompt: (&Option<String>, &Option<Vec<String>>),
+    provider: (&Option<String>, &Option<Vec<String>>),
+) -> Result<(), (String, String)> {
+    for (key, one, many, check) in [
+        (
+            "prompt",
+            prompt.0,
+            prompt.1,
+            &(|n: &str| names.prompt(n)) as &dyn Fn(&str) -> Result<(), String>,
+        ),
+        ("provider", provider.0, provider.1, &|n: &str| {
+            names.provider(n)
+        }),
+    ] {
+        let plural = format!("{key}s");
+        if one.is_some() && many.is_some() {
+            return Err((plural, format!("set {key} or {key}s, not both")));
+        }
+        if let Some(one) = one {
+            check(one).map_err(|m| (key.to_string(), m))?;
+        }
+        if let Some(many) = many {
+            if many.is_empty() {
+                return Err((plural, "needs at least one name".into()));
+            }
+            for (i, name) in many.iter().enumerate() {
+                check(name).map_err(|m| (format!("{plural}[{i}]"), m))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Dataset file formats.
@@ -81,6 +171,10 @@ pub struct Dataset {
     /// Applied to this dataset's rows, between `[defaults]` and the row's own.
     pub prompt: Option<String>,
     pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
     pub assert: Vec<AssertionSpec>,
 }
 
@@ -91,6 +185,8 @@ pub(super) struct DatasetSpec {
     format: Option<Format>,
     prompt: Option<String>,
     provider: Option<String>,
+    prompts: Option<Vec<String>>,
+    providers: Option<Vec<String>>,
     #[serde(default)]
     assert: Vec<AssertionSpec>,
 }
@@ -98,12 +194,12 @@ pub(super) struct DatasetSpec {
 /// Checks what the defaults name; the error is (key, why).
 pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (String, String)> {
     let key = |k: &str| format!("defaults.{k}");
-    if let Some(provider) = &defaults.provider {
-        names.provider(provider).map_err(|m| (key("provider"), m))?;
-    }
-    if let Some(prompt) = &defaults.prompt {
-        names.prompt(prompt).map_err(|m| (key("prompt"), m))?;
-    }
+    check_choices(
+        names,
+        (&defaults.prompt, &defaults.prompts),
+        (&defaults.provider, &defaults.providers),
+    )
+    .map_err(|(k, m)| (key(&k), m))?;
     check_threshold(defaults.threshold).map_err(|m| (key("threshold"), m))?;
     names
         .assertions(&defaults.assert)
@@ -112,14 +208,11 @@ pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (
 
 /// Checks what an inline test names; the error is (key within the test, why).
 pub(super) fn check_test(test: &TestSpec, names: &Names) -> Result<(), (String, String)> {
-    if let Some(provider) = &test.provider {
-        names
-            .provider(provider)
-            .map_err(|m| ("provider".into(), m))?;
-    }
-    if let Some(prompt) = &test.prompt {
-        names.prompt(prompt).map_err(|m| ("prompt".into(), m))?;
-    }
+    check_choices(
+        names,
+        (&test.prompt, &test.prompts),
+        (&test.provider, &test.providers),
+    )?;
     check_threshold(test.threshold).map_err(|m| ("threshold".into(), m))?;
     names.assertions(&test.assert)
 }
@@ -133,14 +226,11 @@ impl DatasetSpec {
         dir: &Path,
         names: &Names,
     ) -> Result<Dataset, (String, String)> {
-        if let Some(provider) = &self.provider {
-            names
-                .provider(provider)
-                .map_err(|m| ("provider".into(), m))?;
-        }
-        if let Some(prompt) = &self.prompt {
-            names.prompt(prompt).map_err(|m| ("prompt".into(), m))?;
-        }
+        check_choices(
+            names,
+            (&self.prompt, &self.prompts),
+            (&self.provider, &self.providers),
+        )?;
         names.assertions(&self.assert)?;
         let files = expand(dir, &self.path).map_err(|m| ("path".into(), m))?;
         let files = files
@@ -158,6 +248,8 @@ impl DatasetSpec {
             files,
             prompt: self.prompt,
             provider: self.provider,
+            prompts: self.prompts,
+            providers: self.providers,
             assert: self.assert,
         })
     }

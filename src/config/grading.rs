@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::prompts::PromptSpec;
+use super::prompts::{Prompt, PromptSpec};
 use super::providers::ProviderSpec;
 use super::unknown;
 
@@ -45,7 +45,13 @@ impl GradingSpec {
             judge: self.judge,
             judge_prompt: self
                 .judge_prompt
-                .map(|p| p.read("grading.judge-prompt", dir))
+                .map(|p| match p.read("grading.judge-prompt", dir)? {
+                    Prompt::Text(text) => Ok(text),
+                    Prompt::Chat(_) => Err((
+                        "grading.judge-prompt".to_string(),
+                        "the judge prompt is one text, not a list of messages".to_string(),
+                    )),
+                })
                 .transpose()?,
             embeddings: self.embeddings,
             dimensions: self.dimensions,

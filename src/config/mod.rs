@@ -31,9 +31,10 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 
 pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
-pub use cases::{Dataset, Defaults, Format, TestSpec};
+pub use cases::{Choices, Dataset, Defaults, Format, TestSpec};
 pub use compare::{CompareConfig, FailOn};
 pub use grading::Grading;
+pub use prompts::{ChatMessage, Prompt, Role};
 pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
 pub use suite::Suite;
 pub use targets::Targets;
@@ -54,7 +55,7 @@ pub struct Config {
     /// The `[suite]` section.
     pub suite: Suite,
     /// Prompt templates by name, with their source text.
-    pub prompts: BTreeMap<String, String>,
+    pub prompts: BTreeMap<String, Prompt>,
     /// The providers by name.
     pub providers: BTreeMap<String, ProviderSpec>,
     /// Price overrides by model name, USD per million tokens.
@@ -109,7 +110,7 @@ struct RawConfig {
 #[derive(Serialize)]
 struct Hashed<'a> {
     suite: &'a Suite,
-    prompts: &'a BTreeMap<String, String>,
+    prompts: &'a BTreeMap<String, Prompt>,
     providers: &'a BTreeMap<String, ProviderSpec>,
     prices: &'a BTreeMap<String, Price>,
     grading: &'a Grading,

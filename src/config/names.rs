@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use super::grading::Grading;
+use super::prompts::Prompt;
 use super::providers::ProviderSpec;
 use super::unknown;
 use crate::assertion::{AssertionSpec, Type};
 
 /// The names a config defines.
 pub(super) struct Names<'a> {
-    pub(super) prompts: &'a BTreeMap<String, String>,
+    pub(super) prompts: &'a BTreeMap<String, Prompt>,
     pub(super) providers: &'a BTreeMap<String, ProviderSpec>,
     pub(super) grading: &'a Grading,
 }

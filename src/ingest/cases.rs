@@ -9,10 +9,10 @@ use minijinja::value::Serde;
 use serde_json::{Map, Value};
 
 use crate::assertion::{Assertion, AssertionSpec};
-use crate::config::{Config, TestSpec};
+use crate::config::{ChatMessage, Choices, Config, TestSpec};
 use crate::error::{Error, Result};
 use crate::ingest::dataset::Location;
-use crate::ingest::prompt::Prompts;
+use crate::ingest::prompt::{Prompts, Rendered};
 use crate::record::short_hash;
 
 /// A case ready to run.
@@ -25,7 +25,15 @@ pub struct Case {
     pub description: Option<String>,
     /// Index into the run's provider list.
     pub provider: usize,
+    /// The rendered prompt (a chat prompt's messages as JSON).
     pub prompt: Option<String>,
+    /// The prompt's name in `[prompts]`.
+    pub prompt_name: Option<String>,
+    /// A chat prompt's rendered messages.
+    pub messages: Option<Arc<Vec<ChatMessage>>>,
+    /// `PROMPT @ PROVIDER` when the test runs for several prompts or
+    /// providers: with the id and the repeat, it tells the cases apart.
+    pub variant: Option<String>,
     /// A given output: scored as it is, no provider call.
     pub output: Option<String>,
     pub assertions: Vec<Arc<Assertion>>,
@@ -61,10 +69,13 @@ pub enum Rejection {
 }
 
 /// What the tests of one source share: `[defaults]`, plus a dataset's own
-/// prompt, provider and assertions.
+/// prompts, providers and assertions.
 struct Layer {
-    provider: Option<usize>,
-    prompt: Option<String>,
+    /// The providers a test runs on when it names none; `None` when the
+    /// suite has several and named none.
+    providers: Option<Vec<usize>>,
+    /// The prompts a test uses when it names none.
+    prompts: Option<Vec<String>>,
     assertions: Vec<(String, DefaultAssertion)>,
 }
 
@@ -102,15 +113,22 @@ impl<'a> Builder<'a> {
     ) -> Result<Builder<'a>> {
         let provider_names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
         let needs_prompt = providers.iter().map(|(_, needs)| *needs).collect();
-        let position = |name: &String| provider_names.iter().position(|n| n == name);
-        let default_provider = match &config.defaults.provider {
-            Some(name) => position(name),
-            None if provider_names.len() == 1 => Some(0),
+        let positions = |names: Vec<String>| -> Option<Vec<usize>> {
+            names
+                .iter()
+                .map(|name| provider_names.iter().position(|n| n == name))
+                .collect()
+        };
+        let default_providers = match config.defaults.provider_choice() {
+            Some(names) => positions(names),
+            None if provider_names.len() == 1 => Some(vec![0]),
             None => None,
         };
-        let default_prompt = match &config.defaults.prompt {
-            Some(name) => Some(name.clone()),
-            None if config.prompts.len() == 1 => config.prompts.keys().next().cloned(),
+        let default_prompts = match config.defaults.prompt_choice() {
+            Some(names) => Some(names),
+            None if config.prompts.len() == 1 => {
+                config.prompts.keys().next().map(|n| vec![n.clone()])
+            }
             None => None,
         };
         let check_templates = |key: &str, spec: &AssertionSpec| -> Result<()> {
@@ -154,8 +172,8 @@ impl<'a> Builder<'a> {
                 .collect()
         };
         layers.push(Layer {
-            provider: default_provider,
-            prompt: default_prompt.clone(),
+            providers: default_providers.clone(),
+            prompts: default_prompts.clone(),
             assertions: defaults()?,
         });
         for (d, dataset) in config.datasets.iter().enumerate() {
@@ -164,12 +182,11 @@ impl<'a> Builder<'a> {
                 assertions.push(compile(format!("datasets[{d}].assert[{i}]"), spec)?);
             }
             layers.push(Layer {
-                provider: dataset
-                    .provider
-                    .as_ref()
-                    .and_then(position)
-                    .or(default_provider),
-                prompt: dataset.prompt.clone().or_else(|| default_prompt.clone()),
+                providers: dataset
+                    .provider_choice()
+                    .and_then(&positions)
+                    .or_else(|| default_providers.clone()),
+                prompts: dataset.prompt_choice().or_else(|| default_prompts.clone()),
                 assertions,
             });
         }
@@ -184,75 +201,105 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// Builds the case for `test`, read at `at`.
+    /// Builds the cases for `test`, read at `at`: one, or one per prompt and
+    /// provider when the test (or its dataset, or the defaults) names
+    /// several.
     pub fn build(
         &mut self,
         test: TestSpec,
         at: &Location,
         origin: Origin,
-    ) -> std::result::Result<Case, Rejection> {
+    ) -> std::result::Result<Vec<Case>, Rejection> {
         let layer = match origin {
             Origin::Inline => 0,
             Origin::Dataset(n) => n + 1,
         };
-        let provider = self.provider(&test, layer, at)?;
+        let providers = self.providers(&test, layer, at)?;
+        let prompts: Vec<Option<String>> = match test
+            .prompt_choice()
+            .or_else(|| self.layers[layer].prompts.clone())
+        {
+            Some(names) => names.into_iter().map(Some).collect(),
+            None => vec![None],
+        };
         let mut vars: Map<String, Value> = self.config.defaults.vars.clone();
         vars.extend(test.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        // The prompt is rendered whenever it can be, so it is stored with the
-        // result; it must render only when the provider will be called with it.
-        let needs_prompt = test.output.is_none() && self.needs_prompt[provider];
         let context = minijinja::Value::from(Serde(&vars));
-        let prompt = match test.prompt.as_ref().or(self.layers[layer].prompt.as_ref()) {
-            Some(name) => self.render_prompt(name, &vars, &context, needs_prompt, at)?,
-            None if needs_prompt => {
-                return Err(fatal(
-                    at,
-                    format!(
-                        "provider '{}' needs a prompt and none is set; add [prompts] and set defaults.prompt",
-                        self.provider_names[provider]
-                    ),
-                ));
-            }
-            None => None,
-        };
         let assertions = self.assertions(&test, layer, &context, at)?;
         let threshold = test.threshold.or(self.config.defaults.threshold);
         let id = self.case_id(&test, at)?;
-        let ordinal = self.next_ordinal;
-        self.next_ordinal += 1;
-        Ok(Case {
-            id,
-            ordinal,
-            source: at.to_string(),
-            description: test.description,
-            provider,
-            prompt,
-            output: test.output,
-            scoring_hash: scoring_hash(&assertions, threshold),
-            assertions,
-            threshold,
-        })
+        let matrix = prompts.len() * providers.len() > 1;
+        let mut cases = Vec::with_capacity(prompts.len() * providers.len());
+        for prompt_name in &prompts {
+            for &provider in &providers {
+                // The prompt is rendered whenever it can be, so it is stored
+                // with the result; it must render only when the provider
+                // will be called with it.
+                let needs_prompt = test.output.is_none() && self.needs_prompt[provider];
+                let rendered = match prompt_name {
+                    Some(name) => self.render_prompt(name, &vars, &context, needs_prompt, at)?,
+                    None if needs_prompt => {
+                        return Err(fatal(
+                            at,
+                            format!(
+                                "provider '{}' needs a prompt and none is set; add [prompts] and set defaults.prompt",
+                                self.provider_names[provider]
+                            ),
+                        ));
+                    }
+                    None => None,
+                };
+                let ordinal = self.next_ordinal;
+                self.next_ordinal += 1;
+                cases.push(Case {
+                    id: id.clone(),
+                    ordinal,
+                    source: at.to_string(),
+                    description: test.description.clone(),
+                    provider,
+                    prompt: rendered.as_ref().map(|r| r.text.clone()),
+                    messages: rendered.and_then(|r| r.messages).map(Arc::new),
+                    prompt_name: prompt_name.clone(),
+                    variant: matrix.then(|| {
+                        format!(
+                            "{} @ {}",
+                            prompt_name.as_deref().unwrap_or("-"),
+                            self.provider_names[provider]
+                        )
+                    }),
+                    output: test.output.clone(),
+                    scoring_hash: scoring_hash(&assertions, threshold),
+                    assertions: assertions.clone(),
+                    threshold,
+                });
+            }
+        }
+        Ok(cases)
     }
 
-    /// The test's provider, else its source's.
-    fn provider(
+    /// The test's providers, else its source's.
+    fn providers(
         &self,
         test: &TestSpec,
         layer: usize,
         at: &Location,
-    ) -> std::result::Result<usize, Rejection> {
-        match &test.provider {
-            Some(name) => self
-                .provider_names
+    ) -> std::result::Result<Vec<usize>, Rejection> {
+        match test.provider_choice() {
+            Some(names) => names
                 .iter()
-                .position(|n| n == name)
-                .ok_or_else(|| {
-                    Rejection::Row(format!(
-                        "unknown provider '{name}'; defined: {}",
-                        self.provider_names.join(", ")
-                    ))
-                }),
-            None => self.layers[layer].provider.ok_or_else(|| {
+                .map(|name| {
+                    self.provider_names
+                        .iter()
+                        .position(|n| n == name)
+                        .ok_or_else(|| {
+                            Rejection::Row(format!(
+                                "unknown provider '{name}'; defined: {}",
+                                self.provider_names.join(", ")
+                            ))
+                        })
+                })
+                .collect(),
+            None => self.layers[layer].providers.clone().ok_or_else(|| {
                 fatal(
                     at,
                     format!(
@@ -273,7 +320,7 @@ impl<'a> Builder<'a> {
         context: &minijinja::Value,
         needs_prompt: bool,
         at: &Location,
-    ) -> std::result::Result<Option<String>, Rejection> {
+    ) -> std::result::Result<Option<Rendered>, Rejection> {
         if !self.config.prompts.contains_key(name) {
             return Err(Rejection::Row(format!("unknown prompt '{name}'")));
         }
@@ -281,7 +328,7 @@ impl<'a> Builder<'a> {
         if missing.is_empty() {
             return self
                 .prompts
-                .render(name, context)
+                .render_prompt(name, context)
                 .map(Some)
                 .map_err(|m| fatal(at, format!("prompt '{name}': {m}")));
         }

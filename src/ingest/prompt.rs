@@ -1,5 +1,6 @@
 //! Prompt templates (minijinja): compiled once, rendered per case with the
-//! case's variables.
+//! case's variables. A prompt is one text, sent as the user's message, or a
+//! chat prompt: a conversation whose every message is a template.
 //!
 //! A variable a template uses but a case does not supply is an error, not an
 //! empty string: a silently blank prompt still gets an answer, and the suite
@@ -9,18 +10,37 @@ use std::collections::{BTreeMap, HashSet};
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
+use crate::config::{ChatMessage, Prompt, Role};
 use crate::error::{Error, Result};
 
 /// The suite's prompt templates.
 pub struct Prompts {
     env: Environment<'static>,
-    /// For each prompt, the variables it reads from the case.
+    /// For each prompt, the variables its templates read from the case.
     required: BTreeMap<String, Vec<String>>,
+    /// The roles of each chat prompt's messages, whose templates are named
+    /// by [`message_template`].
+    chats: BTreeMap<String, Vec<Role>>,
+}
+
+/// A rendered prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The text stored with the result: the prompt itself, or a chat
+    /// prompt's messages as JSON.
+    pub text: String,
+    /// A chat prompt's messages.
+    pub messages: Option<Vec<ChatMessage>>,
+}
+
+/// The template name of message `i` of chat prompt `name`.
+fn message_template(name: &str, i: usize) -> String {
+    format!("{name}\u{1f}{i}")
 }
 
 impl Prompts {
     /// Compiles the named templates; a syntax error names the prompt.
-    pub fn new(sources: &BTreeMap<String, String>, config: &std::path::Path) -> Result<Prompts> {
+    pub fn new(prompts: &BTreeMap<String, Prompt>, config: &std::path::Path) -> Result<Prompts> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Keep the text exactly as written: a trailing newline is part of a prompt.
@@ -32,25 +52,48 @@ impl Prompts {
         );
         let globals: HashSet<String> = env.globals().map(|(name, _)| name.to_string()).collect();
         let mut required = BTreeMap::new();
-        for (name, source) in sources {
-            env.add_template_owned(name.clone(), source.clone())
-                .map_err(|e| {
-                    Error::input(format!(
-                        "{}: prompts.{name}: invalid template: {}",
-                        config.display(),
-                        describe(&e)
-                    ))
-                })?;
-            let template = env.get_template(name).expect("template was just added");
-            let mut vars: Vec<String> = template
-                .undeclared_variables(false)
-                .into_iter()
-                .filter(|v| !globals.contains(v))
-                .collect();
+        let mut chats = BTreeMap::new();
+        for (name, prompt) in prompts {
+            let templates: Vec<(String, String)> = match prompt {
+                Prompt::Text(text) => vec![(name.clone(), text.clone())],
+                Prompt::Chat(messages) => {
+                    chats.insert(name.clone(), messages.iter().map(|m| m.role).collect());
+                    messages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| (message_template(name, i), m.content.clone()))
+                        .collect()
+                }
+            };
+            let mut vars = Vec::new();
+            for (template, source) in templates {
+                env.add_template_owned(template.clone(), source)
+                    .map_err(|e| {
+                        Error::input(format!(
+                            "{}: prompts.{name}: invalid template: {}",
+                            config.display(),
+                            describe(&e)
+                        ))
+                    })?;
+                let compiled = env
+                    .get_template(&template)
+                    .expect("template was just added");
+                vars.extend(
+                    compiled
+                        .undeclared_variables(false)
+                        .into_iter()
+                        .filter(|v| !globals.contains(v)),
+                );
+            }
             vars.sort();
+            vars.dedup();
             required.insert(name.clone(), vars);
         }
-        Ok(Prompts { env, required })
+        Ok(Prompts {
+            env,
+            required,
+            chats,
+        })
     }
 
     /// The variables prompt `name` needs that `has` does not supply.
@@ -66,10 +109,40 @@ impl Prompts {
             .unwrap_or_default()
     }
 
-    /// Renders prompt `name` with the case's variables.
+    /// Renders prompt `name` with the case's variables: its text, or for a
+    /// chat prompt its messages as JSON.
     pub fn render(&self, name: &str, vars: &Value) -> std::result::Result<String, String> {
-        let template = self.env.get_template(name).map_err(|e| describe(&e))?;
-        template.render(vars).map_err(|e| describe(&e))
+        self.render_prompt(name, vars).map(|r| r.text)
+    }
+
+    /// Renders prompt `name` with the case's variables.
+    pub fn render_prompt(&self, name: &str, vars: &Value) -> std::result::Result<Rendered, String> {
+        let Some(roles) = self.chats.get(name) else {
+            let template = self.env.get_template(name).map_err(|e| describe(&e))?;
+            let text = template.render(vars).map_err(|e| describe(&e))?;
+            return Ok(Rendered {
+                text,
+                messages: None,
+            });
+        };
+        let messages = roles
+            .iter()
+            .enumerate()
+            .map(|(i, role)| {
+                let template = self
+                    .env
+                    .get_template(&message_template(name, i))
+                    .map_err(|e| describe(&e))?;
+                Ok(ChatMessage {
+                    role: *role,
+                    content: template.render(vars).map_err(|e| describe(&e))?,
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        Ok(Rendered {
+            text: serde_json::to_string(&messages).expect("messages serialize to JSON"),
+            messages: Some(messages),
+        })
     }
 
     /// Checks a template string's syntax without rendering it.
@@ -107,7 +180,7 @@ mod tests {
     fn prompts(pairs: &[(&str, &str)]) -> Result<Prompts> {
         let sources = pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Prompt::Text(v.to_string())))
             .collect();
         Prompts::new(&sources, Path::new("evals.toml"))
     }
@@ -146,6 +219,43 @@ mod tests {
             err.message()
                 .starts_with("evals.toml: prompts.ask: invalid template: "),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_chat_prompt_renders_each_message_and_needs_all_their_variables() {
+        let chat = Prompt::Chat(vec![
+            ChatMessage {
+                role: Role::System,
+                content: "You answer in {{ language }}.".into(),
+            },
+            ChatMessage {
+                role: Role::User,
+                content: "{{ question }}".into(),
+            },
+        ]);
+        let p = Prompts::new(
+            &[("chat".to_string(), chat)].into(),
+            Path::new("evals.toml"),
+        )
+        .unwrap();
+        assert_eq!(p.missing("chat", |v| v == "question"), vec!["language"]);
+        let rendered = p
+            .render_prompt(
+                "chat",
+                &minijinja::context! { language => "French", question => "Hi?" },
+            )
+            .unwrap();
+        let messages = rendered.messages.unwrap();
+        assert_eq!(messages[0].content, "You answer in French.");
+        assert_eq!(
+            (messages[1].role, messages[1].content.as_str()),
+            (Role::User, "Hi?")
+        );
+        assert!(
+            rendered.text.starts_with("[{\"role\":\"system\""),
+            "{}",
+            rendered.text
         );
     }
 }

@@ -358,6 +358,7 @@ mod tests {
                         key: CaseKey {
                             id: "retired | <b>".into(),
                             repeat: 0,
+                            variant: None,
                         },
                         passed: true,
                     }],
@@ -367,6 +368,7 @@ mod tests {
                             key: CaseKey {
                                 id: id.clone(),
                                 repeat: 0,
+                                variant: None,
                             },
                             newly_failing: true,
                             cause: Cause::RequestChanged,

@@ -26,7 +26,7 @@ use minijinja::{AutoEscape, Environment, Output, State, Value};
 
 use crate::error::{Error, Result};
 
-pub use summary::{Failure, Links, Report, Summary, TypeCount};
+pub use summary::{Failure, Links, MatrixColumn, Report, Summary, TypeCount};
 
 /// Every template by name, with its embedded source.
 const TEMPLATES: &[(&str, &str)] = &[

@@ -20,10 +20,39 @@ pub struct Summary {
     cases_errored: u64,
     score_sum: f64,
     by_type: BTreeMap<String, (u64, u64)>,
+    by_metric: BTreeMap<String, (u64, u64)>,
     failures: Vec<Failure>,
     rows_skipped: u64,
     row_errors: Vec<String>,
     cut_short: Vec<String>,
+    /// Per (prompt, provider): the figures of one column of a matrix.
+    columns: BTreeMap<(Option<String>, String), Column>,
+}
+
+/// One (prompt, provider) column's running figures.
+#[derive(Debug, Default)]
+struct Column {
+    cases: u64,
+    passed: u64,
+    latency_sum: f64,
+    latencies: u64,
+    cost_sum: f64,
+    costs: u64,
+}
+
+/// One column of a prompt × provider matrix, like promptfoo's comparison
+/// table: every test under one prompt and one provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixColumn {
+    pub prompt: Option<String>,
+    pub provider: String,
+    pub cases: u64,
+    pub passed: u64,
+    pub pass_rate: f64,
+    /// Mean provider latency, when the calls were timed.
+    pub mean_latency_ms: Option<f64>,
+    /// The column's cost, when it is known.
+    pub cost_usd: Option<f64>,
 }
 
 /// A failing case as the report shows it.
@@ -65,7 +94,13 @@ pub struct Report {
     /// Dataset files a bad row ended early: their remaining cases never ran.
     #[serde(default)]
     pub cut_short: Vec<String>,
+    /// Per prompt and provider, when the suite runs more than one of either.
+    #[serde(default)]
+    pub matrix: Vec<MatrixColumn>,
     pub by_type: Vec<TypeCount>,
+    /// Assertion results by their named metric (`metric = "…"`).
+    #[serde(default)]
+    pub named_metrics: Vec<TypeCount>,
     pub failures: Vec<Failure>,
     pub timings: Vec<Timing>,
     /// The response cache's counters, when the run used it.
@@ -153,6 +188,7 @@ impl Report {
 
 impl Summary {
     pub fn add(&mut self, record: &CaseRecord) {
+        self.add_to_column(record);
         self.cases_total += 1;
         if record.passed {
             self.cases_passed += 1;
@@ -164,8 +200,11 @@ impl Summary {
         for a in &record.assertions {
             let entry = self.by_type.entry(a.type_name()).or_default();
             entry.1 += 1;
-            if a.passed {
-                entry.0 += 1;
+            entry.0 += u64::from(a.passed);
+            if let Some(metric) = &a.metric {
+                let entry = self.by_metric.entry(metric.clone()).or_default();
+                entry.1 += 1;
+                entry.0 += u64::from(a.passed);
             }
         }
         if !record.passed && self.failures.len() < LISTED {
@@ -188,6 +227,43 @@ impl Summary {
                 output: record.output.as_deref().map(shorten),
             });
         }
+    }
+
+    fn add_to_column(&mut self, record: &CaseRecord) {
+        let column = self
+            .columns
+            .entry((record.prompt_name.clone(), record.provider.clone()))
+            .or_default();
+        column.cases += 1;
+        column.passed += u64::from(record.passed);
+        if let Some(ms) = record.original_latency_ms {
+            column.latency_sum += ms;
+            column.latencies += 1;
+        }
+        if let Some(usd) = record.cost_usd {
+            column.cost_sum += usd;
+            column.costs += 1;
+        }
+    }
+
+    /// The matrix's columns; empty when the suite ran one prompt on one
+    /// provider, where the run's own figures say it all.
+    fn matrix(&self) -> Vec<MatrixColumn> {
+        if self.columns.len() < 2 {
+            return Vec::new();
+        }
+        self.columns
+            .iter()
+            .map(|((prompt, provider), c)| MatrixColumn {
+                prompt: prompt.clone(),
+                provider: provider.clone(),
+                cases: c.cases,
+                passed: c.passed,
+                pass_rate: c.passed as f64 / c.cases.max(1) as f64,
+                mean_latency_ms: (c.latencies > 0).then(|| c.latency_sum / c.latencies as f64),
+                cost_usd: (c.costs > 0).then_some(c.cost_sum),
+            })
+            .collect()
     }
 
     /// Notes the dataset files that ended early, with why.
@@ -257,8 +333,18 @@ impl Summary {
             rows_skipped: self.rows_skipped,
             row_errors: self.row_errors.clone(),
             cut_short: self.cut_short.clone(),
+            matrix: self.matrix(),
             by_type: self
                 .by_type
+                .iter()
+                .map(|(name, &(passed, total))| TypeCount {
+                    name: name.clone(),
+                    passed,
+                    total,
+                })
+                .collect(),
+            named_metrics: self
+                .by_metric
                 .iter()
                 .map(|(name, &(passed, total))| TypeCount {
                     name: name.clone(),

@@ -171,6 +171,7 @@ impl Grader {
                         case_id: &case.id,
                         repeat,
                         prompt: &prompt,
+                        messages: None,
                     },
                 )
                 .await

@@ -63,6 +63,7 @@ impl Assertion {
                 weight: self.weight,
                 expected: self.expected.clone(),
                 reason,
+                metric: self.metric.clone(),
             },
             (grade, _) => unreachable!("{grade:?} does not grade a {} assertion", self.kind.name()),
         }
@@ -144,6 +145,7 @@ mod tests {
             weight: None,
             threshold: None,
             provider: None,
+            metric: None,
         }
     }
 

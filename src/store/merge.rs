@@ -235,7 +235,7 @@ fn copy_runs_and_cases(
     }
     let twice: i64 = tx
         .query_row(
-            "SELECT count(*) - count(DISTINCT (case_id, repeat_index)) FROM case_results WHERE run_id = ?",
+            "SELECT count(*) - count(DISTINCT (case_id, repeat_index, variant)) FROM case_results WHERE run_id = ?",
             params![run_id],
             |row| row.get(0),
         )

@@ -368,6 +368,12 @@ impl Store {
         self.read(move |conn| read::report(conn, &run_id)).await
     }
 
+    /// A run's cases by prompt and provider.
+    pub async fn columns(&self, run_id: &str) -> Result<Vec<read::ColumnRow>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::columns(conn, &run_id)).await
+    }
+
     /// Every case of a run with why it failed, in dataset order.
     pub async fn all_cases(&self, run_id: &str) -> Result<Vec<read::CaseDetail>> {
         let run_id = run_id.to_string();
@@ -649,6 +655,8 @@ mod tests {
             scoring_hash: "scoring".into(),
             output_hash: Some("out".into()),
             answer_source: crate::record::AnswerSource::Model,
+            variant: None,
+            prompt_name: None,
         }
     }
 

@@ -179,8 +179,10 @@ fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSampl
     if ids.is_empty() || schema::version(conn)? < schema::FINGERPRINTS {
         return Ok(Vec::new());
     }
+    let variant = variant_column(conn)?;
     let mut statement = conn.prepare(&format!(
-        "SELECT case_id, repeat_index, request_hash, count(*), count(*) FILTER (WHERE passed)
+        "SELECT case_id, repeat_index, {variant}, request_hash, count(*),
+                count(*) FILTER (WHERE passed)
            FROM case_results
           WHERE run_id IN ({}) AND request_hash IS NOT NULL
             AND answer_source = 'model' AND NOT cached
@@ -192,13 +194,23 @@ fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSampl
             key: CaseKey {
                 id: row.get(0)?,
                 repeat: row.get(1)?,
+                variant: row.get(2)?,
             },
-            request_hash: row.get(2)?,
-            samples: row.get::<_, i64>(3)? as u32,
-            passes: row.get::<_, i64>(4)? as u32,
+            request_hash: row.get(3)?,
+            samples: row.get::<_, i64>(4)? as u32,
+            passes: row.get::<_, i64>(5)? as u32,
         })
     })?;
     rows.collect()
+}
+
+/// `variant`, or NULL in a history written before matrices.
+fn variant_column(conn: &Connection) -> duckdb::Result<&'static str> {
+    Ok(if schema::version(conn)? >= schema::VARIANTS {
+        "variant"
+    } else {
+        "NULL::VARCHAR"
+    })
 }
 
 fn history_runs(
@@ -279,9 +291,10 @@ pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
     } else {
         "NULL, NULL, NULL, NULL"
     };
+    let variant = variant_column(conn)?;
     let mut statement = conn.prepare(&format!(
         "SELECT case_id, repeat_index, passed, score, error IS NOT NULL,
-                original_latency_ms, total_tokens, cost_usd, cached, {fingerprints}
+                original_latency_ms, total_tokens, cost_usd, cached, {fingerprints}, {variant}
            FROM case_results WHERE run_id = ?"
     ))?;
     let cases = statement
@@ -290,6 +303,7 @@ pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
                 key: CaseKey {
                     id: row.get(0)?,
                     repeat: row.get(1)?,
+                    variant: row.get(13)?,
                 },
                 passed: row.get(2)?,
                 score: row.get(3)?,
@@ -413,17 +427,19 @@ pub fn case_details(
     let mut statement = conn.prepare(
         "SELECT c.output, c.error, s.expected, s.reason, c.passed, c.latency_ms
            FROM case_results c
-           LEFT JOIN (SELECT case_id, repeat_index, expected, reason,
-                             row_number() OVER (PARTITION BY case_id, repeat_index
+           LEFT JOIN (SELECT case_id, repeat_index, variant, expected, reason,
+                             row_number() OVER (PARTITION BY case_id, repeat_index, variant
                                                 ORDER BY assertion_index) AS n
                         FROM scores WHERE run_id = ?1 AND NOT passed) s
-             ON s.case_id = c.case_id AND s.repeat_index = c.repeat_index AND s.n = 1
-          WHERE c.run_id = ?1 AND c.case_id = ?2 AND c.repeat_index = ?3",
+             ON s.case_id = c.case_id AND s.repeat_index = c.repeat_index
+                AND s.variant IS NOT DISTINCT FROM c.variant AND s.n = 1
+          WHERE c.run_id = ?1 AND c.case_id = ?2 AND c.repeat_index = ?3
+            AND c.variant IS NOT DISTINCT FROM ?4",
     )?;
     let mut details = Vec::with_capacity(keys.len());
     for key in keys {
         let found = statement
-            .query_row(params![run_id, key.id, key.repeat], |row| {
+            .query_row(params![run_id, key.id, key.repeat, key.variant], |row| {
                 Ok(CaseDetail {
                     key: key.to_string(),
                     passed: row.get(4)?,
@@ -445,14 +461,16 @@ pub fn case_details(
 pub fn all_cases(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<CaseDetail>> {
     let mut statement = conn.prepare(
         "SELECT CASE WHEN c.repeat_index = 0 THEN c.case_id
-                     ELSE c.case_id || '#' || c.repeat_index END,
+                     ELSE c.case_id || '#' || c.repeat_index END
+                  || coalesce(' [' || c.variant || ']', ''),
                 c.passed, c.latency_ms, c.output, c.error, s.expected, s.reason
            FROM case_results c
-           LEFT JOIN (SELECT case_id, repeat_index, expected, reason,
-                             row_number() OVER (PARTITION BY case_id, repeat_index
+           LEFT JOIN (SELECT case_id, repeat_index, variant, expected, reason,
+                             row_number() OVER (PARTITION BY case_id, repeat_index, variant
                                                 ORDER BY assertion_index) AS n
                         FROM scores WHERE run_id = ?1 AND NOT passed) s
-             ON s.case_id = c.case_id AND s.repeat_index = c.repeat_index AND s.n = 1
+             ON s.case_id = c.case_id AND s.repeat_index = c.repeat_index
+                AND s.variant IS NOT DISTINCT FROM c.variant AND s.n = 1
           WHERE c.run_id = ?1
           ORDER BY c.ordinal, c.repeat_index",
     )?;
@@ -465,6 +483,42 @@ pub fn all_cases(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<CaseDeta
             error: row.get(4)?,
             expected: row.get(5)?,
             reason: row.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// One (prompt, provider) column of a run's cases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnRow {
+    pub prompt: Option<String>,
+    pub provider: String,
+    pub cases: u64,
+    pub passed: u64,
+    pub mean_latency_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+}
+
+/// A run's cases by prompt and provider.
+pub fn columns(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<ColumnRow>> {
+    let prompt = if schema::version(conn)? >= schema::VARIANTS {
+        "prompt_name"
+    } else {
+        "NULL::VARCHAR"
+    };
+    let mut statement = conn.prepare(&format!(
+        "SELECT {prompt} AS p, provider, count(*), count(*) FILTER (WHERE passed),
+                avg(original_latency_ms), sum(cost_usd)
+           FROM case_results WHERE run_id = ? GROUP BY p, provider ORDER BY p, provider"
+    ))?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok(ColumnRow {
+            prompt: row.get(0)?,
+            provider: row.get(1)?,
+            cases: row.get::<_, i64>(2)? as u64,
+            passed: row.get::<_, i64>(3)? as u64,
+            mean_latency_ms: row.get(4)?,
+            cost_usd: row.get(5)?,
         })
     })?;
     rows.collect()
@@ -514,15 +568,16 @@ pub fn first_failures(
     limit: usize,
 ) -> duckdb::Result<Vec<FailedCase>> {
     let mut statement = conn.prepare(
-        "SELECT c.case_id, c.source, c.error, c.output,
+        "SELECT c.case_id || coalesce(' [' || c.variant || ']', ''), c.source, c.error, c.output,
                 list(CASE WHEN coalesce(s.expected, '') = '' THEN s.assertion_type || ': ' || s.reason
                           ELSE s.assertion_type || ' ' || s.expected || ': ' || s.reason END
                      ORDER BY s.assertion_index) FILTER (WHERE s.case_id IS NOT NULL)
            FROM case_results c
            LEFT JOIN scores s ON s.run_id = c.run_id AND s.case_id = c.case_id
-                AND s.repeat_index = c.repeat_index AND NOT s.passed
+                AND s.repeat_index = c.repeat_index
+                AND s.variant IS NOT DISTINCT FROM c.variant AND NOT s.passed
           WHERE c.run_id = ? AND NOT c.passed
-          GROUP BY c.case_id, c.repeat_index, c.ordinal, c.source, c.error, c.output
+          GROUP BY c.case_id, c.repeat_index, c.variant, c.ordinal, c.source, c.error, c.output
           ORDER BY c.ordinal, c.repeat_index
           LIMIT ?",
     )?;

@@ -19,15 +19,21 @@ pub struct CaseKey {
     pub id: String,
     /// The repeat index, 0 for the first run of the case.
     pub repeat: u32,
+    /// `PROMPT @ PROVIDER` for one combination of a matrix test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 impl fmt::Display for CaseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.repeat == 0 {
-            f.write_str(&self.id)
-        } else {
-            write!(f, "{}#{}", self.id, self.repeat)
+        f.write_str(&self.id)?;
+        if self.repeat > 0 {
+            write!(f, "#{}", self.repeat)?;
         }
+        if let Some(variant) = &self.variant {
+            write!(f, " [{variant}]")?;
+        }
+        Ok(())
     }
 }
 

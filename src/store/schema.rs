@@ -135,10 +135,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE case_results ADD COLUMN output_hash VARCHAR;
     ALTER TABLE case_results ADD COLUMN answer_source VARCHAR;
     "#,
+    // 6: prompt × provider matrices. A test run for several prompts or
+    // providers is one case per combination, told apart by `variant`
+    // (`PROMPT @ PROVIDER`, NULL for a test that runs once); `prompt_name`
+    // is the prompt used, so results group by prompt and by provider.
+    r#"
+    ALTER TABLE case_results ADD COLUMN variant VARCHAR;
+    ALTER TABLE case_results ADD COLUMN prompt_name VARCHAR;
+    ALTER TABLE scores ADD COLUMN variant VARCHAR;
+    "#,
 ];
 
 /// The first schema version whose cases carry fingerprints.
 pub const FINGERPRINTS: i64 = 5;
+/// The first schema version whose cases carry a matrix variant.
+pub const VARIANTS: i64 = 6;
 
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;

@@ -107,6 +107,8 @@ pub fn batch(conn: &mut Connection, run_id: &str, records: &[CaseRecord]) -> duc
                 r.scoring_hash,
                 r.output_hash,
                 r.answer_source.as_str(),
+                r.variant,
+                r.prompt_name,
             ])?;
         }
         // Appender errors on drop are swallowed; flush to see them.
@@ -125,6 +127,7 @@ pub fn batch(conn: &mut Connection, run_id: &str, records: &[CaseRecord]) -> duc
                     a.weight,
                     a.expected,
                     a.reason,
+                    r.variant,
                 ])?;
             }
         }

@@ -122,6 +122,7 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
         weight: None,
         threshold: Some(400.0).filter(|_| kind == "levenshtein"),
         provider: None,
+        metric: None,
     };
     let assertion = spec
         .compile()
@@ -250,7 +251,7 @@ fn jsonl(ops: u64) -> Result<Work> {
 fn prompt_render(ops: u64) -> Result<Work> {
     let sources = BTreeMap::from([(
         "qa".to_string(),
-        "You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string(),
+        crate::config::Prompt::Text("You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string()),
     )]);
     let prompts =
         crate::ingest::prompt::Prompts::new(&sources, std::path::Path::new("bench.toml"))?;
@@ -297,6 +298,7 @@ fn verdicts(_: u64) -> Result<Work> {
                 key: CaseKey {
                     id: format!("case-{i}"),
                     repeat: 0,
+                    variant: None,
                 },
                 passed: rng.next_f64() < 0.9,
                 score: rng.next_f64(),
@@ -424,6 +426,7 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
             key: CaseKey {
                 id: id.clone(),
                 repeat: 0,
+                variant: None,
             },
             newly_failing: true,
             cause: Cause::RequestChanged,

@@ -236,6 +236,7 @@ async fn run_case(
         case_id: &case.id,
         repeat,
         prompt: case.prompt.as_deref().unwrap_or_default(),
+        messages: case.messages.as_deref().map(Vec::as_slice),
     };
     let (request_hash, answer_source) = match &case.output {
         Some(_) => (given_fingerprint(&case, lane), AnswerSource::Given),
@@ -299,6 +300,8 @@ async fn run_case(
         output_hash,
         scoring_hash: case.scoring_hash.clone(),
         answer_source,
+        variant: case.variant.clone(),
+        prompt_name: case.prompt_name.clone(),
     };
     Some(Pending {
         record,
@@ -532,8 +535,8 @@ impl<'a> Feeder<'a> {
             }
         };
         match self.builder.build(test, &at, origin) {
-            Ok(case) => {
-                self.batch.push(case);
+            Ok(cases) => {
+                self.batch.extend(cases);
                 if self.batch.len() >= self.config.suite.batch_size {
                     self.send()?;
                 }

@@ -337,6 +337,7 @@ mod tests {
         CaseKey {
             id: id.into(),
             repeat: 0,
+            variant: None,
         }
     }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::stats;
-use crate::store::{CaseOutcome, CaseSamples};
+use crate::store::{CaseKey, CaseOutcome, CaseSamples};
 
 /// Prior strength when too few cases have history to fit one: worth two
 /// runs of the case itself.
@@ -83,7 +83,7 @@ pub(super) fn test(
             baseline_passed: b.passed,
             current_passed: c.passed,
             pass_probability: prior.map(|(mean, strength)| {
-                let (n, k) = counts.get(b.key.id.as_str()).copied().unwrap_or((0, 0));
+                let (n, k) = counts.get(&case_of(b)).copied().unwrap_or((0, 0));
                 (k as f64 + strength * mean) / (n as f64 + strength)
             }),
         })
@@ -133,28 +133,31 @@ pub(super) fn test(
     }
 }
 
-/// Fresh answers and passes per case id, over the repeats of its unchanged
+/// A case across its repeats: its id and, in a matrix, its prompt and
+/// provider, which answer with their own pass rate.
+type CaseOf<'a> = (&'a str, Option<&'a str>);
+
+fn case_of(outcome: &CaseOutcome) -> CaseOf<'_> {
+    (outcome.key.id.as_str(), outcome.key.variant.as_deref())
+}
+
+/// Fresh answers and passes per case, over the repeats of its unchanged
 /// requests: a repeat is one more answer to the same question.
 fn per_case_counts<'a>(
     pairs: &[(&'a CaseOutcome, &CaseOutcome)],
-    samples: &[CaseSamples],
-) -> HashMap<&'a str, (u64, u64)> {
-    let by_request: HashMap<(&str, u32, &str), (u32, u32)> = samples
+    samples: &'a [CaseSamples],
+) -> HashMap<CaseOf<'a>, (u64, u64)> {
+    let by_request: HashMap<(&CaseKey, &str), (u32, u32)> = samples
         .iter()
-        .map(|s| {
-            (
-                (s.key.id.as_str(), s.key.repeat, s.request_hash.as_str()),
-                (s.samples, s.passes),
-            )
-        })
+        .map(|s| ((&s.key, s.request_hash.as_str()), (s.samples, s.passes)))
         .collect();
-    let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut counts: HashMap<CaseOf<'a>, (u64, u64)> = HashMap::new();
     for (b, _) in pairs {
-        let entry = counts.entry(b.key.id.as_str()).or_default();
+        let entry = counts.entry(case_of(b)).or_default();
         let Some(hash) = b.request_hash.as_deref() else {
             continue;
         };
-        if let Some((n, k)) = by_request.get(&(b.key.id.as_str(), b.key.repeat, hash)) {
+        if let Some((n, k)) = by_request.get(&(&b.key, hash)) {
             entry.0 += u64::from(*n);
             entry.1 += u64::from(*k);
         }

@@ -438,6 +438,7 @@ mod tests {
             key: CaseKey {
                 id: id.into(),
                 repeat: 0,
+                variant: None,
             },
             passed,
             score: if passed { 1.0 } else { 0.0 },
@@ -626,7 +627,8 @@ mod tests {
             [RemovedCase {
                 key: CaseKey {
                     id: "gone".into(),
-                    repeat: 0
+                    repeat: 0,
+                    variant: None,
                 },
                 passed: false
             }]
@@ -658,6 +660,7 @@ mod tests {
                 key: CaseKey {
                     id: format!("c{i}"),
                     repeat: 0,
+                    variant: None,
                 },
                 request_hash: format!("r{i}"),
                 samples: runs,

@@ -8,8 +8,13 @@ pub struct Echo;
 
 impl Echo {
     pub fn complete(&self, request: Request<'_>) -> Response {
+        // A conversation is echoed by its last message, the user's turn.
+        let output = match request.messages.and_then(|m| m.last()) {
+            Some(last) => last.content.clone(),
+            None => request.prompt.to_string(),
+        };
         Response {
-            output: request.prompt.to_string(),
+            output,
             // No model answered: a copy's microseconds are not a latency,
             // and a comparison must not read their noise as a regression.
             latency: None,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::headers::RateLimits;
 use super::{CallError, Request, Response};
-use crate::config::Price;
+use crate::config::{ChatMessage, Price, Role};
 use crate::config::{HttpSpec, ResponseFormat};
 use crate::error::{Error, Result};
 use crate::execute::pricing::Prices;
@@ -180,17 +180,50 @@ impl Http {
         prompt_tokens.saturating_add(8).saturating_add(completion)
     }
 
-    /// The JSON body for `prompt`.
+    /// The JSON body for one user message, `prompt`.
     pub fn body(&self, prompt: &str) -> Value {
+        self.chat_body(&[ChatMessage {
+            role: Role::User,
+            content: prompt.to_string(),
+        }])
+    }
+
+    /// The JSON body for a request: its chat messages, or its prompt.
+    pub fn request_body(&self, request: Request<'_>) -> Value {
+        match request.messages {
+            Some(messages) => self.chat_body(messages),
+            None => self.body(request.prompt),
+        }
+    }
+
+    /// The JSON body for a conversation. Anthropic takes system messages
+    /// apart from the turns, so they join the provider's own `system`.
+    fn chat_body(&self, messages: &[ChatMessage]) -> Value {
         let p = &self.params;
         if self.api == Api::Anthropic {
+            let system: Vec<&str> = p
+                .system
+                .iter()
+                .map(String::as_str)
+                .chain(
+                    messages
+                        .iter()
+                        .filter(|m| m.role == Role::System)
+                        .map(|m| m.content.as_str()),
+                )
+                .collect();
+            let turns: Vec<Value> = messages
+                .iter()
+                .filter(|m| m.role != Role::System)
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                .collect();
             let mut body = json!({
                 "model": self.model,
                 "max_tokens": p.max_tokens.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS),
-                "messages": [{"role": "user", "content": prompt}],
+                "messages": turns,
             });
-            if let Some(system) = &p.system {
-                body["system"] = json!(system);
+            if !system.is_empty() {
+                body["system"] = json!(system.join("\n\n"));
             }
             if let Some(t) = p.temperature {
                 body["temperature"] = json!(t);
@@ -203,12 +236,16 @@ impl Http {
             }
             return body;
         }
-        let mut messages = Vec::with_capacity(2);
+        let mut turns = Vec::with_capacity(messages.len() + 1);
         if let Some(system) = &p.system {
-            messages.push(json!({"role": "system", "content": system}));
+            turns.push(json!({"role": "system", "content": system}));
         }
-        messages.push(json!({"role": "user", "content": prompt}));
-        let mut body = json!({"model": self.model, "messages": messages});
+        turns.extend(
+            messages
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content})),
+        );
+        let mut body = json!({"model": self.model, "messages": turns});
         if let Some(t) = p.temperature {
             body["temperature"] = json!(t);
         }
@@ -373,7 +410,7 @@ impl Http {
 
     /// One attempt: send, wait for the whole answer, parse it.
     pub async fn complete(&self, request: Request<'_>) -> std::result::Result<Response, CallError> {
-        let (bytes, limits, latency) = self.post(&self.url, &self.body(request.prompt)).await?;
+        let (bytes, limits, latency) = self.post(&self.url, &self.request_body(request)).await?;
         let parsed = match self.api {
             Api::Anthropic => parse_anthropic(&bytes),
             _ => parse_openai(&bytes),

@@ -18,7 +18,7 @@ pub use headers::RateLimits;
 pub use http::{Api, Embeddings, Http};
 pub use replay::Replay;
 
-use crate::config::ProviderSpec;
+use crate::config::{ChatMessage, ProviderSpec};
 use crate::error::Result;
 use crate::execute::cache::{Key, key};
 use crate::execute::pricing::Prices;
@@ -29,7 +29,10 @@ use crate::record::{AnswerSource, Usage};
 pub struct Request<'a> {
     pub case_id: &'a str,
     pub repeat: u32,
+    /// The rendered prompt (a chat prompt's messages as JSON).
     pub prompt: &'a str,
+    /// A chat prompt's messages, sent as they are instead of `prompt`.
+    pub messages: Option<&'a [ChatMessage]>,
 }
 
 /// A provider's answer.
@@ -149,7 +152,7 @@ impl Provider {
             Provider::Http(p) => key::response(
                 p.api().name(),
                 p.url(),
-                &p.body(request.prompt),
+                &p.request_body(request),
                 request.repeat,
             ),
             Provider::Echo(_) => key::of(&serde_json::json!({

@@ -164,6 +164,7 @@ mod tests {
             case_id: "a",
             repeat: 0,
             prompt: "",
+            messages: None,
         };
         assert_eq!(
             replay.complete(request).unwrap().latency,
