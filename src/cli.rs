@@ -67,6 +67,40 @@ pub enum Command {
     /// Inspect or trim the response cache; delete superseded GitHub Actions cache entries.
     #[command(subcommand)]
     Cache(CacheCommand),
+
+    /// Convert another tool's eval config into an ai-evals suite.
+    ///
+    /// Example: ai-evals import promptfoo promptfooconfig.yaml -o evals.toml
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// The tools `ai-evals import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A promptfoo config (`promptfooconfig.yaml`): prompts, providers,
+    /// tests and assertions become an evals.toml (and converted dataset
+    /// files beside it). Exit 0 when everything converted, 1 when some parts
+    /// were skipped (each listed with its place), 2 when the file is not a
+    /// promptfoo config.
+    Promptfoo(ImportArgs),
+}
+
+/// The arguments of `ai-evals import promptfoo`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The promptfoo config.
+    #[arg(default_value = "promptfooconfig.yaml", value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// The suite to write; it must sit beside the promptfoo config, whose
+    /// files it names by relative path (default: evals.toml there).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite the output and the converted dataset files if they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl Cli {
@@ -79,7 +113,7 @@ impl Cli {
             Command::Merge(a) => a.format,
             Command::History(a) => a.list.format,
             Command::Bench(a) => a.format,
-            Command::Cache(_) => OutputFormat::Text,
+            Command::Cache(_) | Command::Import(_) => OutputFormat::Text,
         };
         format == OutputFormat::Json
     }

@@ -16,6 +16,7 @@ mod compare;
 mod config;
 mod error;
 mod execute;
+mod import;
 mod ingest;
 mod log;
 mod publish;

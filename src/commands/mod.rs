@@ -6,6 +6,7 @@ pub mod bench;
 pub mod cache;
 pub mod compare;
 pub mod history;
+pub mod import;
 pub mod merge;
 pub mod report;
 pub mod run;
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
             exit_code: 0,
             report,
         }),
+        Command::Import(command) => import::import(command),
     }
 }
 

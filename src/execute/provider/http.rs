@@ -51,12 +51,14 @@ impl Api {
         }
     }
 
-    fn default_key_env(self) -> Option<&'static str> {
+    /// The variables that hold the API key when the config names none,
+    /// the first one set winning (Azure's two, in promptfoo's order).
+    fn default_key_env(self) -> &'static [&'static str] {
         match self {
-            Api::OpenAi => Some("OPENAI_API_KEY"),
-            Api::AzureOpenAi => Some("AZURE_OPENAI_API_KEY"),
-            Api::Anthropic => Some("ANTHROPIC_API_KEY"),
-            Api::OpenAiCompatible => None,
+            Api::OpenAi => &["OPENAI_API_KEY"],
+            Api::AzureOpenAi => &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
+            Api::Anthropic => &["ANTHROPIC_API_KEY"],
+            Api::OpenAiCompatible => &[],
         }
     }
 }
@@ -116,7 +118,7 @@ impl Http {
         client: &reqwest::Client,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Http> {
-        let (url, embeddings_url, model) = endpoints(name, api, spec)?;
+        let (url, embeddings_url, model) = endpoints(name, api, spec, env)?;
         let timeout = check_settings(name, api, spec)?;
         let max_response_bytes = match &spec.max_response_size {
             None => DEFAULT_MAX_RESPONSE_BYTES,
@@ -723,16 +725,25 @@ fn key_error(name: &str, key: &str, message: impl Into<String>) -> Error {
 
 /// The chat URL, the embeddings URL (if the API has one) and the model
 /// name, from the API's defaults and the provider's settings.
-fn endpoints(name: &str, api: Api, spec: &HttpSpec) -> Result<(String, Option<String>, String)> {
+fn endpoints(
+    name: &str,
+    api: Api,
+    spec: &HttpSpec,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Option<String>, String)> {
     let trim = |s: &str| s.trim_end_matches('/').to_string();
     if api == Api::AzureOpenAi {
-        let endpoint = spec.endpoint.as_deref().ok_or_else(|| {
-            key_error(
-                name,
-                "endpoint",
-                "required for azure-openai (https://NAME.openai.azure.com)",
-            )
-        })?;
+        let endpoint = spec
+            .endpoint
+            .clone()
+            .or_else(|| env_base_url(api, env))
+            .ok_or_else(|| {
+                key_error(
+                    name,
+                    "endpoint",
+                    "required for azure-openai (https://NAME.openai.azure.com), or set AZURE_API_HOST / AZURE_OPENAI_API_HOST",
+                )
+            })?;
         let deployment = spec
             .deployment
             .as_deref()
@@ -741,7 +752,7 @@ fn endpoints(name: &str, api: Api, spec: &HttpSpec) -> Result<(String, Option<St
             .api_version
             .as_deref()
             .unwrap_or(AZURE_DEFAULT_API_VERSION);
-        let root = format!("{}/openai/deployments/{deployment}", trim(endpoint));
+        let root = format!("{}/openai/deployments/{deployment}", trim(&endpoint));
         return Ok((
             format!("{root}/chat/completions?api-version={version}"),
             Some(format!("{root}/embeddings?api-version={version}")),
@@ -752,8 +763,11 @@ fn endpoints(name: &str, api: Api, spec: &HttpSpec) -> Result<(String, Option<St
         .model
         .clone()
         .ok_or_else(|| key_error(name, "model", format!("required for {}", api.name())))?;
-    let base = match (api, spec.base_url.as_deref()) {
-        (_, Some(base)) => trim(base),
+    let base = match (
+        api,
+        spec.base_url.clone().or_else(|| env_base_url(api, env)),
+    ) {
+        (_, Some(base)) => trim(&base),
         (Api::OpenAi, None) => "https://api.openai.com/v1".into(),
         (Api::Anthropic, None) => "https://api.anthropic.com".into(),
         _ => {
@@ -773,6 +787,38 @@ fn endpoints(name: &str, api: Api, spec: &HttpSpec) -> Result<(String, Option<St
             model,
         )
     })
+}
+
+/// The API root the environment names when the config names none, read
+/// from the variables the official SDKs (and promptfoo) honour, so a suite
+/// points at a proxy or a local server the way the rest of a team's tools
+/// do. A `..._HOST` is a host name, served over HTTPS.
+fn env_base_url(api: Api, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let set = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let https = |host: String| format!("https://{}", host.trim_end_matches('/'));
+    match api {
+        Api::OpenAi | Api::OpenAiCompatible => set("OPENAI_API_HOST")
+            .map(|h| format!("{}/v1", https(h)))
+            .or_else(|| set("OPENAI_API_BASE_URL"))
+            .or_else(|| set("OPENAI_BASE_URL")),
+        Api::Anthropic => set("ANTHROPIC_API_BASE_URL").or_else(|| set("ANTHROPIC_BASE_URL")),
+        Api::AzureOpenAi => [
+            "AZURE_API_BASE_URL",
+            "AZURE_OPENAI_API_BASE_URL",
+            "AZURE_OPENAI_BASE_URL",
+        ]
+        .iter()
+        .find_map(|name| set(name))
+        .or_else(|| {
+            set("AZURE_API_HOST")
+                .or_else(|| set("AZURE_OPENAI_API_HOST"))
+                .map(https)
+        }),
+    }
 }
 
 /// Refuses settings the API does not have or values out of range; returns
@@ -848,13 +894,21 @@ fn api_key(
     spec: &HttpSpec,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>> {
-    let Some(var) = spec.api_key_env.as_deref().or(api.default_key_env()) else {
+    let named = spec.api_key_env.as_deref().map(|v| vec![v]);
+    let vars = named.unwrap_or_else(|| api.default_key_env().to_vec());
+    if vars.is_empty() {
         return Ok(None);
-    };
-    match env(var) {
-        Some(value) if !value.trim().is_empty() => Ok(Some(Secret::new(value.trim().to_string()))),
-        _ => Err(Error::input(format!(
-            "providers.{name}: the environment variable {var} is not set. Export the API key in it, or name another variable with api-key-env."
+    }
+    let key = vars.iter().find_map(|var| {
+        env(var)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    });
+    match key {
+        Some(value) => Ok(Some(Secret::new(value))),
+        None => Err(Error::input(format!(
+            "providers.{name}: the environment variable {} is not set. Export the API key in it, or name another variable with api-key-env.",
+            vars.join(" (or ") + &")".repeat(vars.len() - 1)
         ))),
     }
 }

@@ -1,0 +1,331 @@
+//! promptfoo's `regex` assertion runs `new RegExp(value)` (no flags) on the
+//! output; ai-evals compiles the value with Rust's `regex` crate. The two
+//! syntaxes mostly agree, but not in meaning: `\d`, `\w`, `\s` and `\b` are
+//! ASCII (`\s` a fixed list) in JavaScript and Unicode in Rust; `.` excludes
+//! `\r`, U+2028 and U+2029 as well as `\n` in JavaScript; unknown escapes such
+//! as `\a` or `\z` are literal letters in JavaScript but a bell and an anchor
+//! in Rust; `[` inside a class is literal in JavaScript and a nested class in
+//! Rust. `translate` rewrites a JavaScript pattern into a Rust pattern that
+//! matches the same strings, or says why it cannot (lookaround and
+//! backreferences have no Rust equivalent).
+
+/// JavaScript's `\s` (WhiteSpace and LineTerminator), as class items.
+const JS_SPACE: &str = r"\t\n\x0B\x0C\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
+
+/// Translates a JavaScript pattern (no flags) into Rust `regex` syntax.
+pub fn translate(js: &str) -> Result<String, String> {
+    let chars: Vec<char> = js.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                let (text, used) = escape(&chars, i + 1, false)?;
+                out.push_str(&text);
+                i += 1 + used;
+            }
+            '.' => {
+                out.push_str(r"[^\n\r\x{2028}\x{2029}]");
+                i += 1;
+            }
+            '(' => {
+                let rest: String = chars[i + 1..].iter().take(4).collect();
+                if rest.starts_with("?=") || rest.starts_with("?!") {
+                    return Err("lookahead ((?= or (?!) has no Rust regex equivalent".into());
+                }
+                if rest.starts_with("?<=") || rest.starts_with("?<!") {
+                    return Err("lookbehind ((?<= or (?<!) has no Rust regex equivalent".into());
+                }
+                if rest.starts_with("?<") {
+                    out.push_str("(?P<");
+                    i += 3;
+                } else {
+                    out.push('(');
+                    i += 1;
+                }
+            }
+            '[' => {
+                let (text, used) = class(&chars, i)?;
+                out.push_str(&text);
+                i += used;
+            }
+            '{' => {
+                // A quantifier `{n}`, `{n,}` or `{n,m}` stays; any other brace is literal.
+                match quantifier_len(&chars, i) {
+                    Some(len) => {
+                        out.extend(&chars[i..i + len]);
+                        i += len;
+                    }
+                    None => {
+                        out.push_str(r"\{");
+                        i += 1;
+                    }
+                }
+            }
+            '}' => {
+                out.push_str(r"\}");
+                i += 1;
+            }
+            ']' => {
+                out.push_str(r"\]");
+                i += 1;
+            }
+            '#' | '&' | '~' | ' ' => {
+                out.push(c);
+                i += 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn quantifier_len(chars: &[char], start: usize) -> Option<usize> {
+    let mut j = start + 1;
+    let digits = |j: &mut usize| {
+        let s = *j;
+        while *j < chars.len() && chars[*j].is_ascii_digit() {
+            *j += 1;
+        }
+        *j > s
+    };
+    if !digits(&mut j) {
+        return None;
+    }
+    if j < chars.len() && chars[j] == ',' {
+        j += 1;
+        digits(&mut j);
+    }
+    if j < chars.len() && chars[j] == '}' {
+        Some(j + 1 - start)
+    } else {
+        None
+    }
+}
+
+/// A class `[...]` starting at `start`; returns the Rust text and chars used.
+fn class(chars: &[char], start: usize) -> Result<(String, usize), String> {
+    let mut i = start + 1;
+    let negated = i < chars.len() && chars[i] == '^';
+    if negated {
+        i += 1;
+    }
+    // JavaScript: the first `]` ends the class, so `[]` is empty and `[^]` is anything.
+    if i < chars.len() && chars[i] == ']' {
+        let text = if negated {
+            r"[\x{0}-\x{10FFFF}]".to_string()
+        } else {
+            r"[^\x{0}-\x{10FFFF}]".to_string()
+        };
+        return Ok((text, i + 1 - start));
+    }
+    let mut items = String::new();
+    let mut first = true;
+    while i < chars.len() && chars[i] != ']' {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                let (text, used) = escape(chars, i + 1, true)?;
+                items.push_str(&text);
+                i += 1 + used;
+            }
+            '-' => {
+                // A range dash sits between two items; elsewhere it is literal.
+                let at_end = i + 1 < chars.len() && chars[i + 1] == ']';
+                if first || at_end {
+                    items.push_str(r"\-");
+                } else {
+                    items.push('-');
+                }
+                i += 1;
+            }
+            '[' | '&' | '~' | '^' => {
+                items.push('\\');
+                items.push(c);
+                i += 1;
+            }
+            _ => {
+                items.push(c);
+                i += 1;
+            }
+        }
+        first = false;
+    }
+    if i >= chars.len() {
+        return Err("unterminated character class".into());
+    }
+    let text = format!("[{}{}]", if negated { "^" } else { "" }, items);
+    Ok((text, i + 1 - start))
+}
+
+/// The escape after a backslash at `at`; returns the Rust text and chars used.
+fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), String> {
+    let Some(&c) = chars.get(at) else {
+        return Err("the pattern ends with a lone backslash".into());
+    };
+    let hex = |from: usize, n: usize| -> Option<u32> {
+        if from + n > chars.len() {
+            return None;
+        }
+        let s: String = chars[from..from + n].iter().collect();
+        if s.chars().all(|c| c.is_ascii_hexdigit()) {
+            u32::from_str_radix(&s, 16).ok()
+        } else {
+            None
+        }
+    };
+    let code = |v: u32| format!(r"\x{{{v:X}}}");
+    Ok(match c {
+        'd' => (if in_class { "0-9" } else { "[0-9]" }.into(), 1),
+        'w' => (
+            if in_class {
+                "0-9A-Za-z_"
+            } else {
+                "[0-9A-Za-z_]"
+            }
+            .into(),
+            1,
+        ),
+        's' => (
+            if in_class {
+                JS_SPACE.to_string()
+            } else {
+                format!("[{JS_SPACE}]")
+            },
+            1,
+        ),
+        'D' | 'W' | 'S' if in_class => {
+            return Err(format!(
+                "\\{c} inside a character class is not translated; write the class out"
+            ));
+        }
+        'D' => ("[^0-9]".into(), 1),
+        'W' => ("[^0-9A-Za-z_]".into(), 1),
+        'S' => (format!("[^{JS_SPACE}]"), 1),
+        'b' if in_class => (r"\x08".into(), 1),
+        'b' => (r"(?-u:\b)".into(), 1),
+        'B' => (r"(?-u:\B)".into(), 1),
+        't' => (r"\t".into(), 1),
+        'n' => (r"\n".into(), 1),
+        'r' => (r"\r".into(), 1),
+        'v' => (r"\x0B".into(), 1),
+        'f' => (r"\x0C".into(), 1),
+        '0' if !chars.get(at + 1).is_some_and(|c| c.is_ascii_digit()) => (r"\x00".into(), 1),
+        '1'..='9' if !in_class => {
+            return Err("backreferences (\\1 …) have no Rust regex equivalent".into());
+        }
+        'k' if chars.get(at + 1) == Some(&'<') => {
+            return Err("named backreferences (\\k<…>) have no Rust regex equivalent".into());
+        }
+        'x' => match hex(at + 1, 2) {
+            Some(v) => (code(v), 3),
+            None => ("x".into(), 1),
+        },
+        'u' => match hex(at + 1, 4) {
+            Some(high @ 0xD800..=0xDBFF)
+                if chars.get(at + 5) == Some(&'\\') && chars.get(at + 6) == Some(&'u') =>
+            {
+                match hex(at + 7, 4) {
+                    Some(low @ 0xDC00..=0xDFFF) => {
+                        let v = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        (code(v), 11)
+                    }
+                    _ => return Err("a lone surrogate escape cannot match UTF-8 text".into()),
+                }
+            }
+            Some(0xD800..=0xDFFF) => {
+                return Err("a lone surrogate escape cannot match UTF-8 text".into());
+            }
+            Some(v) => (code(v), 5),
+            None => ("u".into(), 1),
+        },
+        'c' => match chars.get(at + 1) {
+            Some(l) if l.is_ascii_alphabetic() => (code((*l as u32) % 32), 2),
+            _ => (r"\\c".into(), 1),
+        },
+        c if c.is_ascii_alphanumeric() => {
+            // Identity escape: a plain letter in JavaScript without the u flag.
+            (c.to_string(), 1)
+        }
+        c => (literal(c), 1),
+    })
+}
+
+/// A character as a Rust regex literal.
+fn literal(c: char) -> String {
+    if c.is_ascii_punctuation() || c == ' ' {
+        if c == ' ' {
+            " ".into()
+        } else {
+            format!("\\{c}")
+        }
+    } else {
+        c.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex::Regex;
+
+    fn rust(js: &str) -> Regex {
+        Regex::new(&translate(js).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn ascii_classes_like_javascript() {
+        let d = rust(r"^\d+$");
+        assert!(d.is_match("123"));
+        assert!(
+            !d.is_match("١٢٣"),
+            "Arabic-Indic digits are not \\d in JavaScript"
+        );
+        let w = rust(r"^\w+$");
+        assert!(!w.is_match("été"), "é is not \\w in JavaScript");
+        let b = rust(r"\bcat\b");
+        assert!(b.is_match("a cat."));
+        let s = rust(r"a\sb");
+        assert!(s.is_match("a\u{FEFF}b"), "U+FEFF is \\s in JavaScript");
+        assert!(!s.is_match("a\u{85}b"), "U+0085 is not \\s in JavaScript");
+    }
+
+    #[test]
+    fn dot_excludes_all_line_terminators() {
+        let r = rust("a.b");
+        assert!(r.is_match("axb"));
+        assert!(!r.is_match("a\rb"));
+        assert!(!r.is_match("a\u{2028}b"));
+    }
+
+    #[test]
+    fn identity_escapes_and_literal_braces() {
+        assert!(
+            rust(r"\a\z").is_match("az"),
+            "\\a and \\z are letters in JavaScript"
+        );
+        assert!(rust(r"{foo}").is_match("{foo}"));
+        assert!(rust(r"a{2}").is_match("aa"));
+        assert!(rust(r"\/path\/").is_match("/path/"));
+        assert!(rust(r"[[]").is_match("["));
+        assert!(rust(r"[a-c&~]").is_match("&"));
+        assert!(!rust(r"[]").is_match("x"), "[] matches nothing");
+        assert!(rust(r"[^]").is_match("\n"), "[^] matches anything");
+        assert!(rust(r"\u00e9").is_match("é"));
+        assert!(rust(r"\uD83D\uDE00").is_match("😀"));
+        assert!(rust(r"(?<year>\d{4})").is_match("2024"));
+        assert!(rust(r"[\d\s-]+").is_match("12 3-4"));
+    }
+
+    #[test]
+    fn untranslatable_constructs_say_why() {
+        assert!(translate(r"foo(?=bar)").unwrap_err().contains("lookahead"));
+        assert!(translate(r"(?<!x)y").unwrap_err().contains("lookbehind"));
+        assert!(translate(r"(a)\1").unwrap_err().contains("backreference"));
+        assert!(translate(r"[\S]").is_err());
+    }
+}

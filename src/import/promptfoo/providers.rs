@@ -1,0 +1,668 @@
+//! promptfoo providers → `[providers.NAME]` tables.
+//!
+//! Base URLs and keys are resolved as promptfoo resolves them. A URL the
+//! promptfoo config itself sets (`config.apiHost`, `config.apiBaseUrl`, its
+//! `env:` block) is written into the suite; the process environment's URL
+//! variables are left to ai-evals, which reads the same ones at run time,
+//! and API keys are never copied, only the name of the variable that holds
+//! one:
+//! - OpenAI (`openai:…`): `config.apiHost` (→ `https://HOST/v1`), then
+//!   `config.apiBaseUrl`, then `$OPENAI_API_HOST` (→ `https://HOST/v1`), then
+//!   `$OPENAI_API_BASE_URL`, then `$OPENAI_BASE_URL`, else
+//!   `https://api.openai.com/v1`; a base URL with no path gets `/v1`. Key:
+//!   `config.apiKey`, else `$<config.apiKeyEnvar>`, else `$OPENAI_API_KEY`.
+//! - Anthropic: `config.apiBaseUrl`, then `$ANTHROPIC_API_BASE_URL`, then the
+//!   Anthropic SDK's `$ANTHROPIC_BASE_URL`, else `https://api.anthropic.com`.
+//!   Key: `config.apiKey`, else `$ANTHROPIC_API_KEY`.
+//! - Azure: `config.apiHost`/`config.apiBaseUrl`, else the first set of
+//!   `$AZURE_API_BASE_URL`, `$AZURE_OPENAI_API_BASE_URL`,
+//!   `$AZURE_OPENAI_BASE_URL`, `$AZURE_API_HOST`, `$AZURE_OPENAI_API_HOST`
+//!   (hosts → `https://HOST`). Key: `config.apiKey`, `$<apiKeyEnvar>`,
+//!   `$AZURE_API_KEY`, `$AZURE_OPENAI_API_KEY`, else Entra ID credentials.
+//!
+//! A config's top-level `env:` block overrides the process environment.
+
+use serde_json::{Map, Value, json};
+
+use super::yaml::{Kind, Node};
+use super::{Ctx, Place};
+
+/// What a grading provider is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraderKind {
+    Judge,
+    Embeddings,
+}
+
+/// A converted provider.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    /// promptfoo ids and labels that refer to it.
+    pub aliases: Vec<String>,
+    pub table: Map<String, Value>,
+    /// Comment lines for the emitted table (where a URL came from, …).
+    pub comments: Vec<String>,
+}
+
+/// The model promptfoo grades llm-rubric with when no grader is set (the
+/// OpenAI default in the promptfoo version this was written against; other
+/// versions use other models, and without an OpenAI key promptfoo falls back
+/// to other vendors' defaults).
+pub const DEFAULT_GRADER_MODEL: &str = "gpt-5.5-2026-04-23";
+/// promptfoo's default embedding model for `similar`.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-large";
+
+/// A provider's name from its label or id: letters, digits, `-`, `_`, `.`.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        "provider".into()
+    } else {
+        out
+    }
+}
+
+/// Converts the `providers` (or `targets`) value.
+pub fn convert_all(ctx: &mut Ctx, node: &Node, key: &str) {
+    match &node.kind {
+        Kind::Str(id) => {
+            let p = Place::config(ctx, node.line, key.to_string());
+            convert_one(ctx, id, None, None, &p);
+        }
+        Kind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{key}[{i}]");
+                let p = Place::config(ctx, item.line, path.clone());
+                match &item.kind {
+                    Kind::Str(id) => {
+                        convert_one(ctx, id, None, None, &p);
+                    }
+                    Kind::Map(entries) => {
+                        if let Some(id) = item.get("id").and_then(Node::as_str) {
+                            convert_one(
+                                ctx,
+                                id,
+                                item.get("label").and_then(Node::as_str),
+                                Some(item),
+                                &p,
+                            );
+                        } else if entries.len() == 1 {
+                            // { "openai:gpt-4": { config: … } }
+                            let (id, body) = &entries[0];
+                            let id = body
+                                .get("id")
+                                .and_then(Node::as_str)
+                                .unwrap_or(id)
+                                .to_string();
+                            convert_one(
+                                ctx,
+                                &id,
+                                body.get("label").and_then(Node::as_str),
+                                Some(body),
+                                &p,
+                            );
+                        } else {
+                            ctx.skip(p, "provider", "an object without an `id`");
+                        }
+                    }
+                    _ => ctx.skip(p, "provider", "neither an id nor an object"),
+                }
+            }
+        }
+        _ => {
+            let p = Place::config(ctx, node.line, key.to_string());
+            ctx.skip(p, "providers", "neither an id nor a list of providers");
+        }
+    }
+}
+
+/// Converts one provider; returns its name.
+pub fn convert_one(
+    ctx: &mut Ctx,
+    id: &str,
+    label: Option<&str>,
+    options: Option<&Node>,
+    place: &Place,
+) -> Option<String> {
+    let what = format!("provider `{id}`");
+    if let Some(existing) = ctx
+        .providers
+        .iter()
+        .find(|p| p.aliases.iter().any(|a| a == id) && label.is_none())
+    {
+        return Some(existing.name.clone());
+    }
+    let config = options.and_then(|o| o.get("config"));
+    if let Some(opts) = options {
+        for (k, _) in opts.entries().unwrap_or(&[]) {
+            match k.as_str() {
+                "id" | "label" | "config" => {}
+                "prompts" => ctx.skip(place.clone(), &format!("{what}: prompts"), "a provider-specific prompt list is dropped: ai-evals runs every prompt on every provider of the matrix"),
+                "env" => ctx.note(place.clone(), &format!("{what}: env"), "provider-level env overrides were only read for base URLs; keys are never copied"),
+                other => ctx.skip(place.clone(), &format!("{what}: {other}"), "no ai-evals counterpart (transforms, delays, … are not converted)"),
+            }
+        }
+    }
+    let env = |ctx: &Ctx, name: &str| -> Option<String> {
+        options
+            .and_then(|o| o.get("env"))
+            .and_then(|e| e.get(name))
+            .and_then(Node::as_str)
+            .map(str::to_string)
+            .or_else(|| ctx.env_var(name))
+            .filter(|v| !v.is_empty())
+    };
+    let mut table = Map::new();
+    let mut comments = Vec::new();
+    let (api, model) = parse_id(id);
+    match api {
+        Api::Echo => {
+            table.insert("type".into(), json!("echo"));
+        }
+        Api::OpenAi => {
+            let model = model?;
+            let host = cfg_str(config, "apiHost");
+            let base = cfg_str(config, "apiBaseUrl");
+            let (url, from) = if let Some(h) = host {
+                (
+                    Some(format!("https://{h}/v1")),
+                    "config.apiHost".to_string(),
+                )
+            } else if let Some(b) = base {
+                (
+                    Some(normalize_openai_base(&b)),
+                    "config.apiBaseUrl".to_string(),
+                )
+            } else if let Some(h) = env(ctx, "OPENAI_API_HOST") {
+                (
+                    Some(format!("https://{h}/v1")),
+                    "$OPENAI_API_HOST".to_string(),
+                )
+            } else if let Some(b) = env(ctx, "OPENAI_API_BASE_URL") {
+                (Some(b), "$OPENAI_API_BASE_URL".to_string())
+            } else if let Some(b) = env(ctx, "OPENAI_BASE_URL") {
+                (Some(b), "$OPENAI_BASE_URL".to_string())
+            } else {
+                (None, String::new())
+            };
+            let compatible = url
+                .as_deref()
+                .is_some_and(|u| !u.starts_with("https://api.openai.com"));
+            table.insert(
+                "type".into(),
+                json!(if compatible {
+                    "openai-compatible"
+                } else {
+                    "openai"
+                }),
+            );
+            table.insert("model".into(), json!(model));
+            if let Some(u) = url {
+                comments.push(format!("base-url from {from} at conversion time"));
+                table.insert("base-url".into(), json!(u));
+            }
+            key_env(
+                ctx,
+                config,
+                &mut table,
+                compatible.then_some("OPENAI_API_KEY"),
+                place,
+                &what,
+            );
+        }
+        Api::Anthropic => {
+            let model = model?;
+            table.insert("type".into(), json!("anthropic"));
+            table.insert("model".into(), json!(model));
+            let url = cfg_str(config, "apiBaseUrl")
+                .map(|u| (u, "config.apiBaseUrl"))
+                .or_else(|| {
+                    env(ctx, "ANTHROPIC_API_BASE_URL").map(|u| (u, "$ANTHROPIC_API_BASE_URL"))
+                })
+                .or_else(|| env(ctx, "ANTHROPIC_BASE_URL").map(|u| (u, "$ANTHROPIC_BASE_URL")));
+            if let Some((u, from)) = url {
+                comments.push(format!("base-url from {from} at conversion time"));
+                table.insert("base-url".into(), json!(u));
+            }
+            key_env(ctx, config, &mut table, None, place, &what);
+        }
+        Api::Azure => {
+            let deployment = model?;
+            table.insert("type".into(), json!("azure-openai"));
+            table.insert("deployment".into(), json!(deployment));
+            let endpoint = if let Some(h) = cfg_str(config, "apiHost") {
+                Some((host_url(&h), "config.apiHost".to_string()))
+            } else if let Some(b) = cfg_str(config, "apiBaseUrl") {
+                Some((
+                    b.trim_end_matches('/').to_string(),
+                    "config.apiBaseUrl".to_string(),
+                ))
+            } else {
+                [
+                    "AZURE_API_BASE_URL",
+                    "AZURE_OPENAI_API_BASE_URL",
+                    "AZURE_OPENAI_BASE_URL",
+                    "AZURE_API_HOST",
+                    "AZURE_OPENAI_API_HOST",
+                ]
+                .iter()
+                .find_map(|name| {
+                    env(ctx, name).map(|v| {
+                        let url = if name.ends_with("_HOST") {
+                            host_url(&v)
+                        } else {
+                            v.trim_end_matches('/').to_string()
+                        };
+                        (url, format!("${name}"))
+                    })
+                })
+            };
+            match endpoint {
+                Some((url, from)) => {
+                    comments.push(format!("endpoint from {from} at conversion time"));
+                    table.insert("endpoint".into(), json!(url));
+                }
+                None => ctx.note(
+                    place.clone(),
+                    &what,
+                    "no endpoint in the config: ai-evals reads it at run time from AZURE_API_BASE_URL, AZURE_OPENAI_API_BASE_URL, AZURE_OPENAI_BASE_URL, AZURE_API_HOST or AZURE_OPENAI_API_HOST, as promptfoo does",
+                ),
+            }
+            if let Some(v) = cfg_str(config, "apiVersion") {
+                table.insert("api-version".into(), json!(v));
+            } else {
+                ctx.note(place.clone(), &what, "no apiVersion: promptfoo's default Azure API version differs from ai-evals' (2024-10-21); set api-version if it matters");
+            }
+            // promptfoo reads AZURE_API_KEY before AZURE_OPENAI_API_KEY.
+            let default_var = if ctx.env_var("AZURE_API_KEY").is_some() {
+                Some("AZURE_API_KEY")
+            } else {
+                None
+            };
+            key_env(ctx, config, &mut table, default_var, place, &what);
+        }
+        Api::Unsupported(why) => {
+            ctx.skip(place.clone(), &what, &why);
+            return None;
+        }
+    }
+    if let Some(cfg) = config {
+        let api = api_name(&table);
+        convert_config(ctx, cfg, &mut table, api, place, &what);
+    }
+    let base_name = sanitize(label.unwrap_or(id));
+    let mut name = base_name.clone();
+    let mut n = 1;
+    while ctx.providers.iter().any(|p| p.name == name) {
+        n += 1;
+        name = format!("{base_name}-{n}");
+    }
+    let mut aliases = vec![id.to_string()];
+    if let Some(l) = label {
+        aliases.push(l.to_string());
+    }
+    ctx.providers.push(Provider {
+        name: name.clone(),
+        aliases,
+        table,
+        comments,
+    });
+    Some(name)
+}
+
+fn api_name(table: &Map<String, Value>) -> String {
+    table
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn host_url(h: &str) -> String {
+    let h = h
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    format!("https://{h}")
+}
+
+/// promptfoo adds `/v1` to an OpenAI base URL that has no path.
+fn normalize_openai_base(url: &str) -> String {
+    if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
+        let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+        if path.is_empty() || path == "/" {
+            return format!("{}/v1", url.trim_end_matches('/'));
+        }
+    }
+    url.to_string()
+}
+
+fn cfg_str(config: Option<&Node>, key: &str) -> Option<String> {
+    config
+        .and_then(|c| c.get(key))
+        .and_then(Node::as_str)
+        .map(str::to_string)
+}
+
+fn key_env(
+    ctx: &mut Ctx,
+    config: Option<&Node>,
+    table: &mut Map<String, Value>,
+    default: Option<&str>,
+    place: &Place,
+    what: &str,
+) {
+    if config.and_then(|c| c.get("apiKey")).is_some() {
+        ctx.skip(
+            place.clone(),
+            &format!("{what}: config.apiKey"),
+            "a literal API key is never copied; export it and set api-key-env",
+        );
+    }
+    if config
+        .and_then(|c| c.get("apiKeyRequired"))
+        .and_then(|n| match n.kind {
+            Kind::Bool(b) => Some(b),
+            _ => None,
+        })
+        == Some(false)
+    {
+        return;
+    }
+    if let Some(var) = cfg_str(config, "apiKeyEnvar") {
+        table.insert("api-key-env".into(), json!(var));
+    } else if let Some(var) = default {
+        table.insert("api-key-env".into(), json!(var));
+    }
+}
+
+/// Sampling and format settings from `config`.
+fn convert_config(
+    ctx: &mut Ctx,
+    cfg: &Node,
+    table: &mut Map<String, Value>,
+    api: String,
+    place: &Place,
+    what: &str,
+) {
+    let Some(entries) = cfg.entries() else { return };
+    for (k, v) in entries {
+        let key_what = format!("{what}: config.{k}");
+        match k.as_str() {
+            "apiHost" | "apiBaseUrl" | "apiKey" | "apiKeyEnvar" | "apiKeyRequired"
+            | "apiVersion" => {}
+            "temperature" | "top_p" => match v.as_f64() {
+                Some(f) => {
+                    table.insert(k.replace('_', "-"), json!(f));
+                }
+                None => ctx.skip(place.clone(), &key_what, "not a number"),
+            },
+            "max_tokens" | "max_completion_tokens" => match v.as_f64() {
+                Some(f) if f >= 1.0 => {
+                    table.insert("max-tokens".into(), json!(f as u64));
+                }
+                _ => ctx.skip(place.clone(), &key_what, "not a positive whole number"),
+            },
+            "seed" => match v.kind {
+                Kind::Int(i) if api != "anthropic" => {
+                    table.insert("seed".into(), json!(i));
+                }
+                _ => ctx.skip(
+                    place.clone(),
+                    &key_what,
+                    "not a whole number, or the API has no seed",
+                ),
+            },
+            "stop" => match &v.kind {
+                Kind::Str(s) => {
+                    table.insert("stop".into(), json!([s]));
+                }
+                Kind::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
+                    table.insert(
+                        "stop".into(),
+                        json!(items.iter().filter_map(Node::as_str).collect::<Vec<_>>()),
+                    );
+                }
+                _ => ctx.skip(place.clone(), &key_what, "not a text or a list of texts"),
+            },
+            "stop_sequences" if api == "anthropic" => match &v.kind {
+                Kind::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
+                    table.insert(
+                        "stop".into(),
+                        json!(items.iter().filter_map(Node::as_str).collect::<Vec<_>>()),
+                    );
+                }
+                _ => ctx.skip(place.clone(), &key_what, "not a list of texts"),
+            },
+            "response_format" => {
+                let ty = v.get("type").and_then(Node::as_str);
+                match ty {
+                    Some("json_object") if api != "anthropic" => {
+                        table.insert("response-format".into(), json!("json"));
+                    }
+                    Some("text") => {
+                        table.insert("response-format".into(), json!("text"));
+                    }
+                    _ => ctx.skip(place.clone(), &key_what, "only {type: json_object} and {type: text} have ai-evals counterparts (json_schema does not)"),
+                }
+            }
+            "cost" => match v.as_f64() {
+                // promptfoo: USD per token, input and output alike.
+                Some(c) => {
+                    table.insert(
+                        "price".into(),
+                        json!({ "input": c * 1e6, "output": c * 1e6 }),
+                    );
+                }
+                None => ctx.skip(place.clone(), &key_what, "not a number"),
+            },
+            "system" if api == "anthropic" => match v.as_str() {
+                Some(s) => {
+                    table.insert("system".into(), json!(s));
+                }
+                None => ctx.skip(place.clone(), &key_what, "not a text"),
+            },
+            _ => ctx.skip(place.clone(), &key_what, "no ai-evals counterpart"),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Api {
+    Echo,
+    OpenAi,
+    Anthropic,
+    Azure,
+    Unsupported(String),
+}
+
+/// The API and model (or Azure deployment) of a promptfoo provider id.
+fn parse_id(id: &str) -> (Api, Option<String>) {
+    if id == "echo" {
+        return (Api::Echo, None);
+    }
+    let parts: Vec<&str> = id.splitn(3, ':').collect();
+    let unsupported = |why: &str| (Api::Unsupported(why.to_string()), None);
+    match parts.as_slice() {
+        ["openai", "chat", model] => (Api::OpenAi, Some(model.to_string())),
+        ["openai", "completion", _] => {
+            unsupported("the legacy Completions API; ai-evals calls Chat Completions")
+        }
+        ["openai", "responses", _] => {
+            unsupported("the Responses API; ai-evals calls Chat Completions")
+        }
+        ["openai", kind, _]
+            if [
+                "embedding",
+                "embeddings",
+                "image",
+                "moderation",
+                "assistant",
+                "realtime",
+                "transcription",
+                "tts",
+                "video",
+                "agents",
+                "codex-sdk",
+            ]
+            .contains(kind) =>
+        {
+            unsupported("not a chat model provider")
+        }
+        ["openai", model] => (Api::OpenAi, Some(model.to_string())),
+        ["openai", model, rest] => (Api::OpenAi, Some(format!("{model}:{rest}"))),
+        ["anthropic", "messages", model] => (Api::Anthropic, Some(model.to_string())),
+        ["anthropic", "completion", _] => unsupported("the legacy Anthropic Text Completions API"),
+        ["anthropic", model] if model.starts_with("claude") => {
+            (Api::Anthropic, Some(model.to_string()))
+        }
+        ["azure" | "azureopenai", "chat", deployment] => (Api::Azure, Some(deployment.to_string())),
+        ["azure" | "azureopenai", kind, _] => {
+            unsupported(&format!("the Azure `{kind}` API; only azure:chat converts"))
+        }
+        _ => unsupported(
+            "not an OpenAI, Anthropic, Azure OpenAI, OpenAI-compatible or echo provider",
+        ),
+    }
+}
+
+/// A grading provider (`options.provider` or an assertion's `provider`): a
+/// provider name in the converted suite.
+pub fn grader(ctx: &mut Ctx, node: &Node, kind: GraderKind, place: &Place) -> Option<String> {
+    match &node.kind {
+        Kind::Str(id) => grader_from_id(ctx, id, None, None, kind, place),
+        Kind::Map(_) => {
+            // { text: …, embedding: … } picks by use; { id, config } is one provider.
+            let by_kind = match kind {
+                GraderKind::Judge => node.get("text"),
+                GraderKind::Embeddings => node.get("embedding"),
+            };
+            if let Some(inner) = by_kind {
+                return grader(ctx, inner, kind, place);
+            }
+            match node.get("id").and_then(Node::as_str) {
+                Some(id) => grader_from_id(
+                    ctx,
+                    id,
+                    node.get("label").and_then(Node::as_str),
+                    Some(node),
+                    kind,
+                    place,
+                ),
+                None => {
+                    ctx.skip(
+                        place.clone(),
+                        "grading provider",
+                        "an object without an `id`",
+                    );
+                    None
+                }
+            }
+        }
+        _ => {
+            ctx.skip(
+                place.clone(),
+                "grading provider",
+                "neither an id nor an object",
+            );
+            None
+        }
+    }
+}
+
+fn grader_from_id(
+    ctx: &mut Ctx,
+    id: &str,
+    label: Option<&str>,
+    options: Option<&Node>,
+    kind: GraderKind,
+    place: &Place,
+) -> Option<String> {
+    if let Some(p) = ctx
+        .providers
+        .iter()
+        .find(|p| p.aliases.iter().any(|a| a == id))
+    {
+        return Some(p.name.clone());
+    }
+    if kind == GraderKind::Embeddings {
+        // openai:embedding(s):MODEL, azure:embedding(s):DEPLOYMENT
+        let parts: Vec<&str> = id.splitn(3, ':').collect();
+        let chat_id = match parts.as_slice() {
+            ["openai", "embedding" | "embeddings", model] => format!("openai:chat:{model}"),
+            ["azure" | "azureopenai", "embedding" | "embeddings", d] => format!("azure:chat:{d}"),
+            _ => {
+                ctx.skip(
+                    place.clone(),
+                    &format!("grading provider `{id}`"),
+                    "only openai:embedding(s) and azure:embedding(s) providers embed in ai-evals",
+                );
+                return None;
+            }
+        };
+        let name = convert_one(ctx, &chat_id, Some(label.unwrap_or(id)), options, place)?;
+        if let Some(p) = ctx.providers.iter_mut().find(|p| p.name == name) {
+            p.aliases.push(id.to_string());
+        }
+        return Some(name);
+    }
+    let name = convert_one(ctx, id, label, options, place)?;
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(matches!(parse_id("openai:gpt-4.1"), (Api::OpenAi, Some(m)) if m == "gpt-4.1"));
+        assert!(matches!(parse_id("openai:chat:gpt-4o"), (Api::OpenAi, Some(m)) if m == "gpt-4o"));
+        assert!(
+            matches!(parse_id("openai:ft:gpt-4o:org::id"), (Api::OpenAi, Some(m)) if m == "ft:gpt-4o:org::id")
+        );
+        assert!(matches!(
+            parse_id("anthropic:messages:claude-3-5-haiku-latest"),
+            (Api::Anthropic, Some(_))
+        ));
+        assert!(
+            matches!(parse_id("azureopenai:chat:my-dep"), (Api::Azure, Some(d)) if d == "my-dep")
+        );
+        assert!(matches!(
+            parse_id("openai:completion:davinci"),
+            (Api::Unsupported(_), _)
+        ));
+        assert!(matches!(
+            parse_id("replicate:meta/llama"),
+            (Api::Unsupported(_), _)
+        ));
+        assert!(matches!(parse_id("echo"), (Api::Echo, None)));
+    }
+
+    #[test]
+    fn names_and_urls() {
+        assert_eq!(sanitize("Claude 3.7 Sonnet"), "Claude-3.7-Sonnet");
+        assert_eq!(sanitize("openai:gpt-4.1"), "openai-gpt-4.1");
+        assert_eq!(
+            normalize_openai_base("http://localhost:11434"),
+            "http://localhost:11434/v1"
+        );
+        assert_eq!(
+            normalize_openai_base("http://localhost:11434/v1"),
+            "http://localhost:11434/v1"
+        );
+        assert_eq!(
+            host_url("x.openai.azure.com/"),
+            "https://x.openai.azure.com"
+        );
+    }
+}

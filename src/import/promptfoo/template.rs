@@ -1,0 +1,491 @@
+//! Nunjucks (promptfoo) → minijinja (ai-evals) template translation.
+//!
+//! Most templates are the same text in both engines. What differs and is
+//! handled here:
+//! - `| dump` (JSON.stringify) becomes `| tojson` (noted: minijinja's `tojson`
+//!   also escapes `<`, `>`, `&` and `'` as `\u003c` …, JSON.stringify does not);
+//! - `x | load` (promptfoo's JSON.parse filter) on a plain variable becomes the
+//!   variable `x__json`, which the converter fills with the parsed value in
+//!   every test that sets `x` (minijinja has no JSON-parsing filter);
+//! - `x.length` (a JavaScript property) becomes `(x | length)`.
+//!
+//! Refused, with the reason: `env.*` (the process environment), JavaScript
+//! method calls (`x.toUpperCase()`), JavaScript operators (`===`, `&&`, `!`),
+//! filters minijinja lacks, `{% for k, v in obj %}` over an object, and
+//! `include`/`import`/`extends`, which need template files.
+
+use std::collections::BTreeSet;
+
+/// A translated template.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Translated {
+    pub text: String,
+    /// Variables used as `x | load`: each needs an `x__json` variable.
+    pub load_vars: BTreeSet<String>,
+    /// Approximations worth telling (not refusals).
+    pub notes: Vec<String>,
+}
+
+/// The suffix of the variable that holds `x | load` already parsed.
+pub const LOAD_SUFFIX: &str = "__json";
+
+/// minijinja's built-in filters (default features plus `json`), which is what
+/// ai-evals' prompt environment has.
+const MINIJINJA_FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "zip",
+];
+
+const TAGS_OK: &[&str] = &[
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "for",
+    "endfor",
+    "set",
+    "endset",
+    "raw",
+    "endraw",
+    "filter",
+    "endfilter",
+    "macro",
+    "endmacro",
+    "call",
+    "endcall",
+];
+
+/// Whether the text has template syntax at all.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Translates a Nunjucks template, or says why it cannot be.
+pub fn translate(src: &str) -> Result<Translated, String> {
+    let mut out = Translated::default();
+    let mut text = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(pos) = find_open(rest) {
+        text.push_str(&rest[..pos]);
+        let tail = &rest[pos..];
+        if tail.starts_with("{#") {
+            let end = tail.find("#}").ok_or("an unclosed {# comment")? + 2;
+            text.push_str(&tail[..end]);
+            rest = &tail[end..];
+            continue;
+        }
+        let close = if tail.starts_with("{{") { "}}" } else { "%}" };
+        let end = find_close(tail, close).ok_or_else(|| format!("an unclosed {}", &tail[..2]))?;
+        let inner = &tail[2..end];
+        let block = tail.starts_with("{%");
+        let translated = translate_tag(inner, block, &mut out)?;
+        text.push_str(&tail[..2]);
+        text.push_str(&translated);
+        text.push_str(close);
+        rest = &tail[end + 2..];
+        if block && first_word(inner) == "raw" {
+            let endraw = find_endraw(rest).ok_or("an unclosed {% raw %}")?;
+            text.push_str(&rest[..endraw]);
+            rest = &rest[endraw..];
+        }
+    }
+    text.push_str(rest);
+    out.text = text;
+    Ok(out)
+}
+
+fn find_open(s: &str) -> Option<usize> {
+    ["{{", "{%", "{#"].iter().filter_map(|p| s.find(p)).min()
+}
+
+fn find_endraw(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = s[from..].find("{%") {
+        let at = from + p;
+        let inner_end = s[at..].find("%}")?;
+        if first_word(&s[at + 2..at + inner_end]) == "endraw" {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// The offset of `close` in `s` (which starts with the opening pair), skipping
+/// string literals.
+fn find_close(s: &str, close: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 2;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => {
+                if b == b'"' || b == b'\'' {
+                    quote = Some(b);
+                } else if s[i..].starts_with(close) {
+                    return Some(i);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn first_word(inner: &str) -> &str {
+    let t = inner.trim_start_matches(['-', '+', '~']).trim_start();
+    let end = t
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(t.len());
+    &t[..end]
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Other(String),
+    Space(String),
+}
+
+fn tokenize(s: &str) -> Vec<Tok> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            let start = i;
+            while i < chars.len() && chars[i].is_whitespace() {
+                i += 1;
+            }
+            toks.push(Tok::Space(chars[start..i].iter().collect()));
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            toks.push(Tok::Ident(chars[start..i].iter().collect()));
+        } else if c == '"' || c == '\'' {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            toks.push(Tok::Other(chars[start..i].iter().collect()));
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
+            toks.push(Tok::Other(chars[start..i].iter().collect()));
+        } else {
+            // Multi-character operators are kept together.
+            let three: String = chars[i..].iter().take(3).collect();
+            let two: String = chars[i..].iter().take(2).collect();
+            if three == "===" || three == "!==" {
+                toks.push(Tok::Other(three));
+                i += 3;
+            } else if ["==", "!=", "<=", ">=", "&&", "||", "//", "**"].contains(&two.as_str()) {
+                toks.push(Tok::Other(two));
+                i += 2;
+            } else {
+                toks.push(Tok::Other(c.to_string()));
+                i += 1;
+            }
+        }
+    }
+    toks
+}
+
+fn is_ident(t: Option<&Tok>, name: &str) -> bool {
+    matches!(t, Some(Tok::Ident(s)) if s == name)
+}
+
+fn is_other(t: Option<&Tok>, s: &str) -> bool {
+    matches!(t, Some(Tok::Other(o)) if o == s)
+}
+
+fn text_of(t: &Tok) -> &str {
+    match t {
+        Tok::Ident(s) | Tok::Other(s) | Tok::Space(s) => s,
+    }
+}
+
+fn translate_tag(inner: &str, block: bool, out: &mut Translated) -> Result<String, String> {
+    if block {
+        let word = first_word(inner);
+        if !TAGS_OK.contains(&word) {
+            return Err(format!(
+                "the {{% {word} %}} tag is not translated (minijinja in ai-evals has no template files to include)"
+            ));
+        }
+    }
+    // Non-space tokens with their positions in `all`.
+    let all = tokenize(inner);
+    let sig: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Tok::Space(_)))
+        .map(|(i, _)| i)
+        .collect();
+    if block && first_word(inner) == "for" {
+        // `for a, b in x` iterates an object's pairs in Nunjucks.
+        let words: Vec<&Tok> = sig.iter().map(|&i| &all[i]).collect();
+        if words.len() > 2 && is_other(words.get(2).copied(), ",") {
+            return Err(
+                "{% for key, value in object %} iterates an object in Nunjucks; minijinja needs `object | items`"
+                    .into(),
+            );
+        }
+    }
+    let get = |k: usize| sig.get(k).map(|&i| &all[i]);
+    // Edits: replace the tokens in sig[a..b] with text.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut k = 0;
+    while k < sig.len() {
+        let t = get(k).unwrap();
+        match t {
+            Tok::Other(op) if ["===", "!==", "&&", "||"].contains(&op.as_str()) => {
+                return Err(format!(
+                    "the JavaScript operator {op} has no minijinja equivalent"
+                ));
+            }
+            Tok::Other(op) if op == "!" => {
+                return Err(
+                    "the JavaScript operator ! has no minijinja equivalent (use `not`)".into(),
+                );
+            }
+            Tok::Ident(name)
+                if name == "env"
+                    && !is_other(k.checked_sub(1).and_then(get), ".")
+                    && (is_other(get(k + 1), ".") || is_other(get(k + 1), "[")) =>
+            {
+                return Err(
+                    "`env` (the process environment) is not available in ai-evals templates".into(),
+                );
+            }
+            Tok::Other(p) if p == "|" => {
+                let Some(Tok::Ident(filter)) = get(k + 1) else {
+                    return Err("a filter name is missing after |".into());
+                };
+                match filter.as_str() {
+                    "dump" => {
+                        if is_other(get(k + 2), "(") {
+                            return Err("`dump` with arguments is not translated".into());
+                        }
+                        edits.push((k + 1, k + 2, "tojson".into()));
+                        out.notes.push(
+                            "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)"
+                                .into(),
+                        );
+                    }
+                    "load" => {
+                        // `name | load`, the name a plain variable (not an attribute).
+                        let prev = k.checked_sub(1).and_then(get);
+                        let before = k.checked_sub(2).and_then(get);
+                        match prev {
+                            Some(Tok::Ident(var))
+                                if !is_other(before, ".")
+                                    && !is_other(before, "|")
+                                    && !is_ident(before, "in") =>
+                            {
+                                out.load_vars.insert(var.clone());
+                                edits.push((k - 1, k + 2, format!("{var}{LOAD_SUFFIX}")));
+                            }
+                            _ => {
+                                return Err(
+                                    "`| load` (JSON.parse) is translated only on a plain variable"
+                                        .into(),
+                                );
+                            }
+                        }
+                    }
+                    f if MINIJINJA_FILTERS.contains(&f) => {}
+                    f => return Err(format!("the filter `{f}` does not exist in minijinja")),
+                }
+                k += 2;
+                continue;
+            }
+            Tok::Other(p) if p == "." => {
+                if let Some(Tok::Ident(prop)) = get(k + 1) {
+                    if is_other(get(k + 2), "(") {
+                        return Err(format!(
+                            "the JavaScript method call .{prop}() has no minijinja equivalent"
+                        ));
+                    }
+                    if prop == "length" {
+                        // Walk back over an `a.b.c` chain.
+                        let mut s = k;
+                        while let Some(Tok::Ident(_)) = s.checked_sub(1).and_then(get) {
+                            s -= 1;
+                            if is_other(s.checked_sub(1).and_then(get), ".") {
+                                s -= 1;
+                            } else {
+                                break;
+                            }
+                        }
+                        if s == k {
+                            // `(expr).length`: left as attribute access, which is
+                            // right when expr is an object with a `length` key.
+                            out.notes.push(
+                                "`(…).length` kept as attribute access: right for an object's `length` key, an error in minijinja for a list or text"
+                                    .into(),
+                            );
+                            k += 2;
+                            continue;
+                        }
+                        let chain: String = (s..k).map(|j| text_of(get(j).unwrap())).collect();
+                        edits.push((s, k + 2, format!("({chain} | length)")));
+                        out.notes.push(
+                            "`x.length` became `(x | length)`: right for a list or text, wrong if x is an object with a `length` key"
+                                .into(),
+                        );
+                        k += 2;
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    if edits.is_empty() {
+        return Ok(inner.to_string());
+    }
+    // Rebuild: tokens outside edits verbatim (spaces kept), edits replaced.
+    let mut result = String::new();
+    let mut skip_until: Option<usize> = None; // index into `all`
+    let mut e = 0;
+    edits.sort_by_key(|x| x.0);
+    for (idx, tok) in all.iter().enumerate() {
+        if let Some(u) = skip_until {
+            if idx < u {
+                continue;
+            }
+            skip_until = None;
+        }
+        if e < edits.len() && sig[edits[e].0] == idx {
+            let (_, b, ref text) = edits[e];
+            result.push_str(text);
+            skip_until = Some(sig[b - 1] + 1);
+            e += 1;
+            continue;
+        }
+        result.push_str(text_of(tok));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> String {
+        translate(s).unwrap().text
+    }
+
+    #[test]
+    fn plain_templates_are_unchanged() {
+        let s = "Hello {{ name | upper }}{% if x %}!{% endif %} {# c #}";
+        assert_eq!(t(s), s);
+        assert_eq!(
+            t("{% raw %}{{ env.X }}{% endraw %}"),
+            "{% raw %}{{ env.X }}{% endraw %}"
+        );
+    }
+
+    #[test]
+    fn dump_load_and_length() {
+        let d = translate("{{ items | dump }}").unwrap();
+        assert_eq!(d.text, "{{ items | tojson }}");
+        assert_eq!(d.notes.len(), 1);
+        let l = translate("- Tone: {{ (style_config | load).tone }}").unwrap();
+        assert_eq!(l.text, "- Tone: {{ (style_config__json).tone }}");
+        assert!(l.load_vars.contains("style_config"));
+        assert_eq!(
+            t("{{ a.b.length }} {{ xs.length }}"),
+            "{{ (a.b | length) }} {{ (xs | length) }}"
+        );
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        assert!(translate("{{ env.HOME }}").unwrap_err().contains("env"));
+        assert!(
+            translate("{{ x.toUpperCase() }}")
+                .unwrap_err()
+                .contains("toUpperCase")
+        );
+        assert!(
+            translate("{% if a === b %}{% endif %}")
+                .unwrap_err()
+                .contains("===")
+        );
+        assert!(translate("{{ x | nl2br }}").unwrap_err().contains("nl2br"));
+        assert!(
+            translate("{% for k, v in obj %}{% endfor %}")
+                .unwrap_err()
+                .contains("items")
+        );
+        assert!(translate("{% include 'a.j2' %}").is_err());
+        assert!(translate("{{ (a.b | load).c }}").is_err());
+        assert!(translate("{{ x ").is_err());
+    }
+}
