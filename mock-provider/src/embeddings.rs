@@ -1,10 +1,12 @@
-//! OpenAI Embeddings (`POST /v1/embeddings`) and the deterministic
+//! OpenAI Embeddings (`POST /v1/embeddings`, and Azure OpenAI's per
+//! deployment) and the deterministic
 //! embedding behind it: hashed bag of words, L2-normalised.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine;
@@ -72,20 +74,48 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut call = Call::new(&state, Api::OpenAi);
+    let call = Call::new(&state, Api::OpenAi);
     if let Err(failure) = state.check_key(openai::bearer(&headers)) {
         return call.fail(failure);
     }
-    let request: EmbeddingsRequest = match call.parse(&body) {
+    serve(call, &body, None).await
+}
+
+/// Azure OpenAI's `POST /openai/deployments/{deployment}/embeddings`: the
+/// key in `api-key`, an `api-version` query parameter, and the deployment
+/// standing in for a missing `model`.
+pub(crate) async fn azure_create(
+    State(state): State<Arc<ServerState>>,
+    Path(deployment): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call::new(&state, Api::OpenAi);
+    let key = headers.get("api-key").and_then(|v| v.to_str().ok());
+    if let Err(failure) = state.check_key(key) {
+        return call.fail(failure);
+    }
+    if !query.contains_key("api-version") {
+        return call.fail(openai::missing_api_version());
+    }
+    serve(call, &body, Some(deployment)).await
+}
+
+async fn serve(mut call: Call<'_>, body: &[u8], deployment: Option<String>) -> Response {
+    let mut request: EmbeddingsRequest = match call.parse(body) {
         Ok(request) => request,
         Err(failure) => return call.fail(failure),
     };
+    if request.model.is_none() {
+        request.model = deployment;
+    }
     let Valid {
         model,
         inputs,
         dimensions,
         base64,
-    } = match validate(request, state.config.dimensions) {
+    } = match validate(request, call.state.config.dimensions) {
         Ok(valid) => valid,
         Err(failure) => return call.fail(failure),
     };

@@ -84,15 +84,18 @@ pub(crate) async fn azure_chat(
         return call.fail(failure);
     }
     if !query.contains_key("api-version") {
-        let message =
-            "The api-version query parameter (?api-version=) is required for all requests.";
-        return call.fail(Failure::invalid_param(
-            message,
-            "api-version",
-            "MissingApiVersionParameter",
-        ));
+        return call.fail(missing_api_version());
     }
     complete(call, &body, Some(deployment)).await
+}
+
+/// Azure's answer to a request without `?api-version=`.
+pub(crate) fn missing_api_version() -> Failure {
+    Failure::invalid_param(
+        "The api-version query parameter (?api-version=) is required for all requests.",
+        "api-version",
+        "MissingApiVersionParameter",
+    )
 }
 
 /// A request that passed OpenAI's checks.

@@ -109,6 +109,10 @@ fn router(state: Arc<ServerState>) -> Router {
             post(openai::azure_chat),
         )
         .route("/v1/embeddings", post(embeddings::create))
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(embeddings::azure_create),
+        )
         .route("/v1/messages", post(anthropic::messages))
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))

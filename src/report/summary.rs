@@ -58,6 +58,7 @@ pub struct MatrixColumn {
 /// A failing case as the report shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
+    /// The case id, and for a matrix its `[prompt @ provider]`.
     pub case_id: String,
     pub source: String,
     pub error: Option<String>,
@@ -209,7 +210,11 @@ impl Summary {
         }
         if !record.passed && self.failures.len() < LISTED {
             self.failures.push(Failure {
-                case_id: record.case_id.clone(),
+                // As the store lists them: a matrix's combinations apart.
+                case_id: match &record.variant {
+                    Some(variant) => format!("{} [{variant}]", record.case_id),
+                    None => record.case_id.clone(),
+                },
                 source: record.source.clone(),
                 error: record.error.clone(),
                 failed: record

@@ -27,14 +27,27 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 pub struct Verdict {
     /// From 0 to 1.
     pub score: f64,
-    pub pass: bool,
+    /// What the judge said; `None` when it gave only a score.
+    pub pass: Option<bool>,
     pub reason: String,
+}
+
+impl Verdict {
+    /// Whether the verdict passes: with a threshold, the score must reach
+    /// it and the judge must not have said fail (as promptfoo's
+    /// `llm-rubric` decides, so imported suites agree with it); without
+    /// one, the judge's word, or a score of at least 0.5 when it gave none.
+    pub fn passes(&self, threshold: Option<f64>) -> bool {
+        match threshold {
+            Some(t) => self.pass != Some(false) && self.score >= t,
+            None => self.pass.unwrap_or(self.score >= 0.5),
+        }
+    }
 }
 
 /// Reads `{"score": …, "pass": …, "reason": …}` from a judge's answer: the
 /// whole answer, a fenced ```json block, or the first balanced `{…}` in
-/// prose. A missing `pass` is `score >= 0.5`; a missing `score` follows
-/// `pass`. Anything else is an error quoting what was wrong.
+/// prose. A missing `score` follows `pass`. Anything else is an error quoting what was wrong.
 pub fn parse_verdict(answer: &str) -> Result<Verdict, String> {
     let object = candidates(answer)
         .into_iter()
@@ -73,10 +86,9 @@ pub fn parse_verdict(answer: &str) -> Result<Verdict, String> {
             } else {
                 s
             };
-            let s = s.clamp(0.0, 1.0);
-            (s, p.unwrap_or(s >= 0.5))
+            (s.clamp(0.0, 1.0), p)
         }
-        (None, Some(p)) => (if p { 1.0 } else { 0.0 }, p),
+        (None, Some(p)) => (if p { 1.0 } else { 0.0 }, Some(p)),
         (None, None) => return Err("the JSON has neither \"score\" nor \"pass\"".into()),
     };
     let reason = match object.get("reason") {
@@ -165,7 +177,7 @@ mod tests {
             v,
             Verdict {
                 score: 0.8,
-                pass: true,
+                pass: Some(true),
                 reason: "Polite and correct.".into()
             }
         );
@@ -177,16 +189,35 @@ mod tests {
         assert_eq!(parse_verdict(fenced).unwrap().score, 0.2);
         let prose = "After reviewing, {\"score\": 1, \"reason\": \"uses {braces} \\\"quoted\\\"\"} is my verdict.";
         let v = parse_verdict(prose).unwrap();
-        assert!(v.pass);
+        assert!(v.passes(None));
         assert_eq!(v.reason, "uses {braces} \"quoted\"");
     }
 
     #[test]
     fn missing_fields_follow_each_other_and_scales_are_normalised() {
         assert_eq!(parse_verdict(r#"{"pass": false}"#).unwrap().score, 0.0);
-        assert!(!parse_verdict(r#"{"score": 0.3}"#).unwrap().pass);
+        assert!(!parse_verdict(r#"{"score": 0.3}"#).unwrap().passes(None));
+        assert!(
+            parse_verdict(r#"{"score": 0.3}"#)
+                .unwrap()
+                .passes(Some(0.3))
+        );
         assert_eq!(parse_verdict(r#"{"score": "7"}"#).unwrap().score, 0.7);
         assert_eq!(parse_verdict(r#"{"score": 85}"#).unwrap().score, 0.85);
+    }
+
+    #[test]
+    fn with_a_threshold_a_judge_that_says_fail_fails() {
+        let said = |pass| Verdict {
+            score: 0.9,
+            pass,
+            reason: String::new(),
+        };
+        assert!(!said(Some(false)).passes(Some(0.8)));
+        assert!(said(Some(true)).passes(Some(0.8)));
+        assert!(said(None).passes(Some(0.8)));
+        assert!(!said(Some(true)).passes(Some(0.95)));
+        assert!(!said(Some(false)).passes(None));
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Assertion {
                 format!("similarity {similarity:.3} (at least {threshold} wanted)"),
             ),
             (Grade::Verdict(v), Rule::Judge { threshold, .. }) => {
-                let passed = threshold.map_or(v.pass, |t| v.score >= t);
+                let passed = v.passes(*threshold);
                 let reason = if v.reason.is_empty() {
                     format!("judge score {:.2}", v.score)
                 } else {
@@ -178,7 +178,7 @@ mod tests {
         let verdict = |score, pass| {
             Grade::Verdict(Verdict {
                 score,
-                pass,
+                pass: Some(pass),
                 reason: "ok".into(),
             })
         };
@@ -194,6 +194,10 @@ mod tests {
         .compile()
         .unwrap();
         assert!(!strict.grade(verdict(0.9, true)).passed);
+        assert!(
+            !strict.grade(verdict(0.97, false)).passed,
+            "a judge that says fail fails, whatever its score"
+        );
         let not_judge = spec("not-llm-judge", Some(json!("Is rude")))
             .compile()
             .unwrap();

@@ -72,6 +72,10 @@ fn each_prompt_and_provider_is_its_own_case_paired_across_runs() {
     let out = first.stdout();
     assert!(out.contains("Prompts × providers"), "{out}");
     assert!(out.contains("Named metrics"), "{out}");
+    assert!(
+        out.contains("✗ one [long @ a]"),
+        "failures name the combination: {out}"
+    );
     // One combination of one test fails now: the pairing finds exactly it.
     suite.write(
         "evals.toml",

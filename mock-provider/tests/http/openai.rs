@@ -141,6 +141,39 @@ async fn azure_needs_api_version_and_takes_its_model_from_the_deployment() {
 }
 
 #[tokio::test]
+async fn azure_embeddings_answer_per_deployment() {
+    let server = start(Config {
+        api_key: Some("az-key".into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let client = crate::common::client();
+    let base = format!("{}/openai/deployments/emb/embeddings", server.url());
+    let body = json!({"input": ["bananas", "bananas"]});
+    let key = [("api-key", "az-key")];
+
+    let missing = post(&client, &base, &key, &body).await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.body["error"]["code"], "MissingApiVersionParameter");
+
+    let ok = post(
+        &client,
+        &format!("{base}?api-version=2024-10-21"),
+        &key,
+        &body,
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(ok.body["model"], "emb");
+    assert_eq!(
+        ok.body["data"][0]["embedding"],
+        ok.body["data"][1]["embedding"]
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn openai_auth_errors() {
     let server = start(Config {
         api_key: Some("sk-right".into()),
