@@ -1,0 +1,185 @@
+//! `ai-evals import promptfoo` on examples from promptfoo's own repository
+//! (fixtures/promptfoo, MIT): each imports with exit 0, runs against the
+//! mock server answering as fixtures/promptfoo-answers scripts it, and
+//! passes and fails exactly the cases promptfoo 0.123.1 passed and failed
+//! on the same answers (recorded by `bench/sidebyside` in
+//! `fixtures/promptfoo-answers/NAME.promptfoo-cases`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use mock_provider::{Config as MockConfig, Rule};
+use tokio::runtime::Runtime;
+
+use crate::support::{BIN, Run, Suite, clean_env, open};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn ai_evals(suite: &Suite, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(suite.dir.path());
+    clean_env(&mut cmd);
+    cmd.envs(env.iter().copied());
+    Run(cmd.output().expect("run ai-evals"))
+}
+
+/// Numbers values in the order they first appear, as `bench/agreement.py`
+/// does for both tools.
+#[derive(Default)]
+struct Numbering(HashMap<String, usize>);
+
+impl Numbering {
+    fn of(&mut self, value: String) -> usize {
+        let next = self.0.len();
+        *self.0.entry(value).or_insert(next)
+    }
+}
+
+/// The run's cases as `test=T prompt=P provider=Q pass|fail`, sorted.
+fn cases(db: &Path) -> Vec<String> {
+    let conn = open(db);
+    let mut statement = conn
+        .prepare(
+            "SELECT case_id, coalesce(prompt_name, ''), provider, passed
+               FROM case_results ORDER BY ordinal, repeat_index",
+        )
+        .unwrap();
+    let (mut tests, mut prompts, mut providers) = Default::default();
+    let mut rows: Vec<(usize, usize, usize, bool)> = statement
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .map(|row| {
+            let (test, prompt, provider, passed): (String, String, String, bool) = row.unwrap();
+            (
+                Numbering::of(&mut tests, test),
+                Numbering::of(&mut prompts, prompt),
+                Numbering::of(&mut providers, provider),
+                passed,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows.into_iter()
+        .map(|(t, p, q, passed)| {
+            let verdict = if passed { "pass" } else { "fail" };
+            format!("test={t} prompt={p} provider={q} {verdict}")
+        })
+        .collect()
+}
+
+fn agrees_with_promptfoo(example: &str) {
+    let rules = Rule::load_file(
+        &Path::new(ROOT).join(format!("fixtures/promptfoo-answers/{example}.json")),
+    )
+    .unwrap();
+    let runtime = Runtime::new().unwrap();
+    let mock = runtime
+        .block_on(mock_provider::start(MockConfig {
+            rules,
+            ..MockConfig::default()
+        }))
+        .unwrap();
+    let suite = Suite::new("");
+    copy_dir(
+        &Path::new(ROOT).join("fixtures/promptfoo").join(example),
+        suite.dir.path(),
+    );
+
+    let import = ai_evals(
+        &suite,
+        &[
+            "import",
+            "promptfoo",
+            "promptfooconfig.yaml",
+            "-o",
+            "evals.toml",
+            "--force",
+        ],
+        &[],
+    );
+    import.expect_code(0);
+    // Azure examples name their resource (`apiHost`); promptfoo is pointed at
+    // the mock with AZURE_API_BASE_URL, which a written endpoint outranks.
+    let url = mock.url();
+    let config = std::fs::read_to_string(suite.path("evals.toml")).unwrap();
+    let config: String = config
+        .lines()
+        .map(|line| match line.starts_with("endpoint = ") {
+            true => format!("endpoint = \"{url}\"\n"),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    suite.write("evals.toml", config);
+
+    let openai = format!("{url}/v1");
+    let run = suite.run_env(
+        &["--no-cache", "--no-comment"],
+        &[
+            ("OPENAI_API_KEY", "sk-test"),
+            ("ANTHROPIC_API_KEY", "sk-ant-test"),
+            ("AZURE_API_KEY", "az-test"),
+            ("OPENAI_BASE_URL", &openai),
+            ("ANTHROPIC_BASE_URL", &url),
+        ],
+    );
+    assert!(
+        run.code() <= 1,
+        "{example}: {}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+    let recorded = std::fs::read_to_string(Path::new(ROOT).join(format!(
+        "fixtures/promptfoo-answers/{example}.promptfoo-cases"
+    )))
+    .unwrap();
+    let theirs: Vec<&str> = recorded.lines().collect();
+    assert_eq!(cases(&suite.db()), theirs, "{example}: {}", run.stdout());
+    let stats = mock.stats();
+    assert!(stats.requests > 0, "{example}: the mock was called");
+    assert_eq!(
+        stats.by_status.keys().collect::<Vec<_>>(),
+        ["200"],
+        "{example}: every call answered"
+    );
+}
+
+#[test]
+fn getting_started() {
+    agrees_with_promptfoo("getting-started");
+}
+
+#[test]
+fn simple_csv_with_prompt_files_and_expected_columns() {
+    agrees_with_promptfoo("simple-csv");
+}
+
+#[test]
+fn anthropic_three_prompts_by_three_models() {
+    agrees_with_promptfoo("anthropic-basic");
+}
+
+#[test]
+fn azure_chat_and_embeddings() {
+    agrees_with_promptfoo("azure-openai");
+}
+
+#[test]
+fn llm_rubric_graded_support_replies() {
+    agrees_with_promptfoo("eval-customer-support-rubric");
+}
