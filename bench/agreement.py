@@ -5,10 +5,12 @@
     agreement.py ai-evals  REPORT_DIR/junit.xml    > ai-evals.cases
     agreement.py compare   promptfoo.cases ai-evals.cases
 
-A case is `test=T prompt=P provider=Q` and `pass` or `fail`: T, P and Q
-number the tests, prompts and providers in the order each first appears in
-the tool's results. Both tools keep the config's order, so the numbers name
-the same case on both sides without relying on either tool's labels.
+A case is `test=T prompt=P provider=Q` and `pass` or `fail`: P and Q
+number the prompts and providers in the order each first appears in the
+tool's results, which is the config's order in both tools. T is the test's
+description when every test has one (ai-evals runs inline tests before
+dataset files, promptfoo in the order listed), else its number in the same
+way.
 `compare` prints one line per case and a summary, and exits 1 when the two
 disagree on any case or do not hold the same cases.
 """
@@ -32,16 +34,29 @@ def line(test, prompt, provider, passed):
     return f"test={test} prompt={prompt} provider={provider} {'pass' if passed else 'fail'}"
 
 
+def by_description(rows):
+    """Names each row's test by its description when all have one."""
+    if all(description for _, description, *_ in rows):
+        return sorted(line(d, *rest) for _, d, *rest in rows)
+    return [line(t, *rest) for t, _, *rest in sorted(rows)]
+
+
 def promptfoo(path):
     data = json.load(open(path, encoding="utf-8"))["results"]
     prompts, providers = Numbering(), Numbering()
     combos = []
     for p in data["prompts"]:
         combos.append((prompts(p.get("label") or p["raw"]), providers(p["provider"])))
-    rows = sorted(
-        (r["testIdx"], *combos[r["promptIdx"]], bool(r["success"])) for r in data["results"]
-    )
-    return [line(*row) for row in rows]
+    rows = [
+        (
+            r["testIdx"],
+            (r.get("testCase") or {}).get("description"),
+            *combos[r["promptIdx"]],
+            bool(r["success"]),
+        )
+        for r in data["results"]
+    ]
+    return by_description(rows)
 
 
 def ai_evals(path):
@@ -52,8 +67,12 @@ def ai_evals(path):
         match = re.fullmatch(r"(.*) \[(.*) @ (.*)\]", name)
         case_id, prompt, provider = match.groups() if match else (name, "", "")
         failed = case.find("failure") is not None or case.find("error") is not None
-        rows.append((tests(case_id), prompts(prompt), providers(provider), not failed))
-    return [line(*row) for row in sorted(rows)]
+        description = next(
+            (p.get("value") for p in case.iter("property") if p.get("name") == "description"),
+            None,
+        )
+        rows.append((tests(case_id), description, prompts(prompt), providers(provider), not failed))
+    return by_description(rows)
 
 
 def compare(theirs_path, ours_path):

@@ -300,6 +300,7 @@ mod tests {
             .take(20)
             .map(|key| CaseDetail {
                 key: key.clone(),
+                description: None,
                 passed: false,
                 latency_ms: Some(400.0),
                 output: Some(format!("{NASTY}\n\nsecond paragraph")),
@@ -533,6 +534,7 @@ mod tests {
         let cases = vec![
             CaseDetail {
                 key: "ok".into(),
+                description: None,
                 passed: true,
                 latency_ms: Some(1500.0),
                 output: None,
@@ -542,6 +544,7 @@ mod tests {
             },
             CaseDetail {
                 key: "bad <&>".into(),
+                description: Some("a <nasty> \"one\"".into()),
                 passed: false,
                 latency_ms: None,
                 output: Some(NASTY.into()),
@@ -551,6 +554,7 @@ mod tests {
             },
             CaseDetail {
                 key: "broken".into(),
+                description: None,
                 passed: false,
                 latency_ms: None,
                 output: None,
@@ -570,6 +574,13 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("name=\"bad &lt;&amp;&gt;\""));
+        assert!(
+            xml.contains(
+                "<property name=\"description\" value=\"a &lt;nasty&gt; &quot;one&quot;\"/>"
+            ),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<properties>").count(), 1);
         assert!(xml.contains("time=\"1.500\""));
         assert!(!xml.contains('\u{1}'));
         assert!(!xml.contains("<script"));

@@ -408,6 +408,7 @@ pub fn run_figures(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<(Strin
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseDetail {
     pub key: String,
+    pub description: Option<String>,
     pub passed: bool,
     /// This run's time to the answer.
     pub latency_ms: Option<f64>,
@@ -425,7 +426,7 @@ pub fn case_details(
     keys: &[CaseKey],
 ) -> duckdb::Result<Vec<CaseDetail>> {
     let mut statement = conn.prepare(
-        "SELECT c.output, c.error, s.expected, s.reason, c.passed, c.latency_ms
+        "SELECT c.output, c.error, s.expected, s.reason, c.passed, c.latency_ms, c.description
            FROM case_results c
            LEFT JOIN (SELECT case_id, repeat_index, variant, expected, reason,
                              row_number() OVER (PARTITION BY case_id, repeat_index, variant
@@ -442,6 +443,7 @@ pub fn case_details(
             .query_row(params![run_id, key.id, key.repeat, key.variant], |row| {
                 Ok(CaseDetail {
                     key: key.to_string(),
+                    description: row.get(6)?,
                     passed: row.get(4)?,
                     latency_ms: row.get(5)?,
                     output: row.get(0)?,
@@ -463,7 +465,7 @@ pub fn all_cases(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<CaseDeta
         "SELECT CASE WHEN c.repeat_index = 0 THEN c.case_id
                      ELSE c.case_id || '#' || c.repeat_index END
                   || coalesce(' [' || c.variant || ']', ''),
-                c.passed, c.latency_ms, c.output, c.error, s.expected, s.reason
+                c.passed, c.latency_ms, c.output, c.error, s.expected, s.reason, c.description
            FROM case_results c
            LEFT JOIN (SELECT case_id, repeat_index, variant, expected, reason,
                              row_number() OVER (PARTITION BY case_id, repeat_index, variant
@@ -477,6 +479,7 @@ pub fn all_cases(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<CaseDeta
     let rows = statement.query_map(params![run_id], |row| {
         Ok(CaseDetail {
             key: row.get(0)?,
+            description: row.get(7)?,
             passed: row.get(1)?,
             latency_ms: row.get(2)?,
             output: row.get(3)?,

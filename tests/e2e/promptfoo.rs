@@ -1,5 +1,6 @@
 //! `ai-evals import promptfoo` on examples from promptfoo's own repository
-//! (fixtures/promptfoo, MIT): each imports with exit 0, runs against the
+//! (fixtures/promptfoo, MIT) and on a suite of ours that uses every feature
+//! the import converts (fixtures/promptfoo-suites): each imports with exit 0, runs against the
 //! mock server answering as fixtures/promptfoo-answers scripts it, and
 //! passes and fails exactly the cases promptfoo 0.123.1 passed and failed
 //! on the same answers (recorded by `bench/sidebyside` in
@@ -49,41 +50,53 @@ impl Numbering {
     }
 }
 
-/// The run's cases as `test=T prompt=P provider=Q pass|fail`, sorted.
+type Row = (String, Option<String>, String, String, bool);
+
+/// The run's cases as `test=T prompt=P provider=Q pass|fail`, sorted: T is
+/// the description when every case has one (promptfoo and ai-evals order
+/// inline and file tests differently), else the test's number.
 fn cases(db: &Path) -> Vec<String> {
     let conn = open(db);
     let mut statement = conn
         .prepare(
-            "SELECT case_id, coalesce(prompt_name, ''), provider, passed
+            "SELECT case_id, description, coalesce(prompt_name, ''), provider, passed
                FROM case_results ORDER BY ordinal, repeat_index",
         )
         .unwrap();
-    let (mut tests, mut prompts, mut providers) = Default::default();
-    let mut rows: Vec<(usize, usize, usize, bool)> = statement
+    let rows: Vec<Row> = statement
         .query_map([], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .unwrap()
-        .map(|row| {
-            let (test, prompt, provider, passed): (String, String, String, bool) = row.unwrap();
-            (
-                Numbering::of(&mut tests, test),
-                Numbering::of(&mut prompts, prompt),
-                Numbering::of(&mut providers, provider),
-                passed,
-            )
+        .map(Result::unwrap)
+        .collect();
+    let described = rows.iter().all(|row| row.1.is_some());
+    let (mut tests, mut prompts, mut providers) = <(Numbering, Numbering, Numbering)>::default();
+    let mut lines: Vec<String> = rows
+        .into_iter()
+        .map(|(id, description, prompt, provider, passed)| {
+            let number = tests.of(id);
+            let test = match description {
+                Some(d) if described => d,
+                _ => number.to_string(),
+            };
+            let (p, q) = (prompts.of(prompt), providers.of(provider));
+            let verdict = if passed { "pass" } else { "fail" };
+            format!("test={test} prompt={p} provider={q} {verdict}")
         })
         .collect();
-    rows.sort();
-    rows.into_iter()
-        .map(|(t, p, q, passed)| {
-            let verdict = if passed { "pass" } else { "fail" };
-            format!("test={t} prompt={p} provider={q} {verdict}")
-        })
-        .collect()
+    lines.sort();
+    lines
 }
 
-fn agrees_with_promptfoo(example: &str) {
+fn agrees_with_promptfoo(folder: &str) {
+    let example = folder.rsplit('/').next().unwrap();
     let rules = Rule::load_file(
         &Path::new(ROOT).join(format!("fixtures/promptfoo-answers/{example}.json")),
     )
@@ -97,7 +110,7 @@ fn agrees_with_promptfoo(example: &str) {
         .unwrap();
     let suite = Suite::new("");
     copy_dir(
-        &Path::new(ROOT).join("fixtures/promptfoo").join(example),
+        &Path::new(ROOT).join("fixtures").join(folder),
         suite.dir.path(),
     );
 
@@ -148,7 +161,8 @@ fn agrees_with_promptfoo(example: &str) {
         "fixtures/promptfoo-answers/{example}.promptfoo-cases"
     )))
     .unwrap();
-    let theirs: Vec<&str> = recorded.lines().collect();
+    let mut theirs: Vec<&str> = recorded.lines().collect();
+    theirs.sort_unstable();
     assert_eq!(cases(&suite.db()), theirs, "{example}: {}", run.stdout());
     let stats = mock.stats();
     assert!(stats.requests > 0, "{example}: the mock was called");
@@ -161,25 +175,30 @@ fn agrees_with_promptfoo(example: &str) {
 
 #[test]
 fn getting_started() {
-    agrees_with_promptfoo("getting-started");
+    agrees_with_promptfoo("promptfoo/getting-started");
 }
 
 #[test]
 fn simple_csv_with_prompt_files_and_expected_columns() {
-    agrees_with_promptfoo("simple-csv");
+    agrees_with_promptfoo("promptfoo/simple-csv");
 }
 
 #[test]
 fn anthropic_three_prompts_by_three_models() {
-    agrees_with_promptfoo("anthropic-basic");
+    agrees_with_promptfoo("promptfoo/anthropic-basic");
 }
 
 #[test]
 fn azure_chat_and_embeddings() {
-    agrees_with_promptfoo("azure-openai");
+    agrees_with_promptfoo("promptfoo/azure-openai");
 }
 
 #[test]
 fn llm_rubric_graded_support_replies() {
-    agrees_with_promptfoo("eval-customer-support-rubric");
+    agrees_with_promptfoo("promptfoo/eval-customer-support-rubric");
+}
+
+#[test]
+fn every_converted_feature() {
+    agrees_with_promptfoo("promptfoo-suites/every-feature");
 }

@@ -393,6 +393,7 @@ fn report_render(_: u64) -> Result<Work> {
         .take(20)
         .map(|key| CaseDetail {
             key: key.clone(),
+            description: None,
             passed: false,
             latency_ms: Some(500.0),
             output: Some(kilobyte(7)),
