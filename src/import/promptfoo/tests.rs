@@ -451,9 +451,10 @@ tests:
     assert_eq!(v["data"].as_str(), Some(r#"{"a":1,"b":["x"]}"#));
 }
 
-#[test]
-fn test_sources_csv_yaml_json_jsonl_glob() {
-    let c = run(
+/// A config whose tests come from a CSV file, YAML files by glob, JSONL,
+/// JSON and a script.
+fn test_sources() -> Conversion {
+    run(
         r#"
 prompts: ['{{q}}']
 providers: [echo]
@@ -484,7 +485,12 @@ tests:
             ("list.json", "[{\"vars\": {\"q\": \"k\"}}]"),
             ("gen.py", ""),
         ],
-    );
+    )
+}
+
+#[test]
+fn test_sources_csv_yaml_json_jsonl_glob() {
+    let c = test_sources();
     let t = suite(&c);
     let datasets: Vec<String> = t["datasets"]
         .as_array()
@@ -603,7 +609,7 @@ fn skipped(yaml: &str, why: &str) {
 }
 
 #[test]
-fn every_assertion_and_its_negation() {
+fn text_assertions_and_their_negations() {
     for neg in ["", "not-"] {
         converts_to(
             &format!("{{ type: {neg}equals, value: Paris }}"),
@@ -637,6 +643,12 @@ fn every_assertion_and_its_negation() {
             &format!("{{ type: {neg}regex, value: '^\\d+\\b' }}"),
             &format!(r#"{{ type = "{neg}regex", value = '^[0-9]+(?-u:\b)' }}"#),
         );
+    }
+}
+
+#[test]
+fn measured_and_graded_assertions_and_their_negations() {
+    for neg in ["", "not-"] {
         converts_to(
             &format!("{{ type: {neg}is-json }}"),
             &format!(r#"{{ type = "{neg}is-json" }}"#),
@@ -685,6 +697,10 @@ fn every_assertion_and_its_negation() {
             r#"{ type = "latency", threshold = 3000.0 }"#,
         );
     }
+}
+
+#[test]
+fn rewritten_assertions() {
     // An object `equals` deep-compares the parsed output: a const schema.
     converts_to(
         "{ type: equals, value: { a: [1, 2] } }",
