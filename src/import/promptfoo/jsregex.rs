@@ -12,6 +12,23 @@
 /// JavaScript's `\s` (WhiteSpace and LineTerminator), as class items.
 const JS_SPACE: &str = r"\t\n\x0B\x0C\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
 
+/// Whether JavaScript counts `c` as white space (`\s`, `String.trim`):
+/// WhiteSpace and LineTerminator, which is not Rust's `char::is_whitespace`
+/// (U+FEFF is one, U+0085 is not).
+pub fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
+    )
+}
+
 /// Translates a JavaScript pattern (no flags) into Rust `regex` syntax.
 pub fn translate(js: &str) -> Result<String, String> {
     let chars: Vec<char> = js.chars().collect();

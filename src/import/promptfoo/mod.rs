@@ -232,34 +232,50 @@ impl<'a> Ctx<'a> {
         self.dir.join(rel)
     }
 
-    /// A `file://` assertion value: JSON/YAML parsed, other text as is.
+    /// A `file://` assertion value as promptfoo 0.123 reads it: a script
+    /// (`.js`, `.py`, `.rb`, … before any `:function`) is refused, any other
+    /// file is read by [`Ctx::read_value_file`].
     pub(crate) fn load_value_file(&mut self, rel: &str) -> Result<Value, String> {
-        let (path_part, func) = match rel.rsplit_once(':') {
-            Some((p, f)) if !f.contains('/') && p.len() > 1 => (p, Some(f)),
-            _ => (rel, None),
-        };
+        let path_part = rel.split_once(':').map_or(rel, |(p, _)| p);
         let lower = path_part.to_ascii_lowercase();
-        if func.is_some()
-            || [".js", ".ts", ".mjs", ".cjs", ".py", ".rb"]
-                .iter()
-                .any(|e| lower.ends_with(e))
+        if [".js", ".cjs", ".mjs", ".ts", ".cts", ".mts"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+            || path_part.ends_with(".py")
+            || path_part.ends_with(".rb")
         {
             return Err(format!(
                 "the value comes from running {rel}; ai-evals runs no scripts"
             ));
         }
-        let path = self.resolve(path_part);
+        self.read_value_file(rel)
+    }
+
+    /// promptfoo's `processFileReference`: `.json`, `.yaml` and `.yml`
+    /// parsed (as YAML, which JSON is), `.txt` trimmed; it raises an error
+    /// on any other extension (compared as written, not lowercased).
+    pub(crate) fn read_value_file(&mut self, rel: &str) -> Result<Value, String> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let ext = match name.rfind('.') {
+            Some(i) if i > 0 => &name[i..],
+            _ => "",
+        };
+        if ![".json", ".yaml", ".yml", ".txt"].contains(&ext) {
+            return Err(format!(
+                "promptfoo reads only .json, .yaml, .yml and .txt value files and raises an error on {rel}"
+            ));
+        }
+        let path = self.resolve(rel);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if lower.ends_with(".json") {
-            serde_json::from_str(&text).map_err(|e| format!("{rel} is not JSON: {e}"))
-        } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
-            yaml::parse(&text)
-                .map(|n| n.to_json())
-                .map_err(|e| format!("{rel}: {e}"))
-        } else {
-            Ok(Value::String(text))
+        if ext == ".txt" {
+            return Ok(Value::String(
+                text.trim_matches(jsregex::is_js_space).to_string(),
+            ));
         }
+        yaml::parse(&text)
+            .map(|n| n.to_json())
+            .map_err(|e| format!("{rel}: {e}"))
     }
 
     /// Adds a generated file; returns its path (relative), made unique.

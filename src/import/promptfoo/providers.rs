@@ -46,10 +46,9 @@ pub struct Provider {
 }
 
 /// The model promptfoo grades llm-rubric with when no grader is set (the
-/// OpenAI default in the promptfoo version this was written against; other
-/// versions use other models, and without an OpenAI key promptfoo falls back
-/// to other vendors' defaults).
-pub const DEFAULT_GRADER_MODEL: &str = "gpt-5.5-2026-04-23";
+/// OpenAI default of promptfoo 0.123; other versions use other models, and
+/// without an OpenAI key promptfoo falls back to other vendors' defaults).
+pub const DEFAULT_GRADER_MODEL: &str = "gpt-5.6-sol";
 /// promptfoo's default embedding model for `similar`.
 pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-large";
 

@@ -3,9 +3,12 @@
 
 use serde_json::{Map, Value, json};
 
-/// promptfoo's base assertion types, in schema order (used to parse CSV
+use super::super::jsregex::is_js_space;
+
+/// promptfoo 0.123's base assertion types, in schema order (used to parse CSV
 /// `__expected` strings, which match `^(not-)?(type)(\(threshold\))?(:value)?$`).
 const BASE_TYPES: &[&str] = &[
+    "agent-rubric",
     "answer-relevance",
     "bleu",
     "classifier",
@@ -42,27 +45,33 @@ const BASE_TYPES: &[&str] = &[
     "latency",
     "levenshtein",
     "llm-rubric",
+    "pi",
     "meteor",
     "model-graded-closedqa",
     "model-graded-factuality",
     "moderation",
     "perplexity",
     "perplexity-score",
-    "pi",
     "python",
     "regex",
     "rouge-n",
     "ruby",
-    "search-rubric",
     "similar",
     "similar:cosine",
     "similar:dot",
     "similar:euclidean",
     "starts-with",
     "tool-call-f1",
+    "skill-used",
+    "trajectory:goal-success",
+    "trajectory:tool-args-match",
+    "trajectory:step-count",
+    "trajectory:tool-sequence",
+    "trajectory:tool-used",
     "trace-error-spans",
     "trace-span-count",
     "trace-span-duration",
+    "search-rubric",
     "webhook",
     "word-count",
 ];
@@ -85,13 +94,14 @@ const CSV_THRESHOLD_TYPES: &[&str] = &[
 ];
 
 /// promptfoo's `parseCommaSeparatedValues`: fields split on commas, unquoted
-/// fields trimmed, `"quoted, fields"` with `""` or `\"` escapes.
+/// fields trimmed, `"quoted, fields"` with `""` or `\"` escapes; white space
+/// is JavaScript's.
 pub(super) fn split_commas(value: &str) -> Result<Vec<String>, String> {
     let chars: Vec<char> = value.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
-        while *i < chars.len() && chars[*i].is_whitespace() {
+        while *i < chars.len() && is_js_space(chars[*i]) {
             *i += 1;
         }
     };
@@ -143,13 +153,8 @@ pub(super) fn split_commas(value: &str) -> Result<Vec<String>, String> {
             while i < chars.len() && chars[i] != ',' {
                 i += 1;
             }
-            out.push(
-                chars[start..i]
-                    .iter()
-                    .collect::<String>()
-                    .trim()
-                    .to_string(),
-            );
+            let field: String = chars[start..i].iter().collect();
+            out.push(field.trim_matches(is_js_space).to_string());
         }
     }
     Ok(out)
@@ -269,12 +274,18 @@ fn typed(
         }
     } else if CSV_THRESHOLD_TYPES.contains(&ty) {
         if let Some(v) = value {
-            obj.insert("value".into(), Value::String(v.trim().to_string()));
+            obj.insert(
+                "value".into(),
+                Value::String(v.trim_matches(is_js_space).to_string()),
+            );
         }
         let default = if ty == "similar" { 0.8 } else { 0.75 };
         obj.insert("threshold".into(), json!(threshold.unwrap_or(default)));
     } else if let Some(v) = value {
-        obj.insert("value".into(), Value::String(v.trim().to_string()));
+        obj.insert(
+            "value".into(),
+            Value::String(v.trim_matches(is_js_space).to_string()),
+        );
     }
     Ok(Value::Object(obj))
 }

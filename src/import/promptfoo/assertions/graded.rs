@@ -10,10 +10,7 @@ use super::{Assert, Graded, Origin, Spec};
 pub(super) fn similar(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Option<Spec> {
     let refs = references(ctx, a)?;
     let default = if a.origin == Origin::Csv { 0.8 } else { 0.75 };
-    let t = match a.threshold {
-        Some(t) if t != 0.0 => t,
-        _ => default, // `assertion.threshold || 0.75`
-    };
+    let t = a.threshold.unwrap_or(default); // `assertion.threshold ?? 0.75`
     if !(0.0..=1.0).contains(&t) {
         return a.skip(
             ctx,
@@ -37,9 +34,6 @@ fn references(ctx: &mut Ctx, a: &Assert) -> Option<Vec<Value>> {
     match &a.value {
         Some(Value::String(s)) => Some(vec![Value::String(a.template(ctx, s)?)]),
         Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {
-            if a.negate && items.len() > 1 {
-                return a.skip(ctx, "not-similar with several references passes in promptfoo when ANY reference is dissimilar; ai-evals' not-similar needs all to be (core: per-reference negation)");
-            }
             let mut v = Vec::new();
             for s in items.iter().filter_map(Value::as_str) {
                 v.push(Value::String(a.template(ctx, s)?));
@@ -69,6 +63,7 @@ pub(super) fn llm_rubric(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Opti
             );
         }
         spec = spec.with("threshold", json!(t));
+        a.note(ctx, "promptfoo passes when the judge says pass AND its score reaches the threshold; ai-evals' llm-judge with a threshold looks at the score alone");
     }
     graded.judge = true;
     with_grader(ctx, a, spec, GraderKind::Judge)

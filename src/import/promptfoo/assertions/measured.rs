@@ -5,25 +5,45 @@ use serde_json::{Value, json};
 
 use super::super::yaml::{self, Kind};
 use super::super::{Ctx, template};
-use super::{Assert, Origin, Spec};
+use super::{Assert, Origin, Spec, constant};
+
+/// The JSON Schema draft promptfoo's validator (Ajv) uses; ai-evals' would
+/// otherwise take 2020-12, which reads some keywords (`items` as a list,
+/// `format`) differently.
+const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
 
 /// `is-json`, with an optional schema (an object, or YAML/JSON text of one).
 pub(super) fn is_json(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     let spec = Spec::new("is-json", a.negate);
-    match &a.value {
-        None | Some(Value::Bool(true)) => Some(spec),
-        Some(schema @ Value::Object(_)) => Some(spec.with("value", schema.clone())),
-        Some(Value::String(s)) if template::is_template(s) => a.skip(ctx, "a templated schema string is rendered and YAML-parsed per test by promptfoo; not converted"),
+    let schema = match &a.value {
+        // promptfoo checks a schema only when the value is truthy.
+        None | Some(Value::Bool(false)) => return Some(spec),
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => return Some(spec),
+        Some(schema @ Value::Object(_)) => schema.clone(),
+        Some(Value::String(s)) if template::is_template(s) => return a.skip(ctx, "a templated schema string is rendered and YAML-parsed per test by promptfoo; not converted"),
         Some(Value::String(s)) => match yaml::parse(s) {
-            Ok(node) if matches!(node.kind, Kind::Map(_)) => Some(spec.with("value", node.to_json())),
-            Ok(node) if node.is_null() => Some(spec),
-            _ => a.skip(
-                ctx,
-                "the schema string does not parse (as YAML/JSON) into an object",
-            ),
+            Ok(node) if matches!(node.kind, Kind::Map(_)) => node.to_json(),
+            Ok(node) if node.is_null() => return Some(spec),
+            _ => {
+                return a.skip(
+                    ctx,
+                    "the schema string does not parse (as YAML/JSON) into an object",
+                );
+            }
         },
-        Some(_) => a.skip(ctx, "the schema must be an object"),
+        Some(_) => return a.skip(ctx, "the schema must be an object (promptfoo raises an error on JSON output otherwise)"),
+    };
+    Some(spec.with("value", with_draft(schema)))
+}
+
+/// The schema with `$schema` set to draft-07 unless it names its own draft.
+fn with_draft(mut schema: Value) -> Value {
+    if let Value::Object(m) = &mut schema
+        && !m.contains_key("$schema")
+    {
+        m.insert("$schema".into(), json!(DRAFT_07));
     }
+    schema
 }
 
 /// `levenshtein`: at most `threshold` edits (promptfoo's default 5, or 0.75
@@ -35,16 +55,13 @@ pub(super) fn levenshtein(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     };
     let default = if a.origin == Origin::Csv { 0.75 } else { 5.0 };
     let t = a.threshold.unwrap_or(default);
-    if t < 0.0 || !t.is_finite() {
-        return a.skip(ctx, "a negative threshold never passes in promptfoo");
+    if t < 0.0 || t.is_nan() {
+        return constant(ctx, a, a.negate, "a negative threshold");
     }
     let value = a.template(ctx, &s)?;
-    if a.negate {
-        a.note(ctx, "promptfoo ignores `not-` on levenshtein (its handler never reads it); converted as levenshtein to agree");
-    }
     // Distances are whole numbers, so `d <= t` is `d <= floor(t)`.
     Some(
-        Spec::new("levenshtein", false)
+        Spec::new("levenshtein", a.negate)
             .with("value", Value::String(value))
             .with("threshold", json!(t.floor() as i64)),
     )
@@ -73,16 +90,16 @@ pub(super) fn latency(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
             "needs a threshold (promptfoo raises an error without one)",
         );
     };
-    if a.negate {
-        a.note(ctx, "promptfoo ignores `not-` on latency (its handler never reads it); converted as latency to agree");
-    }
-    Some(Spec::new("latency", false).with("threshold", json!(t)))
+    Some(Spec::new("latency", a.negate).with("threshold", json!(t)))
 }
 
 /// `cost`: the call cost at most `threshold` USD.
 pub(super) fn cost(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     let Some(t) = a.threshold else {
-        return a.skip(ctx, "no threshold: promptfoo records the cost as a named metric only; ai-evals has no metric-only assertion");
+        return a.skip(
+            ctx,
+            "needs a threshold (promptfoo raises an error without one)",
+        );
     };
     Some(Spec::new("cost", a.negate).with("threshold", json!(t)))
 }

@@ -112,7 +112,9 @@ pub fn convert(
     let spec = match a.base.as_str() {
         "equals" => text::equals(ctx, &a),
         "contains" | "icontains" | "starts-with" => text::one_text(ctx, &a),
-        "contains-any" | "contains-all" => text::any_or_all(ctx, &a),
+        "contains-any" | "contains-all" | "icontains-any" | "icontains-all" => {
+            text::any_or_all(ctx, &a)
+        }
         "regex" => text::regex(ctx, &a),
         "is-json" => measured::is_json(ctx, &a),
         "levenshtein" => measured::levenshtein(ctx, &a),
@@ -170,18 +172,23 @@ fn read<'a>(
 fn check_key(ctx: &mut Ctx, a: &Assert, key: &str) -> Option<()> {
     match key {
         "type" | "value" | "threshold" | "weight" | "metric" | "provider" => Some(()),
-        "transform" | "contextTransform" => a.skip(
+        "transform" => a.skip(
             ctx,
-            &format!(
-                "`{key}` runs JavaScript on the output first; ai-evals has no output transforms"
-            ),
+            "`transform` runs JavaScript on the output first; ai-evals has no output transforms",
         ),
-        "fallback" => a.skip(ctx, "`fallback` chains have no ai-evals counterpart"),
-        "normalizeUnicode" => a.skip(
+        "rubricPrompt" if a.base == "llm-rubric" => a.skip(
             ctx,
-            "`normalizeUnicode` (NFC/NFKC before comparing) has no ai-evals counterpart",
+            "its own `rubricPrompt` (a per-assertion judge prompt) has no ai-evals counterpart",
         ),
-        "config" | "evidence" => a.skip(ctx, &format!("`{key}` has no ai-evals counterpart")),
+        "fallback" | "normalizeUnicode" | "evidence" => {
+            a.note(
+                ctx,
+                &format!(
+                    "`{key}` is not an assertion key in promptfoo 0.123, which ignores it; dropped"
+                ),
+            );
+            Some(())
+        }
         other => {
             a.note(
                 ctx,
@@ -192,19 +199,55 @@ fn check_key(ctx: &mut Ctx, a: &Assert, key: &str) -> Option<()> {
     }
 }
 
-/// The value as JSON; a `file://` value loads the file (text; JSON/YAML
-/// parsed), as promptfoo's `processFileReference` does. `None`: skipped.
+/// The value as JSON, as promptfoo resolves it before the check: a
+/// `file://` value loads the file, and so does a `file://` item of a list.
+/// `None`: skipped.
 fn load_value(ctx: &mut Ctx, a: &Assert) -> Option<Option<Value>> {
     let Some(v) = a.node.get("value").filter(|v| !v.is_null()) else {
         return Some(None);
     };
-    match v.as_str().and_then(|s| s.strip_prefix("file://")) {
-        Some(rel) => match ctx.load_value_file(rel) {
-            Ok(v) => Some(Some(v)),
-            Err(why) => a.skip(ctx, &why),
+    let loaded = match v.to_json() {
+        Value::String(s) if s.starts_with("package:") => {
+            Err("the value comes from running a package's function; ai-evals runs no code".into())
+        }
+        Value::String(s) => match s.strip_prefix("file://") {
+            Some(rel) => ctx.load_value_file(rel),
+            None => Ok(Value::String(s)),
         },
-        None => Some(Some(v.to_json())),
+        Value::Array(items) => items
+            .into_iter()
+            .map(
+                |item| match item.as_str().and_then(|s| s.strip_prefix("file://")) {
+                    Some(rel) => ctx.read_value_file(rel),
+                    None => Ok(item),
+                },
+            )
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        other => Ok(other),
+    };
+    match loaded {
+        Ok(v) => Some(Some(v)),
+        Err(why) => a.skip(ctx, &why),
     }
+}
+
+/// An assertion whose outcome promptfoo decides from its value alone (an
+/// empty list, a negative threshold): `regex ""` matches every output, so
+/// it or its negation has the same fixed outcome.
+fn constant(ctx: &mut Ctx, a: &Assert, passes: bool, why: &str) -> Option<Spec> {
+    let outcome = if passes {
+        "always passes"
+    } else {
+        "always fails"
+    };
+    a.note(
+        ctx,
+        &format!(
+            "{why}: it {outcome} in promptfoo; converted to a `regex \"\"` that does the same"
+        ),
+    );
+    Some(Spec::new("regex", !passes).with("value", Value::String(String::new())))
 }
 
 /// Adds the type, weight and metric; drops thresholds the type does not use.
@@ -268,9 +311,6 @@ fn unsupported_reason(base: &str) -> &'static str {
     match base {
         "javascript" | "python" | "ruby" => "runs user code; ai-evals has no script assertions",
         "webhook" => "calls a webhook; ai-evals has no webhook assertion",
-        "icontains-any" | "icontains-all" => {
-            "ai-evals has no case-insensitive contains-any/contains-all (core: add them)"
-        }
         "assert-set" => "assertion groups with their own threshold have no ai-evals counterpart",
         "select-best" | "max-score" => {
             "compares outputs across prompts/providers; no ai-evals counterpart"
@@ -286,6 +326,8 @@ fn unsupported_reason(base: &str) -> &'static str {
         | "context-relevance"
         | "conversation-relevance"
         | "search-rubric"
+        | "agent-rubric"
+        | "trajectory:goal-success"
         | "pi" => {
             "a model-graded metric with its own prompt; ai-evals has only llm-judge and similar"
         }
@@ -302,7 +344,12 @@ fn unsupported_reason(base: &str) -> &'static str {
         | "tool-call-f1"
         | "trace-error-spans"
         | "trace-span-count"
-        | "trace-span-duration" => {
+        | "trace-span-duration"
+        | "skill-used"
+        | "trajectory:tool-args-match"
+        | "trajectory:step-count"
+        | "trajectory:tool-sequence"
+        | "trajectory:tool-used" => {
             "needs provider metadata, tool calls or traces ai-evals does not record"
         }
         _ => "no ai-evals assertion type does this",

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::super::yaml::js_number;
 use super::super::{Ctx, jsregex, template};
 use super::csv::split_commas;
-use super::{Assert, Spec};
+use super::{Assert, Spec, constant};
 
 /// `equals`: text as text; an object or list deep-compares the parsed output.
 pub(super) fn equals(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
@@ -28,11 +28,15 @@ pub(super) fn one_text(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     Some(Spec::new(&a.base, a.negate).with("value", Value::String(t)))
 }
 
-/// The value as the text promptfoo compares (a number as JavaScript prints it).
+/// The value as the text promptfoo compares (a number as JavaScript prints
+/// it). promptfoo raises an error on an empty text, except for `equals`,
+/// and on a number for `starts-with`.
 fn text_value(ctx: &mut Ctx, a: &Assert) -> Option<String> {
     match &a.value {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(js_number(n.as_f64().unwrap_or(f64::NAN))),
+        Some(Value::String(s)) if !s.is_empty() || a.base == "equals" => Some(s.clone()),
+        Some(Value::Number(n)) if a.base != "starts-with" => {
+            Some(js_number(n.as_f64().unwrap_or(f64::NAN)))
+        }
         Some(Value::Bool(b)) if a.base == "equals" => Some(b.to_string()),
         _ => a.skip(
             ctx,
@@ -41,11 +45,14 @@ fn text_value(ctx: &mut Ctx, a: &Assert) -> Option<String> {
     }
 }
 
-/// `contains-any` and `contains-all`: a list, or a comma-separated text.
+/// `contains-any`, `contains-all` and their `icontains-` forms: a list, or
+/// a comma-separated text.
 pub(super) fn any_or_all(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     let items = list_items(ctx, a)?;
     if items.is_empty() {
-        return a.skip(ctx, "an empty list: promptfoo raises an error");
+        // `[].some(…)` is false and `[].every(…)` is true in JavaScript.
+        let passes = a.base.ends_with("-all") != a.negate;
+        return constant(ctx, a, passes, "an empty list");
     }
     let mut rendered = Vec::new();
     for s in items {
@@ -63,7 +70,10 @@ fn list_items(ctx: &mut Ctx, a: &Assert) -> Option<Vec<String>> {
                 match item {
                     Value::String(s) => v.push(s.clone()),
                     Value::Number(n) => v.push(js_number(n.as_f64().unwrap_or(f64::NAN))),
-                    _ => return a.skip(ctx, "list items must be texts or numbers"),
+                    // promptfoo compares String(item).
+                    Value::Bool(b) => v.push(b.to_string()),
+                    Value::Null => v.push("null".into()),
+                    _ => return a.skip(ctx, "list items must be texts, numbers or true/false"),
                 }
             }
             Some(v)
@@ -88,6 +98,9 @@ pub(super) fn regex(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         Err(why) => return a.skip(ctx, &format!("JavaScript pattern {s:?}: {why}")),
     };
     let t = a.template(ctx, &translated)?;
+    if template::is_template(&s) {
+        a.note(ctx, "the pattern is completed by variables at run time: their text is read as Rust regex syntax, not JavaScript");
+    }
     Some(Spec::new("regex", a.negate).with("value", Value::String(t)))
 }
 

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::super::assertions;
+use super::super::jsregex::is_js_space;
 use super::super::yaml::Node;
 use super::super::{Ctx, Place};
 
@@ -78,8 +79,9 @@ struct Row {
 impl Row {
     fn read_column(&mut self, ctx: &mut Ctx, key: &str, value: &str, place: &Place, line: usize) {
         if key.starts_with("__expected") {
-            if !value.trim().is_empty() {
-                match assertions::from_csv_string(value.trim()) {
+            let value = value.trim_matches(is_js_space);
+            if !value.is_empty() {
+                match assertions::from_csv_string(value) {
                     Ok(a) => self.asserts.push(a),
                     Err(e) => ctx.skip(place.child(line, key), "CSV assertion", &e),
                 }
@@ -93,9 +95,9 @@ impl Row {
         } else if key == "__metric" {
             self.metric = Some(value.to_string());
         } else if key == "__threshold" {
-            self.threshold = parse_float(value).filter(|t| *t != 0.0);
-            if parse_float(value) == Some(0.0) {
-                ctx.note(place.clone(), "CSV __threshold 0", "ignored, as promptfoo ignores it (a threshold of 0 is falsy there): the row fails on any failing assertion");
+            self.threshold = parse_finite_number(value);
+            if self.threshold == Some(0.0) {
+                ctx.note(place.clone(), "CSV __threshold 0", "kept: promptfoo 0.123 passes the row whatever its assertions score (older versions ignored a 0)");
             }
         } else if key.starts_with("__metadata") {
             self.metadata |= !value.trim().is_empty();
@@ -109,28 +111,30 @@ impl Row {
 
     /// A `__config:__expected[N]:threshold` column (`rest` follows `__config:`).
     fn read_config(&mut self, ctx: &mut Ctx, rest: &str, value: &str, place: &Place) {
-        let parts: Vec<&str> = rest.split(':').collect();
-        let index = match parts.as_slice() {
-            ["__expected", "threshold"] => Some(0),
-            [e, "threshold"] => e
-                .strip_prefix("__expected")
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| *n >= 1)
-                .map(|n| n - 1),
+        let what = "CSV __config column";
+        let [expected, key] = rest.split(':').collect::<Vec<_>>()[..] else {
+            let why = "not of the form __config:__expected[N]:threshold, which promptfoo ignores (with a warning)";
+            ctx.note(place.clone(), what, why);
+            return;
+        };
+        let index = match expected.strip_prefix("__expected") {
+            Some("") => Some(0),
+            Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                n.parse::<usize>().ok().filter(|n| *n >= 1).map(|n| n - 1)
+            }
             _ => None,
         };
-        let what = "CSV __config column";
-        match (index, parse_float(value)) {
-            (Some(i), Some(t)) => self.configs.push((i, t)),
-            (None, _) => ctx.skip(
-                place.clone(),
-                what,
-                "only __config:__expected[N]:threshold converts",
-            ),
-            (Some(_), None) => ctx.skip(
+        match (index, key, parse_finite_number(value)) {
+            (Some(i), "threshold", Some(t)) => self.configs.push((i, t)),
+            (Some(_), "threshold", None) => ctx.skip(
                 place.clone(),
                 what,
                 "not a number: promptfoo stops loading the file with an error",
+            ),
+            _ => ctx.skip(
+                place.clone(),
+                what,
+                "only __config:__expected[N]:threshold is valid: promptfoo stops loading the file with an error",
             ),
         }
     }
@@ -192,25 +196,26 @@ impl Row {
     }
 }
 
-/// JavaScript's `parseFloat`: the longest leading number.
-fn parse_float(s: &str) -> Option<f64> {
-    let s = s.trim_start();
-    let mut end = 0;
-    let b = s.as_bytes();
-    if end < b.len() && (b[end] == b'-' || b[end] == b'+') {
-        end += 1;
+/// promptfoo's `parseFiniteNumber` for CSV thresholds: a whole decimal
+/// literal (trimmed), else nothing; `0` is a threshold like any other.
+fn parse_finite_number(s: &str) -> Option<f64> {
+    let t = s.trim_matches(is_js_space);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits = mantissa.strip_prefix(['+', '-']).unwrap_or(mantissa);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = all_digits(int) && all_digits(frac) && !(int.is_empty() && frac.is_empty());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    if !mantissa_ok || !exponent_ok {
+        return None;
     }
-    while end < b.len() && (b[end].is_ascii_digit() || b[end] == b'.') {
-        end += 1;
-    }
-    let mut best = None;
-    for e in (1..=end).rev() {
-        if let Ok(v) = s[..e].parse::<f64>() {
-            best = Some(v);
-            break;
-        }
-    }
-    best
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 #[cfg(test)]
@@ -218,10 +223,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_floats() {
-        assert_eq!(parse_float("0.5"), Some(0.5));
-        assert_eq!(parse_float("0.5abc"), Some(0.5));
-        assert_eq!(parse_float(""), None);
-        assert_eq!(parse_float("x"), None);
+    fn finite_numbers_as_promptfoo_reads_them() {
+        assert_eq!(parse_finite_number(" 0.5 "), Some(0.5));
+        assert_eq!(parse_finite_number("0"), Some(0.0));
+        assert_eq!(parse_finite_number(".5"), Some(0.5));
+        assert_eq!(parse_finite_number("5."), Some(5.0));
+        assert_eq!(parse_finite_number("-1e-1"), Some(-0.1));
+        assert_eq!(parse_finite_number("0.5abc"), None);
+        assert_eq!(parse_finite_number(""), None);
+        assert_eq!(parse_finite_number("."), None);
+        assert_eq!(parse_finite_number("1e"), None);
+        assert_eq!(parse_finite_number("inf"), None);
+        assert_eq!(parse_finite_number("1e999"), None);
     }
 }
