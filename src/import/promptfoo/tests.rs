@@ -753,6 +753,11 @@ fn unconvertible_assertions_say_why() {
     skipped("{ type: assert-set, assert: [] }", "groups");
     skipped("{ type: is-json, value: 'not: [valid' }", "does not parse");
     skipped("{ type: is-json, value: true }", "must be an object");
+    skipped(
+        "{ type: word-count, value: { min: 3, max: 2 } }",
+        "min at most max",
+    );
+    skipped("{ type: word-count, value: { min: x } }", "whole number");
     skipped("{ type: contains, value: x, weight: -1 }", "negative");
     skipped(
         "{ type: llm-rubric, value: x, rubricPrompt: 'Grade {{output}}' }",
@@ -873,6 +878,15 @@ fn values_as_promptfoo_resolves_them() {
     converts_to(
         "{ type: not-similar, value: [a, b] }",
         r#"{ type = "not-similar", value = ["a", "b"], threshold = 0.75 }"#,
+    );
+    // Word counts are whole: fractional bounds round inwards.
+    converts_to(
+        "{ type: word-count, value: { min: 1.5, max: 3.5, note: x } }",
+        r#"{ type = "word-count", value = { min = 2, max = 3 } }"#,
+    );
+    converts_to(
+        "{ type: word-count, value: 5.0 }",
+        r#"{ type = "word-count", value = 5 }"#,
     );
     // A falsy value is no schema.
     converts_to("{ type: is-json, value: false }", r#"{ type = "is-json" }"#);

@@ -67,19 +67,56 @@ pub(super) fn levenshtein(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     )
 }
 
-/// `word-count`: an exact count or `{ min, max }`.
+/// `word-count`: an exact count or `{ min, max }` (other keys are ignored,
+/// as promptfoo ignores them).
 pub(super) fn word_count(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     let value = match &a.value {
-        Some(Value::Number(n)) if n.as_u64().is_some() => Value::Number(n.clone()),
-        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => {
-            json!(s.trim().parse::<u64>().unwrap())
-        }
-        Some(Value::Object(m)) if m.keys().all(|k| k == "min" || k == "max") && !m.is_empty() => {
-            Value::Object(m.clone())
-        }
-        _ => return a.skip(ctx, "needs a whole number or { min, max }"),
+        Some(Value::Object(m)) => word_range(m.get("min"), m.get("max")),
+        Some(Value::Number(n)) => n.as_f64().and_then(whole_count),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok().and_then(whole_count),
+        _ => None,
     };
-    Some(Spec::new("word-count", a.negate).with("value", value))
+    match value {
+        Some(v) => Some(Spec::new("word-count", a.negate).with("value", v)),
+        None => a.skip(
+            ctx,
+            "needs a whole number or { min, max } with min at most max",
+        ),
+    }
+}
+
+fn whole_count(f: f64) -> Option<Value> {
+    (f >= 0.0 && f.fract() == 0.0 && f < 1e15).then(|| json!(f as u64))
+}
+
+/// Word counts are whole, so `count >= 1.5` is `count >= 2` and
+/// `count <= 3.5` is `count <= 3`; a bound below 0 bounds nothing.
+fn word_range(min: Option<&Value>, max: Option<&Value>) -> Option<Value> {
+    let bound = |v: Option<&Value>| -> Option<Option<f64>> {
+        match v {
+            None => Some(None),
+            Some(v) => v.as_f64().filter(|f| f.is_finite()).map(Some),
+        }
+    };
+    let (min, max) = (bound(min)?, bound(max)?);
+    if min.is_none() && max.is_none() || max.is_some_and(|b| b < 0.0) {
+        return None;
+    }
+    let min = min.map(|a| a.ceil().max(0.0) as u64);
+    let max = max.map(|b| b.floor() as u64);
+    if let (Some(a), Some(b)) = (min, max)
+        && a > b
+    {
+        return None;
+    }
+    let mut range = serde_json::Map::new();
+    if let Some(a) = min {
+        range.insert("min".into(), json!(a));
+    }
+    if let Some(b) = max {
+        range.insert("max".into(), json!(b));
+    }
+    Some(Value::Object(range))
 }
 
 /// `latency`: the call took at most `threshold` milliseconds.
