@@ -13,6 +13,10 @@ pub enum Check {
     IContains(String),
     ContainsAny(Vec<String>),
     ContainsAll(Vec<String>),
+    /// Case-insensitive; the needles are stored lowercased.
+    IContainsAny(Vec<String>),
+    /// Case-insensitive; the needles are stored lowercased.
+    IContainsAll(Vec<String>),
     StartsWith(String),
     Regex(Regex),
     /// Valid JSON, and valid against the schema when there is one.
@@ -56,30 +60,13 @@ impl Check {
                 || format!("output contains {} (ignoring case)", quote(needle)),
                 || format!("output does not contain {} (ignoring case)", quote(needle)),
             ),
-            Check::ContainsAny(needles) => {
-                let found = needles.iter().find(|n| output.contains(n.as_str()));
-                match found {
-                    Some(n) => Outcome {
-                        passed: true,
-                        reason: format!("output contains {}", quote(n)),
-                    },
-                    None => Outcome {
-                        passed: false,
-                        reason: format!("output contains none of {}", list(needles)),
-                    },
-                }
+            Check::ContainsAny(needles) => contains_any(output, needles, ""),
+            Check::ContainsAll(needles) => contains_all(output, needles, ""),
+            Check::IContainsAny(needles) => {
+                contains_any(&output.to_lowercase(), needles, " (ignoring case)")
             }
-            Check::ContainsAll(needles) => {
-                let missing: Vec<String> = needles
-                    .iter()
-                    .filter(|n| !output.contains(n.as_str()))
-                    .cloned()
-                    .collect();
-                outcome(
-                    missing.is_empty(),
-                    || format!("output contains all of {}", list(needles)),
-                    || format!("output is missing {}", list(&missing)),
-                )
+            Check::IContainsAll(needles) => {
+                contains_all(&output.to_lowercase(), needles, " (ignoring case)")
             }
             Check::StartsWith(prefix) => outcome(
                 output.starts_with(prefix.as_str()),
@@ -155,6 +142,34 @@ impl Check {
     }
 }
 
+/// Whether `output` contains one of the needles; `how` ends the reason.
+fn contains_any(output: &str, needles: &[String], how: &str) -> Outcome {
+    match needles.iter().find(|n| output.contains(n.as_str())) {
+        Some(n) => Outcome {
+            passed: true,
+            reason: format!("output contains {}{how}", quote(n)),
+        },
+        None => Outcome {
+            passed: false,
+            reason: format!("output contains none of {}{how}", list(needles)),
+        },
+    }
+}
+
+/// Whether `output` contains every needle; `how` ends the reason.
+fn contains_all(output: &str, needles: &[String], how: &str) -> Outcome {
+    let missing: Vec<String> = needles
+        .iter()
+        .filter(|n| !output.contains(n.as_str()))
+        .cloned()
+        .collect();
+    outcome(
+        missing.is_empty(),
+        || format!("output contains all of {}{how}", list(needles)),
+        || format!("output is missing {}{how}", list(&missing)),
+    )
+}
+
 fn outcome(
     passed: bool,
     when_passed: impl FnOnce() -> String,
@@ -215,6 +230,21 @@ mod tests {
         let failed = all.run("red sun");
         assert!(!failed.passed);
         assert_eq!(failed.reason, "output is missing [\"日本\"]");
+    }
+
+    #[test]
+    fn icontains_any_and_all_ignore_case() {
+        let any = Check::IContainsAny(vec!["red".into(), "été".into()]);
+        assert!(run(any.clone(), "UN ÉTÉ CHAUD"));
+        assert!(!run(any, "the grey sky"));
+        let all = Check::IContainsAll(vec!["red".into(), "σοφια".into()]);
+        assert!(run(all.clone(), "Red sun over ΣΟΦΙΑ"));
+        let failed = all.run("RED sun");
+        assert!(!failed.passed);
+        assert_eq!(
+            failed.reason,
+            "output is missing [\"σοφια\"] (ignoring case)"
+        );
     }
 
     #[test]

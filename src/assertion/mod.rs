@@ -49,6 +49,8 @@ pub enum Type {
     IContains,
     ContainsAny,
     ContainsAll,
+    IContainsAny,
+    IContainsAll,
     StartsWith,
     Regex,
     IsJson,
@@ -61,12 +63,14 @@ pub enum Type {
 }
 
 impl Type {
-    pub const ALL: [Type; 14] = [
+    pub const ALL: [Type; 16] = [
         Type::Equals,
         Type::Contains,
         Type::IContains,
         Type::ContainsAny,
         Type::ContainsAll,
+        Type::IContainsAny,
+        Type::IContainsAll,
         Type::StartsWith,
         Type::Regex,
         Type::IsJson,
@@ -85,6 +89,8 @@ impl Type {
             Type::IContains => "icontains",
             Type::ContainsAny => "contains-any",
             Type::ContainsAll => "contains-all",
+            Type::IContainsAny => "icontains-any",
+            Type::IContainsAll => "icontains-all",
             Type::StartsWith => "starts-with",
             Type::Regex => "regex",
             Type::IsJson => "is-json",
@@ -436,14 +442,16 @@ impl AssertionSpec {
                 };
                 (Rule::Check(check), expected)
             }
-            Type::ContainsAny | Type::ContainsAll => {
+            Type::ContainsAny | Type::ContainsAll | Type::IContainsAny | Type::IContainsAll => {
                 self.no_threshold()?;
                 let values = self.texts_list()?;
                 let expected = format!("{values:?}");
-                let check = if kind == Type::ContainsAny {
-                    Check::ContainsAny(values)
-                } else {
-                    Check::ContainsAll(values)
+                let lower = || values.iter().map(|v| v.to_lowercase()).collect();
+                let check = match kind {
+                    Type::ContainsAny => Check::ContainsAny(values.clone()),
+                    Type::ContainsAll => Check::ContainsAll(values.clone()),
+                    Type::IContainsAny => Check::IContainsAny(lower()),
+                    _ => Check::IContainsAll(lower()),
                 };
                 (Rule::Check(check), expected)
             }
@@ -627,6 +635,8 @@ mod tests {
             ("icontains", json!("ÉTÉ"), "un été chaud", "un hiver"),
             ("contains-any", json!(["猫", "dog"]), "a 猫", "a bird"),
             ("contains-all", json!(["a", "b"]), "b and a", "only a"),
+            ("icontains-any", json!(["ÉTÉ", "Dog"]), "un été", "a bird"),
+            ("icontains-all", json!(["A", "ß"]), "STRAßE and a", "only a"),
             ("starts-with", json!("✅"), "✅ done", "done ✅"),
             ("regex", json!("^[0-9]+$"), "12345", "12a45"),
             ("word-count", json!({"min": 2, "max": 3}), "deux mots", "un"),

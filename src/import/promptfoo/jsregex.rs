@@ -12,6 +12,23 @@
 /// JavaScript's `\s` (WhiteSpace and LineTerminator), as class items.
 const JS_SPACE: &str = r"\t\n\x0B\x0C\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
 
+/// Whether JavaScript counts `c` as white space (`\s`, `String.trim`):
+/// WhiteSpace and LineTerminator, which is not Rust's `char::is_whitespace`
+/// (U+FEFF is one, U+0085 is not).
+pub fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
+    )
+}
+
 /// Translates a JavaScript pattern (no flags) into Rust `regex` syntax.
 pub fn translate(js: &str) -> Result<String, String> {
     let chars: Vec<char> = js.chars().collect();
@@ -167,45 +184,10 @@ fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), 
     let Some(&c) = chars.get(at) else {
         return Err("the pattern ends with a lone backslash".into());
     };
-    let hex = |from: usize, n: usize| -> Option<u32> {
-        if from + n > chars.len() {
-            return None;
-        }
-        let s: String = chars[from..from + n].iter().collect();
-        if s.chars().all(|c| c.is_ascii_hexdigit()) {
-            u32::from_str_radix(&s, 16).ok()
-        } else {
-            None
-        }
-    };
-    let code = |v: u32| format!(r"\x{{{v:X}}}");
+    if let Some(text) = class_shorthand(c, in_class)? {
+        return Ok((text, 1));
+    }
     Ok(match c {
-        'd' => (if in_class { "0-9" } else { "[0-9]" }.into(), 1),
-        'w' => (
-            if in_class {
-                "0-9A-Za-z_"
-            } else {
-                "[0-9A-Za-z_]"
-            }
-            .into(),
-            1,
-        ),
-        's' => (
-            if in_class {
-                JS_SPACE.to_string()
-            } else {
-                format!("[{JS_SPACE}]")
-            },
-            1,
-        ),
-        'D' | 'W' | 'S' if in_class => {
-            return Err(format!(
-                "\\{c} inside a character class is not translated; write the class out"
-            ));
-        }
-        'D' => ("[^0-9]".into(), 1),
-        'W' => ("[^0-9A-Za-z_]".into(), 1),
-        'S' => (format!("[^{JS_SPACE}]"), 1),
         'b' if in_class => (r"\x08".into(), 1),
         'b' => (r"(?-u:\b)".into(), 1),
         'B' => (r"(?-u:\B)".into(), 1),
@@ -221,28 +203,11 @@ fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), 
         'k' if chars.get(at + 1) == Some(&'<') => {
             return Err("named backreferences (\\k<…>) have no Rust regex equivalent".into());
         }
-        'x' => match hex(at + 1, 2) {
+        'x' => match hex(chars, at + 1, 2) {
             Some(v) => (code(v), 3),
             None => ("x".into(), 1),
         },
-        'u' => match hex(at + 1, 4) {
-            Some(high @ 0xD800..=0xDBFF)
-                if chars.get(at + 5) == Some(&'\\') && chars.get(at + 6) == Some(&'u') =>
-            {
-                match hex(at + 7, 4) {
-                    Some(low @ 0xDC00..=0xDFFF) => {
-                        let v = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
-                        (code(v), 11)
-                    }
-                    _ => return Err("a lone surrogate escape cannot match UTF-8 text".into()),
-                }
-            }
-            Some(0xD800..=0xDFFF) => {
-                return Err("a lone surrogate escape cannot match UTF-8 text".into());
-            }
-            Some(v) => (code(v), 5),
-            None => ("u".into(), 1),
-        },
+        'u' => unicode_escape(chars, at)?,
         'c' => match chars.get(at + 1) {
             Some(l) if l.is_ascii_alphabetic() => (code((*l as u32) % 32), 2),
             _ => (r"\\c".into(), 1),
@@ -253,6 +218,70 @@ fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), 
         }
         c => (literal(c), 1),
     })
+}
+
+/// `\d`, `\w`, `\s` and their negations, as JavaScript reads them (ASCII
+/// digits and word characters, JavaScript's spaces); `None` for other escapes.
+fn class_shorthand(c: char, in_class: bool) -> Result<Option<String>, String> {
+    let (items, negated) = match c {
+        'd' => ("0-9", false),
+        'w' => ("0-9A-Za-z_", false),
+        's' => (JS_SPACE, false),
+        'D' => ("0-9", true),
+        'W' => ("0-9A-Za-z_", true),
+        'S' => (JS_SPACE, true),
+        _ => return Ok(None),
+    };
+    Ok(Some(match (in_class, negated) {
+        (true, false) => items.to_string(),
+        (true, true) => {
+            return Err(format!(
+                "\\{c} inside a character class is not translated; write the class out"
+            ));
+        }
+        (false, false) => format!("[{items}]"),
+        (false, true) => format!("[^{items}]"),
+    }))
+}
+
+/// `\uXXXX`, a surrogate pair of them joined into one character.
+fn unicode_escape(chars: &[char], at: usize) -> Result<(String, usize), String> {
+    Ok(match hex(chars, at + 1, 4) {
+        Some(high @ 0xD800..=0xDBFF)
+            if chars.get(at + 5) == Some(&'\\') && chars.get(at + 6) == Some(&'u') =>
+        {
+            match hex(chars, at + 7, 4) {
+                Some(low @ 0xDC00..=0xDFFF) => {
+                    let v = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                    (code(v), 11)
+                }
+                _ => return Err("a lone surrogate escape cannot match UTF-8 text".into()),
+            }
+        }
+        Some(0xD800..=0xDFFF) => {
+            return Err("a lone surrogate escape cannot match UTF-8 text".into());
+        }
+        Some(v) => (code(v), 5),
+        None => ("u".into(), 1),
+    })
+}
+
+/// The `n` hex digits at `from` as a number.
+fn hex(chars: &[char], from: usize, n: usize) -> Option<u32> {
+    if from + n > chars.len() {
+        return None;
+    }
+    let s: String = chars[from..from + n].iter().collect();
+    if s.chars().all(|c| c.is_ascii_hexdigit()) {
+        u32::from_str_radix(&s, 16).ok()
+    } else {
+        None
+    }
+}
+
+/// A code point as a Rust regex escape.
+fn code(v: u32) -> String {
+    format!(r"\x{{{v:X}}}")
 }
 
 /// A character as a Rust regex literal.

@@ -232,34 +232,50 @@ impl<'a> Ctx<'a> {
         self.dir.join(rel)
     }
 
-    /// A `file://` assertion value: JSON/YAML parsed, other text as is.
+    /// A `file://` assertion value as promptfoo 0.123 reads it: a script
+    /// (`.js`, `.py`, `.rb`, … before any `:function`) is refused, any other
+    /// file is read by [`Ctx::read_value_file`].
     pub(crate) fn load_value_file(&mut self, rel: &str) -> Result<Value, String> {
-        let (path_part, func) = match rel.rsplit_once(':') {
-            Some((p, f)) if !f.contains('/') && p.len() > 1 => (p, Some(f)),
-            _ => (rel, None),
-        };
+        let path_part = rel.split_once(':').map_or(rel, |(p, _)| p);
         let lower = path_part.to_ascii_lowercase();
-        if func.is_some()
-            || [".js", ".ts", ".mjs", ".cjs", ".py", ".rb"]
-                .iter()
-                .any(|e| lower.ends_with(e))
+        if [".js", ".cjs", ".mjs", ".ts", ".cts", ".mts"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+            || path_part.ends_with(".py")
+            || path_part.ends_with(".rb")
         {
             return Err(format!(
                 "the value comes from running {rel}; ai-evals runs no scripts"
             ));
         }
-        let path = self.resolve(path_part);
+        self.read_value_file(rel)
+    }
+
+    /// promptfoo's `processFileReference`: `.json`, `.yaml` and `.yml`
+    /// parsed (as YAML, which JSON is), `.txt` trimmed; it raises an error
+    /// on any other extension (compared as written, not lowercased).
+    pub(crate) fn read_value_file(&mut self, rel: &str) -> Result<Value, String> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let ext = match name.rfind('.') {
+            Some(i) if i > 0 => &name[i..],
+            _ => "",
+        };
+        if ![".json", ".yaml", ".yml", ".txt"].contains(&ext) {
+            return Err(format!(
+                "promptfoo reads only .json, .yaml, .yml and .txt value files and raises an error on {rel}"
+            ));
+        }
+        let path = self.resolve(rel);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if lower.ends_with(".json") {
-            serde_json::from_str(&text).map_err(|e| format!("{rel} is not JSON: {e}"))
-        } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
-            yaml::parse(&text)
-                .map(|n| n.to_json())
-                .map_err(|e| format!("{rel}: {e}"))
-        } else {
-            Ok(Value::String(text))
+        if ext == ".txt" {
+            return Ok(Value::String(
+                text.trim_matches(jsregex::is_js_space).to_string(),
+            ));
         }
+        yaml::parse(&text)
+            .map(|n| n.to_json())
+            .map_err(|e| format!("{rel}: {e}"))
     }
 
     /// Adds a generated file; returns its path (relative), made unique.
@@ -290,6 +306,26 @@ pub fn convert(
     config_path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Conversion, NotPromptfoo> {
+    let root = parse_config(yaml_text)?;
+    let root = resolve_refs(&root, &root, 0);
+    let mut ctx = new_ctx(&root, config_path, env);
+    let suite = top_level_keys(&mut ctx, &root);
+    convert_prompts_and_providers(&mut ctx, &root);
+    let main_providers: Vec<String> = ctx.providers.iter().map(|p| p.name.clone()).collect();
+    let converted = cases::convert_tests(&mut ctx, &root);
+    let suite_table = suite_table(&ctx, &root, suite);
+    let toml = emit(&ctx, suite_table, &main_providers, converted, config_path);
+    Ok(Conversion {
+        toml,
+        files: ctx.files,
+        skipped: ctx.skipped,
+        notes: ctx.notes,
+    })
+}
+
+/// The parsed config, or why the text is not a promptfoo config: it must be
+/// a YAML mapping with at least one of promptfoo's main keys.
+fn parse_config(yaml_text: &str) -> Result<Node, NotPromptfoo> {
     let root = yaml::parse(yaml_text).map_err(|e| NotPromptfoo {
         reason: format!("the YAML does not parse: {e}"),
     })?;
@@ -315,7 +351,14 @@ pub fn convert(
             reason: format!("none of the keys {} is present", promptfoo_keys.join(", ")),
         });
     }
-    let root = resolve_refs(&root, &root, 0);
+    Ok(root)
+}
+
+fn new_ctx<'a>(
+    root: &Node,
+    config_path: &Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+) -> Ctx<'a> {
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -326,38 +369,65 @@ pub fn convert(
         .and_then(|s| s.to_str())
         .unwrap_or("promptfooconfig.yaml")
         .to_string();
-    let mut ctx = Ctx {
+    Ctx {
         dir,
         config_name,
         env,
-        config_env: Vec::new(),
+        config_env: config_env(root),
         skipped: Vec::new(),
         notes: Vec::new(),
         prompts: Vec::new(),
         providers: Vec::new(),
         load_vars: BTreeSet::new(),
         files: Vec::new(),
-    };
-    if let Some(envs) = root.get("env").and_then(Node::entries) {
-        for (k, v) in envs {
-            let value = match &v.kind {
-                Kind::Str(s) => s.clone(),
-                Kind::Int(i) => i.to_string(),
-                Kind::Float(f) => yaml::js_number(*f),
-                Kind::Bool(b) => b.to_string(),
-                _ => continue,
-            };
-            ctx.config_env.push((k.clone(), value));
-        }
     }
-    let mut suite = Map::new();
-    let description = root
-        .get("description")
-        .and_then(Node::as_str)
-        .map(str::to_string);
+}
 
-    for (key, node) in root.entries().unwrap() {
-        let place = Place::config(&ctx, node.line, key.clone());
+/// The config's `env:` block as texts (numbers as JavaScript prints them).
+fn config_env(root: &Node) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, v) in root.get("env").and_then(Node::entries).unwrap_or(&[]) {
+        let value = match &v.kind {
+            Kind::Str(s) => s.clone(),
+            Kind::Int(i) => i.to_string(),
+            Kind::Float(f) => yaml::js_number(*f),
+            Kind::Bool(b) => b.to_string(),
+            _ => continue,
+        };
+        out.push((k.clone(), value));
+    }
+    out
+}
+
+/// Top-level keys with no ai-evals counterpart, and why.
+const UNCONVERTED_KEYS: &[(&str, &str)] = &[
+    ("scenarios", "scenario × data matrices are not converted"),
+    ("redteam", "red-team generation has no ai-evals counterpart"),
+    (
+        "extensions",
+        "extension hooks run user code; ai-evals has none",
+    ),
+    (
+        "nunjucksFilters",
+        "custom JavaScript filters; templates using them are skipped where they appear",
+    ),
+    (
+        "derivedMetrics",
+        "derived metrics have no ai-evals counterpart",
+    ),
+    ("tracing", "tracing has no ai-evals counterpart"),
+    (
+        "commandLineOptions",
+        "promptfoo CLI defaults have no ai-evals counterpart",
+    ),
+];
+
+/// Notes and skips the top-level keys that are not converted elsewhere;
+/// returns the `[suite]` settings they give.
+fn top_level_keys(ctx: &mut Ctx, root: &Node) -> Map<String, Value> {
+    let mut suite = Map::new();
+    for (key, node) in root.entries().unwrap_or(&[]) {
+        let place = Place::config(ctx, node.line, key.clone());
         match key.as_str() {
             "description" | "prompts" | "providers" | "targets" | "tests" | "defaultTest"
             | "assertionTemplates" | "$schema" => {}
@@ -369,90 +439,76 @@ pub fn convert(
             "outputPath" | "sharing" | "writeLatestResults" | "metadata" | "tags" => {
                 ctx.note(place, key, "has no effect on pass/fail; dropped")
             }
-            "evaluateOptions" => {
-                for (k, v) in node.entries().unwrap_or(&[]) {
-                    let p = place.child(v.line, k);
-                    match (k.as_str(), v.as_f64()) {
-                        ("maxConcurrency", Some(n)) if n >= 1.0 => {
-                            suite.insert("concurrency".into(), Value::from(n as u64));
-                        }
-                        ("repeat", Some(n)) if n >= 1.0 => {
-                            suite.insert("repeat".into(), Value::from(n as u64));
-                        }
-                        ("cache", _) | ("showProgressBar", _) => {
-                            ctx.note(p, k, "no effect on pass/fail; dropped");
-                        }
-                        _ => ctx.skip(
-                            p,
-                            &format!("evaluateOptions.{k}"),
-                            "no ai-evals counterpart",
-                        ),
-                    }
-                }
-            }
-            "scenarios" => ctx.skip(
-                place,
-                "scenarios",
-                "scenario × data matrices are not converted",
-            ),
-            "redteam" => ctx.skip(
-                place,
-                "redteam",
-                "red-team generation has no ai-evals counterpart",
-            ),
-            "extensions" => ctx.skip(
-                place,
-                "extensions",
-                "extension hooks run user code; ai-evals has none",
-            ),
-            "nunjucksFilters" => ctx.skip(
-                place,
-                "nunjucksFilters",
-                "custom JavaScript filters; templates using them are skipped where they appear",
-            ),
-            "derivedMetrics" => ctx.skip(
-                place,
-                "derivedMetrics",
-                "derived metrics have no ai-evals counterpart",
-            ),
-            "tracing" => ctx.skip(place, "tracing", "tracing has no ai-evals counterpart"),
-            "commandLineOptions" => ctx.skip(
-                place,
-                "commandLineOptions",
-                "promptfoo CLI defaults have no ai-evals counterpart",
-            ),
-            other if !KNOWN_KEYS.contains(&other) => ctx.skip(
-                place,
-                other,
-                "not a promptfoo config key the converter knows",
-            ),
-            _ => {}
+            "evaluateOptions" => evaluate_options(ctx, node, &place, &mut suite),
+            other => match UNCONVERTED_KEYS.iter().find(|(k, _)| *k == other) {
+                Some((_, why)) => ctx.skip(place, other, why),
+                None if !KNOWN_KEYS.contains(&other) => ctx.skip(
+                    place,
+                    other,
+                    "not a promptfoo config key the converter knows",
+                ),
+                None => {}
+            },
         }
     }
+    suite
+}
 
-    // Prompts.
+/// `evaluateOptions`: concurrency and repeat carry over.
+fn evaluate_options(ctx: &mut Ctx, node: &Node, place: &Place, suite: &mut Map<String, Value>) {
+    for (k, v) in node.entries().unwrap_or(&[]) {
+        let p = place.child(v.line, k);
+        match (k.as_str(), v.as_f64()) {
+            ("maxConcurrency", Some(n)) if n >= 1.0 => {
+                suite.insert("concurrency".into(), Value::from(n as u64));
+            }
+            ("repeat", Some(n)) if n >= 1.0 => {
+                suite.insert("repeat".into(), Value::from(n as u64));
+            }
+            ("cache", _) | ("showProgressBar", _) => {
+                ctx.note(p, k, "no effect on pass/fail; dropped");
+            }
+            _ => ctx.skip(
+                p,
+                &format!("evaluateOptions.{k}"),
+                "no ai-evals counterpart",
+            ),
+        }
+    }
+}
+
+/// `prompts`, then `providers` (or `targets`); promptfoo's command line can
+/// supply either, so a config without them converts with a skip.
+fn convert_prompts_and_providers(ctx: &mut Ctx, root: &Node) {
     match root.get("prompts") {
-        Some(node) => prompts::convert_all(&mut ctx, node),
+        Some(node) => prompts::convert_all(ctx, node),
         None => ctx.skip(
             Place::new(&ctx.config_name, None, "prompts"),
             "prompts",
             "none in the config (promptfoo's --prompts flag supplies them); add [prompts] by hand",
         ),
     }
-    // Providers.
-    match root.get("providers").map(|n| (n, "providers")).or_else(|| root.get("targets").map(|n| (n, "targets"))) {
-        Some((node, key)) => providers::convert_all(&mut ctx, node, key),
+    let providers = root
+        .get("providers")
+        .map(|n| (n, "providers"))
+        .or_else(|| root.get("targets").map(|n| (n, "targets")));
+    match providers {
+        Some((node, key)) => providers::convert_all(ctx, node, key),
         None => ctx.skip(
             Place::new(&ctx.config_name, None, "providers"),
             "providers",
             "none in the config (promptfoo's --providers flag supplies them); add [providers] by hand",
         ),
     }
-    let main_providers: Vec<String> = ctx.providers.iter().map(|p| p.name.clone()).collect();
+}
 
-    let converted = cases::convert_tests(&mut ctx, &root);
-
-    // The suite name: the description, else the config's folder.
+/// `[suite]`: a name from the description (else the config's folder), the
+/// description, then the settings of `evaluateOptions`.
+fn suite_table(ctx: &Ctx, root: &Node, settings: Map<String, Value>) -> Map<String, Value> {
+    let description = root
+        .get("description")
+        .and_then(Node::as_str)
+        .map(str::to_string);
     let name_source = description
         .clone()
         .or_else(|| {
@@ -464,23 +520,16 @@ pub fn convert(
         .unwrap_or_else(|| "promptfoo".into());
     let mut name = providers::sanitize(&name_source.to_lowercase());
     name.truncate(64);
-    let mut suite_table = Map::new();
-    suite_table.insert(
+    let mut table = Map::new();
+    table.insert(
         "name".into(),
         Value::String(name.trim_end_matches(['-', '.']).to_string()),
     );
-    if let Some(d) = &description {
-        suite_table.insert("description".into(), Value::String(d.clone()));
+    if let Some(d) = description {
+        table.insert("description".into(), Value::String(d));
     }
-    suite_table.extend(suite);
-
-    let toml = emit(&ctx, suite_table, &main_providers, converted, config_path);
-    Ok(Conversion {
-        toml,
-        files: ctx.files,
-        skipped: ctx.skipped,
-        notes: ctx.notes,
-    })
+    table.extend(settings);
+    table
 }
 
 /// Resolves `$ref: '#/a/b'` JSON pointers against the document (promptfoo
@@ -566,7 +615,8 @@ fn table_of(map: &Map<String, Value>) -> toml::Table {
     }
 }
 
-/// Builds the suite document and serializes it.
+/// Builds the suite document and serializes it, under a header that says
+/// what did not convert.
 fn emit(
     ctx: &Ctx,
     suite: Map<String, Value>,
@@ -598,35 +648,7 @@ fn emit(
             toml::Value::Table(table_of(&converted.grading)),
         );
     }
-    let mut defaults = Map::new();
-    let prompt_names: Vec<Value> = ctx
-        .prompts
-        .iter()
-        .map(|(n, _)| Value::String(n.clone()))
-        .collect();
-    match prompt_names.len() {
-        0 => {}
-        1 => {
-            defaults.insert("prompt".into(), prompt_names[0].clone());
-        }
-        _ => {
-            defaults.insert("prompts".into(), Value::Array(prompt_names));
-        }
-    }
-    let provider_names: Vec<Value> = main_providers
-        .iter()
-        .map(|n| Value::String(n.clone()))
-        .collect();
-    match provider_names.len() {
-        0 => {}
-        1 => {
-            defaults.insert("provider".into(), provider_names[0].clone());
-        }
-        _ => {
-            defaults.insert("providers".into(), Value::Array(provider_names));
-        }
-    }
-    defaults.extend(converted.defaults);
+    let defaults = defaults_table(ctx, main_providers, converted.defaults);
     if !defaults.is_empty() {
         doc.insert("defaults".into(), toml::Value::Table(table_of(&defaults)));
     }
@@ -639,19 +661,56 @@ fn emit(
         doc.insert("tests".into(), toml::Value::Array(tests));
     }
     if !converted.datasets.is_empty() {
-        let datasets: Vec<toml::Value> = converted
-            .datasets
-            .iter()
-            .map(|path| {
-                let mut t = toml::Table::new();
-                t.insert("path".into(), toml::Value::String(path.clone()));
-                toml::Value::Table(t)
-            })
-            .collect();
-        doc.insert("datasets".into(), toml::Value::Array(datasets));
+        doc.insert("datasets".into(), datasets(&converted.datasets));
     }
     let body = toml::to_string_pretty(&doc).expect("a TOML table serializes");
+    header(ctx, config_path) + &body
+}
 
+/// `[defaults]`: the prompt and provider matrices, then defaultTest's part.
+fn defaults_table(
+    ctx: &Ctx,
+    main_providers: &[String],
+    from_default_test: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut defaults = Map::new();
+    let prompt_names: Vec<String> = ctx.prompts.iter().map(|(n, _)| n.clone()).collect();
+    insert_one_or_many(&mut defaults, "prompt", "prompts", &prompt_names);
+    insert_one_or_many(&mut defaults, "provider", "providers", main_providers);
+    defaults.extend(from_default_test);
+    defaults
+}
+
+/// One name as `one = "x"`, several as `many = ["x", "y"]`, none not at all.
+fn insert_one_or_many(map: &mut Map<String, Value>, one: &str, many: &str, names: &[String]) {
+    match names {
+        [] => {}
+        [name] => {
+            map.insert(one.into(), Value::String(name.clone()));
+        }
+        _ => {
+            let list = names.iter().map(|n| Value::String(n.clone())).collect();
+            map.insert(many.into(), Value::Array(list));
+        }
+    }
+}
+
+/// `[[datasets]]` tables, one a generated file.
+fn datasets(paths: &[String]) -> toml::Value {
+    let tables = paths
+        .iter()
+        .map(|path| {
+            let mut t = toml::Table::new();
+            t.insert("path".into(), toml::Value::String(path.clone()));
+            toml::Value::Table(t)
+        })
+        .collect();
+    toml::Value::Array(tables)
+}
+
+/// The comment above the suite: where it came from, where URLs came from,
+/// what was not converted and the caveats.
+fn header(ctx: &Ctx, config_path: &Path) -> String {
     let mut header = String::new();
     header.push_str(&format!(
         "# Converted from the promptfoo config {} by `ai-evals import promptfoo`.\n",
@@ -684,7 +743,7 @@ fn emit(
         }
     }
     header.push('\n');
-    header + &body
+    header
 }
 
 fn one_line(s: &str) -> String {

@@ -235,91 +235,91 @@ fn from_file(
         .and_then(|s| s.to_str())
         .unwrap_or("prompt")
         .to_string();
+    let name = label.unwrap_or(&stem);
     let file_place = Place::new(shown, None, "");
     match ext.as_str() {
-        "txt" => {
-            let mut parts = Vec::new();
-            let mut buf: Vec<&str> = Vec::new();
-            for line in text.split('\n') {
-                let line = line.strip_suffix('\r').unwrap_or(line);
-                if line.trim() == "---" {
-                    parts.push(buf.join("\n").trim().to_string());
-                    buf.clear();
-                } else {
-                    buf.push(line);
-                }
-            }
-            parts.push(buf.join("\n").trim().to_string());
-            let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
-            let many = parts.len() > 1;
-            for (i, p) in parts.iter().enumerate() {
-                let name_hint = match (label, many) {
-                    (Some(l), false) => l.to_string(),
-                    (Some(l), true) => format!("{l}-{}", i + 1),
-                    (None, false) => stem.clone(),
-                    (None, true) => format!("{stem}-{}", i + 1),
-                };
-                let p_place = Place::new(shown, None, format!("prompt {}", i + 1));
-                add_text(ctx, p, Some(&name_hint), &p_place);
-            }
-        }
-        "md" | "j2" => add_text(ctx, &text, Some(label.unwrap_or(&stem)), &file_place),
-        "json" | "yaml" | "yml" => {
-            let value = if ext == "json" {
-                serde_json::from_str::<Value>(&text).map_err(|e| e.to_string())
-            } else {
-                super::yaml::parse(&text).map(|n| n.to_json())
-            };
-            match value {
-                Ok(v) => match messages_of(&v) {
-                    Some(messages) => {
-                        add_chat(ctx, messages, Some(label.unwrap_or(&stem)), &file_place)
-                    }
-                    None => ctx.skip(
-                        file_place,
-                        &what,
-                        "not an array of {role, content} messages with text content",
-                    ),
-                },
-                Err(_) if ext == "json" => {
-                    // Not JSON: promptfoo uses the file's text as the prompt.
-                    add_text(ctx, &text, Some(label.unwrap_or(&stem)), &file_place);
-                }
-                Err(e) => ctx.skip(file_place, &what, &format!("does not parse: {e}")),
-            }
-        }
-        "jsonl" => {
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let p = Place::new(shown, Some(i + 1), "");
-                match serde_json::from_str::<Value>(line)
-                    .ok()
-                    .as_ref()
-                    .and_then(messages_of)
-                {
-                    Some(messages) => add_chat(
-                        ctx,
-                        messages,
-                        Some(&format!("{}-{}", label.unwrap_or(&stem), i + 1)),
-                        &p,
-                    ),
-                    None => ctx.skip(
-                        p,
-                        &what,
-                        "the line is not an array of {role, content} messages",
-                    ),
-                }
-            }
-        }
+        "txt" => txt_prompts(ctx, &text, shown, name),
+        "md" | "j2" => add_text(ctx, &text, Some(name), &file_place),
+        "json" | "yaml" | "yml" => chat_file(ctx, &text, &ext, name, &file_place, &what),
+        "jsonl" => jsonl_prompts(ctx, &text, shown, name, &what),
         "csv" => ctx.skip(file_place, &what, "CSV prompt files are not converted"),
         _ => ctx.skip(
             file_place,
             &what,
             "an extension promptfoo reads with code (or not at all)",
         ),
+    }
+}
+
+/// A `.txt` file: prompts separated by lines of `---`, each trimmed.
+fn txt_prompts(ctx: &mut Ctx, text: &str, shown: &str, name: &str) {
+    let mut parts = Vec::new();
+    let mut buf: Vec<&str> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim() == "---" {
+            parts.push(buf.join("\n").trim().to_string());
+            buf.clear();
+        } else {
+            buf.push(line);
+        }
+    }
+    parts.push(buf.join("\n").trim().to_string());
+    let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    let many = parts.len() > 1;
+    for (i, p) in parts.iter().enumerate() {
+        let name_hint = if many {
+            format!("{name}-{}", i + 1)
+        } else {
+            name.to_string()
+        };
+        let p_place = Place::new(shown, None, format!("prompt {}", i + 1));
+        add_text(ctx, p, Some(&name_hint), &p_place);
+    }
+}
+
+/// A `.json` or `.yaml` file: one chat prompt (a JSON file that does not
+/// parse is, as in promptfoo, the prompt's text).
+fn chat_file(ctx: &mut Ctx, text: &str, ext: &str, name: &str, place: &Place, what: &str) {
+    let value = if ext == "json" {
+        serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
+    } else {
+        super::yaml::parse(text).map(|n| n.to_json())
+    };
+    match value {
+        Ok(v) => match messages_of(&v) {
+            Some(messages) => add_chat(ctx, messages, Some(name), place),
+            None => ctx.skip(
+                place.clone(),
+                what,
+                "not an array of {role, content} messages with text content",
+            ),
+        },
+        Err(_) if ext == "json" => add_text(ctx, text, Some(name), place),
+        Err(e) => ctx.skip(place.clone(), what, &format!("does not parse: {e}")),
+    }
+}
+
+/// A `.jsonl` file: one chat prompt a line.
+fn jsonl_prompts(ctx: &mut Ctx, text: &str, shown: &str, name: &str, what: &str) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let p = Place::new(shown, Some(i + 1), "");
+        match serde_json::from_str::<Value>(line)
+            .ok()
+            .as_ref()
+            .and_then(messages_of)
+        {
+            Some(messages) => add_chat(ctx, messages, Some(&format!("{name}-{}", i + 1)), &p),
+            None => ctx.skip(
+                p,
+                what,
+                "the line is not an array of {role, content} messages",
+            ),
+        }
     }
 }
 

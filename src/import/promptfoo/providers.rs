@@ -46,10 +46,9 @@ pub struct Provider {
 }
 
 /// The model promptfoo grades llm-rubric with when no grader is set (the
-/// OpenAI default in the promptfoo version this was written against; other
-/// versions use other models, and without an OpenAI key promptfoo falls back
-/// to other vendors' defaults).
-pub const DEFAULT_GRADER_MODEL: &str = "gpt-5.5-2026-04-23";
+/// OpenAI default of promptfoo 0.123; other versions use other models, and
+/// without an OpenAI key promptfoo falls back to other vendors' defaults).
+pub const DEFAULT_GRADER_MODEL: &str = "gpt-5.6-sol";
 /// promptfoo's default embedding model for `similar`.
 pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-large";
 
@@ -133,7 +132,6 @@ pub fn convert_one(
     options: Option<&Node>,
     place: &Place,
 ) -> Option<String> {
-    let what = format!("provider `{id}`");
     if let Some(existing) = ctx
         .providers
         .iter()
@@ -141,164 +139,228 @@ pub fn convert_one(
     {
         return Some(existing.name.clone());
     }
-    let config = options.and_then(|o| o.get("config"));
+    let src = Source {
+        options,
+        config: options.and_then(|o| o.get("config")),
+        place,
+        what: format!("provider `{id}`"),
+    };
     if let Some(opts) = options {
+        src.check_options(ctx, opts);
+    }
+    let (api, model) = parse_id(id);
+    let built = match api {
+        Api::Echo => Built::new("echo"),
+        Api::OpenAi => openai(ctx, &src, &model?),
+        Api::Anthropic => anthropic(ctx, &src, &model?),
+        Api::Azure => azure(ctx, &src, &model?),
+        Api::Unsupported(why) => {
+            ctx.skip(place.clone(), &src.what, &why);
+            return None;
+        }
+    };
+    let Built {
+        mut table,
+        comments,
+    } = built;
+    if let Some(cfg) = src.config {
+        let api = api_name(&table);
+        convert_config(ctx, cfg, &mut table, api, place, &src.what);
+    }
+    Some(register(ctx, id, label, table, comments))
+}
+
+/// Where a provider is written, with what it needs while converting.
+struct Source<'a> {
+    /// The provider's object form (`{ id, label, config, env, … }`).
+    options: Option<&'a Node>,
+    config: Option<&'a Node>,
+    place: &'a Place,
+    /// How messages name it: provider `openai:gpt-4o`.
+    what: String,
+}
+
+impl Source<'_> {
+    /// Keys of the provider object besides `id`, `label` and `config`.
+    fn check_options(&self, ctx: &mut Ctx, opts: &Node) {
+        let what = &self.what;
         for (k, _) in opts.entries().unwrap_or(&[]) {
             match k.as_str() {
                 "id" | "label" | "config" => {}
-                "prompts" => ctx.skip(place.clone(), &format!("{what}: prompts"), "a provider-specific prompt list is dropped: ai-evals runs every prompt on every provider of the matrix"),
-                "env" => ctx.note(place.clone(), &format!("{what}: env"), "provider-level env overrides were only read for base URLs; keys are never copied"),
-                other => ctx.skip(place.clone(), &format!("{what}: {other}"), "no ai-evals counterpart (transforms, delays, … are not converted)"),
+                "prompts" => ctx.skip(self.place.clone(), &format!("{what}: prompts"), "a provider-specific prompt list is dropped: ai-evals runs every prompt on every provider of the matrix"),
+                "env" => ctx.note(self.place.clone(), &format!("{what}: env"), "provider-level env overrides were only read for base URLs; keys are never copied"),
+                other => ctx.skip(self.place.clone(), &format!("{what}: {other}"), "no ai-evals counterpart (transforms, delays, … are not converted)"),
             }
         }
     }
-    let env = |ctx: &Ctx, name: &str| -> Option<String> {
-        options
+
+    /// An environment variable as this provider sees it: its own `env:`
+    /// first, then the config's, then the process's.
+    fn env(&self, ctx: &Ctx, name: &str) -> Option<String> {
+        self.options
             .and_then(|o| o.get("env"))
             .and_then(|e| e.get(name))
             .and_then(Node::as_str)
             .map(str::to_string)
             .or_else(|| ctx.env_var(name))
             .filter(|v| !v.is_empty())
-    };
-    let mut table = Map::new();
-    let mut comments = Vec::new();
-    let (api, model) = parse_id(id);
-    match api {
-        Api::Echo => {
-            table.insert("type".into(), json!("echo"));
-        }
-        Api::OpenAi => {
-            let model = model?;
-            let host = cfg_str(config, "apiHost");
-            let base = cfg_str(config, "apiBaseUrl");
-            let (url, from) = if let Some(h) = host {
-                (
-                    Some(format!("https://{h}/v1")),
-                    "config.apiHost".to_string(),
-                )
-            } else if let Some(b) = base {
-                (
-                    Some(normalize_openai_base(&b)),
-                    "config.apiBaseUrl".to_string(),
-                )
-            } else if let Some(h) = env(ctx, "OPENAI_API_HOST") {
-                (
-                    Some(format!("https://{h}/v1")),
-                    "$OPENAI_API_HOST".to_string(),
-                )
-            } else if let Some(b) = env(ctx, "OPENAI_API_BASE_URL") {
-                (Some(b), "$OPENAI_API_BASE_URL".to_string())
-            } else if let Some(b) = env(ctx, "OPENAI_BASE_URL") {
-                (Some(b), "$OPENAI_BASE_URL".to_string())
-            } else {
-                (None, String::new())
-            };
-            let compatible = url
-                .as_deref()
-                .is_some_and(|u| !u.starts_with("https://api.openai.com"));
-            table.insert(
-                "type".into(),
-                json!(if compatible {
-                    "openai-compatible"
-                } else {
-                    "openai"
-                }),
-            );
-            table.insert("model".into(), json!(model));
-            if let Some(u) = url {
-                comments.push(format!("base-url from {from} at conversion time"));
-                table.insert("base-url".into(), json!(u));
-            }
-            key_env(
-                ctx,
-                config,
-                &mut table,
-                compatible.then_some("OPENAI_API_KEY"),
-                place,
-                &what,
-            );
-        }
-        Api::Anthropic => {
-            let model = model?;
-            table.insert("type".into(), json!("anthropic"));
-            table.insert("model".into(), json!(model));
-            let url = cfg_str(config, "apiBaseUrl")
-                .map(|u| (u, "config.apiBaseUrl"))
-                .or_else(|| {
-                    env(ctx, "ANTHROPIC_API_BASE_URL").map(|u| (u, "$ANTHROPIC_API_BASE_URL"))
-                })
-                .or_else(|| env(ctx, "ANTHROPIC_BASE_URL").map(|u| (u, "$ANTHROPIC_BASE_URL")));
-            if let Some((u, from)) = url {
-                comments.push(format!("base-url from {from} at conversion time"));
-                table.insert("base-url".into(), json!(u));
-            }
-            key_env(ctx, config, &mut table, None, place, &what);
-        }
-        Api::Azure => {
-            let deployment = model?;
-            table.insert("type".into(), json!("azure-openai"));
-            table.insert("deployment".into(), json!(deployment));
-            let endpoint = if let Some(h) = cfg_str(config, "apiHost") {
-                Some((host_url(&h), "config.apiHost".to_string()))
-            } else if let Some(b) = cfg_str(config, "apiBaseUrl") {
-                Some((
-                    b.trim_end_matches('/').to_string(),
-                    "config.apiBaseUrl".to_string(),
-                ))
-            } else {
-                [
-                    "AZURE_API_BASE_URL",
-                    "AZURE_OPENAI_API_BASE_URL",
-                    "AZURE_OPENAI_BASE_URL",
-                    "AZURE_API_HOST",
-                    "AZURE_OPENAI_API_HOST",
-                ]
-                .iter()
-                .find_map(|name| {
-                    env(ctx, name).map(|v| {
-                        let url = if name.ends_with("_HOST") {
-                            host_url(&v)
-                        } else {
-                            v.trim_end_matches('/').to_string()
-                        };
-                        (url, format!("${name}"))
-                    })
-                })
-            };
-            match endpoint {
-                Some((url, from)) => {
-                    comments.push(format!("endpoint from {from} at conversion time"));
-                    table.insert("endpoint".into(), json!(url));
-                }
-                None => ctx.note(
-                    place.clone(),
-                    &what,
-                    "no endpoint in the config: ai-evals reads it at run time from AZURE_API_BASE_URL, AZURE_OPENAI_API_BASE_URL, AZURE_OPENAI_BASE_URL, AZURE_API_HOST or AZURE_OPENAI_API_HOST, as promptfoo does",
-                ),
-            }
-            if let Some(v) = cfg_str(config, "apiVersion") {
-                table.insert("api-version".into(), json!(v));
-            } else {
-                ctx.note(place.clone(), &what, "no apiVersion: promptfoo's default Azure API version differs from ai-evals' (2024-10-21); set api-version if it matters");
-            }
-            // promptfoo reads AZURE_API_KEY before AZURE_OPENAI_API_KEY.
-            let default_var = if ctx.env_var("AZURE_API_KEY").is_some() {
-                Some("AZURE_API_KEY")
-            } else {
-                None
-            };
-            key_env(ctx, config, &mut table, default_var, place, &what);
-        }
-        Api::Unsupported(why) => {
-            ctx.skip(place.clone(), &what, &why);
-            return None;
+    }
+
+    fn config_str(&self, key: &str) -> Option<String> {
+        cfg_str(self.config, key)
+    }
+}
+
+/// A provider table being built, with comment lines for the suite's header.
+struct Built {
+    table: Map<String, Value>,
+    comments: Vec<String>,
+}
+
+impl Built {
+    fn new(kind: &str) -> Built {
+        let mut table = Map::new();
+        table.insert("type".into(), json!(kind));
+        Built {
+            table,
+            comments: Vec::new(),
         }
     }
-    if let Some(cfg) = config {
-        let api = api_name(&table);
-        convert_config(ctx, cfg, &mut table, api, place, &what);
+
+    fn set(&mut self, key: &str, value: Value) {
+        self.table.insert(key.into(), value);
     }
+}
+
+/// `openai:…`: OpenAI, or an OpenAI-compatible server when the base URL is
+/// not OpenAI's.
+fn openai(ctx: &mut Ctx, src: &Source, model: &str) -> Built {
+    let (url, from) = openai_base_url(ctx, src);
+    let compatible = url
+        .as_deref()
+        .is_some_and(|u| !u.starts_with("https://api.openai.com"));
+    let mut b = Built::new(if compatible {
+        "openai-compatible"
+    } else {
+        "openai"
+    });
+    b.set("model", json!(model));
+    if let Some(u) = url {
+        b.comments
+            .push(format!("base-url from {from} at conversion time"));
+        b.set("base-url", json!(u));
+    }
+    let default_key = compatible.then_some("OPENAI_API_KEY");
+    key_env(ctx, src, &mut b.table, default_key);
+    b
+}
+
+/// The OpenAI base URL in promptfoo's order, and where it came from.
+fn openai_base_url(ctx: &Ctx, src: &Source) -> (Option<String>, String) {
+    if let Some(h) = src.config_str("apiHost") {
+        (Some(format!("https://{h}/v1")), "config.apiHost".into())
+    } else if let Some(b) = src.config_str("apiBaseUrl") {
+        (Some(normalize_openai_base(&b)), "config.apiBaseUrl".into())
+    } else if let Some(h) = src.env(ctx, "OPENAI_API_HOST") {
+        (Some(format!("https://{h}/v1")), "$OPENAI_API_HOST".into())
+    } else if let Some(b) = src.env(ctx, "OPENAI_API_BASE_URL") {
+        (Some(b), "$OPENAI_API_BASE_URL".into())
+    } else if let Some(b) = src.env(ctx, "OPENAI_BASE_URL") {
+        (Some(b), "$OPENAI_BASE_URL".into())
+    } else {
+        (None, String::new())
+    }
+}
+
+/// `anthropic:…`: the Messages API.
+fn anthropic(ctx: &mut Ctx, src: &Source, model: &str) -> Built {
+    let mut b = Built::new("anthropic");
+    b.set("model", json!(model));
+    let url = src
+        .config_str("apiBaseUrl")
+        .map(|u| (u, "config.apiBaseUrl"))
+        .or_else(|| {
+            src.env(ctx, "ANTHROPIC_API_BASE_URL")
+                .map(|u| (u, "$ANTHROPIC_API_BASE_URL"))
+        })
+        .or_else(|| {
+            src.env(ctx, "ANTHROPIC_BASE_URL")
+                .map(|u| (u, "$ANTHROPIC_BASE_URL"))
+        });
+    if let Some((u, from)) = url {
+        b.comments
+            .push(format!("base-url from {from} at conversion time"));
+        b.set("base-url", json!(u));
+    }
+    key_env(ctx, src, &mut b.table, None);
+    b
+}
+
+/// `azure:chat:DEPLOYMENT`: Azure OpenAI.
+fn azure(ctx: &mut Ctx, src: &Source, deployment: &str) -> Built {
+    let mut b = Built::new("azure-openai");
+    b.set("deployment", json!(deployment));
+    match azure_endpoint(ctx, src) {
+        Some((url, from)) => {
+            b.comments
+                .push(format!("endpoint from {from} at conversion time"));
+            b.set("endpoint", json!(url));
+        }
+        None => ctx.note(
+            src.place.clone(),
+            &src.what,
+            "no endpoint in the config: ai-evals reads it at run time from AZURE_API_BASE_URL, AZURE_OPENAI_API_BASE_URL, AZURE_OPENAI_BASE_URL, AZURE_API_HOST or AZURE_OPENAI_API_HOST, as promptfoo does",
+        ),
+    }
+    if let Some(v) = src.config_str("apiVersion") {
+        b.set("api-version", json!(v));
+    } else {
+        ctx.note(src.place.clone(), &src.what, "no apiVersion: promptfoo's default Azure API version differs from ai-evals' (2024-10-21); set api-version if it matters");
+    }
+    // promptfoo reads AZURE_API_KEY before AZURE_OPENAI_API_KEY.
+    let default_key = ctx.env_var("AZURE_API_KEY").map(|_| "AZURE_API_KEY");
+    key_env(ctx, src, &mut b.table, default_key);
+    b
+}
+
+/// The Azure endpoint in promptfoo's order, and where it came from.
+fn azure_endpoint(ctx: &Ctx, src: &Source) -> Option<(String, String)> {
+    if let Some(h) = src.config_str("apiHost") {
+        return Some((host_url(&h), "config.apiHost".to_string()));
+    }
+    if let Some(b) = src.config_str("apiBaseUrl") {
+        let url = b.trim_end_matches('/').to_string();
+        return Some((url, "config.apiBaseUrl".to_string()));
+    }
+    [
+        "AZURE_API_BASE_URL",
+        "AZURE_OPENAI_API_BASE_URL",
+        "AZURE_OPENAI_BASE_URL",
+        "AZURE_API_HOST",
+        "AZURE_OPENAI_API_HOST",
+    ]
+    .iter()
+    .find_map(|name| {
+        src.env(ctx, name).map(|v| {
+            let url = if name.ends_with("_HOST") {
+                host_url(&v)
+            } else {
+                v.trim_end_matches('/').to_string()
+            };
+            (url, format!("${name}"))
+        })
+    })
+}
+
+/// Adds the provider under a unique name (its label or id, sanitized);
+/// returns the name.
+fn register(
+    ctx: &mut Ctx,
+    id: &str,
+    label: Option<&str>,
+    table: Map<String, Value>,
+    comments: Vec<String>,
+) -> String {
     let base_name = sanitize(label.unwrap_or(id));
     let mut name = base_name.clone();
     let mut n = 1;
@@ -316,7 +378,7 @@ pub fn convert_one(
         table,
         comments,
     });
-    Some(name)
+    name
 }
 
 fn api_name(table: &Map<String, Value>) -> String {
@@ -353,22 +415,17 @@ fn cfg_str(config: Option<&Node>, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn key_env(
-    ctx: &mut Ctx,
-    config: Option<&Node>,
-    table: &mut Map<String, Value>,
-    default: Option<&str>,
-    place: &Place,
-    what: &str,
-) {
-    if config.and_then(|c| c.get("apiKey")).is_some() {
+/// `api-key-env`: the variable that holds the key (never the key itself).
+fn key_env(ctx: &mut Ctx, src: &Source, table: &mut Map<String, Value>, default: Option<&str>) {
+    if src.config.and_then(|c| c.get("apiKey")).is_some() {
         ctx.skip(
-            place.clone(),
-            &format!("{what}: config.apiKey"),
+            src.place.clone(),
+            &format!("{}: config.apiKey", src.what),
             "a literal API key is never copied; export it and set api-key-env",
         );
     }
-    if config
+    if src
+        .config
         .and_then(|c| c.get("apiKeyRequired"))
         .and_then(|n| match n.kind {
             Kind::Bool(b) => Some(b),
@@ -378,7 +435,7 @@ fn key_env(
     {
         return;
     }
-    if let Some(var) = cfg_str(config, "apiKeyEnvar") {
+    if let Some(var) = src.config_str("apiKeyEnvar") {
         table.insert("api-key-env".into(), json!(var));
     } else if let Some(var) = default {
         table.insert("api-key-env".into(), json!(var));
@@ -394,85 +451,75 @@ fn convert_config(
     place: &Place,
     what: &str,
 ) {
-    let Some(entries) = cfg.entries() else { return };
-    for (k, v) in entries {
-        let key_what = format!("{what}: config.{k}");
-        match k.as_str() {
-            "apiHost" | "apiBaseUrl" | "apiKey" | "apiKeyEnvar" | "apiKeyRequired"
-            | "apiVersion" => {}
-            "temperature" | "top_p" => match v.as_f64() {
-                Some(f) => {
-                    table.insert(k.replace('_', "-"), json!(f));
-                }
-                None => ctx.skip(place.clone(), &key_what, "not a number"),
-            },
-            "max_tokens" | "max_completion_tokens" => match v.as_f64() {
-                Some(f) if f >= 1.0 => {
-                    table.insert("max-tokens".into(), json!(f as u64));
-                }
-                _ => ctx.skip(place.clone(), &key_what, "not a positive whole number"),
-            },
-            "seed" => match v.kind {
-                Kind::Int(i) if api != "anthropic" => {
-                    table.insert("seed".into(), json!(i));
-                }
-                _ => ctx.skip(
-                    place.clone(),
-                    &key_what,
-                    "not a whole number, or the API has no seed",
-                ),
-            },
-            "stop" => match &v.kind {
-                Kind::Str(s) => {
-                    table.insert("stop".into(), json!([s]));
-                }
-                Kind::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
-                    table.insert(
-                        "stop".into(),
-                        json!(items.iter().filter_map(Node::as_str).collect::<Vec<_>>()),
-                    );
-                }
-                _ => ctx.skip(place.clone(), &key_what, "not a text or a list of texts"),
-            },
-            "stop_sequences" if api == "anthropic" => match &v.kind {
-                Kind::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
-                    table.insert(
-                        "stop".into(),
-                        json!(items.iter().filter_map(Node::as_str).collect::<Vec<_>>()),
-                    );
-                }
-                _ => ctx.skip(place.clone(), &key_what, "not a list of texts"),
-            },
-            "response_format" => {
-                let ty = v.get("type").and_then(Node::as_str);
-                match ty {
-                    Some("json_object") if api != "anthropic" => {
-                        table.insert("response-format".into(), json!("json"));
-                    }
-                    Some("text") => {
-                        table.insert("response-format".into(), json!("text"));
-                    }
-                    _ => ctx.skip(place.clone(), &key_what, "only {type: json_object} and {type: text} have ai-evals counterparts (json_schema does not)"),
-                }
-            }
-            "cost" => match v.as_f64() {
-                // promptfoo: USD per token, input and output alike.
-                Some(c) => {
-                    table.insert(
-                        "price".into(),
-                        json!({ "input": c * 1e6, "output": c * 1e6 }),
-                    );
-                }
-                None => ctx.skip(place.clone(), &key_what, "not a number"),
-            },
-            "system" if api == "anthropic" => match v.as_str() {
-                Some(s) => {
-                    table.insert("system".into(), json!(s));
-                }
-                None => ctx.skip(place.clone(), &key_what, "not a text"),
-            },
-            _ => ctx.skip(place.clone(), &key_what, "no ai-evals counterpart"),
+    for (k, v) in cfg.entries().unwrap_or(&[]) {
+        if let Err(why) = config_key(table, k, v, &api) {
+            ctx.skip(place.clone(), &format!("{what}: config.{k}"), why);
         }
+    }
+}
+
+/// One `config` key into the table, or why it has no ai-evals counterpart.
+fn config_key(
+    table: &mut Map<String, Value>,
+    k: &str,
+    v: &Node,
+    api: &str,
+) -> Result<(), &'static str> {
+    let value = match k {
+        "apiHost" | "apiBaseUrl" | "apiKey" | "apiKeyEnvar" | "apiKeyRequired" | "apiVersion" => {
+            return Ok(());
+        }
+        "temperature" | "top_p" => {
+            let f = v.as_f64().ok_or("not a number")?;
+            table.insert(k.replace('_', "-"), json!(f));
+            return Ok(());
+        }
+        "max_tokens" | "max_completion_tokens" => match v.as_f64() {
+            Some(f) if f >= 1.0 => ("max-tokens", json!(f as u64)),
+            _ => return Err("not a positive whole number"),
+        },
+        "seed" => match v.kind {
+            Kind::Int(i) if api != "anthropic" => ("seed", json!(i)),
+            _ => return Err("not a whole number, or the API has no seed"),
+        },
+        "stop" => match &v.kind {
+            Kind::Str(s) => ("stop", json!([s])),
+            Kind::Seq(items) => (
+                "stop",
+                json!(texts(items).ok_or("not a text or a list of texts")?),
+            ),
+            _ => return Err("not a text or a list of texts"),
+        },
+        "stop_sequences" if api == "anthropic" => match v.items().and_then(texts) {
+            Some(list) => ("stop", json!(list)),
+            None => return Err("not a list of texts"),
+        },
+        "response_format" => ("response-format", json!(response_format(v, api)?)),
+        // promptfoo: USD per token, input and output alike.
+        "cost" => {
+            let c = v.as_f64().ok_or("not a number")?;
+            ("price", json!({ "input": c * 1e6, "output": c * 1e6 }))
+        }
+        "system" if api == "anthropic" => ("system", json!(v.as_str().ok_or("not a text")?)),
+        _ => return Err("no ai-evals counterpart"),
+    };
+    table.insert(value.0.into(), value.1);
+    Ok(())
+}
+
+/// Every item's text, or `None` when one is not a text.
+fn texts(items: &[Node]) -> Option<Vec<&str>> {
+    items.iter().map(Node::as_str).collect()
+}
+
+/// `response_format`: JSON mode (not on Anthropic) or plain text.
+fn response_format(v: &Node, api: &str) -> Result<&'static str, &'static str> {
+    match v.get("type").and_then(Node::as_str) {
+        Some("json_object") if api != "anthropic" => Ok("json"),
+        Some("text") => Ok("text"),
+        _ => Err(
+            "only {type: json_object} and {type: text} have ai-evals counterparts (json_schema does not)",
+        ),
     }
 }
 

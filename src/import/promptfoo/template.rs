@@ -268,40 +268,75 @@ fn text_of(t: &Tok) -> &str {
     }
 }
 
+/// A tag's tokens, and the positions in `all` of the ones that are not space.
+struct Tokens {
+    all: Vec<Tok>,
+    sig: Vec<usize>,
+}
+
+impl Tokens {
+    fn new(inner: &str) -> Tokens {
+        let all = tokenize(inner);
+        let sig = all
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !matches!(t, Tok::Space(_)))
+            .map(|(i, _)| i)
+            .collect();
+        Tokens { all, sig }
+    }
+
+    /// The `k`-th token that is not space.
+    fn get(&self, k: usize) -> Option<&Tok> {
+        self.sig.get(k).map(|&i| &self.all[i])
+    }
+
+    /// The token before the `k`-th (not space).
+    fn before(&self, k: usize, back: usize) -> Option<&Tok> {
+        k.checked_sub(back).and_then(|j| self.get(j))
+    }
+}
+
+/// An edit: the non-space tokens `from..to` replaced by a text.
+type Edit = (usize, usize, String);
+
 fn translate_tag(inner: &str, block: bool, out: &mut Translated) -> Result<String, String> {
+    let tokens = Tokens::new(inner);
     if block {
-        let word = first_word(inner);
-        if !TAGS_OK.contains(&word) {
-            return Err(format!(
-                "the {{% {word} %}} tag is not translated (minijinja in ai-evals has no template files to include)"
-            ));
-        }
+        check_block_tag(inner, &tokens)?;
     }
-    // Non-space tokens with their positions in `all`.
-    let all = tokenize(inner);
-    let sig: Vec<usize> = all
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !matches!(t, Tok::Space(_)))
-        .map(|(i, _)| i)
-        .collect();
-    if block && first_word(inner) == "for" {
-        // `for a, b in x` iterates an object's pairs in Nunjucks.
-        let words: Vec<&Tok> = sig.iter().map(|&i| &all[i]).collect();
-        if words.len() > 2 && is_other(words.get(2).copied(), ",") {
-            return Err(
-                "{% for key, value in object %} iterates an object in Nunjucks; minijinja needs `object | items`"
-                    .into(),
-            );
-        }
+    let mut edits = collect_edits(&tokens, out)?;
+    if edits.is_empty() {
+        return Ok(inner.to_string());
     }
-    let get = |k: usize| sig.get(k).map(|&i| &all[i]);
-    // Edits: replace the tokens in sig[a..b] with text.
-    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    edits.sort_by_key(|x| x.0);
+    Ok(rebuild(&tokens, &edits))
+}
+
+/// Block tags minijinja lacks, and `for` over an object's pairs.
+fn check_block_tag(inner: &str, tokens: &Tokens) -> Result<(), String> {
+    let word = first_word(inner);
+    if !TAGS_OK.contains(&word) {
+        return Err(format!(
+            "the {{% {word} %}} tag is not translated (minijinja in ai-evals has no template files to include)"
+        ));
+    }
+    // `for a, b in x` iterates an object's pairs in Nunjucks.
+    if word == "for" && is_other(tokens.get(2), ",") {
+        return Err(
+            "{% for key, value in object %} iterates an object in Nunjucks; minijinja needs `object | items`"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The edits a tag needs; the error says what cannot be translated.
+fn collect_edits(t: &Tokens, out: &mut Translated) -> Result<Vec<Edit>, String> {
+    let mut edits = Vec::new();
     let mut k = 0;
-    while k < sig.len() {
-        let t = get(k).unwrap();
-        match t {
+    while let Some(tok) = t.get(k) {
+        k = match tok {
             Tok::Other(op) if ["===", "!==", "&&", "||"].contains(&op.as_str()) => {
                 return Err(format!(
                     "the JavaScript operator {op} has no minijinja equivalent"
@@ -314,123 +349,138 @@ fn translate_tag(inner: &str, block: bool, out: &mut Translated) -> Result<Strin
             }
             Tok::Ident(name)
                 if name == "env"
-                    && !is_other(k.checked_sub(1).and_then(get), ".")
-                    && (is_other(get(k + 1), ".") || is_other(get(k + 1), "[")) =>
+                    && !is_other(t.before(k, 1), ".")
+                    && (is_other(t.get(k + 1), ".") || is_other(t.get(k + 1), "[")) =>
             {
                 return Err(
                     "`env` (the process environment) is not available in ai-evals templates".into(),
                 );
             }
-            Tok::Other(p) if p == "|" => {
-                let Some(Tok::Ident(filter)) = get(k + 1) else {
-                    return Err("a filter name is missing after |".into());
-                };
-                match filter.as_str() {
-                    "dump" => {
-                        if is_other(get(k + 2), "(") {
-                            return Err("`dump` with arguments is not translated".into());
-                        }
-                        edits.push((k + 1, k + 2, "tojson".into()));
-                        out.notes.push(
-                            "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)"
-                                .into(),
-                        );
-                    }
-                    "load" => {
-                        // `name | load`, the name a plain variable (not an attribute).
-                        let prev = k.checked_sub(1).and_then(get);
-                        let before = k.checked_sub(2).and_then(get);
-                        match prev {
-                            Some(Tok::Ident(var))
-                                if !is_other(before, ".")
-                                    && !is_other(before, "|")
-                                    && !is_ident(before, "in") =>
-                            {
-                                out.load_vars.insert(var.clone());
-                                edits.push((k - 1, k + 2, format!("{var}{LOAD_SUFFIX}")));
-                            }
-                            _ => {
-                                return Err(
-                                    "`| load` (JSON.parse) is translated only on a plain variable"
-                                        .into(),
-                                );
-                            }
-                        }
-                    }
-                    f if MINIJINJA_FILTERS.contains(&f) => {}
-                    f => return Err(format!("the filter `{f}` does not exist in minijinja")),
-                }
-                k += 2;
-                continue;
+            Tok::Other(p) if p == "|" => filter_edit(t, k, out, &mut edits)?,
+            Tok::Other(p) if p == "." => property_edit(t, k, out, &mut edits)?,
+            _ => k + 1,
+        };
+    }
+    Ok(edits)
+}
+
+/// The filter after `|` at `k`: `dump` and `load` are rewritten, minijinja's
+/// own filters kept, others refused. Returns where to go on.
+fn filter_edit(
+    t: &Tokens,
+    k: usize,
+    out: &mut Translated,
+    edits: &mut Vec<Edit>,
+) -> Result<usize, String> {
+    let Some(Tok::Ident(filter)) = t.get(k + 1) else {
+        return Err("a filter name is missing after |".into());
+    };
+    match filter.as_str() {
+        "dump" => {
+            if is_other(t.get(k + 2), "(") {
+                return Err("`dump` with arguments is not translated".into());
             }
-            Tok::Other(p) if p == "." => {
-                if let Some(Tok::Ident(prop)) = get(k + 1) {
-                    if is_other(get(k + 2), "(") {
-                        return Err(format!(
-                            "the JavaScript method call .{prop}() has no minijinja equivalent"
-                        ));
-                    }
-                    if prop == "length" {
-                        // Walk back over an `a.b.c` chain.
-                        let mut s = k;
-                        while let Some(Tok::Ident(_)) = s.checked_sub(1).and_then(get) {
-                            s -= 1;
-                            if is_other(s.checked_sub(1).and_then(get), ".") {
-                                s -= 1;
-                            } else {
-                                break;
-                            }
-                        }
-                        if s == k {
-                            // `(expr).length`: left as attribute access, which is
-                            // right when expr is an object with a `length` key.
-                            out.notes.push(
-                                "`(…).length` kept as attribute access: right for an object's `length` key, an error in minijinja for a list or text"
-                                    .into(),
-                            );
-                            k += 2;
-                            continue;
-                        }
-                        let chain: String = (s..k).map(|j| text_of(get(j).unwrap())).collect();
-                        edits.push((s, k + 2, format!("({chain} | length)")));
-                        out.notes.push(
-                            "`x.length` became `(x | length)`: right for a list or text, wrong if x is an object with a `length` key"
-                                .into(),
-                        );
-                        k += 2;
-                        continue;
-                    }
-                }
-            }
-            _ => {}
+            edits.push((k + 1, k + 2, "tojson".into()));
+            out.notes.push(
+                "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)"
+                    .into(),
+            );
         }
-        k += 1;
+        "load" => {
+            // `name | load`, the name a plain variable (not an attribute).
+            let before = t.before(k, 2);
+            match t.before(k, 1) {
+                Some(Tok::Ident(var))
+                    if !is_other(before, ".")
+                        && !is_other(before, "|")
+                        && !is_ident(before, "in") =>
+                {
+                    out.load_vars.insert(var.clone());
+                    edits.push((k - 1, k + 2, format!("{var}{LOAD_SUFFIX}")));
+                }
+                _ => {
+                    return Err(
+                        "`| load` (JSON.parse) is translated only on a plain variable".into(),
+                    );
+                }
+            }
+        }
+        f if MINIJINJA_FILTERS.contains(&f) => {}
+        f => return Err(format!("the filter `{f}` does not exist in minijinja")),
     }
-    if edits.is_empty() {
-        return Ok(inner.to_string());
+    Ok(k + 2)
+}
+
+/// The property after `.` at `k`: `.length` becomes the `length` filter, a
+/// method call is refused. Returns where to go on.
+fn property_edit(
+    t: &Tokens,
+    k: usize,
+    out: &mut Translated,
+    edits: &mut Vec<Edit>,
+) -> Result<usize, String> {
+    let Some(Tok::Ident(prop)) = t.get(k + 1) else {
+        return Ok(k + 1);
+    };
+    if is_other(t.get(k + 2), "(") {
+        return Err(format!(
+            "the JavaScript method call .{prop}() has no minijinja equivalent"
+        ));
     }
-    // Rebuild: tokens outside edits verbatim (spaces kept), edits replaced.
+    if prop != "length" {
+        return Ok(k + 1);
+    }
+    // Walk back over an `a.b.c` chain.
+    let mut s = k;
+    while let Some(Tok::Ident(_)) = t.before(s, 1) {
+        s -= 1;
+        if is_other(t.before(s, 1), ".") {
+            s -= 1;
+        } else {
+            break;
+        }
+    }
+    if s == k {
+        // `(expr).length`: left as attribute access, which is right when
+        // expr is an object with a `length` key.
+        out.notes.push(
+            "`(…).length` kept as attribute access: right for an object's `length` key, an error in minijinja for a list or text"
+                .into(),
+        );
+        return Ok(k + 2);
+    }
+    let chain: String = (s..k).map(|j| text_of(t.get(j).unwrap())).collect();
+    edits.push((s, k + 2, format!("({chain} | length)")));
+    out.notes.push(
+        "`x.length` became `(x | length)`: right for a list or text, wrong if x is an object with a `length` key"
+            .into(),
+    );
+    Ok(k + 2)
+}
+
+/// The tag's text with the edits made; tokens outside them (spaces
+/// included) are kept verbatim. `edits` are sorted by position.
+fn rebuild(t: &Tokens, edits: &[Edit]) -> String {
     let mut result = String::new();
-    let mut skip_until: Option<usize> = None; // index into `all`
+    let mut skip_until: Option<usize> = None; // an index into `all`
     let mut e = 0;
-    edits.sort_by_key(|x| x.0);
-    for (idx, tok) in all.iter().enumerate() {
+    for (idx, tok) in t.all.iter().enumerate() {
         if let Some(u) = skip_until {
             if idx < u {
                 continue;
             }
             skip_until = None;
         }
-        if e < edits.len() && sig[edits[e].0] == idx {
+        if e < edits.len() && t.sig[edits[e].0] == idx {
             let (_, b, ref text) = edits[e];
             result.push_str(text);
-            skip_until = Some(sig[b - 1] + 1);
+            skip_until = Some(t.sig[b - 1] + 1);
             e += 1;
             continue;
         }
         result.push_str(text_of(tok));
     }
-    Ok(result)
+    result
 }
 
 #[cfg(test)]

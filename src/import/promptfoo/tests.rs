@@ -451,9 +451,10 @@ tests:
     assert_eq!(v["data"].as_str(), Some(r#"{"a":1,"b":["x"]}"#));
 }
 
-#[test]
-fn test_sources_csv_yaml_json_jsonl_glob() {
-    let c = run(
+/// A config whose tests come from a CSV file, YAML files by glob, JSONL,
+/// JSON and a script.
+fn test_sources() -> Conversion {
+    run(
         r#"
 prompts: ['{{q}}']
 providers: [echo]
@@ -484,7 +485,12 @@ tests:
             ("list.json", "[{\"vars\": {\"q\": \"k\"}}]"),
             ("gen.py", ""),
         ],
-    );
+    )
+}
+
+#[test]
+fn test_sources_csv_yaml_json_jsonl_glob() {
+    let c = test_sources();
     let t = suite(&c);
     let datasets: Vec<String> = t["datasets"]
         .as_array()
@@ -603,7 +609,7 @@ fn skipped(yaml: &str, why: &str) {
 }
 
 #[test]
-fn every_assertion_and_its_negation() {
+fn text_assertions_and_their_negations() {
     for neg in ["", "not-"] {
         converts_to(
             &format!("{{ type: {neg}equals, value: Paris }}"),
@@ -637,6 +643,12 @@ fn every_assertion_and_its_negation() {
             &format!("{{ type: {neg}regex, value: '^\\d+\\b' }}"),
             &format!(r#"{{ type = "{neg}regex", value = '^[0-9]+(?-u:\b)' }}"#),
         );
+    }
+}
+
+#[test]
+fn measured_and_graded_assertions_and_their_negations() {
+    for neg in ["", "not-"] {
         converts_to(
             &format!("{{ type: {neg}is-json }}"),
             &format!(r#"{{ type = "{neg}is-json" }}"#),
@@ -644,16 +656,20 @@ fn every_assertion_and_its_negation() {
         converts_to(
             &format!("{{ type: {neg}is-json, value: {{ type: object, required: [a] }} }}"),
             &format!(
-                r#"{{ type = "{neg}is-json", value = {{ type = "object", required = ["a"] }} }}"#
+                r#"{{ type = "{neg}is-json", value = {{ "$schema" = "http://json-schema.org/draft-07/schema#", type = "object", required = ["a"] }} }}"#
             ),
         );
         converts_to(
             &format!("{{ type: {neg}is-json, value: 'type: array' }}"),
-            &format!(r#"{{ type = "{neg}is-json", value = {{ type = "array" }} }}"#),
+            &format!(
+                r#"{{ type = "{neg}is-json", value = {{ "$schema" = "http://json-schema.org/draft-07/schema#", type = "array" }} }}"#
+            ),
         );
         converts_to(
             &format!("{{ type: {neg}is-json, value: file://schema.json }}"),
-            &format!(r#"{{ type = "{neg}is-json", value = {{ type = "object" }} }}"#),
+            &format!(
+                r#"{{ type = "{neg}is-json", value = {{ "$schema" = "http://json-schema.org/draft-07/schema#", type = "object" }} }}"#
+            ),
         );
         converts_to(
             &format!("{{ type: {neg}word-count, value: {{ min: 2 }} }}"),
@@ -671,20 +687,33 @@ fn every_assertion_and_its_negation() {
             &format!("{{ type: {neg}similar, value: hello }}"),
             &format!(r#"{{ type = "{neg}similar", value = "hello", threshold = 0.75 }}"#),
         );
-        // promptfoo ignores `not-` on levenshtein and latency: converted positive.
         converts_to(
             &format!("{{ type: {neg}levenshtein, value: '{{{{expected}}}}' }}"),
-            r#"{ type = "levenshtein", value = "{{expected}}", threshold = 5 }"#,
+            &format!(
+                r#"{{ type = "{neg}levenshtein", value = "{{{{expected}}}}", threshold = 5 }}"#
+            ),
         );
         converts_to(
             &format!("{{ type: {neg}levenshtein, value: x, threshold: 2.5 }}"),
-            r#"{ type = "levenshtein", value = "x", threshold = 2 }"#,
+            &format!(r#"{{ type = "{neg}levenshtein", value = "x", threshold = 2 }}"#),
         );
         converts_to(
             &format!("{{ type: {neg}latency, threshold: 3000 }}"),
-            r#"{ type = "latency", threshold = 3000.0 }"#,
+            &format!(r#"{{ type = "{neg}latency", threshold = 3000.0 }}"#),
+        );
+        converts_to(
+            &format!("{{ type: {neg}icontains-any, value: 'A, \"b, c\"' }}"),
+            &format!(r#"{{ type = "{neg}icontains-any", value = ["A", "b, c"] }}"#),
+        );
+        converts_to(
+            &format!("{{ type: {neg}icontains-all, value: [A, 2] }}"),
+            &format!(r#"{{ type = "{neg}icontains-all", value = ["A", "2"] }}"#),
         );
     }
+}
+
+#[test]
+fn rewritten_assertions() {
     // An object `equals` deep-compares the parsed output: a const schema.
     converts_to(
         "{ type: equals, value: { a: [1, 2] } }",
@@ -710,24 +739,34 @@ fn unconvertible_assertions_say_why() {
         "{ type: javascript, value: 'output.length' }",
         "runs user code",
     );
-    skipped("{ type: icontains-any, value: [a] }", "case-insensitive");
     skipped("{ type: regex, value: 'a(?=b)' }", "lookahead");
     skipped(
         "{ type: contains, value: x, transform: 'output.trim()' }",
         "transform",
     );
     skipped("{ type: contains, value: '' }", "non-empty");
-    skipped("{ type: cost }", "named metric");
+    skipped("{ type: starts-with, value: 42 }", "non-empty text");
+    skipped("{ type: cost }", "needs a threshold");
     skipped("{ type: latency }", "needs a threshold");
-    skipped("{ type: not-similar, value: [a, b] }", "ANY reference");
     skipped("{ type: contains-any, value: '{{expected}}' }", "split");
     skipped("{ type: similar:dot, value: a }", "cosine");
     skipped("{ type: assert-set, assert: [] }", "groups");
     skipped("{ type: is-json, value: 'not: [valid' }", "does not parse");
+    skipped("{ type: is-json, value: true }", "must be an object");
+    skipped(
+        "{ type: word-count, value: { min: 3, max: 2 } }",
+        "min at most max",
+    );
+    skipped("{ type: word-count, value: { min: x } }", "whole number");
     skipped("{ type: contains, value: x, weight: -1 }", "negative");
     skipped(
-        "{ type: equals, value: x, normalizeUnicode: true }",
-        "normalizeUnicode",
+        "{ type: llm-rubric, value: x, rubricPrompt: 'Grade {{output}}' }",
+        "rubricPrompt",
+    );
+    skipped("{ type: equals, value: 'package:pkg:fn' }", "package");
+    skipped(
+        "{ type: equals, value: file://schema.md }",
+        ".txt value files",
     );
     skipped("{ value: x }", "no `type`");
 }
@@ -802,4 +841,139 @@ tests:
     assert_eq!(tests[0]["assert"][0]["value"].as_str(), Some("arrr"));
     assert_eq!(tests[0]["assert"][1]["value"].as_str(), Some("yo"));
     assert!(c.skipped.is_empty(), "{}", skipped_text(&c));
+}
+
+// ---------- promptfoo 0.123's semantics ----------
+
+fn note_text(c: &Conversion) -> String {
+    c.notes
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn values_as_promptfoo_resolves_them() {
+    // promptfoo splits on commas and trims JavaScript white space (U+FEFF too).
+    converts_to(
+        "{ type: contains-any, value: \"\\uFEFFa ,\\u00A0b\" }",
+        r#"{ type = "contains-any", value = ["a", "b"] }"#,
+    );
+    // String(true) and String(null) are what promptfoo looks for.
+    converts_to(
+        "{ type: contains-all, value: [true, null] }",
+        r#"{ type = "contains-all", value = ["true", "null"] }"#,
+    );
+    // An empty equals compares with an empty output; it is no error.
+    converts_to(
+        "{ type: equals, value: '' }",
+        r#"{ type = "equals", value = "" }"#,
+    );
+    converts_to(
+        "{ type: similar, value: a, threshold: 0 }",
+        r#"{ type = "similar", value = "a", threshold = 0.0 }"#,
+    );
+    // All references must be dissimilar, in promptfoo as in ai-evals.
+    converts_to(
+        "{ type: not-similar, value: [a, b] }",
+        r#"{ type = "not-similar", value = ["a", "b"], threshold = 0.75 }"#,
+    );
+    // Word counts are whole: fractional bounds round inwards.
+    converts_to(
+        "{ type: word-count, value: { min: 1.5, max: 3.5, note: x } }",
+        r#"{ type = "word-count", value = { min = 2, max = 3 } }"#,
+    );
+    converts_to(
+        "{ type: word-count, value: 5.0 }",
+        r#"{ type = "word-count", value = 5 }"#,
+    );
+    // A falsy value is no schema.
+    converts_to("{ type: is-json, value: false }", r#"{ type = "is-json" }"#);
+    converts_to(
+        "{ type: is-json, value: { $schema: 'https://json-schema.org/draft/2020-12/schema' } }",
+        r#"{ type = "is-json", value = { "$schema" = "https://json-schema.org/draft/2020-12/schema" } }"#,
+    );
+    let c = run(
+        "prompts: ['{{q}}']\nproviders: [echo]\ntests:\n  - vars: { q: a }\n    assert:\n      - { type: equals, value: file://expected.txt }\n      - { type: contains-any, value: [file://word.txt, b] }\n",
+        &[("expected.txt", "\u{feff}Paris\n\n"), ("word.txt", " a\n")],
+    );
+    let asserts = &tests_of(&c)[0]["assert"];
+    assert_eq!(asserts[0]["value"].as_str(), Some("Paris"), "trimmed");
+    assert_eq!(
+        asserts[1]["value"][0].as_str(),
+        Some("a"),
+        "list items load"
+    );
+}
+
+#[test]
+fn outcomes_fixed_by_the_value_are_kept() {
+    for (yaml, negate) in [
+        ("{ type: contains-all, value: [] }", false),
+        ("{ type: contains-any, value: ', ,' }", true),
+        ("{ type: not-icontains-any, value: [] }", false),
+        ("{ type: levenshtein, value: x, threshold: -1 }", true),
+        ("{ type: not-levenshtein, value: x, threshold: -1 }", false),
+    ] {
+        let c = one_assert(yaml);
+        assert!(c.skipped.is_empty(), "{yaml}: {}", skipped_text(&c));
+        let want = if negate { "not-regex" } else { "regex" };
+        assert_eq!(first_assert(&c)["type"].as_str(), Some(want), "{yaml}");
+        assert_eq!(first_assert(&c)["value"].as_str(), Some(""), "{yaml}");
+        assert!(note_text(&c).contains("regex \"\""), "{yaml}");
+    }
+}
+
+#[test]
+fn keys_promptfoo_ignores_are_noted_not_refused() {
+    for key in ["normalizeUnicode: true", "fallback: true", "config: {}"] {
+        let c = one_assert(&format!("{{ type: equals, value: x, {key} }}"));
+        assert!(c.skipped.is_empty(), "{key}: {}", skipped_text(&c));
+        assert_eq!(first_assert(&c)["type"].as_str(), Some("equals"));
+        assert!(!c.notes.is_empty(), "{key}");
+    }
+    let c = one_assert("{ type: llm-rubric, value: polite, threshold: 0.5 }");
+    assert!(
+        note_text(&c).contains("judge says pass AND"),
+        "{}",
+        note_text(&c)
+    );
+    assert!(
+        c.toml.contains("gpt-5.6-sol"),
+        "promptfoo 0.123's default grader"
+    );
+    let c = one_assert("{ type: regex, value: '^{{expected}}$' }");
+    assert!(note_text(&c).contains("Rust regex syntax"));
+}
+
+#[test]
+fn csv_columns_as_promptfoo_0_123_reads_them() {
+    let c = run(
+        "prompts: ['{{q}}']\nproviders: [echo]\ntests: file://t.csv\n",
+        &[(
+            "t.csv",
+            "q,__expected1,__threshold,__config:__expected1:threshold,__config:x\n\
+             a,agent-rubric:is kind,0,0.5,1\n\
+             b,icontains-any:X,0.5x,0.5,1\n\
+             c,contains:y,,0.5x,1\n",
+        )],
+    );
+    let rows: Vec<serde_json::Value> = c.files[0]
+        .1
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[0]["threshold"], 0.0, "a 0 threshold is kept");
+    assert!(rows[0].get("assert").is_none(), "agent-rubric is a type");
+    assert!(rows[1].get("threshold").is_none(), "0.5x is not a number");
+    assert_eq!(rows[1]["assert"][0]["type"], "icontains-any");
+    let s = skipped_text(&c);
+    assert!(s.contains("agent-rubric"), "{s}");
+    assert!(s.contains("row 3.__config:__expected1:threshold"), "{s}");
+    assert!(
+        note_text(&c).contains("__config:x"),
+        "a malformed __config column is ignored: {}",
+        note_text(&c)
+    );
 }
