@@ -217,6 +217,8 @@ const EXACT: &[&str] = &[
     "icontains",
     "contains-any",
     "contains-all",
+    "icontains-any",
+    "icontains-all",
     "starts-with",
     "regex",
 ];

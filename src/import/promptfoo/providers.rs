@@ -14,10 +14,10 @@
 //! - Anthropic: `config.apiBaseUrl`, then `$ANTHROPIC_API_BASE_URL`, then the
 //!   Anthropic SDK's `$ANTHROPIC_BASE_URL`, else `https://api.anthropic.com`.
 //!   Key: `config.apiKey`, else `$ANTHROPIC_API_KEY`.
-//! - Azure: `config.apiHost`/`config.apiBaseUrl`, else the first set of
+//! - Azure: `config.apiBaseUrl`, then the first set of
 //!   `$AZURE_API_BASE_URL`, `$AZURE_OPENAI_API_BASE_URL`,
-//!   `$AZURE_OPENAI_BASE_URL`, `$AZURE_API_HOST`, `$AZURE_OPENAI_API_HOST`
-//!   (hosts → `https://HOST`). Key: `config.apiKey`, `$<apiKeyEnvar>`,
+//!   `$AZURE_OPENAI_BASE_URL`, then `config.apiHost`, then `$AZURE_API_HOST`,
+//!   `$AZURE_OPENAI_API_HOST` (hosts → `https://HOST`). Key: `config.apiKey`, `$<apiKeyEnvar>`,
 //!   `$AZURE_API_KEY`, `$AZURE_OPENAI_API_KEY`, else Entra ID credentials.
 //!
 //! A config's top-level `env:` block overrides the process environment.
@@ -304,6 +304,13 @@ fn azure(ctx: &mut Ctx, src: &Source, deployment: &str) -> Built {
         Some((url, from)) => {
             b.comments
                 .push(format!("endpoint from {from} at conversion time"));
+            if from == "config.apiHost" {
+                ctx.note(
+                    src.place.clone(),
+                    &src.what,
+                    "config.apiHost is written as the endpoint; promptfoo lets $AZURE_API_BASE_URL (or AZURE_OPENAI_API_BASE_URL, AZURE_OPENAI_BASE_URL) override it, ai-evals does not",
+                );
+            }
             b.set("endpoint", json!(url));
         }
         None => ctx.note(
@@ -323,33 +330,41 @@ fn azure(ctx: &mut Ctx, src: &Source, deployment: &str) -> Built {
     b
 }
 
-/// The Azure endpoint in promptfoo's order, and where it came from.
+/// The Azure endpoint in promptfoo's order (`config.apiBaseUrl`, the base
+/// URL variables, `config.apiHost`, the host variables), and where it came
+/// from. Only the config's own `env:` block is read here.
 fn azure_endpoint(ctx: &Ctx, src: &Source) -> Option<(String, String)> {
-    if let Some(h) = src.config_str("apiHost") {
-        return Some((host_url(&h), "config.apiHost".to_string()));
-    }
-    if let Some(b) = src.config_str("apiBaseUrl") {
-        let url = b.trim_end_matches('/').to_string();
-        return Some((url, "config.apiBaseUrl".to_string()));
-    }
-    [
-        "AZURE_API_BASE_URL",
-        "AZURE_OPENAI_API_BASE_URL",
-        "AZURE_OPENAI_BASE_URL",
-        "AZURE_API_HOST",
-        "AZURE_OPENAI_API_HOST",
-    ]
-    .iter()
-    .find_map(|name| {
-        src.env(ctx, name).map(|v| {
-            let url = if name.ends_with("_HOST") {
-                host_url(&v)
-            } else {
-                v.trim_end_matches('/').to_string()
-            };
-            (url, format!("${name}"))
+    let from_env = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            src.env(ctx, name).map(|v| {
+                let url = if name.ends_with("_HOST") {
+                    host_url(&v)
+                } else {
+                    v.trim_end_matches('/').to_string()
+                };
+                (url, format!("${name}"))
+            })
         })
-    })
+    };
+    src.config_str("apiBaseUrl")
+        .map(|b| {
+            (
+                b.trim_end_matches('/').to_string(),
+                "config.apiBaseUrl".to_string(),
+            )
+        })
+        .or_else(|| {
+            from_env(&[
+                "AZURE_API_BASE_URL",
+                "AZURE_OPENAI_API_BASE_URL",
+                "AZURE_OPENAI_BASE_URL",
+            ])
+        })
+        .or_else(|| {
+            src.config_str("apiHost")
+                .map(|h| (host_url(&h), "config.apiHost".to_string()))
+        })
+        .or_else(|| from_env(&["AZURE_API_HOST", "AZURE_OPENAI_API_HOST"]))
 }
 
 /// Adds the provider under a unique name (its label or id, sanitized);

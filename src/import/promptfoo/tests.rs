@@ -376,6 +376,27 @@ fn provider_env_base_urls() {
         suite(&c)["providers"]["openai-gpt-4o"]["base-url"].as_str(),
         Some("https://proxy.example/v1")
     );
+    // For Azure, promptfoo ranks the base-URL variables above config.apiHost.
+    let azure = "prompts: ['{{q}}']\nproviders: [{id: 'azure:chat:dep', config: {apiHost: res.openai.azure.com}}]\ntests: [{vars: {q: a}}]\n";
+    let c = run_with(
+        &format!("env: {{ AZURE_API_BASE_URL: 'http://proxy.local/' }}\n{azure}"),
+        &[],
+        &env,
+    );
+    assert_eq!(
+        suite(&c)["providers"]["azure-chat-dep"]["endpoint"].as_str(),
+        Some("http://proxy.local")
+    );
+    let c = run_with(azure, &[], &env);
+    assert_eq!(
+        suite(&c)["providers"]["azure-chat-dep"]["endpoint"].as_str(),
+        Some("https://res.openai.azure.com")
+    );
+    assert!(
+        note_text(&c).contains("ai-evals does not"),
+        "the override promptfoo allows is noted: {}",
+        note_text(&c)
+    );
 }
 
 // ---------- tests and defaultTest ----------
@@ -933,12 +954,9 @@ fn keys_promptfoo_ignores_are_noted_not_refused() {
         assert_eq!(first_assert(&c)["type"].as_str(), Some("equals"));
         assert!(!c.notes.is_empty(), "{key}");
     }
+    // ai-evals' llm-judge decides a threshold as llm-rubric does: no caveat.
     let c = one_assert("{ type: llm-rubric, value: polite, threshold: 0.5 }");
-    assert!(
-        note_text(&c).contains("judge says pass AND"),
-        "{}",
-        note_text(&c)
-    );
+    assert!(!note_text(&c).contains("llm-rubric"), "{}", note_text(&c));
     assert!(
         c.toml.contains("gpt-5.6-sol"),
         "promptfoo 0.123's default grader"

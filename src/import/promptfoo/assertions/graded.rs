@@ -63,7 +63,6 @@ pub(super) fn llm_rubric(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Opti
             );
         }
         spec = spec.with("threshold", json!(t));
-        a.note(ctx, "promptfoo passes when the judge says pass AND its score reaches the threshold; ai-evals' llm-judge with a threshold looks at the score alone");
     }
     graded.judge = true;
     with_grader(ctx, a, spec, GraderKind::Judge)
