@@ -15,6 +15,7 @@ mod github;
 mod grading;
 mod hostile;
 mod interrupted;
+mod pacing;
 mod providers;
 mod run;
 mod shard;
