@@ -239,6 +239,7 @@ async fn stored_run_report(
             .filter(|(name, _)| name.starts_with("throttle_wait_ms/"))
             .map(|(_, v)| v)
             .sum(),
+        throttle: report::throttle::from_metrics(&metrics),
         comparison: None,
         no_comparison: None,
         fail_on: String::new(),

@@ -1,171 +1,203 @@
 //! Rate budgets spent before a request goes out: a requests-per-minute or
-//! tokens-per-minute allowance over governor's GCRA limiter.
+//! tokens-per-minute allowance, spent smoothly on a GCRA schedule (the
+//! "virtual scheduling" form: a theoretical arrival time that every spend
+//! pushes forward).
 //!
-//! Two facts about governor shape this wrapper: asking for more cells than
-//! the burst is an immediate `InsufficientCapacity` (so it is reported as
-//! [`Denied::TooLarge`], never waited on), and it has its own clock, so tests
-//! drive it with `FakeRelativeClock` rather than tokio's paused time.
-
-use std::num::NonZeroU32;
-use std::time::Duration;
-
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::NoOpMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
+//! Why a scheduler of our own rather than governor's limiter: a budget
+//! learned from the provider's headers changes its rate mid-run and must
+//! count the requests already sent; token charges vary in size, and
+//! governor refuses a charge larger than its burst at once, while a burst
+//! large enough for any charge lets a whole minute go at once, which a
+//! sliding window of a second rejects. The schedule below takes any charge
+//! (a large one waits for its turn and then holds the next ones back),
+//! changes rate by replaying its sends, and is pure: time comes in as
+//! seconds since the lane's clock started, so tests need no clock at all.
 
 /// Budgets are spent this much below the configured rate, so that clock and
-/// network jitter never turn an exactly-spent budget into a 429.
+/// network jitter never turn an exactly-spent budget into a 429: requests
+/// leave on time but may arrive late, and a late request can share a
+/// window with the next one. At 2 % a request may arrive up to 2 % of a
+/// window late (20 ms in a 1-second window) without the window overflowing.
 pub const HEADROOM: f64 = 0.02;
 
-/// Why a budget said no.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denied {
-    /// Ask again after this long.
-    Wait(Duration),
-    /// More than the budget can ever allow at once.
-    TooLarge { burst: u32 },
+/// A per-minute allowance on a smooth schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    per_minute: f64,
+    /// Seconds per unit, at the rate less the headroom.
+    interval: f64,
+    /// How far ahead of now the schedule may run: `(burst - 1)` units.
+    tolerance: f64,
+    /// The theoretical arrival time of the next unit, in seconds.
+    tat: f64,
 }
 
-/// A per-minute allowance with a burst.
-pub struct Budget<C: Clock = DefaultClock> {
-    limiter: RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
-    clock: C,
-    per_minute: u32,
-    burst: u32,
-}
-
-impl<C: Clock + Clone> Budget<C> {
-    /// `per_minute` units a minute, at most `burst` at once.
-    pub fn new(per_minute: NonZeroU32, burst: NonZeroU32, clock: C) -> Budget<C> {
-        let rate = f64::from(per_minute.get()) * (1.0 - HEADROOM);
-        let period = Duration::from_secs_f64(60.0 / rate);
-        let quota = Quota::with_period(period)
-            .expect("a positive rate gives a positive period")
-            .allow_burst(burst);
+impl Budget {
+    /// `per_minute` units a minute (more than zero), at most `burst` at once
+    /// (at least one).
+    pub fn new(per_minute: f64, burst: u32) -> Budget {
+        let interval = 60.0 / (per_minute * (1.0 - HEADROOM));
         Budget {
-            limiter: RateLimiter::direct_with_clock(quota, clock.clone()),
-            clock,
-            per_minute: per_minute.get(),
-            burst: burst.get(),
+            per_minute,
+            interval,
+            tolerance: f64::from(burst.max(1) - 1) * interval,
+            tat: f64::NEG_INFINITY,
         }
     }
 
-    pub fn per_minute(&self) -> u32 {
+    /// The stated rate, before the headroom.
+    pub fn per_minute(&self) -> f64 {
         self.per_minute
     }
 
-    pub fn burst(&self) -> u32 {
-        self.burst
+    /// Changes the rate (and the burst) from now on; what was spent stays
+    /// spent, so a corrected rate never lets a burst through.
+    pub fn set_rate(&mut self, per_minute: f64, burst: u32) {
+        let spent = Budget::new(per_minute, burst);
+        *self = Budget {
+            tat: self.tat,
+            ..spent
+        };
     }
 
-    /// Spends `n` units now, or says how long until they are there.
-    pub fn take(&self, n: u32) -> Result<(), Denied> {
-        let Some(n) = NonZeroU32::new(n) else {
-            return Ok(());
-        };
-        match self.limiter.check_n(n) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(Denied::Wait(not_until.wait_time_from(self.clock.now()))),
-            Err(_) => Err(Denied::TooLarge { burst: self.burst }),
-        }
+    /// Seconds until the next charge may go at `now`; zero when it may go
+    /// now. A charge of any size goes when its turn comes and then holds
+    /// the following ones back for as long as it is large.
+    pub fn wait(&self, now: f64) -> f64 {
+        (self.tat - self.tolerance - now).max(0.0)
+    }
+
+    /// Spends `units` at `now`, whether or not the schedule allowed it (a
+    /// replayed send, or a charge after [`Budget::wait`] said zero).
+    pub fn spend(&mut self, now: f64, units: f64) {
+        self.tat = self.tat.max(now) + units * self.interval;
     }
 }
 
-/// The burst for a requests budget: half a second's worth. Providers may
-/// enforce a per-minute limit per second (OpenAI says it does), so a whole
-/// minute sent at once would be refused; and requests released on time can
-/// still arrive bunched (a busy runner, a slow network), so keeping half
-/// of the provider's one-second bucket free absorbs that jitter instead of
-/// drawing a 429. The rate, and so the throughput, is unchanged.
-pub fn request_burst(per_minute: u32) -> NonZeroU32 {
-    NonZeroU32::new((per_minute / 120).max(1)).expect("at least 1")
+/// The burst of a requests budget: one request, plus half the headroom of
+/// one second's share. A request arriving up to a window's headroom late
+/// must still fit, so in any window of a second the burst and the refill
+/// together stay within the second's share of the limit: at 3,000 RPM the
+/// budget spends 49 a second and a 1-second window sees at most 49 of its
+/// 50. Throughput is the rate, not the burst, so this costs only the
+/// first second.
+pub fn request_burst(per_minute: f64) -> u32 {
+    let spare = per_minute / 60.0 * HEADROOM / 2.0;
+    1 + spare.floor().min(f64::from(u32::MAX - 1)) as u32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use governor::clock::{FakeRelativeClock, Reference};
 
-    fn nz(n: u32) -> NonZeroU32 {
-        NonZeroU32::new(n).unwrap()
-    }
-
-    /// Spends one unit at a time as soon as the budget allows, advancing
-    /// the fake clock by each wait, and returns the grant times.
-    fn grants(
-        budget: &Budget<FakeRelativeClock>,
-        clock: &FakeRelativeClock,
-        n: usize,
-    ) -> Vec<Duration> {
-        let start = clock.now();
+    /// Spends one unit at a time as soon as the budget allows and returns
+    /// the grant times.
+    fn grants(budget: &mut Budget, n: usize) -> Vec<f64> {
+        let mut now = 0.0;
         let mut times = Vec::with_capacity(n);
         while times.len() < n {
-            match budget.take(1) {
-                Ok(()) => times.push(Duration::from(clock.now().duration_since(start))),
-                Err(Denied::Wait(d)) => clock.advance(d),
-                Err(Denied::TooLarge { .. }) => unreachable!(),
-            }
+            now += budget.wait(now);
+            budget.spend(now, 1.0);
+            times.push(now);
         }
         times
     }
 
+    /// The most grants in any window `[t, t + span)`.
+    fn busiest(times: &[f64], span: f64) -> usize {
+        (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|u| **u < times[i] + span - 1e-9)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     #[test]
-    fn never_more_than_the_limit_in_any_minute() {
-        let clock = FakeRelativeClock::default();
-        let budget = Budget::new(nz(120), request_burst(120), clock.clone());
-        let times = grants(&budget, &clock, 600);
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..]
-                .iter()
-                .take_while(|u| **u < *t + Duration::from_secs(60))
-                .count();
-            assert!(
-                in_window <= 120,
-                "{in_window} grants in the minute from {t:?}"
-            );
+    fn no_window_of_a_second_or_more_sees_more_than_its_share() {
+        for rpm in [60.0, 600.0, 3_000.0, 10_000.0, 30_000.0, 90_000.0] {
+            let mut budget = Budget::new(rpm, request_burst(rpm));
+            let times = grants(&mut budget, (rpm / 10.0) as usize + 200);
+            for span in [1.0, 2.0, 5.0, 10.0, 60.0] {
+                let share = (rpm * span / 60.0).floor() as usize;
+                let seen = busiest(&times, span);
+                assert!(
+                    seen <= share,
+                    "{rpm} rpm: {seen} in {span} s, share {share}"
+                );
+            }
         }
-        // Spent at the configured rate less the headroom: 600 grants take
-        // about 600 / (120 × 0.98) minutes.
-        let last = times.last().unwrap().as_secs_f64();
-        let expected = (600.0 - 2.0) / (120.0 * (1.0 - HEADROOM)) * 60.0;
-        assert!((last - expected).abs() < 1.0, "{last} vs {expected}");
     }
 
     #[test]
-    fn burst_is_half_a_second_of_requests() {
-        let clock = FakeRelativeClock::default();
-        let budget = Budget::new(nz(3000), request_burst(3000), clock.clone());
-        assert_eq!(budget.burst(), 25);
-        for _ in 0..25 {
-            assert_eq!(budget.take(1), Ok(()));
+    fn a_second_window_keeps_room_for_a_late_request() {
+        // 3,000 RPM: 49 in any second, one below the window's 50, so a
+        // request delayed into the next one's window still fits.
+        let mut budget = Budget::new(3_000.0, request_burst(3_000.0));
+        assert_eq!(request_burst(3_000.0), 1);
+        assert_eq!(busiest(&grants(&mut budget, 500), 1.0), 49);
+        assert_eq!(request_burst(30_000.0), 6);
+        let mut fast = Budget::new(30_000.0, request_burst(30_000.0));
+        assert!(busiest(&grants(&mut fast, 2_000), 1.0) <= 495);
+    }
+
+    #[test]
+    fn spends_at_the_rate_less_the_headroom() {
+        let mut budget = Budget::new(3_000.0, 1);
+        let times = grants(&mut budget, 1_000);
+        let expected = 999.0 / (50.0 * (1.0 - HEADROOM));
+        assert!((times[999] - expected).abs() < 1e-6, "{}", times[999]);
+    }
+
+    #[test]
+    fn a_large_charge_goes_on_its_turn_then_holds_the_next_back() {
+        // 6,000 tokens a minute, less the headroom: 98 a second.
+        let mut tokens = Budget::new(6_000.0, 1);
+        assert_eq!(tokens.wait(0.0), 0.0);
+        tokens.spend(0.0, 980.0);
+        // 980 tokens take ten seconds to pay back, whatever the next asks.
+        assert!((tokens.wait(0.0) - 10.0).abs() < 1e-9);
+        assert!((tokens.wait(4.0) - 6.0).abs() < 1e-9);
+        assert_eq!(tokens.wait(10.0), 0.0);
+        tokens.spend(10.0, 49.0);
+        assert!((tokens.wait(10.0) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_idle_budget_does_not_bank_time() {
+        let mut budget = Budget::new(600.0, 1);
+        budget.spend(0.0, 1.0);
+        // Idle for a minute: the next goes at once, the one after waits a
+        // full interval again.
+        assert_eq!(budget.wait(60.0), 0.0);
+        budget.spend(60.0, 1.0);
+        assert!(budget.wait(60.0) > 0.1);
+    }
+
+    #[test]
+    fn a_new_rate_keeps_what_was_spent() {
+        let mut budget = Budget::new(6_000.0, 1);
+        budget.spend(0.0, 98.0);
+        assert!((budget.wait(0.0) - 1.0).abs() < 1e-9);
+        budget.set_rate(3_000.0, 1);
+        // What was spent is due at the same time; the next unit costs twice as long.
+        assert!((budget.wait(0.0) - 1.0).abs() < 1e-9);
+        budget.spend(1.0, 49.0);
+        assert!((budget.wait(1.0) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn replayed_sends_count_against_a_new_budget() {
+        // Twenty requests went out at once before the limit was known; a
+        // budget of 3,000 RPM learned afterwards holds the next back until
+        // they are paid for.
+        let mut budget = Budget::new(3_000.0, 1);
+        for _ in 0..20 {
+            budget.spend(0.0, 1.0);
         }
-        assert!(matches!(budget.take(1), Err(Denied::Wait(_))));
-    }
-
-    #[test]
-    fn more_than_the_burst_is_refused_not_waited_on() {
-        let clock = FakeRelativeClock::default();
-        let budget = Budget::new(nz(10_000), nz(10_000), clock);
-        assert_eq!(budget.take(10_001), Err(Denied::TooLarge { burst: 10_000 }));
-        assert_eq!(budget.take(10_000), Ok(()));
-        assert_eq!(budget.take(0), Ok(()));
-    }
-
-    #[test]
-    fn tokens_refill_over_the_minute() {
-        let clock = FakeRelativeClock::default();
-        let budget = Budget::new(nz(6000), nz(6000), clock.clone());
-        assert_eq!(budget.take(6000), Ok(()));
-        let Err(Denied::Wait(wait)) = budget.take(1000) else {
-            panic!("an empty budget must ask for a wait");
-        };
-        // 1000 tokens of a 6000/min budget (less headroom) take about 10.2 s.
-        assert!(
-            (wait.as_secs_f64() - 10.0 / (1.0 - HEADROOM)).abs() < 0.05,
-            "{wait:?}"
-        );
-        clock.advance(wait);
-        assert_eq!(budget.take(1000), Ok(()));
+        assert!((budget.wait(0.1) - (20.0 / 49.0 - 0.1)).abs() < 1e-9);
     }
 }

@@ -1,25 +1,26 @@
 //! Driving providers as fast as they allow and never faster.
 //!
-//! Each provider gets a lane: a concurrency limit, a requests/min and a
-//! tokens/min budget spent *before* a request goes out, a pause when the
-//! provider's headers say its limits run low, and retries with backoff for
-//! what the provider still refuses (429, 5xx, overload, timeouts, resets).
-//! Every wait is counted per limiter, so the report can say what throttled
-//! the run.
+//! Each provider gets a lane: a concurrency limit, a pacer
+//! ([`crate::execute::pacer`]: requests and tokens budgets, told or learned
+//! from the provider's headers, spent smoothly *before* a request goes
+//! out, and the headers' word on what remains), and retries with backoff
+//! for what the provider still refuses (429, 5xx, overload, timeouts,
+//! resets). Every wait is counted per limiter, so the report can say what
+//! throttled the run and whether the provider pushed back.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OnceCell, Semaphore};
-use tokio::time::Instant;
 
 use crate::config::HttpSpec;
 use crate::error::{Error, Result};
-use crate::execute::budget::{Budget, Denied, request_burst};
 use crate::execute::cache::{self, EmbeddingCache, Key, ResponseCache};
+pub use crate::execute::pacer::Limiter;
+use crate::execute::pacer::{Cost, Decision, LIMITS, Pacer, Ticket};
+use crate::execute::provider::headers::Counted;
 use crate::execute::provider::{CallError, Embeddings, Provider, RateLimits, Request, Response};
 use crate::log;
 use crate::record::Metric;
@@ -108,37 +109,6 @@ impl Limits {
     }
 }
 
-/// What held a request back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limiter {
-    /// The requests/min budget.
-    Requests,
-    /// The tokens/min budget.
-    Tokens,
-    /// The provider's headers said its limits were nearly spent.
-    Provider,
-    /// Waiting before a retry (retry-after, or backoff).
-    Retry,
-}
-
-impl Limiter {
-    const ALL: [Limiter; 4] = [
-        Limiter::Requests,
-        Limiter::Tokens,
-        Limiter::Provider,
-        Limiter::Retry,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Limiter::Requests => "requests",
-            Limiter::Tokens => "tokens",
-            Limiter::Provider => "provider",
-            Limiter::Retry => "retry",
-        }
-    }
-}
-
 /// A lane's counters.
 #[derive(Default)]
 struct Counters {
@@ -155,28 +125,22 @@ pub struct Lane {
     pub provider: Provider,
     limits: Limits,
     slots: Semaphore,
-    requests: Option<Budget>,
-    tokens: Option<Budget>,
-    /// Tokens over-charged so far (estimate − actual); spent as a discount on
-    /// later charges, since governor cannot refund. Negative is a debt.
-    token_balance: AtomicI64,
-    /// No new request before this instant (the provider asked us to wait).
-    paused_until: Mutex<Option<Instant>>,
+    pacer: Pacer,
     counters: Counters,
     /// Set when the run stops: no request is sent after it.
     stopping: Arc<AtomicBool>,
 }
 
-/// What a successful call tells its lane: the tokens it really used (to
-/// correct the estimate) and the provider's rate-limit headers.
+/// What a successful call tells its lane: the input tokens the provider
+/// counted (to correct the estimate) and its rate-limit headers.
 pub trait Reported {
-    fn tokens(&self) -> Option<u64>;
+    fn input_tokens(&self) -> Option<u64>;
     fn limits(&self) -> &RateLimits;
 }
 
 impl Reported for Response {
-    fn tokens(&self) -> Option<u64> {
-        self.usage.map(|u| u.total_tokens)
+    fn input_tokens(&self) -> Option<u64> {
+        self.usage.map(|u| u.prompt_tokens)
     }
 
     fn limits(&self) -> &RateLimits {
@@ -185,7 +149,7 @@ impl Reported for Response {
 }
 
 impl Reported for Embeddings {
-    fn tokens(&self) -> Option<u64> {
+    fn input_tokens(&self) -> Option<u64> {
         self.tokens
     }
 
@@ -221,28 +185,12 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 impl Lane {
     pub fn new(name: String, provider: Provider, limits: Limits) -> Lane {
-        let budget = |per_minute: Option<u32>, burst: fn(u32) -> NonZeroU32| {
-            per_minute.and_then(NonZeroU32::new).map(|pm| {
-                Budget::new(
-                    pm,
-                    burst(pm.get()),
-                    governor::clock::DefaultClock::default(),
-                )
-            })
-        };
         Lane {
             name,
             provider,
             slots: Semaphore::new(limits.concurrency),
-            requests: budget(limits.rpm, request_burst),
-            // A minute of tokens may go at once: a single request larger
-            // than that can never be sent, and is refused with a message.
-            tokens: budget(limits.tpm, |tpm| {
-                NonZeroU32::new(tpm).expect("checked non-zero")
-            }),
+            pacer: Pacer::new(limits.rpm, limits.tpm),
             limits,
-            token_balance: AtomicI64::new(0),
-            paused_until: Mutex::new(None),
             counters: Counters::default(),
             stopping: Arc::default(),
         }
@@ -252,8 +200,13 @@ impl Lane {
     /// on another attempt.
     pub async fn call(&self, request: Request<'_>) -> std::result::Result<Answer, Failure> {
         let estimate = self.provider.estimate_tokens(request.prompt);
+        let output = self.provider.completion_estimate().min(estimate);
+        let cost = Cost {
+            input: estimate - output,
+            output,
+        };
         let (response, attempts) = self
-            .attempt(estimate, || self.provider.complete(request))
+            .attempt(cost, || self.provider.complete(request))
             .await?;
         Ok(Answer {
             response,
@@ -272,7 +225,11 @@ impl Lane {
             .iter()
             .map(|t| u32::try_from(t.chars().count().div_ceil(4)).unwrap_or(u32::MAX))
             .fold(0u32, |a, b| a.saturating_add(b).saturating_add(1));
-        self.attempt(estimate, || self.provider.embed(texts, dimensions))
+        let cost = Cost {
+            input: estimate,
+            output: 0,
+        };
+        self.attempt(cost, || self.provider.embed(texts, dimensions))
             .await
             .map(|(embeddings, _)| embeddings)
     }
@@ -281,7 +238,7 @@ impl Lane {
     /// may succeed on another attempt; returns the answer and the attempts.
     async fn attempt<T, F, Fut>(
         &self,
-        estimate: u32,
+        cost: Cost,
         call: F,
     ) -> std::result::Result<(T, u32), Failure>
     where
@@ -296,10 +253,13 @@ impl Lane {
             .expect("lane semaphores are never closed");
         let mut attempts = 0;
         loop {
-            if let Err(error) = self.admit(estimate).await {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                return Err(Failure { error, attempts });
-            }
+            let ticket = match self.admit(cost).await {
+                Ok(ticket) => ticket,
+                Err(error) => {
+                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    return Err(Failure { error, attempts });
+                }
+            };
             // A budget wait may have outlasted the run: what was not sent
             // by the time it stops is never sent.
             if self.stopping.load(Ordering::Relaxed) {
@@ -312,14 +272,12 @@ impl Lane {
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
             match call().await {
                 Ok(answer) => {
-                    if let Some(tokens) = answer.tokens() {
-                        let over = i64::from(estimate) - tokens as i64;
-                        self.token_balance.fetch_add(over, Ordering::Relaxed);
-                    }
-                    self.slow_down_if_low(answer.limits(), estimate);
+                    self.pacer
+                        .observe(&ticket, answer.limits(), answer.input_tokens());
                     return Ok((answer, attempts));
                 }
                 Err(error) => {
+                    self.pacer.observe(&ticket, &error.limits, None);
                     if error.status == Some(429) {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                     }
@@ -342,7 +300,7 @@ impl Lane {
                     let wait = backoff(attempts - 1, &error);
                     if error.status == Some(429) {
                         // The whole lane is over the limit, not just this request.
-                        self.pause_for(wait);
+                        self.pacer.pause(wait);
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     log::debug(&format!(
@@ -357,89 +315,20 @@ impl Lane {
         }
     }
 
-    /// Waits until the provider's pause, the requests budget and the tokens
-    /// budget all allow one more request of `estimate` tokens.
-    async fn admit(&self, estimate: u32) -> std::result::Result<(), CallError> {
-        let paused = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = paused {
-            let now = Instant::now();
-            if until > now {
-                self.wait(Limiter::Provider, until - now).await;
-            }
+    /// Waits until the pacer lets a request of `cost` go: the provider's
+    /// pause, the budgets and the provider's word on what remains.
+    async fn admit(&self, cost: Cost) -> std::result::Result<Ticket, CallError> {
+        let tokens = cost.input.saturating_add(cost.output);
+        if let Some(tpm) = self.pacer.told_tpm().filter(|tpm| tokens > *tpm) {
+            return Err(CallError::fatal(format!(
+                "a request of about {tokens} tokens (prompt and max-tokens) can never fit the tokens/min budget of {tpm}; raise tpm or lower max-tokens"
+            )));
         }
-        if let Some(requests) = &self.requests {
-            self.spend(requests, 1, Limiter::Requests).await?;
-        }
-        if let Some(tokens) = &self.tokens {
-            if estimate > tokens.burst() {
-                return Err(CallError::fatal(format!(
-                    "a request of about {estimate} tokens (prompt and max-tokens) can never fit the tokens/min budget of {}; raise tpm or lower max-tokens",
-                    tokens.per_minute()
-                )));
-            }
-            let charge = self.token_charge(estimate, tokens.burst());
-            self.spend(tokens, charge, Limiter::Tokens).await?;
-        }
-        Ok(())
-    }
-
-    async fn spend(
-        &self,
-        budget: &Budget,
-        n: u32,
-        limiter: Limiter,
-    ) -> std::result::Result<(), CallError> {
         loop {
-            match budget.take(n) {
-                Ok(()) => return Ok(()),
-                Err(Denied::Wait(d)) => self.wait(limiter, d).await,
-                Err(Denied::TooLarge { burst }) => {
-                    return Err(CallError::fatal(format!(
-                        "{n} {} exceed the budget's burst of {burst}",
-                        limiter.name()
-                    )));
-                }
+            match self.pacer.decide(cost) {
+                Decision::Go(ticket) => return Ok(ticket),
+                Decision::Wait(limiter, wait) => self.wait(limiter, wait).await,
             }
-        }
-    }
-
-    /// The tokens to charge for a request estimated at `estimate`: less
-    /// what earlier requests were over-charged, more what they under-ran.
-    fn token_charge(&self, estimate: u32, burst: u32) -> u32 {
-        let balance = self.token_balance.load(Ordering::Relaxed);
-        let charge = (i64::from(estimate) - balance).clamp(1, i64::from(burst));
-        self.token_balance
-            .fetch_sub(i64::from(estimate) - charge, Ordering::Relaxed);
-        u32::try_from(charge).expect("clamped to a u32 burst")
-    }
-
-    /// When the provider says fewer requests (or tokens) remain than the
-    /// requests in flight will use, new requests wait until the shortfall
-    /// has refilled instead of drawing a 429.
-    fn slow_down_if_low(&self, limits: &RateLimits, estimate: u32) {
-        let in_flight = (self.limits.concurrency - self.slots.available_permits()) as u64;
-        let requests = refill_wait(
-            in_flight,
-            limits.requests_remaining,
-            limits.requests_limit,
-            limits.requests_reset,
-        );
-        let tokens = refill_wait(
-            u64::from(estimate) * in_flight,
-            limits.tokens_remaining,
-            limits.tokens_limit,
-            limits.tokens_reset,
-        );
-        if let Some(pause) = requests.max(tokens) {
-            self.pause_for(pause);
-        }
-    }
-
-    fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
         }
     }
 
@@ -466,7 +355,11 @@ impl Lane {
         )
     }
 
-    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>` …).
+    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>`
+    /// …), the budgets it was told (`budget_rpm/<lane>`, `budget_tpm/<lane>`)
+    /// and the limits it learned from the provider's headers
+    /// (`learned_rpm/<lane>`, `learned_tpm/<lane>`, and Anthropic's
+    /// `learned_input_tpm/<lane>` and `learned_output_tpm/<lane>`).
     pub fn metrics(&self) -> Vec<Metric> {
         let c = &self.counters;
         let mut metrics: Vec<Metric> = Limiter::ALL
@@ -489,31 +382,36 @@ impl Lane {
                 unit: None,
             });
         }
+        let told = [
+            ("budget_rpm", self.limits.rpm),
+            ("budget_tpm", self.limits.tpm),
+        ];
+        let learned = LIMITS
+            .iter()
+            .zip(self.pacer.learned())
+            .map(|(counted, rate)| {
+                let name = match counted {
+                    Counted::Requests => "learned_rpm",
+                    Counted::Tokens => "learned_tpm",
+                    Counted::InputTokens => "learned_input_tpm",
+                    Counted::OutputTokens => "learned_output_tpm",
+                };
+                (name, rate)
+            });
+        let rates = told
+            .into_iter()
+            .map(|(name, v)| (name, v.map(f64::from)))
+            .chain(learned);
+        for (name, value) in rates {
+            if let Some(value) = value {
+                metrics.push(Metric {
+                    name: format!("{name}/{}", self.name),
+                    value: value.round(),
+                    unit: Some("1/min".into()),
+                });
+            }
+        }
         metrics
-    }
-}
-
-/// How long until `needed` units are available when the provider reports
-/// `remaining` of a per-minute `limit`: limits refill at `limit / 60` a
-/// second, and never take longer than the reported `reset`. `None` when
-/// enough remain or the headers do not say.
-pub fn refill_wait(
-    needed: u64,
-    remaining: Option<u64>,
-    limit: Option<u64>,
-    reset: Option<Duration>,
-) -> Option<Duration> {
-    let remaining = remaining?;
-    if remaining >= needed {
-        return None;
-    }
-    let shortfall = (needed - remaining) as f64;
-    let by_rate = limit
-        .filter(|l| *l > 0)
-        .and_then(|l| Duration::try_from_secs_f64(shortfall * 60.0 / l as f64).ok());
-    match (by_rate, reset) {
-        (Some(r), Some(reset)) => Some(r.min(reset)),
-        (r, reset) => r.or(reset),
     }
 }
 
@@ -780,8 +678,11 @@ mod tests {
             Duration::from_millis(1500)
         );
         let exhausted = RateLimits {
-            requests_remaining: Some(0),
-            requests_reset: Some(Duration::from_secs(3)),
+            requests: crate::execute::provider::headers::Quota {
+                remaining: Some(0),
+                reset: Some(Duration::from_secs(3)),
+                ..Default::default()
+            },
             ..RateLimits::default()
         };
         assert_eq!(
@@ -802,27 +703,6 @@ mod tests {
                 "{retry}: {wait:?}"
             );
         }
-    }
-
-    #[test]
-    fn low_remaining_waits_for_the_shortfall_to_refill() {
-        let secs = Duration::from_secs_f64;
-        // 3000/min refills 50 a second: 5 short is 0.1 s.
-        assert_eq!(
-            refill_wait(10, Some(5), Some(3000), Some(secs(1.0))),
-            Some(secs(0.1))
-        );
-        // Never longer than the provider's own reset.
-        assert_eq!(
-            refill_wait(10, Some(0), Some(60), Some(secs(2.0))),
-            Some(secs(2.0))
-        );
-        assert_eq!(refill_wait(10, Some(10), Some(60), Some(secs(2.0))), None);
-        assert_eq!(refill_wait(10, None, Some(60), Some(secs(2.0))), None);
-        assert_eq!(
-            refill_wait(10, Some(0), None, Some(secs(3.0))),
-            Some(secs(3.0))
-        );
     }
 
     #[test]
@@ -920,27 +800,5 @@ mod tests {
                 "text {i}"
             );
         }
-    }
-
-    #[test]
-    fn over_and_under_estimates_even_out() {
-        let lane = Lane::new(
-            "echo".into(),
-            Provider::Echo(crate::execute::provider::Echo),
-            Limits::offline(1),
-        );
-        // 100 tokens credit from an over-estimate: the next 500 costs 400.
-        lane.token_balance.store(100, Ordering::Relaxed);
-        assert_eq!(lane.token_charge(500, 10_000), 400);
-        assert_eq!(lane.token_balance.load(Ordering::Relaxed), 0);
-        // A debt of 50 makes the next charge larger.
-        lane.token_balance.store(-50, Ordering::Relaxed);
-        assert_eq!(lane.token_charge(500, 10_000), 550);
-        assert_eq!(lane.token_balance.load(Ordering::Relaxed), 0);
-        // Never more than the burst, never zero.
-        lane.token_balance.store(-1_000_000, Ordering::Relaxed);
-        assert_eq!(lane.token_charge(500, 10_000), 10_000);
-        lane.token_balance.store(1_000_000, Ordering::Relaxed);
-        assert_eq!(lane.token_charge(500, 10_000), 1);
     }
 }

@@ -3,5 +3,7 @@
 pub mod budget;
 pub mod cache;
 pub mod executor;
+pub mod learned;
+pub mod pacer;
 pub mod pricing;
 pub mod provider;

@@ -13,6 +13,7 @@
 pub mod monitor;
 pub mod performance;
 pub mod progress;
+pub mod throttle;
 
 pub mod escape;
 mod markdown;

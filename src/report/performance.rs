@@ -129,17 +129,8 @@ fn recommend(component: &str, duration_ms: f64, metrics: &BTreeMap<String, f64>)
             let throttled = sum("throttle_wait_ms/");
             let hits = sum("cache_hits") + sum("cache_shared");
             let lookups = hits + sum("cache_misses");
-            let rate_limited = sum("rate_limited/");
             if throttled > 0.3 * duration_ms {
-                format!(
-                    "{} of it was spent waiting on rate limits{}: raise the provider tier (or the rpm/tpm budgets to what the account allows) or lower concurrency so fewer requests queue",
-                    ms(throttled),
-                    if rate_limited > 0.0 {
-                        format!(" and {rate_limited:.0} 429 answers")
-                    } else {
-                        String::new()
-                    }
-                )
+                throttled_advice(metrics)
             } else if lookups > 0.0 && hits / lookups < 0.5 {
                 format!(
                     "the cache answered only {:.0}% of the calls: restore the cache folder between runs (actions/cache) so unchanged cases cost nothing",
@@ -166,6 +157,29 @@ fn recommend(component: &str, duration_ms: f64, metrics: &BTreeMap<String, f64>)
         "report" => "rendering the report is slow: fewer failures shown, or a smaller history in the report".into(),
         _ => "look at this component's timings".into(),
     }
+}
+
+/// What throttled requests waited for and what to change: the provider
+/// pushing back means a budget above what it allows (the throttle account
+/// names the setting); the budgets alone mean the run went at the pace it
+/// was told or learned, which only a higher tier makes faster.
+fn throttled_advice(metrics: &BTreeMap<String, f64>) -> String {
+    let throttle = crate::report::throttle::from_metrics(metrics);
+    let mut text = format!(
+        "requests waited {} on the budgets' pace (expected) and {} because the provider pushed back ({} 429 answers)",
+        ms(throttle.budget_ms),
+        ms(throttle.provider_ms),
+        throttle.rate_limited
+    );
+    if !throttle.lanes.is_empty() {
+        text.push_str(&format!(" [{}]", throttle.lanes.join("; ")));
+    }
+    if throttle.advice.is_empty() {
+        text.push_str(": to go faster, raise the provider tier and the rpm/tpm budgets to what the account allows");
+    } else {
+        text.push_str(&format!(": {}", throttle.advice.join("; ")));
+    }
+    text
 }
 
 /// How a figure compares with its target.
@@ -364,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn throttled_execution_recommends_the_tier_or_less_concurrency() {
+    fn throttled_execution_tells_pushback_from_pace() {
         let metrics = BTreeMap::from([
             ("throttle_wait_ms/openai/requests".to_string(), 6000.0),
             ("rate_limited/openai".to_string(), 3.0),
@@ -372,8 +386,17 @@ mod tests {
         let found = identify_bottlenecks(&run(9000.0, 100.0), &metrics, 30_000.0, 50.0);
         assert_eq!(found[0].component, "execution");
         assert_eq!(found[0].level, Level::Critical);
-        assert!(found[0].recommendation.contains("tier"), "{found:?}");
         assert!(found[0].recommendation.contains("3 429"), "{found:?}");
+        let paced = BTreeMap::from([
+            ("throttle_wait_ms/openai/requests".to_string(), 6000.0),
+            ("budget_rpm/openai".to_string(), 500.0),
+        ]);
+        let found = identify_bottlenecks(&run(9000.0, 100.0), &paced, 30_000.0, 50.0);
+        assert!(found[0].recommendation.contains("tier"), "{found:?}");
+        assert!(
+            found[0].recommendation.contains("told 500 rpm"),
+            "{found:?}"
+        );
         assert!(found[0].impact.contains("90%"), "{found:?}");
     }
 

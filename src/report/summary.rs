@@ -108,6 +108,9 @@ pub struct Report {
     pub cache: Option<crate::record::CacheStats>,
     /// Time requests waited on budgets, provider limits and retries.
     pub throttled_ms: f64,
+    /// The same waits by cause, and what each provider was paced to.
+    #[serde(default)]
+    pub throttle: crate::report::throttle::Throttle,
     /// The comparison with the baseline, when there is one.
     pub comparison: Option<crate::compare::baseline::Compared>,
     /// Why there is no comparison (no baseline yet, run not finished).
@@ -361,6 +364,7 @@ impl Summary {
             timings,
             cache: None,
             throttled_ms: 0.0,
+            throttle: Default::default(),
             comparison: None,
             no_comparison: None,
             bottlenecks: Vec::new(),

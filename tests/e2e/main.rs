@@ -16,6 +16,7 @@ mod grading;
 mod hostile;
 mod interrupted;
 mod matrix;
+mod pacing;
 mod promptfoo;
 mod providers;
 mod run;

@@ -64,6 +64,7 @@ pub(super) async fn report(
     let fail_on = options.fail_on.unwrap_or(config.compare.fail_on);
     model.cache = setup.executor.cache().map(|c| c.stats());
     model.throttled_ms = millis(setup.executor.throttled());
+    model.throttle = report::throttle::from_metrics(&metric_values);
     model.bottlenecks = performance::identify_bottlenecks(
         &model.timings,
         &metric_values,

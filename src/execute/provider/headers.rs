@@ -1,8 +1,9 @@
 //! What a provider's response headers say about its rate limits and about
 //! retrying: OpenAI's `x-ratelimit-*` (resets as durations such as `12ms`,
-//! `6m0s`, `1m26.4s`), Anthropic's `anthropic-ratelimit-*` (resets as RFC 3339
-//! timestamps), `retry-after` (seconds or an HTTP date), `retry-after-ms` and
-//! `x-should-retry`.
+//! `6m0s`, `1m26.4s`; Groq sends the same names, its requests trio per
+//! day), Anthropic's `anthropic-ratelimit-*` for requests, tokens, input
+//! tokens and output tokens (resets as RFC 3339 timestamps), `retry-after`
+//! (seconds or an HTTP date), `retry-after-ms` and `x-should-retry`.
 //!
 //! Pure parsing: a header map and the current time in, values out. Every
 //! value is bounded, since a server we do not control may send anything:
@@ -20,15 +21,30 @@ pub const MAX_WAIT: Duration = Duration::from_secs(120);
 /// provider states (per-day request limits).
 pub const MAX_RESET: Duration = Duration::from_secs(86_400);
 
+/// One limit as a response stated it: its size, what is left of it and
+/// how long until it is whole again.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quota {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub reset: Option<Duration>,
+    /// The reset was a timestamp (Anthropic's), so it counts from when the
+    /// answer was read; a duration (OpenAI's) counts from when the server
+    /// answered, about when the request went out.
+    pub reset_from_arrival: bool,
+}
+
 /// The rate-limit state a response reported, as far as it said.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RateLimits {
-    pub requests_limit: Option<u64>,
-    pub requests_remaining: Option<u64>,
-    pub requests_reset: Option<Duration>,
-    pub tokens_limit: Option<u64>,
-    pub tokens_remaining: Option<u64>,
-    pub tokens_reset: Option<Duration>,
+    pub requests: Quota,
+    /// Input and output tokens together (for Anthropic, the most
+    /// restrictive of its token limits).
+    pub tokens: Quota,
+    /// Anthropic's input-token limit (`anthropic-ratelimit-input-tokens-*`).
+    pub input_tokens: Quota,
+    /// Anthropic's output-token limit (`anthropic-ratelimit-output-tokens-*`).
+    pub output_tokens: Quota,
     /// How long the provider asked us to wait (`retry-after-ms`, else `retry-after`).
     pub retry_after: Option<Duration>,
     /// The provider's own verdict on retrying (`x-should-retry`), when given.
@@ -45,30 +61,29 @@ impl RateLimits {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        let number = |name: &str| text(name).and_then(parse_count);
-        let reset = |openai: &str, anthropic: &str| {
-            text(openai)
-                .and_then(parse_duration)
-                .or_else(|| text(anthropic).and_then(|v| until_timestamp(v, now)))
-                .map(|d| d.min(MAX_RESET))
+        let quota = |openai: Option<&str>, anthropic: &str| {
+            let number = |name: &str| text(name).and_then(parse_count);
+            let openai_reset = openai
+                .and_then(|o| text(&format!("x-ratelimit-reset-{o}")))
+                .and_then(parse_duration);
+            let anthropic_reset = text(&format!("anthropic-ratelimit-{anthropic}-reset"))
+                .and_then(|v| until_timestamp(v, now));
+            Quota {
+                limit: openai
+                    .and_then(|o| number(&format!("x-ratelimit-limit-{o}")))
+                    .or_else(|| number(&format!("anthropic-ratelimit-{anthropic}-limit"))),
+                remaining: openai
+                    .and_then(|o| number(&format!("x-ratelimit-remaining-{o}")))
+                    .or_else(|| number(&format!("anthropic-ratelimit-{anthropic}-remaining"))),
+                reset_from_arrival: openai_reset.is_none() && anthropic_reset.is_some(),
+                reset: openai_reset.or(anthropic_reset).map(|d| d.min(MAX_RESET)),
+            }
         };
         RateLimits {
-            requests_limit: number("x-ratelimit-limit-requests")
-                .or_else(|| number("anthropic-ratelimit-requests-limit")),
-            requests_remaining: number("x-ratelimit-remaining-requests")
-                .or_else(|| number("anthropic-ratelimit-requests-remaining")),
-            requests_reset: reset(
-                "x-ratelimit-reset-requests",
-                "anthropic-ratelimit-requests-reset",
-            ),
-            tokens_limit: number("x-ratelimit-limit-tokens")
-                .or_else(|| number("anthropic-ratelimit-tokens-limit")),
-            tokens_remaining: number("x-ratelimit-remaining-tokens")
-                .or_else(|| number("anthropic-ratelimit-tokens-remaining")),
-            tokens_reset: reset(
-                "x-ratelimit-reset-tokens",
-                "anthropic-ratelimit-tokens-reset",
-            ),
+            requests: quota(Some("requests"), "requests"),
+            tokens: quota(Some("tokens"), "tokens"),
+            input_tokens: quota(None, "input-tokens"),
+            output_tokens: quota(None, "output-tokens"),
             retry_after: text("retry-after-ms")
                 .and_then(|v| v.parse::<f64>().ok())
                 .and_then(|ms| seconds(ms / 1000.0))
@@ -82,17 +97,35 @@ impl RateLimits {
         }
     }
 
+    /// Every limit the response stated, with what it counts.
+    pub fn quotas(&self) -> [(&Quota, Counted); 4] {
+        [
+            (&self.requests, Counted::Requests),
+            (&self.tokens, Counted::Tokens),
+            (&self.input_tokens, Counted::InputTokens),
+            (&self.output_tokens, Counted::OutputTokens),
+        ]
+    }
+
     /// The longest reset among the limits that are exhausted, if any: how
     /// long a 429 caused by them will last.
     pub fn exhausted_reset(&self) -> Option<Duration> {
-        let requests = (self.requests_remaining == Some(0))
-            .then_some(self.requests_reset)
-            .flatten();
-        let tokens = (self.tokens_remaining == Some(0))
-            .then_some(self.tokens_reset)
-            .flatten();
-        requests.max(tokens)
+        self.quotas()
+            .into_iter()
+            .filter(|(q, _)| q.remaining == Some(0))
+            .filter_map(|(q, _)| q.reset)
+            .max()
     }
+}
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Requests,
+    /// Input and output tokens together.
+    Tokens,
+    InputTokens,
+    OutputTokens,
 }
 
 /// A count as a header writes it: digits (saturating at `u64::MAX` when
@@ -177,6 +210,15 @@ mod tests {
     use super::*;
     use reqwest::header::{HeaderName, HeaderValue};
 
+    fn quota(limit: u64, remaining: u64, reset: Duration) -> Quota {
+        Quota {
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset: Some(reset),
+            reset_from_arrival: false,
+        }
+    }
+
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
             .unwrap()
@@ -244,14 +286,9 @@ mod tests {
         assert_eq!(
             limits,
             RateLimits {
-                requests_limit: Some(5000),
-                requests_remaining: Some(4999),
-                requests_reset: Some(Duration::from_millis(12)),
-                tokens_limit: Some(800_000),
-                tokens_remaining: Some(799_986),
-                tokens_reset: Some(Duration::from_millis(1)),
-                retry_after: None,
-                should_retry: None,
+                requests: quota(5000, 4999, Duration::from_millis(12)),
+                tokens: quota(800_000, 799_986, Duration::from_millis(1)),
+                ..RateLimits::default()
             }
         );
     }
@@ -262,12 +299,85 @@ mod tests {
             &fixture_headers("anthropic_message.json"),
             at("2024-10-15T09:48:23Z"),
         );
-        assert_eq!(limits.requests_limit, Some(50));
-        assert_eq!(limits.requests_remaining, Some(49));
-        assert_eq!(limits.requests_reset, Some(Duration::from_secs(47)));
-        assert_eq!(limits.tokens_limit, Some(40_000));
-        assert_eq!(limits.tokens_remaining, Some(40_000));
-        assert_eq!(limits.tokens_reset, Some(Duration::ZERO));
+        let from_arrival = |q: Quota| Quota {
+            reset_from_arrival: true,
+            ..q
+        };
+        assert_eq!(
+            limits.requests,
+            from_arrival(quota(50, 49, Duration::from_secs(47)))
+        );
+        assert_eq!(
+            limits.tokens,
+            from_arrival(quota(40_000, 40_000, Duration::ZERO))
+        );
+        assert_eq!(limits.input_tokens, Quota::default());
+    }
+
+    /// Anthropic's separate input and output limits, as the mock provider
+    /// sends them beside the requests and combined tokens ones.
+    #[test]
+    fn anthropic_input_and_output_token_limits() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("anthropic-ratelimit-input-tokens-limit", "40000"),
+            ("anthropic-ratelimit-input-tokens-remaining", "39500"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2024-10-15T09:48:24Z",
+            ),
+            ("anthropic-ratelimit-output-tokens-limit", "8000"),
+            ("anthropic-ratelimit-output-tokens-remaining", "0"),
+            (
+                "anthropic-ratelimit-output-tokens-reset",
+                "2024-10-15T09:48:29Z",
+            ),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let limits = RateLimits::from_headers(&headers, at("2024-10-15T09:48:23.500Z"));
+        assert_eq!(limits.input_tokens.limit, Some(40_000));
+        assert_eq!(limits.input_tokens.remaining, Some(39_500));
+        assert_eq!(limits.input_tokens.reset, Some(Duration::from_millis(500)));
+        assert!(limits.input_tokens.reset_from_arrival);
+        assert_eq!(
+            (limits.output_tokens.limit, limits.output_tokens.remaining),
+            (Some(8_000), Some(0))
+        );
+        assert_eq!(limits.exhausted_reset(), Some(Duration::from_millis(5_500)));
+        assert_eq!(limits.tokens, Quota::default());
+    }
+
+    /// Groq: the requests trio describes the day, its reset minutes long.
+    #[test]
+    fn groq_daily_requests_and_minute_tokens() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-ratelimit-limit-requests", "14400"),
+            ("x-ratelimit-remaining-requests", "14370"),
+            ("x-ratelimit-reset-requests", "2m59.56s"),
+            ("x-ratelimit-limit-tokens", "6000"),
+            ("x-ratelimit-remaining-tokens", "5997"),
+            ("x-ratelimit-reset-tokens", "30ms"),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let limits = RateLimits::from_headers(&headers, Utc::now());
+        assert_eq!(
+            limits.requests,
+            quota(14_400, 14_370, Duration::from_millis(179_560))
+        );
+        assert_eq!(
+            limits.tokens,
+            quota(6_000, 5_997, Duration::from_millis(30))
+        );
+        assert!(!limits.requests.reset_from_arrival);
     }
 
     #[test]
@@ -284,10 +394,8 @@ mod tests {
     #[test]
     fn exhausted_reset_uses_the_empty_limits() {
         let limits = RateLimits {
-            requests_remaining: Some(0),
-            requests_reset: Some(Duration::from_secs(2)),
-            tokens_remaining: Some(10),
-            tokens_reset: Some(Duration::from_secs(9)),
+            requests: quota(50, 0, Duration::from_secs(2)),
+            tokens: quota(1000, 10, Duration::from_secs(9)),
             ..RateLimits::default()
         };
         assert_eq!(limits.exhausted_reset(), Some(Duration::from_secs(2)));
@@ -312,6 +420,12 @@ mod fuzz {
         "anthropic-ratelimit-requests-remaining",
         "anthropic-ratelimit-requests-reset",
         "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-reset",
+        "anthropic-ratelimit-output-tokens-limit",
+        "anthropic-ratelimit-output-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-reset",
         "retry-after",
         "retry-after-ms",
         "x-should-retry",
@@ -345,8 +459,9 @@ mod fuzz {
             }
             let limits = RateLimits::from_headers(&headers, Utc::now());
             prop_assert!(limits.retry_after.is_none_or(|d| d <= MAX_WAIT));
-            prop_assert!(limits.requests_reset.is_none_or(|d| d <= MAX_RESET));
-            prop_assert!(limits.tokens_reset.is_none_or(|d| d <= MAX_RESET));
+            for (quota, _) in limits.quotas() {
+                prop_assert!(quota.reset.is_none_or(|d| d <= MAX_RESET));
+            }
             let _ = limits.exhausted_reset();
         }
 
@@ -376,6 +491,6 @@ mod fuzz {
         }
         let limits = RateLimits::from_headers(&headers, Utc::now());
         assert_eq!(limits.retry_after, Some(MAX_WAIT));
-        assert_eq!(limits.requests_reset, Some(MAX_RESET));
+        assert_eq!(limits.requests.reset, Some(MAX_RESET));
     }
 }

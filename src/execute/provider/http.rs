@@ -174,12 +174,19 @@ impl Http {
                 .system
                 .as_deref()
                 .map_or(0, |s| s.chars().count());
-        let completion = self.params.max_tokens.unwrap_or(match self.api {
+        let prompt_tokens = u32::try_from(chars.div_ceil(4)).unwrap_or(u32::MAX);
+        prompt_tokens
+            .saturating_add(8)
+            .saturating_add(self.completion_estimate())
+    }
+
+    /// The output part of [`Http::estimate_tokens`]: the most the answer
+    /// may use, which providers charge against output-token limits.
+    pub fn completion_estimate(&self) -> u32 {
+        self.params.max_tokens.unwrap_or(match self.api {
             Api::Anthropic => ANTHROPIC_DEFAULT_MAX_TOKENS,
             _ => UNBOUNDED_COMPLETION_ESTIMATE,
-        });
-        let prompt_tokens = u32::try_from(chars.div_ceil(4)).unwrap_or(u32::MAX);
-        prompt_tokens.saturating_add(8).saturating_add(completion)
+        })
     }
 
     /// The JSON body for one user message, `prompt`.

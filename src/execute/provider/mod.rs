@@ -213,6 +213,14 @@ impl Provider {
         }
     }
 
+    /// The output part of [`Provider::estimate_tokens`].
+    pub fn completion_estimate(&self) -> u32 {
+        match self {
+            Provider::Http(p) => p.completion_estimate(),
+            Provider::Echo(_) | Provider::Replay(_) => 0,
+        }
+    }
+
     pub async fn complete(&self, request: Request<'_>) -> std::result::Result<Response, CallError> {
         match self {
             Provider::Echo(p) => Ok(p.complete(request)),
