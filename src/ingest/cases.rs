@@ -103,6 +103,103 @@ pub struct Builder<'a> {
     next_ordinal: u64,
 }
 
+/// The defaults' layer, then one per dataset on top of it: which prompts
+/// and providers a test runs on, and the assertions it inherits.
+fn layers(config: &Config, prompts: &Prompts, provider_names: &[String]) -> Result<Vec<Layer>> {
+    let positions = |names: Vec<String>| -> Option<Vec<usize>> {
+        names
+            .iter()
+            .map(|name| provider_names.iter().position(|n| n == name))
+            .collect()
+    };
+    let default_providers = match config.defaults.provider_choice() {
+        Some(names) => positions(names),
+        None if provider_names.len() == 1 => Some(vec![0]),
+        None => None,
+    };
+    let default_prompts = match config.defaults.prompt_choice() {
+        Some(names) => Some(names),
+        None if config.prompts.len() == 1 => config.prompts.keys().next().map(|n| vec![n.clone()]),
+        None => None,
+    };
+    let defaults = || -> Result<Vec<(String, DefaultAssertion)>> {
+        config
+            .defaults
+            .assert
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| compile(config, prompts, format!("defaults.assert[{i}]"), spec))
+            .collect()
+    };
+    let mut layers = Vec::with_capacity(config.datasets.len() + 1);
+    layers.push(Layer {
+        providers: default_providers.clone(),
+        prompts: default_prompts.clone(),
+        assertions: defaults()?,
+    });
+    for (d, dataset) in config.datasets.iter().enumerate() {
+        let mut assertions = defaults()?;
+        for (i, spec) in dataset.assert.iter().enumerate() {
+            assertions.push(compile(
+                config,
+                prompts,
+                format!("datasets[{d}].assert[{i}]"),
+                spec,
+            )?);
+        }
+        layers.push(Layer {
+            providers: dataset
+                .provider_choice()
+                .and_then(&positions)
+                .or_else(|| default_providers.clone()),
+            prompts: dataset.prompt_choice().or_else(|| default_prompts.clone()),
+            assertions,
+        });
+    }
+    Ok(layers)
+}
+
+/// Checks a templated assertion's texts against the prompt environment, so
+/// a broken template fails the config, not every case.
+fn check_templates(
+    config: &Config,
+    prompts: &Prompts,
+    key: &str,
+    spec: &AssertionSpec,
+) -> Result<()> {
+    if spec.is_templated() {
+        for text in spec.texts() {
+            prompts.check(text).map_err(|m| {
+                Error::input(format!(
+                    "{}: {key}: invalid template: {m}",
+                    config.path.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A default assertion, compiled once unless it is a template that each
+/// case renders.
+fn compile(
+    config: &Config,
+    prompts: &Prompts,
+    key: String,
+    spec: &AssertionSpec,
+) -> Result<(String, DefaultAssertion)> {
+    check_templates(config, prompts, &key, spec)?;
+    let compiled = if spec.is_templated() {
+        DefaultAssertion::Templated(spec.clone())
+    } else {
+        DefaultAssertion::Fixed(Arc::new(
+            spec.compile()
+                .map_err(|m| Error::input(format!("{}: {key}: {m}", config.path.display())))?,
+        ))
+    };
+    Ok((key, compiled))
+}
+
 impl<'a> Builder<'a> {
     /// `providers` are the run's providers in order, each with whether it
     /// needs a rendered prompt; a case's provider is an index into it.
@@ -113,83 +210,12 @@ impl<'a> Builder<'a> {
     ) -> Result<Builder<'a>> {
         let provider_names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
         let needs_prompt = providers.iter().map(|(_, needs)| *needs).collect();
-        let positions = |names: Vec<String>| -> Option<Vec<usize>> {
-            names
-                .iter()
-                .map(|name| provider_names.iter().position(|n| n == name))
-                .collect()
-        };
-        let default_providers = match config.defaults.provider_choice() {
-            Some(names) => positions(names),
-            None if provider_names.len() == 1 => Some(vec![0]),
-            None => None,
-        };
-        let default_prompts = match config.defaults.prompt_choice() {
-            Some(names) => Some(names),
-            None if config.prompts.len() == 1 => {
-                config.prompts.keys().next().map(|n| vec![n.clone()])
-            }
-            None => None,
-        };
-        let check_templates = |key: &str, spec: &AssertionSpec| -> Result<()> {
-            if spec.is_templated() {
-                for text in spec.texts() {
-                    prompts.check(text).map_err(|m| {
-                        Error::input(format!(
-                            "{}: {key}: invalid template: {m}",
-                            config.path.display()
-                        ))
-                    })?;
-                }
-            }
-            Ok(())
-        };
         for (i, (test, _)) in config.tests.iter().enumerate() {
             for (j, spec) in test.assert.iter().enumerate() {
-                check_templates(&format!("tests[{i}].assert[{j}]"), spec)?;
+                check_templates(config, prompts, &format!("tests[{i}].assert[{j}]"), spec)?;
             }
         }
-        let compile = |key: String, spec: &AssertionSpec| -> Result<(String, DefaultAssertion)> {
-            check_templates(&key, spec)?;
-            let compiled =
-                if spec.is_templated() {
-                    DefaultAssertion::Templated(spec.clone())
-                } else {
-                    DefaultAssertion::Fixed(Arc::new(spec.compile().map_err(|m| {
-                        Error::input(format!("{}: {key}: {m}", config.path.display()))
-                    })?))
-                };
-            Ok((key, compiled))
-        };
-        let mut layers = Vec::with_capacity(config.datasets.len() + 1);
-        let defaults = || -> Result<Vec<(String, DefaultAssertion)>> {
-            config
-                .defaults
-                .assert
-                .iter()
-                .enumerate()
-                .map(|(i, spec)| compile(format!("defaults.assert[{i}]"), spec))
-                .collect()
-        };
-        layers.push(Layer {
-            providers: default_providers.clone(),
-            prompts: default_prompts.clone(),
-            assertions: defaults()?,
-        });
-        for (d, dataset) in config.datasets.iter().enumerate() {
-            let mut assertions = defaults()?;
-            for (i, spec) in dataset.assert.iter().enumerate() {
-                assertions.push(compile(format!("datasets[{d}].assert[{i}]"), spec)?);
-            }
-            layers.push(Layer {
-                providers: dataset
-                    .provider_choice()
-                    .and_then(&positions)
-                    .or_else(|| default_providers.clone()),
-                prompts: dataset.prompt_choice().or_else(|| default_prompts.clone()),
-                assertions,
-            });
-        }
+        let layers = layers(config, prompts, &provider_names)?;
         Ok(Builder {
             config,
             prompts,

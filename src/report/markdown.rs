@@ -34,30 +34,13 @@ pub fn headline_rows(report: &Report) -> Vec<Row> {
     };
     let c = &compared.comparison;
     let finding = |name: &str| c.findings.iter().find(|f| f.name == name);
-    let verdict = |f: Option<&Finding>| -> String {
-        match f {
-            Some(f) if f.direction == Direction::Regression => f.severity.as_str().to_string(),
-            Some(f) if f.direction == Direction::Improvement => "improved".into(),
-            Some(f) if f.direction == Direction::Insufficient => "too little history".into(),
-            Some(_) => "within noise".into(),
-            None => String::new(),
-        }
-    };
     let metric = |name: &str| {
         (
             compared.baseline_metrics.get(name).copied(),
             report.metrics.get(name).copied(),
         )
     };
-    let quality = if c.quality_severity > crate::compare::verdict::Severity::None {
-        c.quality_severity.as_str().to_string()
-    } else if c.quality.p_value.is_some_and(|p| p < 0.05)
-        && c.quality.pass_rate_change.is_some_and(|i| i.low > 0.0)
-    {
-        "improved".into()
-    } else {
-        "within noise".into()
-    };
+    let quality = quality_verdict(c);
     let total = report
         .timings
         .iter()
@@ -122,6 +105,31 @@ pub fn headline_rows(report: &Report) -> Vec<Row> {
             verdict,
         })
         .collect()
+}
+
+/// A headline metric's verdict, from the finding that tested it.
+fn verdict(finding: Option<&Finding>) -> String {
+    match finding {
+        Some(f) if f.direction == Direction::Regression => f.severity.as_str().to_string(),
+        Some(f) if f.direction == Direction::Improvement => "improved".into(),
+        Some(f) if f.direction == Direction::Insufficient => "too little history".into(),
+        Some(_) => "within noise".into(),
+        None => String::new(),
+    }
+}
+
+/// The pass rate's verdict: its severity, or an improvement the test
+/// found, or noise.
+fn quality_verdict(c: &crate::compare::verdict::Comparison) -> String {
+    if c.quality_severity > crate::compare::verdict::Severity::None {
+        c.quality_severity.as_str().to_string()
+    } else if c.quality.p_value.is_some_and(|p| p < 0.05)
+        && c.quality.pass_rate_change.is_some_and(|i| i.low > 0.0)
+    {
+        "improved".into()
+    } else {
+        "within noise".into()
+    }
 }
 
 /// How much of the long sections a rendering shows.

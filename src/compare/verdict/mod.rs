@@ -253,7 +253,7 @@ pub fn gate_reasons(
         reasons.push((
             comparison.quality_severity,
             format!(
-                "{}: pass rate {:.1}% → {:.1}% on {} shared cases, {} newly failing; {:.0}% worse from this PR's changes{}",
+                "{}: pass rate {:.1}% → {:.1}% on {} shared cases, {} newly failing; {:.0}% worse beyond main's noise{}",
                 comparison.quality_severity.as_str(),
                 100.0 * q.baseline_pass_rate.unwrap_or(0.0),
                 100.0 * q.current_pass_rate.unwrap_or(0.0),
