@@ -53,6 +53,7 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
             merged.missing.join(", ")
         ));
     }
+    report.settle_gate();
     store
         .finish_merge(&run_id, metrics, report::render_json(&report), status)
         .await?;
@@ -201,7 +202,8 @@ async fn stored_run_report(
         pass_rate: row.pass_rate,
         mean_score: row.mean_score,
         min_pass_rate,
-        gate_passed: row.pass_rate.is_none_or(|r| r >= min_pass_rate),
+        pass_rate_met: false,
+        gate_passed: false,
         rows_skipped: 0,
         row_errors: Vec::new(),
         cut_short: Vec::new(),

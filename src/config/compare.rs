@@ -27,6 +27,9 @@ pub struct CompareConfig {
     pub critical: f64,
     /// The least change a wall-clock timing must show to count.
     pub timing_floor: f64,
+    /// The least change in milliseconds a latency or timing must show to
+    /// count, whatever its relative size.
+    pub timing_floor_ms: f64,
     /// Cases the baseline had and the pull request removed fail the gate.
     pub fail_on_removed: bool,
 }
@@ -43,6 +46,7 @@ impl Default for CompareConfig {
             major: 0.25,
             critical: 0.50,
             timing_floor: 0.10,
+            timing_floor_ms: 20.0,
             fail_on_removed: false,
         }
     }
@@ -75,6 +79,15 @@ impl CompareConfig {
             return Err((
                 "compare.timing-floor",
                 format!("{} is not a fraction between 0 and 1", self.timing_floor),
+            ));
+        }
+        if !(self.timing_floor_ms.is_finite() && self.timing_floor_ms >= 0.0) {
+            return Err((
+                "compare.timing-floor-ms",
+                format!(
+                    "{} is not a number of milliseconds, 0 or more",
+                    self.timing_floor_ms
+                ),
             ));
         }
         Ok(())

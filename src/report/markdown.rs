@@ -286,6 +286,7 @@ mod tests {
         report.cases_passed = 150;
         report.cases_failed = 50;
         report.pass_rate = Some(0.75);
+        report.pass_rate_met = false;
         report.gate_passed = false;
         report.fail_on = "critical".into();
         report.gate_reasons = vec![format!("critical: pass rate fell; {NASTY}")];

@@ -89,6 +89,12 @@ pub struct Report {
     pub pass_rate: Option<f64>,
     pub mean_score: Option<f64>,
     pub min_pass_rate: f64,
+    /// Whether the pass rate meets `min_pass_rate` (an empty run does).
+    #[serde(default)]
+    pub pass_rate_met: bool,
+    /// The whole gate's verdict, the one the exit code gives: finished,
+    /// `pass_rate_met` and no `gate_reasons`. Set by [`Report::settle_gate`]
+    /// once every reason is in.
     pub gate_passed: bool,
     pub rows_skipped: u64,
     pub row_errors: Vec<String>,
@@ -185,8 +191,22 @@ impl Report {
 
     /// Whether the run passes its gates: it finished, its pass rate, and
     /// every other reason the gate lists (regressions, fail-closed checks).
+    /// Worked out from those fields, never from the flags a report file
+    /// carries, which may be stale or, from a fork, false.
     pub fn passed(&self) -> bool {
-        self.status == "finished" && self.gate_passed && self.gate_reasons.is_empty()
+        self.status == "finished" && self.meets_pass_rate() && self.gate_reasons.is_empty()
+    }
+
+    fn meets_pass_rate(&self) -> bool {
+        meets(self.pass_rate, self.min_pass_rate)
+    }
+
+    /// Sets `pass_rate_met` and `gate_passed` from the report's fields:
+    /// called once the last gate reason is added, before the report is
+    /// rendered or stored.
+    pub fn settle_gate(&mut self) {
+        self.pass_rate_met = self.meets_pass_rate();
+        self.gate_passed = self.passed();
     }
 }
 
@@ -310,11 +330,6 @@ impl Summary {
         (self.cases_total > 0).then(|| self.score_sum / self.cases_total as f64)
     }
 
-    /// Whether the pass rate meets the gate; an empty run has nothing to fail.
-    pub fn gate_passed(&self, min_pass_rate: f64) -> bool {
-        self.pass_rate().is_none_or(|rate| rate >= min_pass_rate)
-    }
-
     /// The report model, with the run's identity and timings added.
     pub fn report(
         &self,
@@ -325,7 +340,7 @@ impl Summary {
         min_pass_rate: f64,
         timings: Vec<Timing>,
     ) -> Report {
-        Report {
+        let mut report = Report {
             suite: suite.to_string(),
             run_id: run_id.to_string(),
             db: db.to_string(),
@@ -337,7 +352,8 @@ impl Summary {
             pass_rate: self.pass_rate(),
             mean_score: self.mean_score(),
             min_pass_rate,
-            gate_passed: self.gate_passed(min_pass_rate),
+            pass_rate_met: false,
+            gate_passed: false,
             rows_skipped: self.rows_skipped,
             row_errors: self.row_errors.clone(),
             cut_short: self.cut_short.clone(),
@@ -374,8 +390,15 @@ impl Summary {
             metrics: Default::default(),
             flipped: Vec::new(),
             links: Links::default(),
-        }
+        };
+        report.settle_gate();
+        report
     }
+}
+
+/// Whether a pass rate meets the gate; an empty run has nothing to fail.
+fn meets(pass_rate: Option<f64>, min_pass_rate: f64) -> bool {
+    pass_rate.is_none_or(|rate| rate >= min_pass_rate)
 }
 
 /// One quoted line of at most `OUTPUT_CHARS` characters, with quotes and
@@ -407,6 +430,32 @@ mod tests {
     fn empty_run_passes_the_gate_with_no_rate() {
         let s = Summary::default();
         assert_eq!(s.pass_rate(), None);
-        assert!(s.gate_passed(1.0));
+        let report = s.report("s", "r", "db", "finished", 1.0, Vec::new());
+        assert!(report.pass_rate_met && report.gate_passed);
+    }
+
+    #[test]
+    fn gate_passed_is_the_whole_gate_not_the_pass_rate_alone() {
+        let mut report = Summary::default().report("s", "r", "db", "finished", 0.5, Vec::new());
+        report.pass_rate = Some(0.9);
+        report.gate_reasons.push("critical: pass rate fell".into());
+        report.settle_gate();
+        assert!(report.pass_rate_met);
+        assert!(!report.gate_passed && !report.passed());
+
+        report.gate_reasons.clear();
+        report.pass_rate = Some(0.4);
+        report.settle_gate();
+        assert!(!report.pass_rate_met && !report.gate_passed);
+
+        // A report file's own flags are not believed.
+        report.pass_rate_met = true;
+        report.gate_passed = true;
+        assert!(!report.passed());
+
+        report.pass_rate = Some(0.9);
+        report.status = "cancelled".into();
+        report.settle_gate();
+        assert!(report.pass_rate_met && !report.gate_passed);
     }
 }

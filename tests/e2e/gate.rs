@@ -91,6 +91,12 @@ fn a_deterministic_suite_is_graded_by_the_bands_and_names_the_cause() {
             "{comment}"
         );
         assert!(comment.contains("because the application"), "{comment}");
+        // report.json's verdict is the exit code's, whatever the pass rate.
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["pass_rate_met"], true, "min-pass-rate 0");
+        assert_eq!(report["gate_passed"], false, "{wrong}");
         // One band lower does not fail the gate.
         if fail_on != "minor" {
             let lower = if fail_on == "critical" {

@@ -18,7 +18,7 @@ use crate::log;
 use crate::publish;
 use crate::record::{Metric, Timing};
 use crate::report::monitor::{Component, Monitor, millis};
-use crate::report::{self, Report, Summary, performance};
+use crate::report::{self, Report, performance};
 use crate::store::read::{CaseDetail, RunRef};
 use crate::store::{RunStatus, RunTotals, Store};
 
@@ -105,6 +105,7 @@ pub(super) async fn report(
     let (_, failure) = executed.status();
     let reasons = fail_closed(&model, status, failure, comparison_error.as_ref());
     model.gate_reasons.extend(reasons);
+    model.settle_gate();
     let rendered = match options.format {
         OutputFormat::Text => setup.renderer.text(&model)?,
         OutputFormat::Json => report::render_json(&model),
@@ -251,7 +252,6 @@ pub(super) async fn junit_cases(
 pub(super) async fn deliver(
     setup: &Setup,
     options: &Options,
-    summary: &Summary,
     reported: Reported,
     cases: &[CaseDetail],
 ) -> Outcome {
@@ -281,9 +281,8 @@ pub(super) async fn deliver(
         rendered.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
         rendered.push_str(&comment);
     }
-    let passed = summary.gate_passed(setup.config.suite.min_pass_rate) && model.passed();
     Outcome {
-        exit_code: if passed { 0 } else { 1 },
+        exit_code: if model.passed() { 0 } else { 1 },
         report: rendered,
     }
 }

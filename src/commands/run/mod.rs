@@ -150,7 +150,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     }
     // A run that failed still says so in every report form before it exits
     // with its error's code.
-    let outcome = finish::deliver(&setup, options, &summary, reported, &cases).await;
+    let outcome = finish::deliver(&setup, options, reported, &cases).await;
     if let Err(e) = read.and(stored).and(recorded) {
         println!("{}", outcome.report);
         return Err(e);

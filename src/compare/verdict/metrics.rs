@@ -219,6 +219,17 @@ fn tolerance(history: &[f64], min: f64) -> f64 {
     (3.0 * noise(history)).max(min)
 }
 
+/// `timing-floor-ms` as a fraction of a timing's typical `level`, for
+/// figures in milliseconds (0 for others): a replayed answer's latency of
+/// 1 ms that becomes 5 ms under a busy runner is +400 % and still nothing.
+fn absolute_floor(unit: &str, level: f64, settings: &Settings) -> f64 {
+    if unit == "ms" && level > 0.0 {
+        settings.timing_floor_ms / level
+    } else {
+        0.0
+    }
+}
+
 /// Turns an interval of change (fractions, higher worse or better) into a
 /// direction, severity and magnitude.
 fn judge(
@@ -256,6 +267,8 @@ fn paired_ratio(
     settings: &Settings,
 ) -> Option<Finding> {
     let comparison = stats::compare_paired_ratios(baseline, current, settings.confidence)?;
+    let level = stats::median(baseline)?;
+    let floor = floor.max(absolute_floor(unit, level, settings));
     let excludes_zero = comparison.change.low > 0.0 || comparison.change.high < 0.0;
     let significant = alpha.is_some_and(|a| comparison.p_value < a) && excludes_zero;
     let (direction, severity, magnitude) =
@@ -263,7 +276,7 @@ fn paired_ratio(
     Some(Finding {
         name: name.into(),
         unit: unit.into(),
-        baseline: stats::median(baseline)?,
+        baseline: level,
         current: stats::median(current)?,
         change: comparison.change,
         p_value: Some(comparison.p_value),
@@ -294,6 +307,7 @@ fn tail_ratio(
         return None;
     }
     let change = bootstrap_p95_change(baseline, current, settings)?;
+    let floor = floor.max(absolute_floor("ms", base_p95, settings));
     let (slower, faster) = baseline.iter().zip(current).fold((0, 0), |(s, f), (b, c)| {
         match (*b <= base_p95, *c <= base_p95) {
             (true, false) => (s + 1, f),
@@ -442,6 +456,7 @@ fn against_history(
         return insufficient;
     };
     let typical = check.prediction.estimate;
+    let floor = floor.max(absolute_floor(measure.unit, typical, settings));
     let change = Interval {
         estimate: check.ratio_to_geometric_mean - 1.0,
         low: check.prediction.low / typical - 1.0,
@@ -462,6 +477,7 @@ fn against_history(
         baseline: measure.baseline.unwrap_or(typical),
         change,
         alpha: Some(alpha),
+        noise_floor: floor,
         direction,
         severity,
         magnitude,

@@ -110,6 +110,9 @@ pub struct Settings {
     pub min_history: usize,
     /// The least change a wall-clock timing must show to count.
     pub timing_floor: f64,
+    /// The same in milliseconds: a change smaller than this is scheduling
+    /// noise however large it is relative to a timing of a few ms.
+    pub timing_floor_ms: f64,
     /// Bootstrap resamples for tail intervals.
     pub resamples: usize,
     pub seed: u64,
@@ -127,6 +130,7 @@ impl Settings {
             confidence: config.confidence,
             min_history: config.min_history,
             timing_floor: config.timing_floor,
+            timing_floor_ms: config.timing_floor_ms,
             ..Settings::default()
         }
     }
@@ -139,6 +143,7 @@ impl Default for Settings {
             confidence: 0.95,
             min_history: 5,
             timing_floor: 0.10,
+            timing_floor_ms: 20.0,
             resamples: 1000,
             seed: 0x5eed,
         }
@@ -269,27 +274,39 @@ pub fn gate_reasons(
     }
     for finding in comparison.regressions() {
         if fail_on.fails(finding.severity) {
-            reasons.push((
-                finding.severity,
-                format!(
-                    "{}: {} {} by {:.0}% or more (estimate {:+.0}%, interval {:+.0}% to {:+.0}%)",
-                    finding.severity.as_str(),
-                    finding.name,
-                    if finding.higher_is_worse {
-                        "up"
-                    } else {
-                        "down"
-                    },
-                    100.0 * finding.magnitude,
-                    100.0 * finding.change.estimate,
-                    100.0 * finding.change.low,
-                    100.0 * finding.change.high,
-                ),
-            ));
+            reasons.push((finding.severity, finding_reason(finding)));
         }
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.0));
     reasons.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Why a regressed finding fails the gate. A paired test's interval is of
+/// the change; a run checked against the history has none, only the range
+/// main's runs fall in, and the text must not present one as the other.
+fn finding_reason(finding: &Finding) -> String {
+    let (severity, name) = (finding.severity.as_str(), &finding.name);
+    let way = if finding.higher_is_worse {
+        "up"
+    } else {
+        "down"
+    };
+    let [magnitude, estimate, low, high] = [
+        finding.magnitude,
+        finding.change.estimate,
+        finding.change.low,
+        finding.change.high,
+    ]
+    .map(|x| 100.0 * x);
+    if finding.p_value.is_none() {
+        format!(
+            "{severity}: {name} {way} {estimate:+.0}% on main's typical run, outside the {low:+.0}% to {high:+.0}% main's runs fall in"
+        )
+    } else {
+        format!(
+            "{severity}: {name} {way} by {magnitude:.0}% or more (estimate {estimate:+.0}%, interval {low:+.0}% to {high:+.0}%)"
+        )
+    }
 }
 
 /// Compares `current` with `baseline`, using `history` (the baseline
@@ -501,6 +518,48 @@ mod tests {
             assert_eq!(find("timing execution").direction, Direction::NoChange);
         }
         eprintln!("detected: {trials} of {trials} injected regressions, all critical");
+    }
+
+    /// Five times slower at a millisecond (a replayed answer, a tiny
+    /// stage) is a busy runner, not a regression; at `timing-floor-ms = 0`
+    /// the same runs are one.
+    #[test]
+    fn changes_under_the_floor_in_ms_are_no_change() {
+        let mut rng = SplitMix64::new(11);
+        let mut past = history(&mut rng, 30);
+        for run in &mut past {
+            for (_, value) in run.metrics.iter_mut() {
+                *value /= 300.0;
+            }
+            let tiny = 1.0 + 0.05 * normal(&mut rng);
+            run.timings.insert("tiny".into(), tiny);
+        }
+        let scaled = |mut data: RunData, factor: f64| {
+            for case in &mut data.cases {
+                case.latency_ms = case.latency_ms.map(|l| l * factor / 300.0);
+            }
+            data.timings.insert("tiny".into(), factor);
+            data
+        };
+        let baseline = scaled(run(&mut rng, "base", 300, |_| 1.0), 1.0);
+        let current = scaled(run(&mut rng, "pr", 300, |_| 1.0), 5.0);
+        let verdicts = |floor_ms: f64| {
+            let settings = Settings {
+                timing_floor_ms: floor_ms,
+                resamples: 300,
+                ..Settings::default()
+            };
+            let comparison = compare(&current, &baseline, &history_of(past.clone()), &settings);
+            ["latency (typical case)", "latency (p95)", "timing tiny"].map(|name| {
+                let finding = comparison.findings.iter().find(|f| f.name == name).unwrap();
+                (finding.direction, finding.severity)
+            })
+        };
+        assert_eq!(verdicts(20.0), [(Direction::NoChange, Severity::None); 3]);
+        assert_eq!(
+            verdicts(0.0),
+            [(Direction::Regression, Severity::Critical); 3]
+        );
     }
 
     #[test]
