@@ -419,6 +419,39 @@ impl AssertionSpec {
         Ok((Rule::Check(Check::WordCount { min, max }), expected))
     }
 
+    /// A check against one text: equals, contains, icontains, starts-with,
+    /// regex.
+    fn text_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+        self.no_threshold()?;
+        let value = self.text()?;
+        let expected = format!("{value:?}");
+        let check = match kind {
+            Type::Equals => Check::Equals(value),
+            Type::Contains => Check::Contains(value),
+            Type::IContains => Check::IContains(value.to_lowercase()),
+            Type::StartsWith => Check::StartsWith(value),
+            _ => Check::Regex(
+                Regex::new(&value).map_err(|e| format!("invalid regex {value:?}: {e}"))?,
+            ),
+        };
+        Ok((Rule::Check(check), expected))
+    }
+
+    /// A check against a list of texts: (i)contains-any, (i)contains-all.
+    fn texts_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+        self.no_threshold()?;
+        let values = self.texts_list()?;
+        let expected = format!("{values:?}");
+        let lower = || values.iter().map(|v| v.to_lowercase()).collect();
+        let check = match kind {
+            Type::ContainsAny => Check::ContainsAny(values.clone()),
+            Type::ContainsAll => Check::ContainsAll(values.clone()),
+            Type::IContainsAny => Check::IContainsAny(lower()),
+            _ => Check::IContainsAll(lower()),
+        };
+        Ok((Rule::Check(check), expected))
+    }
+
     /// Compiles the assertion; the error says what is wrong with it.
     pub fn compile(&self) -> Result<Assertion, String> {
         let (kind, negate) = self.parse_type()?;
@@ -428,32 +461,10 @@ impl AssertionSpec {
         }
         let (rule, expected) = match kind {
             Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
-                self.no_threshold()?;
-                let value = self.text()?;
-                let expected = format!("{value:?}");
-                let check = match kind {
-                    Type::Equals => Check::Equals(value),
-                    Type::Contains => Check::Contains(value),
-                    Type::IContains => Check::IContains(value.to_lowercase()),
-                    Type::StartsWith => Check::StartsWith(value),
-                    _ => Check::Regex(
-                        Regex::new(&value).map_err(|e| format!("invalid regex {value:?}: {e}"))?,
-                    ),
-                };
-                (Rule::Check(check), expected)
+                self.text_rule(kind)?
             }
             Type::ContainsAny | Type::ContainsAll | Type::IContainsAny | Type::IContainsAll => {
-                self.no_threshold()?;
-                let values = self.texts_list()?;
-                let expected = format!("{values:?}");
-                let lower = || values.iter().map(|v| v.to_lowercase()).collect();
-                let check = match kind {
-                    Type::ContainsAny => Check::ContainsAny(values.clone()),
-                    Type::ContainsAll => Check::ContainsAll(values.clone()),
-                    Type::IContainsAny => Check::IContainsAny(lower()),
-                    _ => Check::IContainsAll(lower()),
-                };
-                (Rule::Check(check), expected)
+                self.texts_rule(kind)?
             }
             Type::IsJson => self.is_json_rule()?,
             Type::Levenshtein => self.levenshtein_rule()?,

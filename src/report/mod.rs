@@ -77,66 +77,8 @@ impl Renderer {
                 .build()
                 .expect("trim and lstrip blocks are valid syntax options"),
         );
-        env.add_filter("ljust", |s: String, width: usize| format!("{s:<width$}"));
-        env.add_filter("rjust", |s: String, width: usize| format!("{s:>width$}"));
-        env.add_filter("percent", |x: f64| format!("{:.1}%", x * 100.0));
-        env.add_filter("ms", format_ms);
-        env.add_filter("signed_percent", |x: f64| signed(100.0 * x, "%"));
-        env.add_filter("signed_points", |x: f64| signed(100.0 * x, " pp"));
-        env.add_filter("figure", |x: Option<f64>, unit: String| {
-            x.map_or_else(|| "–".to_string(), |x| figure(x, &unit))
-        });
-        env.add_filter("share", |x: f64, total: f64| {
-            if total > 0.0 {
-                format!("{:.0}%", 100.0 * x / total)
-            } else {
-                String::new()
-            }
-        });
-        env.add_filter("bar", |x: f64, total: f64, width: usize| {
-            let filled = if total > 0.0 {
-                ((x / total).clamp(0.0, 1.0) * width as f64).round() as usize
-            } else {
-                0
-            };
-            format!("{}{}", "█".repeat(filled), " ".repeat(width - filled))
-        });
-        env.add_filter("because", |cause: String| {
-            serde_json::from_value::<crate::compare::verdict::Cause>(serde_json::Value::String(
-                cause,
-            ))
-            .map_or("", |c| c.because())
-        });
-        env.add_filter("md", |s: String| {
-            Value::from_safe_string(escape::inline(&s))
-        });
-        env.add_filter("html", |s: String| {
-            Value::from_safe_string(escape::html_inline(&s))
-        });
-        env.add_filter("pre", |s: String, max: usize| {
-            Value::from_safe_string(escape::pre(&s, max))
-        });
-        env.add_filter("xml", |s: String| xml(&s));
-        env.add_filter("short", |s: String, max: usize| escape::shorten(&s, max));
-        for (name, source) in TEMPLATES {
-            let file = format!("{name}.j2");
-            let own = overrides
-                .map(|dir| dir.join(&file))
-                .filter(|path| path.is_file());
-            let added = match &own {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| {
-                        Error::input(format!("cannot read template {}: {e}", path.display()))
-                    })?;
-                    env.add_template_owned(name.to_string(), text)
-                        .map_err(|e| Error::input(format!("{}: {e}", path.display())))
-                }
-                None => env.add_template(name, source).map_err(|e| {
-                    Error::runtime(format!("the embedded {file} template is invalid: {e}"))
-                }),
-            };
-            added?;
-        }
+        add_filters(&mut env);
+        add_templates(&mut env, overrides)?;
         Ok(Renderer { env })
     }
 
@@ -217,6 +159,74 @@ fn write_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(),
 /// The report as JSON, for scripts and the result file.
 pub fn render_json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("the report serializes to JSON")
+}
+
+/// The filters the templates use: layout, numbers and the escapes each
+/// output format needs.
+fn add_filters(env: &mut Environment<'static>) {
+    env.add_filter("ljust", |s: String, width: usize| format!("{s:<width$}"));
+    env.add_filter("rjust", |s: String, width: usize| format!("{s:>width$}"));
+    env.add_filter("percent", |x: f64| format!("{:.1}%", x * 100.0));
+    env.add_filter("ms", format_ms);
+    env.add_filter("signed_percent", |x: f64| signed(100.0 * x, "%"));
+    env.add_filter("signed_points", |x: f64| signed(100.0 * x, " pp"));
+    env.add_filter("figure", |x: Option<f64>, unit: String| {
+        x.map_or_else(|| "–".to_string(), |x| figure(x, &unit))
+    });
+    env.add_filter("share", |x: f64, total: f64| {
+        if total > 0.0 {
+            format!("{:.0}%", 100.0 * x / total)
+        } else {
+            String::new()
+        }
+    });
+    env.add_filter("bar", |x: f64, total: f64, width: usize| {
+        let filled = if total > 0.0 {
+            ((x / total).clamp(0.0, 1.0) * width as f64).round() as usize
+        } else {
+            0
+        };
+        format!("{}{}", "█".repeat(filled), " ".repeat(width - filled))
+    });
+    env.add_filter("because", |cause: String| {
+        serde_json::from_value::<crate::compare::verdict::Cause>(serde_json::Value::String(cause))
+            .map_or("", |c| c.because())
+    });
+    env.add_filter("md", |s: String| {
+        Value::from_safe_string(escape::inline(&s))
+    });
+    env.add_filter("html", |s: String| {
+        Value::from_safe_string(escape::html_inline(&s))
+    });
+    env.add_filter("pre", |s: String, max: usize| {
+        Value::from_safe_string(escape::pre(&s, max))
+    });
+    env.add_filter("xml", |s: String| xml(&s));
+    env.add_filter("short", |s: String, max: usize| escape::shorten(&s, max));
+}
+
+/// Each embedded template, or the user's `NAME.j2` from `overrides`.
+fn add_templates(env: &mut Environment<'static>, overrides: Option<&Path>) -> Result<()> {
+    for (name, source) in TEMPLATES {
+        let file = format!("{name}.j2");
+        let own = overrides
+            .map(|dir| dir.join(&file))
+            .filter(|path| path.is_file());
+        let added = match &own {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::input(format!("cannot read template {}: {e}", path.display()))
+                })?;
+                env.add_template_owned(name.to_string(), text)
+                    .map_err(|e| Error::input(format!("{}: {e}", path.display())))
+            }
+            None => env.add_template(name, source).map_err(|e| {
+                Error::runtime(format!("the embedded {file} template is invalid: {e}"))
+            }),
+        };
+        added?;
+    }
+    Ok(())
 }
 
 fn format_ms(ms: f64) -> String {

@@ -261,71 +261,34 @@ pub fn check_targets(
     };
     let exact: Vec<String> = EXACT.iter().map(|t| format!("scoring/{t}")).collect();
     let exact: Vec<&str> = exact.iter().map(String::as_str).collect();
-    let hits = metrics.get("cache_hit_rate").copied();
-    let mut checks = Vec::new();
-    let mut add = |name: &str, value: Option<f64>, target, unit: &str, lower_is_better| {
-        if let Some(value) = value {
-            checks.push(TargetCheck {
+    let metric = |name: &str| metrics.get(name).copied();
+    let t = targets;
+    #[rustfmt::skip] // one figure a line: the table reads as the report shows it
+    let figures = [
+        ("dataset loading", whole("dataset_loading"), t.dataset_loading_ms, "ms"),
+        ("execution per case", metric("latency_mean_ms"), t.execution_ms_per_case, "ms"),
+        ("exact-match scoring", per_call(&exact), t.exact_match_ms, "ms"),
+        ("semantic scoring", per_call(&["scoring/similar"]), t.semantic_ms, "ms"),
+        ("LLM judge", per_call(&["scoring/llm-judge"]), t.judge_ms, "ms"),
+        ("report", whole("report"), t.report_ms, "ms"),
+        ("cache hit rate", metric("cache_hit_rate"), t.cache_hit_rate, "ratio"),
+        ("memory (peak RSS)", metric("peak_rss_mb"), t.memory_mb, "MB"),
+    ];
+    figures
+        .into_iter()
+        .filter_map(|(name, value, target, unit)| {
+            // A rate is better higher; every other figure is a cost.
+            let lower_is_better = unit != "ratio";
+            value.map(|value| TargetCheck {
                 name: name.into(),
                 value,
                 target,
                 unit: unit.into(),
                 lower_is_better,
                 grade: grade(value, target, lower_is_better),
-            });
-        }
-    };
-    add(
-        "dataset loading",
-        whole("dataset_loading"),
-        targets.dataset_loading_ms,
-        "ms",
-        true,
-    );
-    add(
-        "execution per case",
-        metrics.get("latency_mean_ms").copied(),
-        targets.execution_ms_per_case,
-        "ms",
-        true,
-    );
-    add(
-        "exact-match scoring",
-        per_call(&exact),
-        targets.exact_match_ms,
-        "ms",
-        true,
-    );
-    add(
-        "semantic scoring",
-        per_call(&["scoring/similar"]),
-        targets.semantic_ms,
-        "ms",
-        true,
-    );
-    add(
-        "LLM judge",
-        per_call(&["scoring/llm-judge"]),
-        targets.judge_ms,
-        "ms",
-        true,
-    );
-    add("report", whole("report"), targets.report_ms, "ms", true);
-    add(
-        "cache hit rate",
-        hits,
-        targets.cache_hit_rate,
-        "ratio",
-        false,
-    );
-    add(
-        "memory (peak RSS)",
-        metrics.get("peak_rss_mb").copied(),
-        targets.memory_mb,
-        "MB",
-        true,
-    );
-    checks
+            })
+        })
+        .collect()
 }
 
 /// The process's peak resident memory so far, in MB.

@@ -416,29 +416,9 @@ fn report_render(_: u64) -> Result<Work> {
 /// A comparison with a 30-run trend in which `newly_failing` flipped.
 fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::Compared {
     use crate::compare::baseline::{Chosen, Compared, TrendPoint};
-    use crate::compare::verdict::{
-        Cause, CauseCount, Comparison, Family, Flip, QualityChange, Severity,
-    };
+    use crate::compare::verdict::{Comparison, Family, Severity};
     use crate::store::read::RunRef;
 
-    let flips: Vec<Flip> = newly_failing
-        .iter()
-        .map(|id| Flip {
-            key: CaseKey {
-                id: id.clone(),
-                repeat: 0,
-                variant: None,
-            },
-            newly_failing: true,
-            cause: Cause::RequestChanged,
-        })
-        .collect();
-
-    let interval = crate::compare::stats::Interval {
-        estimate: -0.1,
-        low: -0.12,
-        high: -0.08,
-    };
     Compared {
         baseline: Chosen {
             run: RunRef {
@@ -453,34 +433,7 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
             baseline_run: "base".into(),
             baseline_sha: None,
             history_runs: 30,
-            quality: QualityChange {
-                shared_cases: 10_000,
-                baseline_pass_rate: Some(0.9),
-                current_pass_rate: Some(0.8),
-                pass_rate_change: Some(interval),
-                p_value: Some(1e-12),
-                newly_failing,
-                newly_passing: Vec::new(),
-                new_errors: Vec::new(),
-                added_cases: 0,
-                removed_cases: 0,
-                causes: vec![CauseCount {
-                    cause: Cause::RequestChanged,
-                    newly_failing: flips.len(),
-                    newly_passing: 0,
-                    score_changed: 0,
-                }],
-                explanation: vec![format!(
-                    "{} cases newly failing: all {} because {}.",
-                    flips.len(),
-                    flips.len(),
-                    Cause::RequestChanged.because()
-                )],
-                attributable: flips.len() as f64,
-                worse: flips.len() as f64 / 9_000.0,
-                flips,
-                ..QualityChange::default()
-            },
+            quality: flipped_quality(newly_failing),
             quality_severity: Severity::Minor,
             findings: Vec::new(),
             worst: Severity::Minor,
@@ -501,5 +454,56 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
                 total_ms: Some(60_000.0),
             })
             .collect(),
+    }
+}
+
+/// A pass-rate drop from 90 % on 10,000 cases: `newly_failing` flipped,
+/// every one because its request changed.
+fn flipped_quality(newly_failing: Vec<String>) -> crate::compare::verdict::QualityChange {
+    use crate::compare::verdict::{Cause, CauseCount, Flip, QualityChange};
+
+    let flips: Vec<Flip> = newly_failing
+        .iter()
+        .map(|id| Flip {
+            key: CaseKey {
+                id: id.clone(),
+                repeat: 0,
+                variant: None,
+            },
+            newly_failing: true,
+            cause: Cause::RequestChanged,
+        })
+        .collect();
+    QualityChange {
+        shared_cases: 10_000,
+        baseline_pass_rate: Some(0.9),
+        current_pass_rate: Some(0.8),
+        pass_rate_change: Some(crate::compare::stats::Interval {
+            estimate: -0.1,
+            low: -0.12,
+            high: -0.08,
+        }),
+        p_value: Some(1e-12),
+        newly_failing,
+        newly_passing: Vec::new(),
+        new_errors: Vec::new(),
+        added_cases: 0,
+        removed_cases: 0,
+        causes: vec![CauseCount {
+            cause: Cause::RequestChanged,
+            newly_failing: flips.len(),
+            newly_passing: 0,
+            score_changed: 0,
+        }],
+        explanation: vec![format!(
+            "{} cases newly failing: all {} because {}.",
+            flips.len(),
+            flips.len(),
+            Cause::RequestChanged.because()
+        )],
+        attributable: flips.len() as f64,
+        worse: flips.len() as f64 / 9_000.0,
+        flips,
+        ..QualityChange::default()
     }
 }

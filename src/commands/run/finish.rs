@@ -13,6 +13,7 @@ use super::setup::Setup;
 use super::{Options, Outcome};
 use crate::cli::OutputFormat;
 use crate::compare::baseline::{self, Compared};
+use crate::config::FailOn;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::publish;
@@ -75,16 +76,40 @@ pub(super) async fn report(
     model.fail_on = fail_on.as_str().to_string();
     model.metrics = metric_values;
     model.links = report::Links::from_env(None);
-    let comparison_error = match compared {
+    let comparison_error =
+        take_comparison(&mut model, store, compared, status, setup, options, fail_on).await;
+    let (_, failure) = executed.status();
+    let reasons = fail_closed(&model, status, failure, comparison_error.as_ref());
+    model.gate_reasons.extend(reasons);
+    model.settle_gate();
+    let rendered = match options.format {
+        OutputFormat::Text => setup.renderer.text(&model)?,
+        OutputFormat::Json => report::render_json(&model),
+    };
+    monitor.add(Component::Report, started.elapsed(), 1);
+    Ok(Reported {
+        model,
+        rendered,
+        comparison_error,
+    })
+}
+
+/// Puts the comparison (or why there is none) into the report; returns
+/// the error when the comparison itself failed, which fails the gate.
+async fn take_comparison(
+    model: &mut Report,
+    store: &Store,
+    compared: Result<Option<Compared>>,
+    status: RunStatus,
+    setup: &Setup,
+    options: &Options,
+    fail_on: FailOn,
+) -> Option<Error> {
+    let config = &setup.config;
+    match compared {
         Ok(Some(c)) => {
-            super::super::add_comparison(
-                &mut model,
-                store,
-                c,
-                fail_on,
-                config.compare.fail_on_removed,
-            )
-            .await;
+            super::super::add_comparison(model, store, c, fail_on, config.compare.fail_on_removed)
+                .await;
             None
         }
         Ok(None) => {
@@ -101,21 +126,7 @@ pub(super) async fn report(
             model.no_comparison = Some(e.message().to_string());
             Some(e)
         }
-    };
-    let (_, failure) = executed.status();
-    let reasons = fail_closed(&model, status, failure, comparison_error.as_ref());
-    model.gate_reasons.extend(reasons);
-    model.settle_gate();
-    let rendered = match options.format {
-        OutputFormat::Text => setup.renderer.text(&model)?,
-        OutputFormat::Json => report::render_json(&model),
-    };
-    monitor.add(Component::Report, started.elapsed(), 1);
-    Ok(Reported {
-        model,
-        rendered,
-        comparison_error,
-    })
+    }
 }
 
 /// Why the gate cannot vouch for a run whatever its comparison says: it did

@@ -245,6 +245,38 @@ async fn run_case(
             lane.provider.answer_source(),
         ),
     };
+    let obtained = obtain(&case, request, request_hash, executor).await;
+    if obtained.not_sent {
+        return None;
+    }
+    let graded = match (&obtained.output, &obtained.error) {
+        (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
+            grader
+                .grade(executor, &case, repeat, output, |a, took| {
+                    monitor.add_scorer(a.kind.name(), took, 1)
+                })
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    let record = unscored_record(&case, repeat, lane, obtained, request_hash, answer_source);
+    Some(Pending {
+        record,
+        case,
+        graded,
+    })
+}
+
+/// The case's record before scoring: what was asked, what came back and
+/// how.
+fn unscored_record(
+    case: &Case,
+    repeat: u32,
+    lane: &Lane,
+    obtained: Obtained,
+    request_hash: Key,
+    answer_source: AnswerSource,
+) -> CaseRecord {
     let Obtained {
         output,
         latency_ms,
@@ -255,26 +287,13 @@ async fn run_case(
         attempts,
         cached,
         error,
-        not_sent,
-    } = obtain(&case, request, request_hash, executor).await;
-    if not_sent {
-        return None;
-    }
-    let graded = match (&output, &error) {
-        (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
-            grader
-                .grade(executor, &case, repeat, output, |a, took| {
-                    monitor.add_scorer(a.kind.name(), took, 1)
-                })
-                .await?
-        }
-        _ => Vec::new(),
-    };
+        not_sent: _,
+    } = obtained;
     let output_hash = output
         .as_deref()
         .filter(|_| error.is_none())
         .map(|o| short_hash(o.as_bytes()));
-    let record = CaseRecord {
+    CaseRecord {
         case_id: case.id.clone(),
         repeat,
         ordinal: case.ordinal,
@@ -302,12 +321,7 @@ async fn run_case(
         answer_source,
         variant: case.variant.clone(),
         prompt_name: case.prompt_name.clone(),
-    };
-    Some(Pending {
-        record,
-        case,
-        graded,
-    })
+    }
 }
 
 /// What identifies a case whose output is given: its prompt and its

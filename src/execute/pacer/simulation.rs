@@ -523,11 +523,11 @@ fn a_tokens_bound_run_told_or_learned() {
 
 /// A budget told 20 % above what the provider allows: the provider's
 /// headers hold the lane back (counted as the provider's wait), and the
-/// refusals stay few.
+/// refusals stay under one window's worth (50), as for a lane told nothing.
 #[test]
 fn a_budget_set_too_high_is_held_back_by_the_headers() {
     let (outcome, pacer) = run(&mut sliding(), Some(3_600), None);
-    assert!(outcome.refused <= 5, "{outcome:?}");
+    assert!(outcome.refused < 50, "{} refused", outcome.refused);
     assert_eq!(pacer.learned()[0], Some(3_000.0));
     within(&outcome, 20.0, 1.05);
 }
