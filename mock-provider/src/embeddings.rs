@@ -92,12 +92,8 @@ pub(crate) async fn azure_create(
     body: Bytes,
 ) -> Response {
     let call = Call::new(&state, Api::OpenAi);
-    let key = headers.get("api-key").and_then(|v| v.to_str().ok());
-    if let Err(failure) = state.check_key(key) {
+    if let Err(failure) = openai::check_azure(&state, &query, &headers) {
         return call.fail(failure);
-    }
-    if !query.contains_key("api-version") {
-        return call.fail(openai::missing_api_version());
     }
     serve(call, &body, Some(deployment)).await
 }

@@ -79,23 +79,29 @@ pub(crate) async fn azure_chat(
     body: Bytes,
 ) -> Response {
     let call = Call::new(&state, Api::OpenAi);
-    let key = headers.get("api-key").and_then(|v| v.to_str().ok());
-    if let Err(failure) = state.check_key(key) {
+    if let Err(failure) = check_azure(&state, &query, &headers) {
         return call.fail(failure);
-    }
-    if !query.contains_key("api-version") {
-        return call.fail(missing_api_version());
     }
     complete(call, &body, Some(deployment)).await
 }
 
-/// Azure's answer to a request without `?api-version=`.
-pub(crate) fn missing_api_version() -> Failure {
-    Failure::invalid_param(
-        "The api-version query parameter (?api-version=) is required for all requests.",
-        "api-version",
-        "MissingApiVersionParameter",
-    )
+/// What every Azure endpoint checks first: the key in `api-key`, then
+/// the `api-version` query, answered as Azure answers a request without it.
+pub(crate) fn check_azure(
+    state: &ServerState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(), Failure> {
+    state.check_key(headers.get("api-key").and_then(|v| v.to_str().ok()))?;
+    if query.contains_key("api-version") {
+        Ok(())
+    } else {
+        Err(Failure::invalid_param(
+            "The api-version query parameter (?api-version=) is required for all requests.",
+            "api-version",
+            "MissingApiVersionParameter",
+        ))
+    }
 }
 
 /// A request that passed OpenAI's checks.
