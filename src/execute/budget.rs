@@ -103,7 +103,7 @@ pub fn request_burst(per_minute: f64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Spends one unit at a time as soon as the budget allows and returns
@@ -120,7 +120,7 @@ mod tests {
     }
 
     /// The most grants in any window `[t, t + span)`.
-    fn busiest(times: &[f64], span: f64) -> usize {
+    pub(crate) fn busiest(times: &[f64], span: f64) -> usize {
         (0..times.len())
             .map(|i| {
                 times[i..]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use governor::clock::FakeRelativeClock;
 
 use super::{Cost, Decision, Pacer, Ticket};
+use crate::execute::budget::tests::busiest;
 use crate::execute::provider::headers::{Quota, RateLimits};
 
 /// What a simulated provider charges one request: one request, and the
@@ -383,19 +384,6 @@ fn run(
     let outcome = simulate(provider, &pacer, &clock, 1_000);
     assert_eq!(outcome.answered, 1_000, "{outcome:?}");
     (outcome, pacer)
-}
-
-/// The most admissions in any window `[t, t + span)`.
-fn busiest(times: &[f64], span: f64) -> usize {
-    (0..times.len())
-        .map(|i| {
-            times[i..]
-                .iter()
-                .take_while(|u| **u < times[i] + span - 1e-9)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// 1,000 requests at 3,000 RPM take 20 s: the last goes out by then, less
