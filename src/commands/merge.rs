@@ -53,7 +53,6 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
             merged.missing.join(", ")
         ));
     }
-    report.settle_gate();
     store
         .finish_merge(&run_id, metrics, report::render_json(&report), status)
         .await?;
@@ -202,8 +201,6 @@ async fn stored_run_report(
         pass_rate: row.pass_rate,
         mean_score: row.mean_score,
         min_pass_rate,
-        pass_rate_met: false,
-        gate_passed: false,
         rows_skipped: 0,
         row_errors: Vec::new(),
         cut_short: Vec::new(),

@@ -20,14 +20,13 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
     let renderer = report::Renderer::new(args.delivery.templates.as_deref())?;
     let options = args.delivery.publish();
     let mut env = Environment::from_env();
-    let (mut stored, cases) = match &args.from_json {
+    let (stored, cases) = match &args.from_json {
         Some(path) => (
             from_json(path, &mut env, options.github_token.as_deref()).await?,
             Vec::new(),
         ),
         None => from_db(&args, options.report_dir.is_some()).await?,
     };
-    stored.settle_gate();
     let mut text = match args.format {
         OutputFormat::Text => renderer.text(&stored)?,
         OutputFormat::Json => report::render_json(&stored),

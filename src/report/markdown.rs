@@ -183,7 +183,7 @@ impl Renderer {
             name,
             minijinja::context! {
                 marker => minijinja::Value::from_safe_string(marker.to_string()),
-                r => minijinja::Value::from(Serde(report)),
+                r => minijinja::Value::from(Serde(report.written())),
                 rows => minijinja::Value::from(Serde(headline_rows(report))),
                 limits => minijinja::Value::from(Serde(limits)),
             },
@@ -286,8 +286,6 @@ mod tests {
         report.cases_passed = 150;
         report.cases_failed = 50;
         report.pass_rate = Some(0.75);
-        report.pass_rate_met = false;
-        report.gate_passed = false;
         report.fail_on = "critical".into();
         report.gate_reasons = vec![format!("critical: pass rate fell; {NASTY}")];
         report.metrics = BTreeMap::from([

@@ -91,7 +91,10 @@ impl Renderer {
 
     /// The terminal report.
     pub fn text(&self, report: &Report) -> Result<String> {
-        self.render("terminal.txt", minijinja::Value::from(Serde(report)))
+        self.render(
+            "terminal.txt",
+            minijinja::Value::from(Serde(report.written())),
+        )
     }
 
     /// A comparison on its own, for `ai-evals compare`.
@@ -123,7 +126,7 @@ impl Renderer {
         self.render(
             "junit.xml",
             minijinja::context! {
-                report => minijinja::Value::from(Serde(report)),
+                report => minijinja::Value::from(Serde(report.written())),
                 cases => minijinja::Value::from(Serde(cases)),
             },
         )
@@ -158,7 +161,7 @@ fn write_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(),
 
 /// The report as JSON, for scripts and the result file.
 pub fn render_json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).expect("the report serializes to JSON")
+    serde_json::to_string_pretty(&report.written()).expect("the report serializes to JSON")
 }
 
 /// The filters the templates use: layout, numbers and the escapes each

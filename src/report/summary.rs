@@ -89,13 +89,6 @@ pub struct Report {
     pub pass_rate: Option<f64>,
     pub mean_score: Option<f64>,
     pub min_pass_rate: f64,
-    /// Whether the pass rate meets `min_pass_rate` (an empty run does).
-    #[serde(default)]
-    pub pass_rate_met: bool,
-    /// The whole gate's verdict, the one the exit code gives: finished,
-    /// `pass_rate_met` and no `gate_reasons`. Set by [`Report::settle_gate`]
-    /// once every reason is in.
-    pub gate_passed: bool,
     pub rows_skipped: u64,
     pub row_errors: Vec<String>,
     /// Dataset files a bad row ended early: their remaining cases never ran.
@@ -134,6 +127,20 @@ pub struct Report {
     pub flipped: Vec<crate::store::read::CaseDetail>,
     /// Links to the workflow run and commits, when run in Actions.
     pub links: Links,
+}
+
+/// A [`Report`] with its verdicts, computed when it is written and never
+/// stored in it, so that they cannot go stale as gate reasons are added
+/// (and a report file's own claims are not read back).
+#[derive(Debug, Serialize)]
+pub struct Written<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    /// Whether the pass rate meets `min_pass_rate` (an empty run does).
+    pass_rate_met: bool,
+    /// The whole gate's verdict, the one the exit code gives: finished,
+    /// `pass_rate_met` and no `gate_reasons`.
+    gate_passed: bool,
 }
 
 /// Where a reader of the report can go next.
@@ -201,12 +208,14 @@ impl Report {
         meets(self.pass_rate, self.min_pass_rate)
     }
 
-    /// Sets `pass_rate_met` and `gate_passed` from the report's fields:
-    /// called once the last gate reason is added, before the report is
-    /// rendered or stored.
-    pub fn settle_gate(&mut self) {
-        self.pass_rate_met = self.meets_pass_rate();
-        self.gate_passed = self.passed();
+    /// The report as JSON and the templates see it: its fields and the
+    /// gate's verdicts worked out from them.
+    pub fn written(&self) -> Written<'_> {
+        Written {
+            report: self,
+            pass_rate_met: self.meets_pass_rate(),
+            gate_passed: self.passed(),
+        }
     }
 }
 
@@ -340,7 +349,7 @@ impl Summary {
         min_pass_rate: f64,
         timings: Vec<Timing>,
     ) -> Report {
-        let mut report = Report {
+        Report {
             suite: suite.to_string(),
             run_id: run_id.to_string(),
             db: db.to_string(),
@@ -352,8 +361,6 @@ impl Summary {
             pass_rate: self.pass_rate(),
             mean_score: self.mean_score(),
             min_pass_rate,
-            pass_rate_met: false,
-            gate_passed: false,
             rows_skipped: self.rows_skipped,
             row_errors: self.row_errors.clone(),
             cut_short: self.cut_short.clone(),
@@ -390,9 +397,7 @@ impl Summary {
             metrics: Default::default(),
             flipped: Vec::new(),
             links: Links::default(),
-        };
-        report.settle_gate();
-        report
+        }
     }
 }
 
@@ -431,7 +436,8 @@ mod tests {
         let s = Summary::default();
         assert_eq!(s.pass_rate(), None);
         let report = s.report("s", "r", "db", "finished", 1.0, Vec::new());
-        assert!(report.pass_rate_met && report.gate_passed);
+        let written = report.written();
+        assert!(written.pass_rate_met && written.gate_passed);
     }
 
     #[test]
@@ -439,23 +445,23 @@ mod tests {
         let mut report = Summary::default().report("s", "r", "db", "finished", 0.5, Vec::new());
         report.pass_rate = Some(0.9);
         report.gate_reasons.push("critical: pass rate fell".into());
-        report.settle_gate();
-        assert!(report.pass_rate_met);
-        assert!(!report.gate_passed && !report.passed());
+        assert!(report.written().pass_rate_met);
+        assert!(!report.written().gate_passed && !report.passed());
 
         report.gate_reasons.clear();
         report.pass_rate = Some(0.4);
-        report.settle_gate();
-        assert!(!report.pass_rate_met && !report.gate_passed);
+        assert!(!report.written().pass_rate_met && !report.written().gate_passed);
 
         // A report file's own flags are not believed.
-        report.pass_rate_met = true;
-        report.gate_passed = true;
-        assert!(!report.passed());
+        let json = serde_json::to_value(report.written()).unwrap();
+        let mut claimed = json.as_object().unwrap().clone();
+        claimed.insert("pass_rate_met".into(), true.into());
+        claimed.insert("gate_passed".into(), true.into());
+        let read: Report = serde_json::from_value(claimed.into()).unwrap();
+        assert!(!read.passed());
 
         report.pass_rate = Some(0.9);
         report.status = "cancelled".into();
-        report.settle_gate();
-        assert!(report.pass_rate_met && !report.gate_passed);
+        assert!(report.written().pass_rate_met && !report.written().gate_passed);
     }
 }

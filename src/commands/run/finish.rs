@@ -81,7 +81,6 @@ pub(super) async fn report(
     let (_, failure) = executed.status();
     let reasons = fail_closed(&model, status, failure, comparison_error.as_ref());
     model.gate_reasons.extend(reasons);
-    model.settle_gate();
     let rendered = match options.format {
         OutputFormat::Text => setup.renderer.text(&model)?,
         OutputFormat::Json => report::render_json(&model),
