@@ -51,6 +51,29 @@ pub struct RateLimits {
     pub should_retry: Option<bool>,
 }
 
+/// OpenAI's limit, remaining and reset header names for one resource,
+/// spelled out at compile time: they are read on every answer.
+macro_rules! openai {
+    ($resource:literal) => {
+        [
+            concat!("x-ratelimit-limit-", $resource),
+            concat!("x-ratelimit-remaining-", $resource),
+            concat!("x-ratelimit-reset-", $resource),
+        ]
+    };
+}
+
+/// Anthropic's limit, remaining and reset header names for one resource.
+macro_rules! anthropic {
+    ($resource:literal) => {
+        [
+            concat!("anthropic-ratelimit-", $resource, "-limit"),
+            concat!("anthropic-ratelimit-", $resource, "-remaining"),
+            concat!("anthropic-ratelimit-", $resource, "-reset"),
+        ]
+    };
+}
+
 impl RateLimits {
     /// Reads every header we understand; unknown or malformed values are
     /// ignored, because a bad header must never fail a good answer.
@@ -61,29 +84,37 @@ impl RateLimits {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        let quota = |openai: Option<&str>, anthropic: &str| {
-            let number = |name: &str| text(name).and_then(parse_count);
+        let number = |name: &str| text(name).and_then(parse_count);
+        let quota = |openai: Option<[&str; 3]>, anthropic: [&str; 3]| {
+            let [limit, remaining, reset] = anthropic;
             let openai_reset = openai
-                .and_then(|o| text(&format!("x-ratelimit-reset-{o}")))
+                .and_then(|[.., reset]| text(reset))
                 .and_then(parse_duration);
-            let anthropic_reset = text(&format!("anthropic-ratelimit-{anthropic}-reset"))
-                .and_then(|v| until_timestamp(v, now));
+            // A duration counts from when the server answered; Anthropic's
+            // timestamp is read only when there is no duration.
+            let (reset, reset_from_arrival) = match openai_reset {
+                Some(d) => (Some(d), false),
+                None => {
+                    let at = text(reset).and_then(|v| until_timestamp(v, now));
+                    (at, at.is_some())
+                }
+            };
             Quota {
                 limit: openai
-                    .and_then(|o| number(&format!("x-ratelimit-limit-{o}")))
-                    .or_else(|| number(&format!("anthropic-ratelimit-{anthropic}-limit"))),
+                    .and_then(|[limit, ..]| number(limit))
+                    .or_else(|| number(limit)),
                 remaining: openai
-                    .and_then(|o| number(&format!("x-ratelimit-remaining-{o}")))
-                    .or_else(|| number(&format!("anthropic-ratelimit-{anthropic}-remaining"))),
-                reset_from_arrival: openai_reset.is_none() && anthropic_reset.is_some(),
-                reset: openai_reset.or(anthropic_reset).map(|d| d.min(MAX_RESET)),
+                    .and_then(|[_, remaining, _]| number(remaining))
+                    .or_else(|| number(remaining)),
+                reset_from_arrival,
+                reset: reset.map(|d| d.min(MAX_RESET)),
             }
         };
         RateLimits {
-            requests: quota(Some("requests"), "requests"),
-            tokens: quota(Some("tokens"), "tokens"),
-            input_tokens: quota(None, "input-tokens"),
-            output_tokens: quota(None, "output-tokens"),
+            requests: quota(Some(openai!("requests")), anthropic!("requests")),
+            tokens: quota(Some(openai!("tokens")), anthropic!("tokens")),
+            input_tokens: quota(None, anthropic!("input-tokens")),
+            output_tokens: quota(None, anthropic!("output-tokens")),
             retry_after: text("retry-after-ms")
                 .and_then(|v| v.parse::<f64>().ok())
                 .and_then(|ms| seconds(ms / 1000.0))
