@@ -801,12 +801,15 @@ fn endpoints(
 /// points at a proxy or a local server the way the rest of a team's tools
 /// do. A `..._HOST` is a host name, served over HTTPS.
 fn env_base_url(api: Api, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let set = |name: &str| {
-        env(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
+    let set = |name: &str| env_value(env, name);
+    // A host given with its scheme is taken as the host it names.
+    let https = |host: String| {
+        let host = host
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        format!("https://{host}")
     };
-    let https = |host: String| format!("https://{}", host.trim_end_matches('/'));
     match api {
         Api::OpenAi | Api::OpenAiCompatible => set("OPENAI_API_HOST")
             .map(|h| format!("{}/v1", https(h)))
@@ -826,6 +829,13 @@ fn env_base_url(api: Api, env: &dyn Fn(&str) -> Option<String>) -> Option<String
                 .map(https)
         }),
     }
+}
+
+/// A variable's value, trimmed; unset and blank are the same.
+fn env_value(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// Refuses settings the API does not have or values out of range; returns
@@ -906,11 +916,7 @@ fn api_key(
     if vars.is_empty() {
         return Ok(None);
     }
-    let key = vars.iter().find_map(|var| {
-        env(var)
-            .map(|value| value.trim().to_string())
-            .filter(|value| !value.is_empty())
-    });
+    let key = vars.iter().find_map(|var| env_value(env, var));
     match key {
         Some(value) => Ok(Some(Secret::new(value))),
         None => Err(Error::input(format!(
@@ -923,6 +929,22 @@ fn api_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_variable_with_or_without_its_scheme_names_one_endpoint() {
+        for host in ["x.openai.azure.com", "https://x.openai.azure.com/"] {
+            let env = |name: &str| (name == "AZURE_OPENAI_API_HOST").then(|| host.to_string());
+            assert_eq!(
+                env_base_url(Api::AzureOpenAi, &env).as_deref(),
+                Some("https://x.openai.azure.com")
+            );
+            let env = |name: &str| (name == "OPENAI_API_HOST").then(|| host.to_string());
+            assert_eq!(
+                env_base_url(Api::OpenAi, &env).as_deref(),
+                Some("https://x.openai.azure.com/v1")
+            );
+        }
+    }
 
     fn fixture_body(name: &str) -> Vec<u8> {
         let text = std::fs::read_to_string(

@@ -258,11 +258,17 @@ fn openai(ctx: &mut Ctx, src: &Source, model: &str) -> Built {
 /// The OpenAI base URL in promptfoo's order, and where it came from.
 fn openai_base_url(ctx: &Ctx, src: &Source) -> (Option<String>, String) {
     if let Some(h) = src.config_str("apiHost") {
-        (Some(format!("https://{h}/v1")), "config.apiHost".into())
+        (
+            Some(format!("{}/v1", host_url(&h))),
+            "config.apiHost".into(),
+        )
     } else if let Some(b) = src.config_str("apiBaseUrl") {
         (Some(normalize_openai_base(&b)), "config.apiBaseUrl".into())
     } else if let Some(h) = src.env(ctx, "OPENAI_API_HOST") {
-        (Some(format!("https://{h}/v1")), "$OPENAI_API_HOST".into())
+        (
+            Some(format!("{}/v1", host_url(&h))),
+            "$OPENAI_API_HOST".into(),
+        )
     } else if let Some(b) = src.env(ctx, "OPENAI_API_BASE_URL") {
         (Some(b), "$OPENAI_API_BASE_URL".into())
     } else if let Some(b) = src.env(ctx, "OPENAI_BASE_URL") {
@@ -404,6 +410,8 @@ fn api_name(table: &Map<String, Value>) -> String {
         .to_string()
 }
 
+/// `https://HOST` for a host name, whether or not it came with its scheme
+/// (the run time's `env_base_url` reads `..._HOST` variables the same way).
 fn host_url(h: &str) -> String {
     let h = h
         .trim_start_matches("https://")
