@@ -189,6 +189,7 @@ async fn stored_run_report(
     let passed = row.cases_passed.unwrap_or(0).max(0) as u64;
     let by_type = store.type_counts(run_id).await?;
     let failures = store.first_failures(run_id, 10).await?;
+    let throttle = report::throttle::from_metrics(&metrics);
     Ok(report::Report {
         suite: row.suite.clone(),
         run_id: run_id.clone(),
@@ -233,12 +234,8 @@ async fn stored_run_report(
         targets: performance::check_targets(&timings, &metrics, targets),
         timings,
         cache: None,
-        throttled_ms: metrics
-            .iter()
-            .filter(|(name, _)| name.starts_with("throttle_wait_ms/"))
-            .map(|(_, v)| v)
-            .sum(),
-        throttle: report::throttle::from_metrics(&metrics),
+        throttled_ms: throttle.total_ms(),
+        throttle,
         comparison: None,
         no_comparison: None,
         fail_on: String::new(),

@@ -28,6 +28,13 @@ pub struct Throttle {
     pub advice: Vec<String>,
 }
 
+impl Throttle {
+    /// Every wait, whatever its cause: the report's `throttled_ms`.
+    pub fn total_ms(&self) -> f64 {
+        self.budget_ms + self.provider_ms
+    }
+}
+
 /// The per-lane figures a line is made of.
 #[derive(Default)]
 struct Lane {

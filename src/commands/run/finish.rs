@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::publish;
 use crate::record::{Metric, Timing};
-use crate::report::monitor::{Component, Monitor, millis};
+use crate::report::monitor::{Component, Monitor};
 use crate::report::{self, Report, performance};
 use crate::store::read::{CaseDetail, RunRef};
 use crate::store::{RunStatus, RunTotals, Store};
@@ -64,8 +64,8 @@ pub(super) async fn report(
     );
     let fail_on = options.fail_on.unwrap_or(config.compare.fail_on);
     model.cache = setup.executor.cache().map(|c| c.stats());
-    model.throttled_ms = millis(setup.executor.throttled());
     model.throttle = report::throttle::from_metrics(&metric_values);
+    model.throttled_ms = model.throttle.total_ms();
     model.bottlenecks = performance::identify_bottlenecks(
         &model.timings,
         &metric_values,
