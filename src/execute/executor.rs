@@ -319,7 +319,7 @@ impl Lane {
     /// pause, the budgets and the provider's word on what remains.
     async fn admit(&self, cost: Cost) -> std::result::Result<Ticket, CallError> {
         let tokens = cost.input.saturating_add(cost.output);
-        if let Some(tpm) = self.pacer.told_tpm().filter(|tpm| tokens > *tpm) {
+        if let Some(tpm) = self.limits.tpm.filter(|tpm| tokens > *tpm) {
             return Err(CallError::fatal(format!(
                 "a request of about {tokens} tokens (prompt and max-tokens) can never fit the tokens/min budget of {tpm}; raise tpm or lower max-tokens"
             )));

@@ -157,11 +157,21 @@ impl Limit {
         self.told.as_ref().or(self.learned.as_ref())
     }
 
+    /// Counts a send of `units` (none for a limit the request does not
+    /// draw on: a zero spend would still move a budget's schedule).
     fn record(&mut self, now: f64, units: f64) {
-        if let Some(budget) = self.told.as_mut().or(self.learned.as_mut()) {
-            budget.spend(now, units);
+        if units <= 0.0 {
+            return;
         }
         self.sent += units;
+        if let Some(budget) = &mut self.told {
+            // A told budget is never learned, so its sends need no log.
+            budget.spend(now, units);
+            return;
+        }
+        if let Some(budget) = &mut self.learned {
+            budget.spend(now, units);
+        }
         while self
             .log
             .front()
@@ -248,7 +258,6 @@ impl State {
 pub struct Pacer<C: Clock = DefaultClock> {
     clock: C,
     origin: C::Instant,
-    told_tpm: Option<u32>,
     state: Mutex<State>,
 }
 
@@ -271,7 +280,6 @@ impl<C: Clock> Pacer<C> {
         Pacer {
             origin: clock.now(),
             clock,
-            told_tpm: tpm,
             state: Mutex::new(state),
         }
     }
@@ -282,11 +290,6 @@ impl<C: Clock> Pacer<C> {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The tokens/min budget the user told.
-    pub fn told_tpm(&self) -> Option<u32> {
-        self.told_tpm
     }
 
     /// Lets a request of `cost` go now, spending its budgets, or says what
