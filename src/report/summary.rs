@@ -231,13 +231,9 @@ impl Summary {
         }
         self.score_sum += record.score;
         for a in &record.assertions {
-            let entry = self.by_type.entry(a.type_name()).or_default();
-            entry.1 += 1;
-            entry.0 += u64::from(a.passed);
+            tally(&mut self.by_type, a.type_name(), a.passed);
             if let Some(metric) = &a.metric {
-                let entry = self.by_metric.entry(metric.clone()).or_default();
-                entry.1 += 1;
-                entry.0 += u64::from(a.passed);
+                tally(&mut self.by_metric, metric.clone(), a.passed);
             }
         }
         if !record.passed && self.failures.len() < LISTED {
@@ -365,24 +361,8 @@ impl Summary {
             row_errors: self.row_errors.clone(),
             cut_short: self.cut_short.clone(),
             matrix: self.matrix(),
-            by_type: self
-                .by_type
-                .iter()
-                .map(|(name, &(passed, total))| TypeCount {
-                    name: name.clone(),
-                    passed,
-                    total,
-                })
-                .collect(),
-            named_metrics: self
-                .by_metric
-                .iter()
-                .map(|(name, &(passed, total))| TypeCount {
-                    name: name.clone(),
-                    passed,
-                    total,
-                })
-                .collect(),
+            by_type: type_counts(&self.by_type),
+            named_metrics: type_counts(&self.by_metric),
             failures: self.failures.clone(),
             timings,
             cache: None,
@@ -399,6 +379,24 @@ impl Summary {
             links: Links::default(),
         }
     }
+}
+
+/// Counts one assertion result under `name`: (passed, total).
+fn tally(counts: &mut BTreeMap<String, (u64, u64)>, name: String, passed: bool) {
+    let entry = counts.entry(name).or_default();
+    entry.0 += u64::from(passed);
+    entry.1 += 1;
+}
+
+fn type_counts(counts: &BTreeMap<String, (u64, u64)>) -> Vec<TypeCount> {
+    counts
+        .iter()
+        .map(|(name, &(passed, total))| TypeCount {
+            name: name.clone(),
+            passed,
+            total,
+        })
+        .collect()
 }
 
 /// Whether a pass rate meets the gate; an empty run has nothing to fail.
