@@ -442,12 +442,12 @@ impl AssertionSpec {
         self.no_threshold()?;
         let values = self.texts_list()?;
         let expected = format!("{values:?}");
-        let lower = || values.iter().map(|v| v.to_lowercase()).collect();
+        let lower = |values: Vec<String>| values.iter().map(|v| v.to_lowercase()).collect();
         let check = match kind {
-            Type::ContainsAny => Check::ContainsAny(values.clone()),
-            Type::ContainsAll => Check::ContainsAll(values.clone()),
-            Type::IContainsAny => Check::IContainsAny(lower()),
-            _ => Check::IContainsAll(lower()),
+            Type::ContainsAny => Check::ContainsAny(values),
+            Type::ContainsAll => Check::ContainsAll(values),
+            Type::IContainsAny => Check::IContainsAny(lower(values)),
+            _ => Check::IContainsAll(lower(values)),
         };
         Ok((Rule::Check(check), expected))
     }

@@ -36,7 +36,7 @@ pub use compare::{CompareConfig, FailOn};
 pub use grading::Grading;
 pub use prompts::{ChatMessage, Prompt, Role};
 pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
-pub use suite::Suite;
+pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite};
 pub use targets::Targets;
 
 use cache::CacheSpec;

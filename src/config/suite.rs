@@ -35,8 +35,10 @@ pub struct Suite {
 
 /// 8 MiB: far above any test case, small enough that one line cannot take
 /// the run's memory.
+pub const DEFAULT_MAX_LINE_SIZE: u64 = 8 << 20;
+
 fn default_max_line_size() -> u64 {
-    8 << 20
+    DEFAULT_MAX_LINE_SIZE
 }
 
 /// A size written as text (`8MiB`) or a number of bytes.

@@ -236,7 +236,7 @@ fn jsonl(ops: u64) -> Result<Work> {
         crate::ingest::dataset::read(
             file.path(),
             crate::config::Format::Jsonl,
-            8 << 20,
+            crate::config::DEFAULT_MAX_LINE_SIZE,
             &mut |row| {
                 assert!(black_box(row).is_ok(), "the benchmark rows are valid");
                 rows += 1;

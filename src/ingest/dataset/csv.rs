@@ -164,10 +164,14 @@ mod tests {
         let path = dir.path().join("d.csv");
         std::fs::write(&path, contents).unwrap();
         let mut rows = Vec::new();
-        read(&path, 8 << 20, &mut |line, row| {
-            rows.push((line, row));
-            Ok(())
-        })
+        read(
+            &path,
+            crate::config::DEFAULT_MAX_LINE_SIZE,
+            &mut |line, row| {
+                rows.push((line, row));
+                Ok(())
+            },
+        )
         .unwrap();
         rows
     }
