@@ -123,32 +123,6 @@ impl fmt::Display for NotPromptfoo {
     }
 }
 
-/// Keys of a promptfoo config, with what the converter does with them.
-const KNOWN_KEYS: &[&str] = &[
-    "description",
-    "prompts",
-    "providers",
-    "targets",
-    "tests",
-    "defaultTest",
-    "scenarios",
-    "redteam",
-    "env",
-    "outputPath",
-    "sharing",
-    "evaluateOptions",
-    "commandLineOptions",
-    "extensions",
-    "nunjucksFilters",
-    "derivedMetrics",
-    "tracing",
-    "metadata",
-    "writeLatestResults",
-    "assertionTemplates",
-    "tags",
-    "$schema",
-];
-
 /// Shared state of one conversion.
 pub(crate) struct Ctx<'a> {
     dir: PathBuf,
@@ -442,12 +416,11 @@ fn top_level_keys(ctx: &mut Ctx, root: &Node) -> Map<String, Value> {
             "evaluateOptions" => evaluate_options(ctx, node, &place, &mut suite),
             other => match UNCONVERTED_KEYS.iter().find(|(k, _)| *k == other) {
                 Some((_, why)) => ctx.skip(place, other, why),
-                None if !KNOWN_KEYS.contains(&other) => ctx.skip(
+                None => ctx.skip(
                     place,
                     other,
                     "not a promptfoo config key the converter knows",
                 ),
-                None => {}
             },
         }
     }
