@@ -176,10 +176,11 @@ fn quoted_list(ids: &[&str]) -> String {
 /// Per case and request, the fresh model answers the runs got and how
 /// many passed. Empty for histories written before fingerprints.
 fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSamples>> {
-    if ids.is_empty() || schema::version(conn)? < schema::FINGERPRINTS {
+    let version = schema::version(conn)?;
+    if ids.is_empty() || version < schema::FINGERPRINTS {
         return Ok(Vec::new());
     }
-    let variant = variant_column(conn)?;
+    let variant = column_since(version, schema::VARIANTS, "variant");
     let mut statement = conn.prepare(&format!(
         "SELECT case_id, repeat_index, {variant}, request_hash, count(*),
                 count(*) FILTER (WHERE passed)
@@ -204,13 +205,13 @@ fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSampl
     rows.collect()
 }
 
-/// `variant`, or NULL in a history written before matrices.
-fn variant_column(conn: &Connection) -> duckdb::Result<&'static str> {
-    Ok(if schema::version(conn)? >= schema::VARIANTS {
-        "variant"
+/// `column`, or NULL in a history written before schema `since` added it.
+fn column_since(version: i64, since: i64, column: &'static str) -> &'static str {
+    if version >= since {
+        column
     } else {
         "NULL::VARCHAR"
-    })
+    }
 }
 
 fn history_runs(
@@ -286,12 +287,13 @@ fn history_runs(
 /// One run's cases, timings and metrics, for a comparison.
 pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
     // Histories written before schema 5 have no fingerprints: read NULLs.
-    let fingerprints = if schema::version(conn)? >= schema::FINGERPRINTS {
+    let version = schema::version(conn)?;
+    let fingerprints = if version >= schema::FINGERPRINTS {
         "request_hash, scoring_hash, output_hash, answer_source"
     } else {
         "NULL, NULL, NULL, NULL"
     };
-    let variant = variant_column(conn)?;
+    let variant = column_since(version, schema::VARIANTS, "variant");
     let mut statement = conn.prepare(&format!(
         "SELECT case_id, repeat_index, passed, score, error IS NOT NULL,
                 original_latency_ms, total_tokens, cost_usd, cached, {fingerprints}, {variant}
@@ -504,11 +506,7 @@ pub struct ColumnRow {
 
 /// A run's cases by prompt and provider.
 pub fn columns(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<ColumnRow>> {
-    let prompt = if schema::version(conn)? >= schema::VARIANTS {
-        "prompt_name"
-    } else {
-        "NULL::VARCHAR"
-    };
+    let prompt = column_since(schema::version(conn)?, schema::VARIANTS, "prompt_name");
     let mut statement = conn.prepare(&format!(
         "SELECT {prompt} AS p, provider, count(*), count(*) FILTER (WHERE passed),
                 avg(original_latency_ms), sum(cost_usd)
