@@ -119,24 +119,14 @@ fn word_range(min: Option<&Value>, max: Option<&Value>) -> Option<Value> {
     Some(Value::Object(range))
 }
 
-/// `latency`: the call took at most `threshold` milliseconds.
-pub(super) fn latency(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
+/// `latency` (the call took at most `threshold` milliseconds) and `cost` (it
+/// cost at most `threshold` USD): the type carries over with its threshold.
+pub(super) fn required_threshold(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     let Some(t) = a.threshold else {
         return a.skip(
             ctx,
             "needs a threshold (promptfoo raises an error without one)",
         );
     };
-    Some(Spec::new("latency", a.negate).with("threshold", json!(t)))
-}
-
-/// `cost`: the call cost at most `threshold` USD.
-pub(super) fn cost(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
-    let Some(t) = a.threshold else {
-        return a.skip(
-            ctx,
-            "needs a threshold (promptfoo raises an error without one)",
-        );
-    };
-    Some(Spec::new("cost", a.negate).with("threshold", json!(t)))
+    Some(Spec::new(&a.base, a.negate).with("threshold", json!(t)))
 }
