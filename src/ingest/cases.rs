@@ -255,36 +255,39 @@ impl<'a> Builder<'a> {
         let threshold = test.threshold.or(self.config.defaults.threshold);
         let id = self.case_id(&test, at)?;
         let matrix = prompts.len() * providers.len() > 1;
+        let source = at.to_string();
+        let scoring_hash = scoring_hash(&assertions, threshold);
+        // The prompt is rendered whenever it can be, so it is stored with
+        // the result; it must render only when a provider will be called
+        // with it. Rendered once per prompt, whatever the providers.
+        let needs_prompt = |provider: usize| test.output.is_none() && self.needs_prompt[provider];
+        let any_needs = providers.iter().any(|&p| needs_prompt(p));
         let mut cases = Vec::with_capacity(prompts.len() * providers.len());
         for prompt_name in &prompts {
+            let rendered = match prompt_name {
+                Some(name) => self.render_prompt(name, &vars, &context, any_needs, at)?,
+                None => None,
+            };
+            let text = rendered.as_ref().map(|r| r.text.clone());
+            let messages = rendered.and_then(|r| r.messages).map(Arc::new);
             for &provider in &providers {
-                // The prompt is rendered whenever it can be, so it is stored
-                // with the result; it must render only when the provider
-                // will be called with it.
-                let needs_prompt = test.output.is_none() && self.needs_prompt[provider];
-                let rendered = match prompt_name {
-                    Some(name) => self.render_prompt(name, &vars, &context, needs_prompt, at)?,
-                    None if needs_prompt => {
-                        return Err(fatal(
-                            at,
-                            format!(
-                                "provider '{}' needs a prompt and none is set; add [prompts] and set defaults.prompt",
-                                self.provider_names[provider]
-                            ),
-                        ));
-                    }
-                    None => None,
-                };
-                let ordinal = self.next_ordinal;
-                self.next_ordinal += 1;
+                if prompt_name.is_none() && needs_prompt(provider) {
+                    return Err(fatal(
+                        at,
+                        format!(
+                            "provider '{}' needs a prompt and none is set; add [prompts] and set defaults.prompt",
+                            self.provider_names[provider]
+                        ),
+                    ));
+                }
                 cases.push(Case {
                     id: id.clone(),
-                    ordinal,
-                    source: at.to_string(),
+                    ordinal: self.next_ordinal,
+                    source: source.clone(),
                     description: test.description.clone(),
                     provider,
-                    prompt: rendered.as_ref().map(|r| r.text.clone()),
-                    messages: rendered.and_then(|r| r.messages).map(Arc::new),
+                    prompt: text.clone(),
+                    messages: messages.clone(),
                     prompt_name: prompt_name.clone(),
                     variant: matrix.then(|| {
                         format!(
@@ -294,10 +297,11 @@ impl<'a> Builder<'a> {
                         )
                     }),
                     output: test.output.clone(),
-                    scoring_hash: scoring_hash(&assertions, threshold),
+                    scoring_hash: scoring_hash.clone(),
                     assertions: assertions.clone(),
                     threshold,
                 });
+                self.next_ordinal += 1;
             }
         }
         Ok(cases)
