@@ -685,8 +685,7 @@ fn grader_from_id(
         }
         return Some(name);
     }
-    let name = convert_one(ctx, id, label, options, place)?;
-    Some(name)
+    convert_one(ctx, id, label, options, place)
 }
 
 #[cfg(test)]

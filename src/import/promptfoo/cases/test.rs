@@ -139,12 +139,7 @@ fn test_grader(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<Option<Strin
 fn test_provider(ctx: &mut Ctx, pr: &Node, place: &Place) -> Option<String> {
     let p = place.child(pr.line, "provider");
     let name = match &pr.kind {
-        Kind::Str(id) => ctx
-            .providers
-            .iter()
-            .find(|x| x.aliases.iter().any(|a| a == id))
-            .map(|x| x.name.clone())
-            .or_else(|| providers::convert_one(ctx, id, None, None, &p)),
+        Kind::Str(id) => providers::convert_one(ctx, id, None, None, &p),
         Kind::Map(_) => match pr.get("id").and_then(Node::as_str) {
             Some(id) => {
                 let label = pr.get("label").and_then(Node::as_str);
