@@ -191,16 +191,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// A grading provider's name in the suite.
-    pub(crate) fn grader_provider(
-        &mut self,
-        node: &Node,
-        kind: providers::GraderKind,
-        place: &Place,
-    ) -> Option<String> {
-        providers::grader(self, node, kind, place)
-    }
-
     /// A path relative to the config's folder, resolved.
     pub(crate) fn resolve(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)

@@ -288,7 +288,7 @@ fn chat_file(ctx: &mut Ctx, text: &str, ext: &str, name: &str, place: &Place, wh
     };
     match value {
         Ok(v) => match messages_of(&v) {
-            Some(messages) => add_chat(ctx, messages, Some(name), place),
+            Some(messages) => add_messages(ctx, messages, Some(name), place),
             None => ctx.skip(
                 place.clone(),
                 what,
@@ -313,7 +313,7 @@ fn jsonl_prompts(ctx: &mut Ctx, text: &str, shown: &str, name: &str, what: &str)
             .as_ref()
             .and_then(messages_of)
         {
-            Some(messages) => add_chat(ctx, messages, Some(&format!("{name}-{}", i + 1)), &p),
+            Some(messages) => add_messages(ctx, messages, Some(&format!("{name}-{}", i + 1)), &p),
             None => ctx.skip(
                 p,
                 what,
@@ -342,7 +342,7 @@ fn messages_of(v: &Value) -> Option<Vec<Value>> {
 fn text_or_chat(ctx: &mut Ctx, raw: &str, label: Option<&str>, place: &Place) {
     if let Ok(v) = serde_json::from_str::<Value>(raw) {
         if let Some(messages) = messages_of(&v) {
-            add_chat(ctx, messages, label, place);
+            add_messages(ctx, messages, label, place);
             return;
         }
         if v.is_array() || v.is_object() {
@@ -361,7 +361,7 @@ fn text_or_chat(ctx: &mut Ctx, raw: &str, label: Option<&str>, place: &Place) {
             .as_ref()
             .and_then(messages_of)
     {
-        add_chat(ctx, messages, label, place);
+        add_messages(ctx, messages, label, place);
         return;
     }
     add_text(ctx, raw, label, place);
@@ -388,10 +388,6 @@ fn add_text(ctx: &mut Ctx, text: &str, label: Option<&str>, place: &Place) {
     };
     let name = unique_name(ctx, label);
     ctx.prompts.push((name, Value::String(t)));
-}
-
-fn add_chat(ctx: &mut Ctx, messages: Vec<Value>, label: Option<&str>, place: &Place) {
-    add_messages(ctx, messages, label, place)
 }
 
 fn add_messages(ctx: &mut Ctx, messages: Vec<Value>, label: Option<&str>, place: &Place) {

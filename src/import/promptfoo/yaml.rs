@@ -140,7 +140,7 @@ fn convert(node: &MarkedYamlOwned) -> Result<Node, String> {
             for (k, v) in map.iter() {
                 let key = key_text(k)?;
                 let value = convert(v)?;
-                if key == "<<" && !is_quoted_key(k) {
+                if key == "<<" {
                     // Merge keys: a mapping, or a list of mappings (earlier wins).
                     let sources: Vec<Node> = match value.kind {
                         Kind::Map(_) => vec![value],
@@ -173,10 +173,6 @@ fn convert(node: &MarkedYamlOwned) -> Result<Node, String> {
         YamlDataOwned::BadValue => return Err(format!("line {line}: invalid value")),
     };
     Ok(Node { line, kind })
-}
-
-fn is_quoted_key(_key: &MarkedYamlOwned) -> bool {
-    false
 }
 
 fn scalar_kind(scalar: &ScalarOwned) -> Kind {
@@ -223,8 +219,7 @@ pub fn js_number(f: f64) -> String {
     } else if f.fract() == 0.0 && f.abs() < 1e21 {
         format!("{}", f as i64)
     } else {
-        let s = format!("{f}");
-        s
+        format!("{f}")
     }
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::super::Ctx;
-use super::super::providers::GraderKind;
+use super::super::providers::{self, GraderKind};
 use super::{Assert, Graded, Origin, Spec};
 
 /// `similar` / `similar:cosine`: cosine similarity to the closest reference.
@@ -72,7 +72,7 @@ pub(super) fn llm_rubric(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Opti
 /// test's `options.provider`; neither means `[grading]`'s. `None`: skipped.
 fn with_grader(ctx: &mut Ctx, a: &Assert, spec: Spec, kind: GraderKind) -> Option<Spec> {
     let provider = match a.node.get("provider") {
-        Some(p) => Some(ctx.grader_provider(p, kind, a.place)?),
+        Some(p) => Some(providers::grader(ctx, p, kind, a.place)?),
         None => a.test_grader.map(str::to_string),
     };
     Some(match provider {

@@ -236,14 +236,14 @@ pub(super) fn grading_options(
         let p = place.child(v.line, k);
         match k.as_str() {
             "provider" => {
-                judge = ctx.grader_provider(v, GraderKind::Judge, &p);
+                judge = providers::grader(ctx, v, GraderKind::Judge, &p);
                 // A chat provider cannot embed; only an embedding id (or
                 // {embedding: …}) sets the embeddings grader.
                 let embed_node = v.get("embedding").or_else(|| {
                     v.as_str().filter(|s| s.contains(":embedding")).map(|_| v)
                 });
                 if let Some(e) = embed_node {
-                    embeddings = ctx.grader_provider(e, GraderKind::Embeddings, &p);
+                    embeddings = providers::grader(ctx, e, GraderKind::Embeddings, &p);
                 }
             }
             "rubricPrompt" if is_default => match v.as_str() {
