@@ -278,7 +278,7 @@ pub fn convert(
     let main_providers: Vec<String> = ctx.providers.iter().map(|p| p.name.clone()).collect();
     let converted = cases::convert_tests(&mut ctx, &root);
     let suite_table = suite_table(&ctx, &root, suite);
-    let toml = emit(&ctx, suite_table, &main_providers, converted, config_path);
+    let toml = emit(&ctx, suite_table, &main_providers, converted);
     Ok(Conversion {
         toml,
         files: ctx.files,
@@ -585,7 +585,6 @@ fn emit(
     suite: Map<String, Value>,
     main_providers: &[String],
     converted: cases::Converted,
-    config_path: &Path,
 ) -> String {
     let mut doc = toml::Table::new();
     doc.insert("suite".into(), toml::Value::Table(table_of(&suite)));
@@ -627,7 +626,7 @@ fn emit(
         doc.insert("datasets".into(), datasets(&converted.datasets));
     }
     let body = toml::to_string_pretty(&doc).expect("a TOML table serializes");
-    header(ctx, config_path) + &body
+    header(ctx) + &body
 }
 
 /// `[defaults]`: the prompt and provider matrices, then defaultTest's part.
@@ -673,14 +672,11 @@ fn datasets(paths: &[String]) -> toml::Value {
 
 /// The comment above the suite: where it came from, where URLs came from,
 /// what was not converted and the caveats.
-fn header(ctx: &Ctx, config_path: &Path) -> String {
+fn header(ctx: &Ctx) -> String {
     let mut header = String::new();
     header.push_str(&format!(
         "# Converted from the promptfoo config {} by `ai-evals import promptfoo`.\n",
-        config_path
-            .file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or("promptfooconfig.yaml")
+        ctx.config_name
     ));
     header.push_str("# Every test runs once per (prompt, provider) pair, as in promptfoo.\n");
     for p in &ctx.providers {
