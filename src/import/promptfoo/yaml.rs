@@ -216,9 +216,13 @@ pub fn js_number(f: f64) -> String {
         } else {
             "-Infinity".into()
         }
-    } else if f.fract() == 0.0 && f.abs() < 1e21 {
-        format!("{}", f as i64)
+    } else if f == 0.0 {
+        // -0 too, as String(-0) is "0".
+        "0".into()
     } else {
+        // Whole numbers print without `.0` and without an exponent, in the
+        // shortest digits that read back as `f`, as JavaScript prints them
+        // below 1e21.
         format!("{f}")
     }
 }
@@ -271,5 +275,16 @@ mod tests {
     fn js_numbers() {
         assert_eq!(js_number(5.0), "5");
         assert_eq!(js_number(0.75), "0.75");
+        assert_eq!(js_number(-0.0), "0");
+        assert_eq!(js_number(-3.0), "-3");
+    }
+
+    #[test]
+    fn js_numbers_past_i64() {
+        // An `as i64` cast saturated these to 9223372036854775807.
+        assert_eq!(js_number(1e19), "10000000000000000000");
+        assert_eq!(js_number(-1e19), "-10000000000000000000");
+        // JavaScript's digits, not the exact binary value (4611686018427387904).
+        assert_eq!(js_number(2f64.powi(62)), "4611686018427388000");
     }
 }
