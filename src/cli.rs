@@ -193,6 +193,25 @@ pub struct BaselineArgs {
     /// The regression severity that fails the job (exit 1) [default: [compare] fail-on, else critical].
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+
+    /// The severity at which breakage this change certainly caused (a changed request, scoring or deterministic output) fails the job [default: [compare] fail-on-certain, else major].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on_certain: Option<FailOn>,
+
+    /// Fail the job (exit 1) when there is no baseline to compare with.
+    #[arg(long)]
+    pub require_baseline: bool,
+}
+
+impl BaselineArgs {
+    /// What these flags say about the gate.
+    pub fn gate_flags(&self) -> crate::config::GateFlags {
+        crate::config::GateFlags {
+            fail_on: self.fail_on,
+            fail_on_certain: self.fail_on_certain,
+            require_baseline: self.require_baseline,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -462,6 +481,10 @@ pub struct RunArgs {
     /// Stop at the first malformed dataset row instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+
+    /// Skip malformed dataset rows without failing the gate (by default they fail it; also [suite] allow-malformed).
+    #[arg(long, conflicts_with = "strict")]
+    pub allow_malformed: bool,
 
     /// Cases read, run and stored together (overrides suite.batch-size).
     #[arg(long, value_name = "N")]

@@ -13,7 +13,7 @@ pub mod run;
 
 use crate::cli::{BaselineArgs, Cli, Command};
 use crate::compare::baseline::{self, Request};
-use crate::config::FailOn;
+use crate::config::Gate;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::store::Store;
@@ -58,8 +58,7 @@ pub(crate) async fn add_comparison(
     report: &mut crate::report::Report,
     store: &Store,
     compared: baseline::Compared,
-    fail_on: FailOn,
-    fail_on_removed: bool,
+    gate: &Gate,
 ) {
     let failing = compared
         .comparison
@@ -77,7 +76,24 @@ pub(crate) async fn add_comparison(
             log::warn(&format!("cannot read the flipped cases: {}", e.message()));
             Vec::new()
         });
-    report.add_comparison(compared, fail_on, fail_on_removed, flipped);
+    report.add_comparison(compared, gate, flipped);
+}
+
+/// Says in a report why there is no comparison, and fails the gate for it
+/// when the gate requires a baseline.
+pub(crate) fn no_baseline(
+    report: &mut crate::report::Report,
+    search: &baseline::Search,
+    branch: &str,
+    gate: &Gate,
+) {
+    let why = search.why_none(&report.suite, branch);
+    if gate.require_baseline {
+        report.gate_reasons.push(format!(
+            "there is no baseline to compare with and a baseline is required (--require-baseline): {why}"
+        ));
+    }
+    report.no_comparison = Some(why);
 }
 
 /// The run with this id (or unique prefix), else the newest run in `store`.

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 
 pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
 pub use cases::{Choices, Dataset, Defaults, Format, TestSpec};
-pub use compare::{CompareConfig, FailOn};
+pub use compare::{CompareConfig, FailOn, Gate, GateFlags, TimingGate};
 pub use grading::Grading;
 pub use prompts::{ChatMessage, Prompt, Role};
 pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
@@ -119,6 +119,31 @@ struct Hashed<'a> {
     datasets: &'a [Dataset],
 }
 
+/// `path` relative to `cwd` when it lies inside it, without `.` parts,
+/// with `/` between parts.
+fn stored_path(path: &Path, cwd: Option<&Path>) -> String {
+    use std::path::Component;
+    let relative = match cwd {
+        Some(cwd) if path.is_absolute() => path.strip_prefix(cwd).unwrap_or(path),
+        _ => path,
+    };
+    let mut out = String::new();
+    for part in relative.components() {
+        match part {
+            Component::CurDir => {}
+            Component::RootDir => out.push('/'),
+            Component::Prefix(prefix) => out.push_str(&prefix.as_os_str().to_string_lossy()),
+            other => {
+                if !out.is_empty() && !out.ends_with('/') {
+                    out.push('/');
+                }
+                out.push_str(&other.as_os_str().to_string_lossy());
+            }
+        }
+    }
+    out
+}
+
 /// The config file, for errors that name it.
 struct Source<'a> {
     path: &'a Path,
@@ -142,6 +167,13 @@ impl Source<'_> {
 }
 
 impl Config {
+    /// The config file as the history keeps it: relative to the working
+    /// folder when inside it (a checkout's root in CI), with `/` between
+    /// parts, so every machine and checkout names it the same way.
+    pub fn stored_path(&self) -> String {
+        stored_path(&self.path, std::env::current_dir().ok().as_deref())
+    }
+
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -302,6 +334,20 @@ ask = "Q: {{ question }}"
 vars = { question = "hi" }
 assert = [{ type = "contains", value = "hi" }]
 "#;
+
+    #[test]
+    fn the_stored_config_path_is_the_same_on_every_checkout() {
+        let cwd = Path::new("/home/runner/work/app/app");
+        let at = |p: &str| stored_path(Path::new(p), Some(cwd));
+        assert_eq!(
+            at("/home/runner/work/app/app/evals/evals.toml"),
+            "evals/evals.toml"
+        );
+        assert_eq!(at("./evals/evals.toml"), "evals/evals.toml");
+        assert_eq!(at("evals.toml"), "evals.toml");
+        assert_eq!(at("/elsewhere/evals.toml"), "/elsewhere/evals.toml");
+        assert_eq!(stored_path(Path::new("a/./b.toml"), None), "a/b.toml");
+    }
 
     #[test]
     fn minimal_config_loads_with_defaults() {

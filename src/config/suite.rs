@@ -21,6 +21,10 @@ pub struct Suite {
     /// Every dataset row must carry an `id` (otherwise ids are derived from content).
     #[serde(default)]
     pub require_ids: bool,
+    /// Malformed dataset rows are skipped without failing the gate. By
+    /// default they fail it: the suite checked less than it says.
+    #[serde(default)]
+    pub allow_malformed: bool,
     /// Cases in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,

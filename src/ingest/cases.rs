@@ -13,7 +13,7 @@ use crate::config::{ChatMessage, Choices, Config, TestSpec};
 use crate::error::{Error, Result};
 use crate::ingest::dataset::Location;
 use crate::ingest::prompt::{Prompts, Rendered};
-use crate::record::short_hash;
+use crate::record::{IdKind, RowIdentity, short_hash};
 
 /// A case ready to run.
 #[derive(Debug, Clone)]
@@ -40,6 +40,9 @@ pub struct Case {
     pub threshold: Option<f64>,
     /// A hash of the assertions and the threshold (see [`scoring_hash`]).
     pub scoring_hash: String,
+    /// Where the test was read and a hash of its inputs, which pair it
+    /// with the same row in another run when its derived id changes.
+    pub identity: RowIdentity,
 }
 
 /// A hash of what decides a case's verdict: each assertion (type,
@@ -254,6 +257,7 @@ impl<'a> Builder<'a> {
         let assertions = self.assertions(&test, layer, &context, at)?;
         let threshold = test.threshold.or(self.config.defaults.threshold);
         let id = self.case_id(&test, at)?;
+        let identity = self.identity(&test, at);
         let matrix = prompts.len() * providers.len() > 1;
         let source = at.to_string();
         let scoring_hash = scoring_hash(&assertions, threshold);
@@ -300,6 +304,7 @@ impl<'a> Builder<'a> {
                     scoring_hash: scoring_hash.clone(),
                     assertions: assertions.clone(),
                     threshold,
+                    identity: identity.clone(),
                 });
                 self.next_ordinal += 1;
             }
@@ -427,6 +432,27 @@ impl<'a> Builder<'a> {
                 "missing id (suite.require-ids is set)".into(),
             )),
             None => Ok(self.derive_id(test, at)),
+        }
+    }
+
+    /// Where the test was read (its file relative to the config's folder,
+    /// so every checkout names it alike) and a hash of its own variables.
+    fn identity(&self, test: &TestSpec, at: &Location) -> RowIdentity {
+        let file = at.file.strip_prefix(&self.config.dir).unwrap_or(&at.file);
+        let file = file
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let inputs = serde_json::to_vec(&test.vars).expect("variables serialize to JSON");
+        RowIdentity {
+            id: if test.id.is_some() {
+                IdKind::Given
+            } else {
+                IdKind::Derived
+            },
+            row: format!("{file}:{}", at.line),
+            inputs_hash: short_hash(&inputs),
         }
     }
 

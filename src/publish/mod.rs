@@ -8,9 +8,9 @@ pub mod github;
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::verdict::{Direction, Severity};
+use crate::compare::verdict::Severity;
 use crate::log;
-use crate::report::{Renderer, Report};
+use crate::report::{Headline, Renderer, Report};
 use crate::store::read::CaseDetail;
 use github::{PullRequest, actions, api::GitHub, comment};
 
@@ -227,6 +227,17 @@ fn write_files(
     written
 }
 
+/// The `headline` output's words for the report's headline.
+fn headline(headline: Headline) -> &'static str {
+    match headline {
+        Headline::GateFailed => "gate-failed",
+        Headline::Regressions => "regressions",
+        Headline::Partial => "partial",
+        Headline::NoBaseline => "no-baseline",
+        Headline::Pass => "pass",
+    }
+}
+
 /// The step outputs: the verdict, the pass rate, regressions by severity
 /// and the report files.
 pub fn outputs(report: &Report, files: &[(&'static str, PathBuf)]) -> Vec<(&'static str, String)> {
@@ -245,15 +256,17 @@ pub fn outputs(report: &Report, files: &[(&'static str, PathBuf)]) -> Vec<(&'sta
         report.comparison.as_ref().map_or(0, |c| {
             let findings = c
                 .comparison
-                .findings
-                .iter()
-                .filter(|f| f.direction == Direction::Regression && f.severity == severity)
+                .regressions()
+                .filter(|f| f.severity == severity)
                 .count();
-            findings + usize::from(c.comparison.quality_severity == severity)
+            findings
+                + usize::from(c.comparison.quality_severity == severity)
+                + usize::from(c.comparison.suite_severity == severity)
         })
     };
     let mut pairs = vec![
         ("verdict", verdict.to_string()),
+        ("headline", headline(report.headline()).to_string()),
         (
             "pass-rate",
             report

@@ -27,7 +27,7 @@ use minijinja::{AutoEscape, Environment, Output, State, Value};
 
 use crate::error::{Error, Result};
 
-pub use summary::{Failure, Links, MatrixColumn, Report, Summary, TypeCount};
+pub use summary::{Failure, Headline, Links, MatrixColumn, Report, Summary, TypeCount};
 
 /// Every template by name, with its embedded source.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -102,14 +102,22 @@ impl Renderer {
         &self,
         compared: &crate::compare::baseline::Compared,
         reasons: &[String],
-        fail_on: &str,
+        gate: &crate::config::Gate,
     ) -> Result<String> {
         let mut text = self.render(
             "comparison.txt",
             minijinja::context! { comparison => minijinja::Value::from(Serde(compared)) },
         )?;
         if !reasons.is_empty() {
-            text.push_str(&format!("\nGate failed (--fail-on {fail_on}):\n"));
+            let certain = if gate.fail_on_certain == gate.fail_on {
+                String::new()
+            } else {
+                format!(", --fail-on-certain {}", gate.fail_on_certain.as_str())
+            };
+            text.push_str(&format!(
+                "\nGate failed (--fail-on {}{certain}):\n",
+                gate.fail_on.as_str()
+            ));
             for reason in reasons {
                 text.push_str(&format!("  ✗ {reason}\n"));
             }

@@ -46,13 +46,14 @@ pub struct Store {
 /// reader never sees an answer older than the database.
 struct QueryCache {
     runs: LruTtlCache<String, Arc<RunData>>,
-    histories: LruTtlCache<HistoryQuery, Arc<History>>,
+    histories: LruTtlCache<HistoryKey, Arc<History>>,
     hits: u64,
     misses: u64,
 }
 
-/// A history query: suite, branch, the run left out, and how many runs.
-type HistoryQuery = (String, String, Option<String>, usize);
+/// A [`read::HistoryQuery`] as a cache key: suite, branch, the run left
+/// out, the baseline, how many runs, and the error share's bits.
+type HistoryKey = (String, String, Option<String>, Option<String>, usize, u64);
 
 const QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -232,43 +233,45 @@ impl Store {
         }
     }
 
-    /// The newest finished run of `suite` at a commit or on a branch,
-    /// other than `exclude`.
-    pub async fn newest_finished(
+    /// The newest runs of `suite` at a commit or on a branch, other than
+    /// `exclude`, whatever their status, newest first.
+    pub async fn candidates(
         &self,
         suite: &str,
         at: read::At,
         exclude: Option<&str>,
-    ) -> Result<Option<read::RunRef>> {
+        limit: usize,
+    ) -> Result<Vec<read::Candidate>> {
         let (suite, exclude) = (suite.to_string(), exclude.map(str::to_string));
-        self.read(move |conn| read::newest_finished(conn, &suite, &at, exclude.as_deref()))
+        self.read(move |conn| read::candidates(conn, &suite, &at, exclude.as_deref(), limit))
             .await
     }
 
-    /// The baseline branch's last `limit` finished runs, newest first.
-    pub async fn history(
-        &self,
-        suite: &str,
-        branch: &str,
-        exclude: Option<&str>,
-        limit: usize,
-    ) -> Result<Arc<History>> {
+    /// The suite name the config file `config_path` last ran under, when
+    /// that is not `suite`.
+    pub async fn renamed_from(&self, config_path: &str, suite: &str) -> Result<Option<String>> {
+        let (path, suite) = (config_path.to_string(), suite.to_string());
+        self.read(move |conn| read::renamed_from(conn, &path, &suite))
+            .await
+    }
+
+    /// The baseline branch's recent runs that can serve as a reference,
+    /// newest first.
+    pub async fn history(&self, query: read::HistoryQuery) -> Result<Arc<History>> {
         let key = (
-            suite.to_string(),
-            branch.to_string(),
-            exclude.map(str::to_string),
-            limit,
+            query.suite.clone(),
+            query.branch.clone(),
+            query.exclude.clone(),
+            query.baseline.clone(),
+            query.limit,
+            query.max_errors.to_bits(),
         );
         let hit = self.queries().histories.cache_get(&key).cloned();
         if let Some(hit) = hit {
             self.queries().hits += 1;
             return Ok(hit);
         }
-        let k = key.clone();
-        let runs = Arc::new(
-            self.read(move |conn| read::history(conn, &k.0, &k.1, k.2.as_deref(), k.3))
-                .await?,
-        );
+        let runs = Arc::new(self.read(move |conn| read::history(conn, &query)).await?);
         let mut queries = self.queries();
         queries.misses += 1;
         queries.histories.cache_set(key, Arc::clone(&runs));
@@ -657,6 +660,7 @@ mod tests {
             answer_source: crate::record::AnswerSource::Model,
             variant: None,
             prompt_name: None,
+            identity: crate::record::RowIdentity::default(),
         }
     }
 
@@ -671,6 +675,7 @@ mod tests {
             tool_version: "0".into(),
             started_at: chrono::Utc::now().naive_utc(),
             shard: None,
+            config_path: Some("evals.toml".into()),
         }
     }
 
@@ -703,67 +708,93 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn baselines_and_history_come_from_finished_runs_only() {
+    async fn baselines_and_history_come_from_healthy_finished_runs_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
-        for id in ["r1", "r2", "r3"] {
+        // r1 healthy; r2 an outage (3 of 4 cases errored); r3 cut short;
+        // r4 never finished.
+        for (id, errored, unfit) in [
+            ("r1", 0, None),
+            ("r2", 3, None),
+            ("r3", 0, Some("a dataset was cut short")),
+            ("r4", 0, None),
+        ] {
             store.begin_run(info(id)).await.unwrap();
-            if id != "r3" {
-                store
-                    .finish_run(
-                        id.into(),
-                        RunTotals {
-                            status: RunStatus::Finished,
-                            error: None,
-                            finished_at: chrono::Utc::now().naive_utc(),
-                            cases_total: 0,
-                            cases_passed: 0,
-                            cases_errored: 0,
-                            rows_skipped: 0,
-                            pass_rate: None,
-                            mean_score: None,
-                        },
-                        vec![Timing {
-                            component: "total".into(),
-                            parent: None,
-                            duration_ms: 10.0,
-                            calls: None,
-                        }],
-                        vec![Metric {
-                            name: "peak_rss_mb".into(),
-                            value: 50.0,
-                            unit: None,
-                        }],
-                    )
-                    .await
-                    .unwrap();
+            if id == "r4" {
+                continue;
             }
+            let totals = RunTotals {
+                status: RunStatus::Finished,
+                error: None,
+                finished_at: chrono::Utc::now().naive_utc(),
+                cases_total: 4,
+                cases_passed: 4 - errored,
+                cases_errored: errored,
+                rows_skipped: 0,
+                pass_rate: None,
+                mean_score: None,
+                unfit: unfit.map(str::to_string),
+            };
+            let timing = Timing {
+                component: "total".into(),
+                parent: None,
+                duration_ms: 10.0,
+                calls: None,
+            };
+            let metric = Metric {
+                name: "peak_rss_mb".into(),
+                value: 50.0,
+                unit: None,
+            };
+            store
+                .finish_run(id.into(), totals, vec![timing], vec![metric])
+                .await
+                .unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         let main = || read::At::Branch("main".into());
-        let newest = store.newest_finished("s", main(), None).await.unwrap();
-        assert_eq!(newest.unwrap().run_id, "r2", "r3 never finished");
-        let other = store.newest_finished("s", main(), Some("r2")).await;
-        assert_eq!(other.unwrap().unwrap().run_id, "r1");
+        let all = store.candidates("s", main(), None, 10).await.unwrap();
+        let ids: Vec<&str> = all.iter().map(|c| c.run.run_id.as_str()).collect();
+        assert_eq!(ids, ["r4", "r3", "r2", "r1"], "newest first, any status");
+        assert_eq!(all[0].status, "running");
+        assert_eq!(all[1].unfit.as_deref(), Some("a dataset was cut short"));
+        assert_eq!((all[2].cases_errored, all[2].cases_total), (3, 4));
+        let other = store.candidates("s", main(), Some("r4"), 1).await.unwrap();
+        assert_eq!(other[0].run.run_id, "r3");
         let at = |sha: &str| read::At::Commit(sha.into());
-        assert!(
+        assert_eq!(
             store
-                .newest_finished("s", at("abc"), None)
+                .candidates("s", at("abc"), None, 10)
                 .await
                 .unwrap()
-                .is_some()
+                .len(),
+            4
         );
         assert!(
             store
-                .newest_finished("s", at("def"), None)
+                .candidates("s", at("def"), None, 10)
                 .await
                 .unwrap()
-                .is_none()
+                .is_empty()
         );
-        let history = store.history("s", "main", None, 30).await.unwrap();
-        assert_eq!(history.runs.len(), 2);
+        let query = |max_errors: f64| read::HistoryQuery {
+            suite: "s".into(),
+            branch: "main".into(),
+            exclude: None,
+            baseline: None,
+            limit: 30,
+            max_errors,
+        };
+        let history = store.history(query(0.2)).await.unwrap();
+        assert_eq!(history.runs.len(), 1, "only r1 is healthy");
         assert_eq!(history.runs[0].timings["total"], 10.0);
         assert_eq!(history.runs[0].metrics["peak_rss_mb"], 50.0);
+        assert_eq!(store.history(query(1.0)).await.unwrap().runs.len(), 2);
+        assert_eq!(
+            store.renamed_from("evals.toml", "renamed").await.unwrap(),
+            Some("s".into())
+        );
+        assert_eq!(store.renamed_from("evals.toml", "s").await.unwrap(), None);
         assert!(store.find_run("r").await.is_err(), "an ambiguous prefix");
         assert_eq!(store.find_run("r1").await.unwrap().run_id, "r1");
     }

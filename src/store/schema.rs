@@ -144,12 +144,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE case_results ADD COLUMN prompt_name VARCHAR;
     ALTER TABLE scores ADD COLUMN variant VARCHAR;
     "#,
+    // 7: what keeps a case paired with the same test when the pull request
+    // edits the suite: where its test was read (`row_key`, `file:line` with
+    // the file relative to the config's folder), a hash of its variables
+    // (`inputs_hash`), and whether its id was given or derived from its
+    // content (`id_given`). Per run: the config file (`config_path`), which
+    // finds a renamed suite's runs, and why the run cannot serve as a
+    // baseline (`unfit`: a dataset cut short, malformed rows, no case
+    // scored), NULL when it can.
+    r#"
+    ALTER TABLE case_results ADD COLUMN row_key VARCHAR;
+    ALTER TABLE case_results ADD COLUMN inputs_hash VARCHAR;
+    ALTER TABLE case_results ADD COLUMN id_given BOOLEAN;
+    ALTER TABLE runs ADD COLUMN config_path VARCHAR;
+    ALTER TABLE runs ADD COLUMN unfit VARCHAR;
+    "#,
 ];
 
 /// The first schema version whose cases carry fingerprints.
 pub const FINGERPRINTS: i64 = 5;
 /// The first schema version whose cases carry a matrix variant.
 pub const VARIANTS: i64 = 6;
+
+/// The first schema version whose cases carry a row identity and whose
+/// runs say whether they can serve as a baseline.
+pub const IDENTITIES: i64 = 7;
 
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;

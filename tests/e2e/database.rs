@@ -20,7 +20,7 @@ fn schema_is_created_once_and_runs_accumulate() {
             &suite.db(),
             "SELECT version::VARCHAR FROM schema_version ORDER BY version"
         ),
-        ["1", "2", "3", "4", "5", "6"]
+        ["1", "2", "3", "4", "5", "6", "7"]
     );
     let run = column(
         &suite.db(),
@@ -88,7 +88,7 @@ fn schema_from_a_newer_release_is_refused() {
     run.expect_code(2);
     assert!(
         run.stderr().contains(
-            "has schema version 99, newer than this ai-evals knows (6); upgrade ai-evals"
+            "has schema version 99, newer than this ai-evals knows (7); upgrade ai-evals"
         ),
         "{}",
         run.stderr()

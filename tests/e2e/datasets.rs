@@ -1,5 +1,6 @@
 //! Dataset formats and malformed rows: each bad row is reported as
-//! `file:line: what is wrong` and skipped, or stops the run under `--strict`.
+//! `file:line: what is wrong` and skipped (failing the gate unless
+//! `--allow-malformed`), or stops the run under `--strict`.
 
 use crate::support::{Suite, column, echo_config, number};
 
@@ -11,14 +12,16 @@ fn suite_with(file: &str, contents: &[u8]) -> Suite {
     suite
 }
 
-/// Runs the suite, expects it to finish and pass, and returns the warnings.
+/// Runs the suite skipping malformed rows, expects it to finish and pass,
+/// and returns the warnings.
 fn warnings(suite: &Suite) -> Vec<String> {
-    warnings_with_code(suite, 0)
+    warnings_with_code(suite, &["--allow-malformed"], 0)
 }
 
-/// Runs the suite, expects exit code `code`, and returns the warnings.
-fn warnings_with_code(suite: &Suite, code: i32) -> Vec<String> {
-    let run = suite.run(&[]);
+/// Runs the suite with `args`, expects exit code `code`, and returns the
+/// warnings.
+fn warnings_with_code(suite: &Suite, args: &[&str], code: i32) -> Vec<String> {
+    let run = suite.run(args);
     run.expect_code(code);
     run.stderr()
         .lines()
@@ -60,6 +63,16 @@ fn jsonl_bad_rows_are_reported_and_skipped() {
         ["a", "d"]
     );
     assert_eq!(number(&suite.db(), "SELECT rows_skipped FROM runs"), 4);
+    // Without --allow-malformed the same rows fail the gate, by location.
+    let run = suite.run(&[]);
+    run.expect_code(1);
+    assert!(
+        run.stdout().contains(&format!(
+            "the dataset was cut short: 4 rows unreadable at {file}:2, {file}:3, {file}:4, {file}:7; fix them"
+        )),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -154,7 +167,7 @@ fn json_syntax_error_skips_the_rest_of_the_file() {
     // The rows before the error run; the file was cut short, so the gate
     // cannot pass.
     assert_eq!(
-        warnings_with_code(&suite, 1),
+        warnings_with_code(&suite, &["--allow-malformed"], 1),
         [format!(
             "warning: {file}:3: invalid JSON: expected `,` or `}}` (column 13); the rest of this file is skipped; row skipped"
         )]
@@ -172,7 +185,7 @@ fn missing_id_when_required() {
             .replace("name = \"t\"", "name = \"t\"\nrequire-ids = true"),
     );
     suite.write("d.jsonl", "{\"id\": \"a\", \"q\": 1}\n{\"q\": 2}\n");
-    let run = suite.run(&[]);
+    let run = suite.run(&["--allow-malformed"]);
     run.expect_code(0);
     let expected = format!(
         "warning: {}:2: missing id (suite.require-ids is set); row skipped",

@@ -21,3 +21,4 @@ mod promptfoo;
 mod providers;
 mod run;
 mod shard;
+mod suite_change;

@@ -62,6 +62,7 @@ pub async fn bench(args: BenchArgs) -> Result<Outcome> {
                     tool_version: env!("CARGO_PKG_VERSION").to_string(),
                     started_at: started.naive_utc(),
                     shard: None,
+                    config_path: None,
                 },
                 results
                     .iter()

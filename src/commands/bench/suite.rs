@@ -311,6 +311,9 @@ fn verdicts(_: u64) -> Result<Work> {
                 output_hash: Some(format!("{:016x}", rng.next_u64())),
                 source: Some(AnswerSource::Model),
                 cached: false,
+                provider: Some("model".into()),
+                prompt: Some("ask".into()),
+                identity: None,
             })
             .collect(),
         timings: [
@@ -428,6 +431,8 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
                 branch: Some("main".into()),
             },
             why: "the newest run on main".into(),
+            skipped: Vec::new(),
+            renamed_from: None,
         },
         comparison: Comparison {
             baseline_run: "base".into(),
@@ -435,6 +440,9 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
             history_runs: 30,
             quality: flipped_quality(newly_failing),
             quality_severity: Severity::Minor,
+            certain_severity: Severity::Minor,
+            suite: None,
+            suite_severity: Severity::None,
             findings: Vec::new(),
             worst: Severity::Minor,
             family: Family {
@@ -503,6 +511,9 @@ fn flipped_quality(newly_failing: Vec<String>) -> crate::compare::verdict::Quali
         )],
         attributable: flips.len() as f64,
         worse: flips.len() as f64 / 9_000.0,
+        certain_failing: flips.len(),
+        certain_worse: flips.len() as f64 / 9_000.0,
+        baseline_passing: 9_000,
         flips,
         ..QualityChange::default()
     }

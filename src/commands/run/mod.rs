@@ -20,7 +20,7 @@ use chrono::Utc;
 
 use crate::cli::OutputFormat;
 use crate::compare::baseline;
-use crate::config::FailOn;
+use crate::config::GateFlags;
 use crate::error::{Error, Result};
 use crate::execute::executor::Overrides;
 use crate::log;
@@ -39,6 +39,8 @@ pub struct Options {
     pub db: PathBuf,
     pub format: OutputFormat,
     pub strict: bool,
+    /// Malformed rows do not fail the gate (also `[suite] allow-malformed`).
+    pub allow_malformed: bool,
     pub batch_size: Option<usize>,
     /// Overrides of every remote provider's limits (and of the suite's concurrency).
     pub overrides: Overrides,
@@ -52,8 +54,8 @@ pub struct Options {
     pub repeat: Option<u32>,
     /// How to find the baseline to compare with.
     pub baseline: baseline::Request,
-    /// The regression severity that fails the gate (overrides `[compare] fail-on`).
-    pub fail_on: Option<FailOn>,
+    /// The gate's flags, over `[compare]`.
+    pub gate: GateFlags,
     /// Where the report goes besides stdout.
     pub publish: publish::Options,
     /// Templates that replace the embedded ones.
@@ -72,6 +74,7 @@ impl Options {
             db: args.db,
             format: args.format,
             strict: args.strict,
+            allow_malformed: args.allow_malformed,
             batch_size: args.batch_size,
             overrides: Overrides {
                 concurrency: args.concurrency,
@@ -87,7 +90,7 @@ impl Options {
             },
             repeat: args.repeat,
             baseline: super::baseline_request(&args.baseline),
-            fail_on: args.baseline.fail_on,
+            gate: args.baseline.gate_flags(),
             publish: args.delivery.publish(),
             templates: args.delivery.templates,
             shard: args.shard,
@@ -117,15 +120,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     monitor.stop_total();
     let reported =
         finish::report(&setup, options, &store, &run, &executed, &metrics, &monitor).await?;
-    let recorded = finish::record(
-        &store,
-        &run.run_id,
-        &executed,
-        &reported.model,
-        metrics,
-        &monitor,
-    )
-    .await;
+    let recorded =
+        finish::record(&store, &run.run_id, &executed, &reported, metrics, &monitor).await;
     let (status, _) = executed.status();
     let cases = finish::junit_cases(&store, &run.run_id, options, status).await;
     match Arc::try_unwrap(store) {
@@ -180,6 +176,7 @@ async fn begin(setup: &setup::Setup, options: &Options, store: &Store) -> Result
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: started_at.naive_utc(),
             shard: options.shard.map(|s| s.to_string()),
+            config_path: Some(config.stored_path()),
         })
         .await?;
     log::debug(&format!("run {} started", run.run_id));

@@ -109,7 +109,7 @@ pub(super) async fn execute(
     {
         Ok((busy, skipped)) => {
             monitor.add(Component::DatasetLoading, busy, 0);
-            summary.add_skipped(skipped.count, &skipped.messages);
+            summary.add_skipped(skipped.count, &skipped.messages, &skipped.locations);
             summary.add_cut_short(skipped.cut_short);
             Ok(())
         }
@@ -321,6 +321,7 @@ fn unscored_record(
         answer_source,
         variant: case.variant.clone(),
         prompt_name: case.prompt_name.clone(),
+        identity: case.identity.clone(),
     }
 }
 
@@ -479,6 +480,8 @@ async fn store_batches(
 struct Skipped {
     count: u64,
     messages: Vec<String>,
+    /// Where the first few bad rows are (`file:line`).
+    locations: Vec<String>,
     /// The files a bad row ended early, with why: the run did not see all
     /// of its cases.
     cut_short: Vec<String>,
@@ -545,7 +548,7 @@ impl<'a> Feeder<'a> {
                 if bad.cuts_file_short {
                     self.skipped.cut_short.push(bad.to_string());
                 }
-                return self.skip(bad.to_string());
+                return self.skip(&bad.at, bad.to_string());
             }
         };
         match self.builder.build(test, &at, origin) {
@@ -556,12 +559,12 @@ impl<'a> Feeder<'a> {
                 }
                 Ok(())
             }
-            Err(Rejection::Row(message)) => self.skip(format!("{at}: {message}")),
+            Err(Rejection::Row(message)) => self.skip(&at, format!("{at}: {message}")),
             Err(Rejection::Fatal(e)) => Err(e),
         }
     }
 
-    fn skip(&mut self, message: String) -> Result<()> {
+    fn skip(&mut self, at: &Location, message: String) -> Result<()> {
         if self.strict {
             return Err(Error::input(format!(
                 "{message} (--strict stops at the first bad row)"
@@ -575,6 +578,7 @@ impl<'a> Feeder<'a> {
         }
         if self.skipped.messages.len() < 10 {
             self.skipped.messages.push(message);
+            self.skipped.locations.push(at.to_string());
         }
         Ok(())
     }

@@ -7,32 +7,43 @@
 //! metric, how much change is noise, and which severity band a change
 //! falls in.
 //!
-//! - Quality ([`quality`]): each flipped case is attributed to its cause.
-//!   Flips the pull request certainly caused (a changed request, changed
-//!   scoring, a changed deterministic output) count in full; flips of a
-//!   model's new answer to an unchanged request count only beyond what the
-//!   branch's own flakiness explains ([`noise`]).
+//! - Which case is which ([`pairing`]): id, repeat, prompt and provider;
+//!   for rows without an id, also their inputs or their position, so a
+//!   pull request that edits rows or adds a prompt is still compared.
+//! - Quality ([`quality`]): each newly failing case is attributed to its
+//!   cause. Failures the pull request certainly caused (a changed request,
+//!   changed scoring, a changed deterministic output) count in full;
+//!   failures of a model's new answer to an unchanged request count only
+//!   beyond what the branch's own flakiness explains ([`noise`]). Newly
+//!   passing cases are improvements and never offset a failure.
+//! - The whole suite ([`suite_rate`]): its pass rate over every case
+//!   against the baseline's, so re-keyed, added or removed cases count.
 //! - Numbers ([`metrics`]): per-case latency, tokens, cost and score are
 //!   compared paired on the shared cases; component timings against a
 //!   log-normal prediction interval over the history window, where fewer
 //!   than `min_history` runs is "insufficient baseline", never an alarm.
+//!   What the runner's speed decides (ai-evals' own stage timings, its
+//!   memory) is advisory unless `gate-on-timings` names it.
 //! - One family: only tests that can fire share the significance level
 //!   (Bonferroni), so a suite with no history is not held to a level meant
 //!   for fifteen tests, and each test's level is reported.
 
 mod metrics;
 mod noise;
+mod pairing;
 mod quality;
+mod suite_rate;
 
 use serde::{Deserialize, Serialize};
 
 use crate::compare::stats::Interval;
-use crate::config::{CompareConfig, FailOn};
+use crate::config::{CompareConfig, FailOn, Gate, TimingGate};
 use crate::store::{History, RunData};
 
 #[cfg(test)]
 pub use quality::RemovedCase;
 pub use quality::{Cause, CauseCount, Flip, QualityChange};
+pub use suite_rate::SuiteRate;
 
 /// How bad a regression is; ordered from none to critical.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,7 +77,18 @@ pub enum Direction {
     Insufficient,
 }
 
-/// The change (as a fraction) above which a regression is minor, major or
+/// Whether a finding can fail the gate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Gate,
+    /// Shown with its verdict, never failing the gate: the runner's speed,
+    /// not the pull request, decides it (see `[compare] gate-on-timings`).
+    Advisory,
+}
+
+/// The change (as a fraction) at which a regression is minor, major or
 /// critical.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Bands {
@@ -86,13 +108,16 @@ impl Default for Bands {
 }
 
 impl Bands {
-    /// The band a change of `worse` (a fraction, 0.3 = 30 % worse) falls in.
+    /// The band a change of `worse` (a fraction, 0.3 = 30 % worse) falls
+    /// in; a band's own edge belongs to it (25 % worse is major).
     pub fn grade(&self, worse: f64) -> Severity {
-        if worse > self.critical {
+        // A share like 5 of 20 must land on its edge exactly.
+        let worse = worse + 1e-12;
+        if worse >= self.critical {
             Severity::Critical
-        } else if worse > self.major {
+        } else if worse >= self.major {
             Severity::Major
-        } else if worse > self.minor {
+        } else if worse >= self.minor {
             Severity::Minor
         } else {
             Severity::None
@@ -116,6 +141,8 @@ pub struct Settings {
     /// Bootstrap resamples for tail intervals.
     pub resamples: usize,
     pub seed: u64,
+    /// The runner-bound measurements that can fail the gate.
+    pub gate_on_timings: Vec<TimingGate>,
 }
 
 impl Settings {
@@ -131,7 +158,17 @@ impl Settings {
             min_history: config.min_history,
             timing_floor: config.timing_floor,
             timing_floor_ms: config.timing_floor_ms,
+            gate_on_timings: config.gate_on_timings.clone(),
             ..Settings::default()
+        }
+    }
+
+    /// Whether findings of a runner-bound measurement can fail the gate.
+    pub fn role(&self, gate: TimingGate) -> Role {
+        if self.gate_on_timings.contains(&gate) {
+            Role::Gate
+        } else {
+            Role::Advisory
         }
     }
 }
@@ -146,6 +183,7 @@ impl Default for Settings {
             timing_floor_ms: 20.0,
             resamples: 1000,
             seed: 0x5eed,
+            gate_on_timings: vec![TimingGate::Latency],
         }
     }
 }
@@ -181,6 +219,15 @@ pub struct Finding {
     /// regressions and improvements; 0 otherwise).
     #[serde(deserialize_with = "crate::compare::stats::f64_or_nan")]
     pub magnitude: f64,
+    /// Whether it can fail the gate or is advisory.
+    #[serde(default)]
+    pub role: Role,
+}
+
+impl Finding {
+    fn with_role(self, role: Role) -> Finding {
+        Finding { role, ..self }
+    }
 }
 
 /// Everything one comparison found.
@@ -190,10 +237,20 @@ pub struct Comparison {
     pub baseline_sha: Option<String>,
     pub history_runs: usize,
     pub quality: QualityChange,
-    /// The severity of the pass-rate drop, if it is one.
+    /// The severity of the paired cases' breakage, if there is one.
     pub quality_severity: Severity,
+    /// The severity of the part of it the pull request certainly caused.
+    #[serde(default = "no_severity")]
+    pub certain_severity: Severity,
+    /// The whole suite's pass rate against the baseline's.
+    #[serde(default)]
+    pub suite: Option<SuiteRate>,
+    /// Its severity when it says more than the paired cases' verdict (the
+    /// pairing covered only part of the suite, or the suite fell further).
+    #[serde(default = "no_severity")]
+    pub suite_severity: Severity,
     pub findings: Vec<Finding>,
-    /// The worst severity of any regression.
+    /// The worst severity of any regression that can fail the gate.
     pub worst: Severity,
     /// The tests that could fire, which share the significance level.
     #[serde(default)]
@@ -209,11 +266,16 @@ pub struct Family {
     pub alpha: f64,
 }
 
+fn no_severity() -> Severity {
+    Severity::None
+}
+
 impl Comparison {
+    /// The regressions that can fail the gate.
     pub fn regressions(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
-            .filter(|f| f.direction == Direction::Regression)
+            .filter(|f| f.direction == Direction::Regression && f.role == Role::Gate)
     }
 }
 
@@ -231,17 +293,14 @@ impl FailOn {
     }
 }
 
-/// Why the gate fails at `fail_on`: one line per regression at or above
-/// it, worst first, and with `fail_on_removed` one for the baseline's cases
-/// this run no longer has. Empty when the gate passes.
-pub fn gate_reasons(
-    comparison: &Comparison,
-    fail_on: FailOn,
-    fail_on_removed: bool,
-) -> Vec<String> {
+/// Why the gate fails: one line per regression at or above its severity,
+/// worst first, a line for certain breakage at `fail-on-certain`, and
+/// with `fail_on_removed` one for the baseline's cases this run no longer
+/// has. Empty when the gate passes.
+pub fn gate_reasons(comparison: &Comparison, gate: &Gate) -> Vec<String> {
     let mut reasons: Vec<(Severity, String)> = Vec::new();
     let removed = &comparison.quality.removed;
-    if fail_on_removed && !removed.is_empty() {
+    if gate.fail_on_removed && !removed.is_empty() {
         let passed = removed.iter().filter(|r| r.passed).count();
         reasons.push((
             Severity::Critical,
@@ -253,32 +312,85 @@ pub fn gate_reasons(
             ),
         ));
     }
-    if fail_on.fails(comparison.quality_severity) {
-        let q = &comparison.quality;
+    if gate.fail_on.fails(comparison.quality_severity) {
+        reasons.push((comparison.quality_severity, quality_reason(comparison)));
+    } else if gate.fail_on_certain.fails(comparison.certain_severity) {
         reasons.push((
-            comparison.quality_severity,
-            format!(
-                "{}: pass rate {:.1}% → {:.1}% on {} shared cases, {} newly failing; {:.0}% worse beyond main's noise{}",
-                comparison.quality_severity.as_str(),
-                100.0 * q.baseline_pass_rate.unwrap_or(0.0),
-                100.0 * q.current_pass_rate.unwrap_or(0.0),
-                q.shared_cases,
-                q.newly_failing.len(),
-                100.0 * q.worse,
-                q.explanation
-                    .first()
-                    .map(|why| format!(" ({})", why.trim_end_matches('.')))
-                    .unwrap_or_default()
-            ),
+            comparison.certain_severity,
+            certain_reason(comparison, gate),
+        ));
+    }
+    if let Some(suite) = &comparison.suite
+        && gate.fail_on.fails(comparison.suite_severity)
+    {
+        reasons.push((
+            comparison.suite_severity,
+            suite_reason(suite, comparison.suite_severity),
         ));
     }
     for finding in comparison.regressions() {
-        if fail_on.fails(finding.severity) {
+        if gate.fail_on.fails(finding.severity) {
             reasons.push((finding.severity, finding_reason(finding)));
         }
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.0));
     reasons.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The paired cases' breakage, certain and beyond the noise together.
+fn quality_reason(comparison: &Comparison) -> String {
+    let q = &comparison.quality;
+    format!(
+        "{}: pass rate {:.1}% → {:.1}% on {} shared cases, {} newly failing; {:.0}% of the {} that passed on the baseline broke beyond main's noise{}",
+        comparison.quality_severity.as_str(),
+        100.0 * q.baseline_pass_rate.unwrap_or(0.0),
+        100.0 * q.current_pass_rate.unwrap_or(0.0),
+        q.shared_cases,
+        q.newly_failing.len(),
+        100.0 * q.worse,
+        q.baseline_passing,
+        first_reason(q)
+    )
+}
+
+/// The breakage the pull request certainly caused, which fails at
+/// `fail-on-certain` although the noisy signals' `fail-on` is higher.
+fn certain_reason(comparison: &Comparison, gate: &Gate) -> String {
+    let q = &comparison.quality;
+    format!(
+        "{}: {} of the {} cases that passed on the baseline newly fail because of this PR's changes ({:.0}%); breakage with a certain cause fails at {} ([compare] fail-on-certain){}",
+        comparison.certain_severity.as_str(),
+        q.certain_failing,
+        q.baseline_passing,
+        100.0 * q.certain_worse,
+        gate.fail_on_certain.as_str(),
+        first_reason(q)
+    )
+}
+
+/// " (the first line of the explanation)", or nothing.
+fn first_reason(quality: &QualityChange) -> String {
+    quality
+        .explanation
+        .first()
+        .map(|why| format!(" ({})", why.trim_end_matches('.')))
+        .unwrap_or_default()
+}
+
+/// The whole suite's pass rate fell beyond chance.
+fn suite_reason(suite: &SuiteRate, severity: Severity) -> String {
+    let rate = |k: u64, n: u64| 100.0 * k as f64 / n.max(1) as f64;
+    format!(
+        "{}: the suite's pass rate fell from {:.1}% ({} of {} cases) to {:.1}% ({} of {}), at least {:.0}% worse beyond chance, counting every case whether or not it could be paired",
+        severity.as_str(),
+        rate(suite.baseline_passed, suite.baseline_cases),
+        suite.baseline_passed,
+        suite.baseline_cases,
+        rate(suite.current_passed, suite.current_cases),
+        suite.current_passed,
+        suite.current_cases,
+        100.0 * suite.worse
+    )
 }
 
 /// Why a regressed finding fails the gate. A paired test's interval is of
@@ -318,26 +430,41 @@ pub fn compare(
     history: &History,
     settings: &Settings,
 ) -> Comparison {
-    let pairs = quality::pair_cases(current, baseline);
+    let (pairs, coverage) = pairing::pair(current, baseline);
     let inputs = metrics::Inputs::new(current, baseline, &pairs, history);
-    let tests = inputs.fireable(settings) + usize::from(quality::can_fire(&pairs));
+    let tests = inputs.fireable(settings)
+        + usize::from(quality::can_fire(&pairs))
+        + usize::from(suite_rate::can_fire(current, baseline));
     let alpha = (1.0 - settings.confidence) / tests.max(1) as f64;
-    let (quality, quality_severity) =
-        quality::assess(current, baseline, &pairs, history, alpha, settings);
+    let graded = quality::assess(
+        current, baseline, &pairs, coverage, history, alpha, settings,
+    );
+    let (suite, suite_severity) = match suite_rate::assess(current, baseline, alpha, settings) {
+        // With (nearly) every case paired, the paired verdict already says
+        // what the suite's rate would; it speaks only when it says more.
+        Some((suite, severity)) if coverage.is_full() && severity <= graded.severity => {
+            (Some(suite), Severity::None)
+        }
+        Some((suite, severity)) => (Some(suite), severity),
+        None => (None, Severity::None),
+    };
     let findings = inputs.findings(alpha, settings);
     let worst = findings
         .iter()
-        .filter(|f| f.direction == Direction::Regression)
+        .filter(|f| f.direction == Direction::Regression && f.role == Role::Gate)
         .map(|f| f.severity)
-        .chain(std::iter::once(quality_severity))
+        .chain([graded.severity, suite_severity])
         .max()
         .unwrap_or(Severity::None);
     Comparison {
         baseline_run: baseline.run_id.clone(),
         baseline_sha: baseline.git_sha.clone(),
         history_runs: history.runs.len(),
-        quality,
-        quality_severity,
+        quality: graded.quality,
+        quality_severity: graded.severity,
+        certain_severity: graded.certain,
+        suite,
+        suite_severity,
         findings,
         worst,
         family: Family { tests, alpha },
@@ -518,6 +645,49 @@ mod tests {
             assert_eq!(find("timing execution").direction, Direction::NoChange);
         }
         eprintln!("detected: {trials} of {trials} injected regressions, all critical");
+    }
+
+    /// Issue 21: nothing changed but the runner, which is 2–3× slower:
+    /// every stage timing regresses, and none of them may fail the gate
+    /// unless `gate-on-timings` names the stages.
+    #[test]
+    fn a_slower_runner_is_advisory_unless_stages_gate() {
+        let mut rng = SplitMix64::new(21);
+        let past = history(&mut rng, 30);
+        let baseline = run(&mut rng, "base", 300, |_| 1.0);
+        let mut current = run(&mut rng, "pr", 300, |_| 1.0);
+        for (i, value) in current.timings.values_mut().enumerate() {
+            *value *= 2.0 + (i % 3) as f64 / 2.0;
+        }
+        let settings = Settings {
+            resamples: 300,
+            ..Settings::default()
+        };
+        let comparison = compare(&current, &baseline, &history_of(past.clone()), &settings);
+        let stages: Vec<&Finding> = comparison
+            .findings
+            .iter()
+            .filter(|f| f.name.starts_with("timing "))
+            .collect();
+        assert!(!stages.is_empty());
+        for f in &stages {
+            assert_eq!(f.direction, Direction::Regression, "{f:?}");
+            assert_eq!(f.role, Role::Advisory, "{f:?}");
+        }
+        assert_eq!(comparison.worst, Severity::None);
+        assert_eq!(comparison.regressions().count(), 0);
+        let gate = Gate::new(
+            &CompareConfig::default(),
+            crate::config::GateFlags::default(),
+        );
+        assert!(gate_reasons(&comparison, &gate).is_empty());
+        let strict = Settings {
+            gate_on_timings: vec![TimingGate::Latency, TimingGate::Stages],
+            ..settings
+        };
+        let gated = compare(&current, &baseline, &history_of(past), &strict);
+        assert_eq!(gated.worst, Severity::Critical);
+        assert!(gated.family.tests > comparison.family.tests);
     }
 
     /// Five times slower at a millisecond (a replayed answer, a tiny
