@@ -138,7 +138,7 @@ pub async fn publish(
     };
     let Some(token) = options.github_token.as_deref().filter(|t| !t.is_empty()) else {
         log::warn(
-            "no GitHub token (--github-token or GITHUB_TOKEN): the comment was not posted; the report is in the step summary",
+            "no GitHub token (--github-token, GITHUB_TOKEN, or the Action's github-token input): the comment was not posted; the report is in the step summary",
         );
         return None;
     };

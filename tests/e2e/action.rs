@@ -263,6 +263,11 @@ fn baseline_on_master_then_a_pull_request_that_fails_by_the_configs_gate() {
     let out = outputs(&suite);
     assert_eq!(out["exit-code"], "1", "[compare] fail-on = major: {stderr}");
     assert_eq!(out["verdict"], "fail");
+    assert_eq!(
+        out["comment-url"],
+        format!("https://github.com/{REPO}/pull/2#issuecomment-99"),
+        "the comment-url output"
+    );
     assert_eq!(out["major"], "2", "the pass rate and the mean score");
     assert_eq!(out["critical"], "0");
     // The report on stdout is fenced off from the runner's commands.
