@@ -163,12 +163,17 @@ fn comment_id(id: &str) -> Result<String, String> {
     }
 }
 
+/// A branch name git accepts (`git check-ref-format --branch`).
+fn branch(name: &str) -> Result<String, String> {
+    crate::config::check_branch(name).map(|()| name.to_string())
+}
+
 impl DeliveryArgs {
     /// The delivery the flags ask for.
     pub fn publish(&self) -> crate::publish::Options {
         crate::publish::Options {
             comment: !self.no_comment,
-            github_token: self.github_token.clone(),
+            github_token: crate::publish::github_token(self.github_token.clone()),
             report_dir: self.report_dir.clone(),
             comment_id: self.comment_id.clone(),
         }
@@ -187,7 +192,7 @@ pub struct BaselineArgs {
     pub baseline_db: Option<PathBuf>,
 
     /// The branch whose newest run is the baseline [default: the pull request's base branch, else [compare] baseline-branch, else main].
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", value_parser = branch)]
     pub baseline_branch: Option<String>,
 
     /// The regression severity that fails the job (exit 1) [default: [compare] fail-on, else critical].
@@ -299,17 +304,19 @@ pub struct HistoryCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum HistoryAction {
-    /// Download the newest history artifact that a successful run on a branch uploaded (GitHub REST; needs actions: read).
+    /// Download the newest history artifact that a finished run on a branch uploaded, its gate passed or failed (GitHub REST; needs actions: read).
     ///
     /// Writes FILE only when one is found; exits 0 either way.
     ///
     /// Example: ai-evals history fetch --name ai-evals-history-evals.toml --branch main -o ai-evals.duckdb
     Fetch(FetchArgs),
 
-    /// Print, as key=value lines, what CI needs to keep a suite's history:
-    /// the baseline branch and the storage version of history files.
+    /// Print, as JSON, what CI needs to keep a suite's history: the
+    /// baseline branch, the storage version of history files, the paths a
+    /// run uses, the Actions cache key prefixes and what this run saves.
+    /// In GitHub Actions the same values are also step outputs.
     ///
-    /// Example: ai-evals history info --config evals.toml
+    /// Example: ai-evals history info --config evals.toml --id gpt-4o
     Info(InfoArgs),
 }
 
@@ -324,21 +331,21 @@ pub struct FetchArgs {
     pub output: PathBuf,
 
     /// The branch whose runs count [default: the pull request's base branch, else the repository's default branch, else main].
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", value_parser = branch)]
     pub branch: Option<String>,
 
     /// The repository (owner/name).
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
     pub repo: String,
 
-    /// A token that may read the repository's artifacts (actions: read).
+    /// A token that may read the repository's artifacts (actions: read) [default: the Action's AI_EVALS_GITHUB_TOKEN].
     #[arg(
         long,
         env = "GITHUB_TOKEN",
         hide_env_values = true,
         value_name = "TOKEN"
     )]
-    pub github_token: String,
+    pub github_token: Option<String>,
 
     /// Refuse an artifact larger than this, packed or unpacked.
     #[arg(long, value_name = "SIZE", default_value = "2GiB")]
@@ -347,13 +354,29 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The suite's config, for [compare] baseline-branch.
+    /// The suite's config, for [compare] baseline-branch and [cache] dir (one it cannot read is a warning: the run reports it).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// The baseline branch, when given (wins over the config).
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", value_parser = branch)]
     pub baseline_branch: Option<String>,
+
+    /// Tells this use of the suite from others (a matrix leg): part of the cache keys.
+    #[arg(long, value_name = "ID", default_value = "", value_parser = comment_id)]
+    pub id: String,
+
+    /// The shard a run does (I/N): its response cache is its own, and it keeps no history.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::ingest::shard::Shard>,
+
+    /// The DuckDB history file the run uses [default: ai-evals.duckdb].
+    #[arg(long, value_name = "FILE", env = "AI_EVALS_DB")]
+    pub db: Option<PathBuf>,
+
+    /// The response cache folder the run uses [default: [cache] dir, else .ai-evals-cache].
+    #[arg(long, value_name = "DIR", env = "AI_EVALS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -447,14 +470,14 @@ pub struct GcArgs {
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
     pub repo: String,
 
-    /// A token that may delete the repository's caches (actions: write).
+    /// A token that may delete the repository's caches (actions: write) [default: the Action's AI_EVALS_GITHUB_TOKEN].
     #[arg(
         long,
         env = "GITHUB_TOKEN",
         hide_env_values = true,
         value_name = "TOKEN"
     )]
-    pub github_token: String,
+    pub github_token: Option<String>,
 }
 
 #[derive(Debug, Args)]

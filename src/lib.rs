@@ -31,6 +31,18 @@ pub use cli::Cli;
 pub use commands::run::Outcome;
 pub use error::Error;
 
+/// Takes the GitHub token the Action hands over under its private name
+/// (`AI_EVALS_GITHUB_TOKEN`) out of the environment, so only publishing
+/// sees it.
+///
+/// # Safety
+/// Call it first in `main`, before any other thread starts: it changes the
+/// process's environment.
+pub unsafe fn take_github_token() {
+    // SAFETY: passed on to the caller.
+    unsafe { secret::take_github_token() }
+}
+
 /// Runs the command `cli` names, after setting the log level and, in
 /// GitHub Actions, masking every secret-looking variable. The report is
 /// returned ready for stdout (see `log::for_stdout`).

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
+    // SAFETY: no other thread has started yet.
+    unsafe { ai_evals::take_github_token() };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

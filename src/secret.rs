@@ -7,13 +7,40 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 /// Keys shorter than this are not scrubbed: replacing every "ab" in a
 /// report would destroy it, and such a key is no secret anyway.
 const MIN_SCRUBBED_LEN: usize = 8;
 
 static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// The private name under which the Action hands the binary its GitHub
+/// token, instead of `GITHUB_TOKEN`: the binary takes it out of its
+/// environment before anything else runs, so the suite (its providers, the
+/// processes it starts) never sees it, and only publishing uses it.
+pub const GITHUB_TOKEN_VAR: &str = "AI_EVALS_GITHUB_TOKEN";
+
+static GITHUB_TOKEN: OnceLock<Option<Secret>> = OnceLock::new();
+
+/// Moves the token of [`GITHUB_TOKEN_VAR`] out of the environment.
+///
+/// # Safety
+/// Changes the process's environment: call it before any other thread
+/// starts (first thing in `main`).
+pub unsafe fn take_github_token() {
+    let token = std::env::var(GITHUB_TOKEN_VAR)
+        .ok()
+        .filter(|t| !t.is_empty());
+    // SAFETY: the caller guarantees no other thread runs yet.
+    unsafe { std::env::remove_var(GITHUB_TOKEN_VAR) };
+    let _ = GITHUB_TOKEN.set(token.map(Secret::new));
+}
+
+/// The token [`take_github_token`] took, if any.
+pub fn github_token() -> Option<&'static Secret> {
+    GITHUB_TOKEN.get().and_then(Option::as_ref)
+}
 
 /// A secret value; `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq)]

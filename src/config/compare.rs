@@ -70,6 +70,9 @@ impl Default for CompareConfig {
 
 impl CompareConfig {
     pub(super) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if let Some(branch) = &self.baseline_branch {
+            super::refs::check_branch(branch).map_err(|m| ("compare.baseline-branch", m))?;
+        }
         if !(self.minor > 0.0 && self.minor < self.major && self.major < self.critical) {
             return Err((
                 "compare.minor",

@@ -19,6 +19,7 @@ mod grading;
 mod names;
 mod prompts;
 mod providers;
+mod refs;
 mod suite;
 mod targets;
 
@@ -36,6 +37,7 @@ pub use compare::{CompareConfig, FailOn, Gate, GateFlags, TimingGate};
 pub use grading::Grading;
 pub use prompts::{ChatMessage, Prompt, Role};
 pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
+pub use refs::check_branch;
 pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite};
 pub use targets::Targets;
 

@@ -68,6 +68,49 @@ pub struct HttpSpec {
     pub price: Option<Price>,
 }
 
+impl ProviderSpec {
+    /// The HTTP settings, for the types that have them.
+    fn http(&self) -> Option<&HttpSpec> {
+        match self {
+            ProviderSpec::Echo {} | ProviderSpec::Replay { .. } => None,
+            ProviderSpec::Openai(h)
+            | ProviderSpec::Anthropic(h)
+            | ProviderSpec::OpenaiCompatible(h)
+            | ProviderSpec::AzureOpenai(h) => Some(h),
+        }
+    }
+}
+
+/// Names no provider key may come from. A suite's config comes with the
+/// pull request under test, and `base-url` can point anywhere: a key read
+/// from one of these would hand GitHub's token (or the runner's own) to
+/// whatever server the config names. GitHub reserves `GITHUB_*` for its
+/// own variables, among them `GITHUB_TOKEN`.
+const REFUSED_PREFIXES: [&str; 3] = ["GITHUB_", "ACTIONS_", "RUNNER_"];
+const REFUSED_NAMES: [&str; 6] = [
+    "GH_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+    "GH_PAT",
+    "GITHUB_PAT",
+    "AI_EVALS_GITHUB_TOKEN",
+];
+
+/// Refuses a key variable that holds GitHub's token or the runner's.
+/// Names are compared in upper case: Windows does not tell case apart.
+fn check_key_env(var: &str) -> Result<(), String> {
+    let upper = var.to_ascii_uppercase();
+    let refused = REFUSED_NAMES.contains(&upper.as_str())
+        || REFUSED_PREFIXES.iter().any(|p| upper.starts_with(p));
+    if refused {
+        Err(format!(
+            "{var:?} is refused: it holds a GitHub token or a runner's variable (GITHUB_*, ACTIONS_*, RUNNER_*, GH_TOKEN and the like), which must never go to a model provider. Put the provider's key in a variable of its own and name that"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// What the model is asked to answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,12 +138,16 @@ impl Price {
 }
 
 /// Resolves each `replay` provider's file against the config's folder; a
-/// missing file is an error naming the key.
+/// missing file is an error naming the key, and so is an `api-key-env`
+/// that names a GitHub token or a runner's variable.
 pub(super) fn resolve(
     mut providers: BTreeMap<String, ProviderSpec>,
     dir: &Path,
 ) -> Result<BTreeMap<String, ProviderSpec>, (String, String)> {
     for (name, spec) in providers.iter_mut() {
+        if let Some(var) = spec.http().and_then(|h| h.api_key_env.as_deref()) {
+            check_key_env(var).map_err(|m| (format!("providers.{name}.api-key-env"), m))?;
+        }
         if let ProviderSpec::Replay { file } = spec {
             let full = dir.join(&*file);
             if !full.is_file() {
@@ -113,4 +160,35 @@ pub(super) fn resolve(
         }
     }
     Ok(providers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_and_runner_variables_are_refused_as_keys() {
+        for var in [
+            "GITHUB_TOKEN",
+            "github_token",
+            "GITHUB_API_URL",
+            "GH_TOKEN",
+            "gh_token",
+            "GH_ENTERPRISE_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "ACTIONS_RUNTIME_TOKEN",
+            "RUNNER_TEMP",
+            "AI_EVALS_GITHUB_TOKEN",
+        ] {
+            let error = check_key_env(var).unwrap_err();
+            assert!(error.contains(var), "{error}");
+        }
+        for var in [
+            "OPENAI_API_KEY",
+            "MY_GITHUB_MODELS_KEY",
+            "ANTHROPIC_API_KEY",
+        ] {
+            assert_eq!(check_key_env(var), Ok(()), "{var}");
+        }
+    }
 }

@@ -21,10 +21,24 @@ pub fn mask_secrets() {
     if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
         return;
     }
-    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let mut vars: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(token) = crate::secret::github_token() {
+        vars.push((
+            crate::secret::GITHUB_TOKEN_VAR.into(),
+            token.expose().to_string(),
+        ));
+    }
     for line in actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         eprintln!("{line}");
     }
+}
+
+/// The GitHub token: the one given (`--github-token` or `GITHUB_TOKEN`),
+/// else the one the Action handed over under its private name.
+pub fn github_token(given: Option<String>) -> Option<String> {
+    given
+        .filter(|t| !t.is_empty())
+        .or_else(|| crate::secret::github_token().map(|t| t.expose().to_string()))
 }
 
 /// How the report is delivered.
@@ -124,7 +138,7 @@ pub async fn publish(
     };
     let Some(token) = options.github_token.as_deref().filter(|t| !t.is_empty()) else {
         log::warn(
-            "no GitHub token (--github-token or GITHUB_TOKEN): the comment was not posted; the report is in the step summary",
+            "no GitHub token (--github-token, GITHUB_TOKEN, or the Action's github-token input): the comment was not posted; the report is in the step summary",
         );
         return None;
     };
@@ -167,9 +181,13 @@ async fn post(env: &Environment, token: &str, pr: &PullRequest, marker: &str, bo
     };
     let repo = format!("{}/{}", pr.owner, pr.repo);
     match posted {
-        Ok(comment::Posted::Created { url, .. }) => log::note(&format!("commented: {url}")),
+        Ok(comment::Posted::Created { url, .. }) => {
+            log::note(&format!("commented: {url}"));
+            write_comment_url(env, &url);
+        }
         Ok(comment::Posted::Updated { url, .. }) => {
-            log::note(&format!("updated the comment: {url}"))
+            log::note(&format!("updated the comment: {url}"));
+            write_comment_url(env, &url);
         }
         Err(comment::CommentError::Forbidden(m)) => log::warn(&format!("{m}: {FORK_HELP}")),
         Err(comment::CommentError::NotFound(m)) => log::warn(&format!(
@@ -182,6 +200,18 @@ async fn post(env: &Environment, token: &str, pr: &PullRequest, marker: &str, bo
         Err(comment::CommentError::Other(m)) => {
             log::warn(&format!("the comment was not posted: {m}"));
         }
+    }
+}
+
+/// The step output `comment-url`: where the comment is.
+fn write_comment_url(env: &Environment, url: &str) {
+    let Some(path) = &env.output else { return };
+    let text = actions::outputs(&[("comment-url", url.to_string())]);
+    if let Err(e) = actions::append(path, &text) {
+        log::warn(&format!(
+            "cannot write the step output comment-url to {}: {e}",
+            path.display()
+        ));
     }
 }
 

@@ -13,6 +13,7 @@ mod datasets;
 mod gate;
 mod github;
 mod grading;
+mod hardened;
 mod hostile;
 mod interrupted;
 mod matrix;
