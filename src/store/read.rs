@@ -349,14 +349,15 @@ pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
     let fingerprints = if version >= schema::FINGERPRINTS {
         "request_hash, scoring_hash, output_hash, answer_source"
     } else {
-        "NULL, NULL, NULL, NULL"
+        // Typed: the duckdb crate cannot read an untyped NULL column.
+        "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR"
     };
     let variant = column_since(version, schema::VARIANTS, "variant");
     let prompt_name = column_since(version, schema::VARIANTS, "prompt_name");
     let identity = if version >= schema::IDENTITIES {
         "row_key, inputs_hash, id_given"
     } else {
-        "NULL, NULL, NULL"
+        "NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN"
     };
     let mut statement = conn.prepare(&format!(
         "SELECT case_id, repeat_index, passed, score, error IS NOT NULL,

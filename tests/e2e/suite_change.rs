@@ -598,3 +598,53 @@ fn provider_latency_gates_against_mains_spread() {
         pr.stdout()
     );
 }
+
+/// A history written before schema 7 (the previous release) has no row
+/// identities: ids still pair, and rows whose derived ids changed fall to
+/// the whole suite's pass rate instead of being lost.
+#[test]
+fn a_history_from_the_previous_release_still_pairs_and_judges_the_suite() {
+    let suite = Suite::new(&echo_suite("older", "cases.csv"));
+    suite.write("cases.csv", csv(&csv_rows(40, |_| false)));
+    on_main(&suite, BASE, &[]).expect_code(0);
+    let old = suite.path("main-v6.duckdb");
+    std::fs::copy(suite.db(), &old).unwrap();
+    duckdb::Connection::open(&old)
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE case_results DROP COLUMN row_key;
+             ALTER TABLE case_results DROP COLUMN inputs_hash;
+             ALTER TABLE case_results DROP COLUMN id_given;
+             DROP INDEX runs_by_suite_branch;
+             DROP INDEX runs_by_sha;
+             ALTER TABLE runs DROP COLUMN config_path;
+             ALTER TABLE runs DROP COLUMN unfit;
+             CREATE INDEX runs_by_suite_branch ON runs (suite, branch, started_at);
+             CREATE INDEX runs_by_sha ON runs (git_sha);
+             DELETE FROM schema_version WHERE version = 7;",
+        )
+        .unwrap();
+    suite.write("cases.csv", csv(&csv_rows(40, |i| i < 12)));
+    let pr = pull_request(
+        &suite,
+        &["--baseline-db", old.to_str().unwrap(), "--fail-on", "minor"],
+    );
+    pr.expect_code(1);
+    let out = pr.stdout();
+    assert!(out.contains("28 shared cases, 12 new, 12 removed"), "{out}");
+    assert!(
+        out.contains(
+            "minor: the suite's pass rate fell from 100.0% (40 of 40 cases) to 70.0% (28 of 40)"
+        ),
+        "{out}"
+    );
+    // Opened read-write, the old file is upgraded in place and read alike.
+    std::fs::copy(&old, suite.db()).unwrap();
+    let run = pull_request(&suite, &["--fail-on", "minor"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout().contains("28 shared cases, 12 new, 12 removed"),
+        "{}",
+        run.stdout()
+    );
+}
