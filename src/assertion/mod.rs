@@ -8,6 +8,7 @@
 //! `llm-judge`) are graded in [`crate::score`].
 
 mod checks;
+mod script;
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use checks::{Check, Outcome};
+pub use script::{Code, Language, Script};
 
 /// An assertion as the user wrote it (`{ type = "contains", value = "x" }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,16 +56,19 @@ pub enum Type {
     StartsWith,
     Regex,
     IsJson,
+    ContainsJson,
     Levenshtein,
     WordCount,
     Latency,
     Cost,
     Similar,
     LlmJudge,
+    Javascript,
+    Python,
 }
 
 impl Type {
-    pub const ALL: [Type; 16] = [
+    pub const ALL: [Type; 19] = [
         Type::Equals,
         Type::Contains,
         Type::IContains,
@@ -74,12 +79,15 @@ impl Type {
         Type::StartsWith,
         Type::Regex,
         Type::IsJson,
+        Type::ContainsJson,
         Type::Levenshtein,
         Type::WordCount,
         Type::Latency,
         Type::Cost,
         Type::Similar,
         Type::LlmJudge,
+        Type::Javascript,
+        Type::Python,
     ];
 
     pub fn name(self) -> &'static str {
@@ -94,12 +102,15 @@ impl Type {
             Type::StartsWith => "starts-with",
             Type::Regex => "regex",
             Type::IsJson => "is-json",
+            Type::ContainsJson => "contains-json",
             Type::Levenshtein => "levenshtein",
             Type::WordCount => "word-count",
             Type::Latency => "latency",
             Type::Cost => "cost",
             Type::Similar => "similar",
             Type::LlmJudge => "llm-judge",
+            Type::Javascript => "javascript",
+            Type::Python => "python",
         }
     }
 
@@ -110,6 +121,11 @@ impl Type {
     /// Whether the type needs a model's help (an embedding or a verdict).
     pub fn is_graded(self) -> bool {
         matches!(self, Type::Similar | Type::LlmJudge)
+    }
+
+    /// Whether the type runs the user's code.
+    pub fn is_scripted(self) -> bool {
+        matches!(self, Type::Javascript | Type::Python)
     }
 }
 
@@ -142,6 +158,12 @@ pub enum Rule {
         rubric: String,
         threshold: Option<f64>,
         provider: Option<String>,
+    },
+    /// The user's code decides: it returns a boolean, a score (passing
+    /// above 0, or at the threshold) or a `{pass, score, reason}` object.
+    Script {
+        script: Script,
+        threshold: Option<f64>,
     },
 }
 
@@ -365,16 +387,20 @@ impl AssertionSpec {
         }
     }
 
-    /// `is-json`, with an optional JSON Schema.
-    fn is_json_rule(&self) -> Result<(Rule, String), String> {
+    /// `is-json` and `contains-json`, with an optional JSON Schema.
+    fn json_rule(&self, kind: Type) -> Result<(Rule, String), String> {
         self.no_threshold()?;
+        let check = |schema| match kind {
+            Type::IsJson => Check::IsJson(schema),
+            _ => Check::ContainsJson(schema),
+        };
         match &self.value {
-            None => Ok((Rule::Check(Check::IsJson(None)), String::new())),
+            None => Ok((Rule::Check(check(None)), String::new())),
             Some(schema @ Value::Object(_)) => {
                 let validator = jsonschema::Validator::new(schema)
                     .map_err(|e| format!("invalid JSON Schema: {e}"))?;
                 Ok((
-                    Rule::Check(Check::IsJson(Some(Arc::new(validator)))),
+                    Rule::Check(check(Some(Arc::new(validator)))),
                     "matching the schema".into(),
                 ))
             }
@@ -383,6 +409,39 @@ impl AssertionSpec {
                 self.kind
             )),
         }
+    }
+
+    /// `javascript` and `python`: inline code or a `file://` script; the
+    /// threshold, any number, is the least passing score.
+    fn script_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+        let language = match kind {
+            Type::Javascript => Language::JavaScript,
+            _ => Language::Python,
+        };
+        let code = match &self.value {
+            Some(Value::String(code)) => code,
+            Some(other) => {
+                return Err(format!(
+                    "'{}' needs its code or a file://script as text, not {other}",
+                    self.kind
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "'{}' needs a value: its code or a file://script",
+                    self.kind
+                ));
+            }
+        };
+        let script = Script::parse(code, language).map_err(|m| format!("'{}': {m}", self.kind))?;
+        let threshold = match self.threshold {
+            Some(t) if !t.is_finite() => {
+                return Err(format!("'{}' threshold {t} is not a number", self.kind));
+            }
+            t => t,
+        };
+        let expected = script.to_string();
+        Ok((Rule::Script { script, threshold }, expected))
     }
 
     /// `levenshtein`: a text and the most edits allowed.
@@ -466,7 +525,7 @@ impl AssertionSpec {
             Type::ContainsAny | Type::ContainsAll | Type::IContainsAny | Type::IContainsAll => {
                 self.texts_rule(kind)?
             }
-            Type::IsJson => self.is_json_rule()?,
+            Type::IsJson | Type::ContainsJson => self.json_rule(kind)?,
             Type::Levenshtein => self.levenshtein_rule()?,
             Type::WordCount => self.word_count_rule()?,
             Type::Latency => {
@@ -492,6 +551,7 @@ impl AssertionSpec {
                     expected,
                 )
             }
+            Type::Javascript | Type::Python => self.script_rule(kind)?,
             Type::LlmJudge => {
                 let rubric = self.text()?;
                 let threshold = self.unit_threshold()?;
@@ -554,7 +614,13 @@ impl Assertion {
         self.kind.is_graded()
     }
 
-    /// Evaluates an assertion that needs no model; `None` for a graded one.
+    /// Whether the user's code decides this assertion.
+    pub fn is_scripted(&self) -> bool {
+        self.kind.is_scripted()
+    }
+
+    /// Evaluates an assertion that needs neither a model nor a script;
+    /// `None` for a graded or scripted one.
     pub fn evaluate(&self, ctx: &Context<'_>) -> Option<AssertionResult> {
         let outcome = match &self.rule {
             Rule::Check(check) => check.run(ctx.output),
@@ -579,7 +645,7 @@ impl Assertion {
                         .into(),
                 },
             },
-            Rule::Similar { .. } | Rule::Judge { .. } => return None,
+            Rule::Similar { .. } | Rule::Judge { .. } | Rule::Script { .. } => return None,
         };
         Some(self.result(outcome.passed, None, outcome.reason))
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{ImportArgs, ImportCommand};
 use crate::commands::run::Outcome;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::import::promptfoo::{self, Conversion};
 
@@ -35,7 +36,23 @@ fn promptfoo_config(args: &ImportArgs) -> Result<Outcome> {
     // the process environment's base URLs are read again at run time.
     let conversion = promptfoo::convert(&text, &args.input, &|_| None)
         .map_err(|e| Error::input(format!("{}: {e}", args.input.display())))?;
+    if let Some(why) = &conversion.nothing_to_run {
+        return Err(Error::input(format!(
+            "{}{}: {why}; nothing was written. Fix or convert what is listed by hand.",
+            listing(&conversion),
+            args.input.display()
+        )));
+    }
     let written = write(&conversion, &output, &folder, args.force)?;
+    // The suite must load as written: a conversion that produced a config
+    // `run` refuses is an error here, not in the user's next command.
+    Config::load(&output).map_err(|e| {
+        Error::input(format!(
+            "{}the converted suite does not load: {}",
+            listing(&conversion),
+            e.message()
+        ))
+    })?;
     Ok(Outcome {
         exit_code: conversion.exit_code(),
         report: summary(&conversion, &output, &written),
@@ -94,30 +111,48 @@ fn write(
     Ok(files.into_iter().map(|(path, _)| path).collect())
 }
 
-/// What was written, skipped and noted, for the terminal.
+/// What was written, then what was noted, what may grade differently and
+/// what was skipped, for the terminal.
 fn summary(conversion: &Conversion, output: &Path, written: &[PathBuf]) -> String {
     let mut text = format!("wrote {}\n", output.display());
     for path in &written[1..] {
         text.push_str(&format!("wrote {}\n", path.display()));
     }
-    if !conversion.notes.is_empty() {
-        text.push_str(&format!(
-            "\n{} converted with a caveat:\n",
-            conversion.notes.len()
-        ));
-        for note in &conversion.notes {
-            text.push_str(&format!("  ~ {note}\n"));
-        }
-    }
-    if conversion.skipped.is_empty() {
+    text.push_str(&listing(conversion));
+    if conversion.is_complete() {
         text.push_str("\neverything converted\n");
-    } else {
-        text.push_str(&format!(
-            "\n{} not converted (the suite runs without them):\n",
-            conversion.skipped.len()
-        ));
-        for item in &conversion.skipped {
-            text.push_str(&format!("  ✗ {item}\n"));
+    }
+    text
+}
+
+/// The notes, the warnings and the skipped items, each list under its
+/// count.
+fn listing(conversion: &Conversion) -> String {
+    let mut text = String::new();
+    let lists = [
+        (
+            &conversion.notes,
+            "converted with a caveat (no effect on pass/fail)",
+            "~",
+        ),
+        (
+            &conversion.warnings,
+            "converted, but may pass or fail where promptfoo would not",
+            "!",
+        ),
+        (
+            &conversion.skipped,
+            "not converted (the suite runs without them)",
+            "✗",
+        ),
+    ];
+    for (items, heading, mark) in lists {
+        if items.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{} {heading}:\n", items.len()));
+        for item in items.iter() {
+            text.push_str(&format!("  {mark} {item}\n"));
         }
     }
     text

@@ -31,19 +31,16 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 
 pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
-pub use cases::{Choices, Dataset, Defaults, Format, TestSpec};
+pub use cases::{Choices, Dataset, DatasetSpec, Defaults, Format, TestSpec, transform_script};
 pub use compare::{CompareConfig, FailOn};
-pub use grading::Grading;
-pub use prompts::{ChatMessage, Prompt, Role};
-pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
-pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite};
+pub use grading::{Grading, GradingSpec};
+pub use prompts::{ChatMessage, Prompt, PromptSpec, Role};
+pub use providers::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
+pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite, Undefined};
 pub use targets::Targets;
 
 use cache::CacheSpec;
-use cases::DatasetSpec;
-use grading::GradingSpec;
 use names::Names;
-use prompts::PromptSpec;
 
 /// A loaded, validated suite configuration.
 #[derive(Debug, Clone)]

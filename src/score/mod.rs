@@ -9,6 +9,7 @@
 pub mod graded;
 pub mod grading;
 pub mod pool;
+pub mod scripted;
 
 use std::sync::Arc;
 
@@ -71,8 +72,8 @@ impl Assertion {
 }
 
 /// Scores a case: each assertion's result (`graded` holds the model-graded
-/// ones, by index; `timed` hears how long each other one took), then the
-/// weighted mean. With a threshold the case
+/// and scripted ones, by index; `timed` hears how long each other one
+/// took), then the weighted mean. With a threshold the case
 /// passes when the score reaches it; without one, every assertion of
 /// non-zero weight must pass (weight 0 marks an informational assertion).
 /// A case with no assertions passes with score 1.
@@ -87,7 +88,7 @@ pub fn score(
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            if a.is_graded() {
+            if a.is_graded() || a.is_scripted() {
                 return graded_result(a, i, graded);
             }
             let started = std::time::Instant::now();
@@ -109,7 +110,12 @@ fn graded_result(
         .iter()
         .find(|(j, _)| *j == index)
         .map(|(_, r)| r.clone())
-        .unwrap_or_else(|| assertion.grade(Grade::Failed("not graded".into())))
+        .unwrap_or_else(|| match assertion.rule {
+            Rule::Script { .. } => {
+                assertion.scripted(Err(crate::script::ScriptError::Failed("not run".into())))
+            }
+            _ => assertion.grade(Grade::Failed("not graded".into())),
+        })
 }
 
 /// A case's score and verdict from its assertion results (see [`score`]).

@@ -253,8 +253,11 @@ fn prompt_render(ops: u64) -> Result<Work> {
         "qa".to_string(),
         crate::config::Prompt::Text("You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string()),
     )]);
-    let prompts =
-        crate::ingest::prompt::Prompts::new(&sources, std::path::Path::new("bench.toml"))?;
+    let prompts = crate::ingest::prompt::Prompts::new(
+        &sources,
+        std::path::Path::new("bench.toml"),
+        crate::config::Undefined::Strict,
+    )?;
     let vars = minijinja::Value::from(minijinja::value::Serde(
         json!({"company": "Acme", "language": "English", "question": kilobyte(3)}),
     ));
