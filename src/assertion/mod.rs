@@ -41,6 +41,10 @@ pub struct AssertionSpec {
     /// report counts each named metric's passes across the suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
+    /// Settings a `javascript` or `python` assertion's code reads as
+    /// `context.config`, so one script serves several assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
 }
 
 /// The assertion types, without negation.
@@ -164,6 +168,8 @@ pub enum Rule {
     Script {
         script: Script,
         threshold: Option<f64>,
+        /// The assertion's `config`, given to the code as `context.config`.
+        config: Option<Arc<Value>>,
     },
 }
 
@@ -440,8 +446,19 @@ impl AssertionSpec {
             }
             t => t,
         };
-        let expected = script.to_string();
-        Ok((Rule::Script { script, threshold }, expected))
+        let mut expected = script.to_string();
+        if let Some(config) = &self.config {
+            expected.push_str(&format!(" with config {config}"));
+        }
+        let config = self.config.clone().map(Arc::new);
+        Ok((
+            Rule::Script {
+                script,
+                threshold,
+                config,
+            },
+            expected,
+        ))
     }
 
     /// `levenshtein`: a text and the most edits allowed.
@@ -517,6 +534,12 @@ impl AssertionSpec {
         let weight = self.check_weight()?;
         if self.provider.is_some() && !kind.is_graded() {
             return Err(format!("'{}' takes no provider", self.kind));
+        }
+        if self.config.is_some() && !kind.is_scripted() {
+            return Err(format!(
+                "'{}' takes no config (javascript and python assertions do)",
+                self.kind
+            ));
         }
         let (rule, expected) = match kind {
             Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
@@ -685,6 +708,7 @@ mod tests {
             threshold: None,
             provider: None,
             metric: None,
+            config: None,
         }
     }
 

@@ -152,6 +152,7 @@ mod tests {
             threshold: None,
             provider: None,
             metric: None,
+            config: None,
         }
     }
 

@@ -2,16 +2,17 @@
 //! (promptfoo's: the prompt, the variables, the test, the provider and
 //! its response), and what their answer means, by promptfoo's rules.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::assertion::{Assertion, AssertionResult, Language, Rule};
 use crate::ingest::cases::Case;
 use crate::record::CaseRecord;
 use crate::script::{Input, Returned, ScriptError, Scripts};
 
-/// The context a case's scripts are given, as JSON: promptfoo's
-/// `context` (`prompt`, `vars`, `test`, `provider`, `providerResponse`).
-pub fn context(case: &Case, record: &CaseRecord) -> String {
+/// The context a case's scripts are given: promptfoo's `context`
+/// (`prompt`, `vars`, `test`, `provider`, `providerResponse`; an
+/// assertion's `config` is added for its own call).
+pub fn context(case: &Case, record: &CaseRecord) -> Value {
     let usage = record.usage.as_ref().map(|u| {
         json!({
             "prompt": u.prompt_tokens,
@@ -37,7 +38,6 @@ pub fn context(case: &Case, record: &CaseRecord) -> String {
             "latencyMs": record.original_latency_ms,
         },
     })
-    .to_string()
 }
 
 /// Runs the case's scripted assertions on `output`; each result comes
@@ -46,16 +46,32 @@ pub fn run(
     scripts: &Scripts,
     case: &Case,
     output: Input,
-    context: &str,
+    context: &Value,
     mut timed: impl FnMut(&Assertion, std::time::Duration),
 ) -> Vec<(usize, AssertionResult)> {
+    let shared = context.to_string();
     let mut results = Vec::new();
     for (i, assertion) in case.assertions.iter().enumerate() {
-        let Rule::Script { script, threshold } = &assertion.rule else {
+        let Rule::Script {
+            script,
+            threshold,
+            config,
+        } = &assertion.rule
+        else {
             continue;
         };
+        let own = config.as_ref().map(|config| {
+            let mut context = context.clone();
+            context["config"] = Value::clone(config);
+            context.to_string()
+        });
         let started = std::time::Instant::now();
-        let returned = scripts.assertion(script, *threshold, output, context);
+        let returned = scripts.assertion(
+            script,
+            *threshold,
+            output,
+            own.as_deref().unwrap_or(&shared),
+        );
         timed(assertion, started.elapsed());
         results.push((i, assertion.scripted(returned)));
     }
@@ -71,7 +87,10 @@ impl Assertion {
     /// code gave it. A script that failed fails the assertion, negated or
     /// not.
     pub fn scripted(&self, returned: Result<Returned, ScriptError>) -> AssertionResult {
-        let Rule::Script { script, threshold } = &self.rule else {
+        let Rule::Script {
+            script, threshold, ..
+        } = &self.rule
+        else {
             unreachable!("{} is not a scripted assertion", self.kind.name());
         };
         let code = match script.language {
@@ -132,11 +151,12 @@ mod tests {
     fn assertion(kind: &str, threshold: Option<f64>) -> Assertion {
         AssertionSpec {
             kind: kind.into(),
-            value: Some(serde_json::Value::from("output")),
+            value: Some(Value::from("output")),
             weight: None,
             threshold,
             provider: None,
             metric: None,
+            config: None,
         }
         .compile()
         .unwrap()

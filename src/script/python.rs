@@ -20,7 +20,8 @@ const WRAPPER: &str = include_str!("wrapper.py");
 const CANDIDATES: &[&str] = &["python3", "python"];
 
 /// Finds a Python 3 interpreter: `AI_EVALS_PYTHON`, else the first of
-/// `python3` and `python` that answers `--version` with Python 3.
+/// `python3` and `python` that is Python 3. The interpreter's own path is
+/// kept (a version manager's shim costs a shell script per call).
 pub(super) fn find() -> Result<PathBuf, ScriptError> {
     let named = std::env::var("AI_EVALS_PYTHON")
         .ok()
@@ -31,15 +32,27 @@ pub(super) fn find() -> Result<PathBuf, ScriptError> {
     };
     for candidate in &tried {
         let answer = Command::new(candidate)
-            .arg("--version")
+            .args([
+                "-c",
+                "import sys; print(sys.version_info[0], sys.executable)",
+            ])
             .stdin(Stdio::null())
+            .stderr(Stdio::null())
             .output();
-        if let Ok(out) = answer {
-            let text = String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr);
-            if out.status.success() && text.trim_start().starts_with("Python 3") {
-                return Ok(PathBuf::from(candidate));
-            }
+        let Ok(out) = answer else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(path) = text
+            .trim()
+            .strip_prefix("3 ")
+            .filter(|_| out.status.success())
+        {
+            return Ok(if path.is_empty() {
+                PathBuf::from(candidate)
+            } else {
+                PathBuf::from(path)
+            });
         }
     }
     let tried = match named {

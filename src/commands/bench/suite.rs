@@ -123,6 +123,7 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
         threshold: Some(400.0).filter(|_| kind == "levenshtein"),
         provider: None,
         metric: None,
+        config: None,
     };
     let assertion = spec
         .compile()

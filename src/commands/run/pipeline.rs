@@ -258,12 +258,15 @@ impl Shaper<'_> {
             Arc::clone(transform),
             output.clone(),
         );
-        let started = Instant::now();
-        let shaped = self
+        let (shaped, took) = self
             .pool
-            .run(move || scripts.transform_output(&transform, Input::Text(&output), &context))
+            .run(move || {
+                let started = Instant::now();
+                let shaped = scripts.transform_output(&transform, Input::Text(&output), &context);
+                (shaped, started.elapsed())
+            })
             .await;
-        self.monitor.add_scorer("transform", started.elapsed(), 1);
+        self.monitor.add_scorer("transform", took, 1);
         match shaped {
             Ok(Transformed { text, json }) => {
                 obtained.output = Some(text);

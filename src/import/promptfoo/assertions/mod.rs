@@ -69,6 +69,8 @@ struct Spec {
     value: Option<Value>,
     threshold: Option<f64>,
     provider: Option<String>,
+    /// A script assertion's `config`.
+    config: Option<Value>,
 }
 
 impl Spec {
@@ -79,6 +81,7 @@ impl Spec {
             value: None,
             threshold: None,
             provider: None,
+            config: None,
         }
     }
 
@@ -194,6 +197,7 @@ fn read<'a>(
 fn check_key(ctx: &mut Ctx, a: &Assert, key: &str) -> Option<()> {
     match key {
         "type" | "value" | "threshold" | "weight" | "metric" | "provider" => Some(()),
+        "config" if matches!(a.base.as_str(), "javascript" | "python") => Some(()),
         "transform" => a.skip(
             ctx,
             "an assertion's own `transform` has no ai-evals counterpart (a test's `options.transform` does)",
@@ -309,6 +313,7 @@ fn finish(ctx: &mut Ctx, a: &Assert, spec: Spec) -> Option<AssertionSpec> {
         threshold: spec.threshold,
         provider: spec.provider,
         metric,
+        config: spec.config,
     })
 }
 

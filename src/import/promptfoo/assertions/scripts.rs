@@ -33,11 +33,10 @@ pub(super) fn script(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         a.template(ctx, &code)?
     };
     script_warnings(ctx, &code, language, a.place, &a.what);
-    let spec = Spec::new(&a.base, a.negate).value(Value::String(code));
-    Some(match a.threshold {
-        Some(t) => spec.threshold(t),
-        None => spec,
-    })
+    let mut spec = Spec::new(&a.base, a.negate).value(Value::String(code));
+    spec.threshold = a.threshold;
+    spec.config = a.node.get("config").map(|c| c.to_json());
+    Some(spec)
 }
 
 /// What a script reads or loads that ai-evals' scripts do not have.
@@ -52,7 +51,7 @@ static REQUIRE: LazyLock<Regex> = LazyLock::new(|| {
 static FETCH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bfetch\s*\(").expect("valid"));
 static CONTEXT_EXTRAS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"context\s*(\.|\[\s*['"])\s*(logProbs|provider\b['"]?\s*(\.|\[)|trace|config|metadata)|['"]?test['"]?\s*\]?\s*(\.|\[\s*['"])\s*(metadata|assert|options)\b"#,
+        r#"context\s*(\.|\[\s*['"])\s*(logProbs|provider\b['"]?\s*(\.|\[)|trace|metadata)|['"]?test['"]?\s*\]?\s*(\.|\[\s*['"])\s*(metadata|assert|options)\b"#,
     )
     .expect("valid")
 });

@@ -7,7 +7,8 @@ use super::super::assertions::{Graded, Origin};
 use super::super::yaml::{self, Kind, Node};
 use super::super::{Ctx, Place};
 use super::{
-    Converted, Defaults, Transforms, convert_asserts, grading_options, null_to_empty, strip_newline,
+    Converted, Defaults, Transforms, convert_asserts, fit_for_toml, grading_options, null_to_empty,
+    strip_newline, strip_nulls,
 };
 
 /// The judge and embeddings graders defaultTest's options name.
@@ -48,7 +49,8 @@ pub(super) fn convert(
     }
     if let Some(list) = dt.get("assert") {
         let p = place.child(list.line, "assert");
-        out.defaults.assert = convert_asserts(ctx, list, &p, Origin::Yaml, None, graded);
+        let asserts = convert_asserts(ctx, list, &p, Origin::Yaml, None, graded);
+        out.defaults.assert = fit_for_toml(ctx, asserts, &p);
     }
     Some(graders)
 }
@@ -136,5 +138,6 @@ pub(super) fn defaults_vars(dflt: &Defaults) -> Option<Map<String, Value>> {
         }
         m.insert(k.clone(), null_to_empty(value));
     }
+    strip_nulls(&mut m);
     Some(m)
 }

@@ -130,7 +130,11 @@ fn convert_tests_item(
             file_tests(ctx, path, p, dflt, graded);
         }
         Kind::Map(_) => {
-            let rows = convert_test(ctx, item, p, Origin::Yaml, dflt, graded);
+            let mut rows = convert_test(ctx, item, p, Origin::Yaml, dflt, graded);
+            for row in rows.iter_mut() {
+                strip_nulls(&mut row.vars);
+                row.assert = fit_for_toml(ctx, std::mem::take(&mut row.assert), p);
+            }
             out.tests.extend(rows);
         }
         _ => ctx.skip(p.clone(), "test", "neither a path nor a test"),
@@ -353,6 +357,61 @@ pub(super) fn convert_asserts(
         }
     }
     out
+}
+
+/// TOML has no null. In variables a null inside a list or object goes
+/// (a missing variable renders as the empty text a null does); a whole
+/// whole number too large for TOML becomes a float.
+pub(super) fn strip_nulls(vars: &mut Map<String, Value>) {
+    fn fit(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(fit);
+            }
+            Value::Array(items) => {
+                items.retain(|v| !v.is_null());
+                items.iter_mut().for_each(fit);
+            }
+            Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_some() => {
+                *value = Value::from(n.as_f64().unwrap_or(f64::MAX));
+            }
+            _ => {}
+        }
+    }
+    vars.values_mut().for_each(fit);
+}
+
+/// The assertions that TOML can hold; one whose value or config holds a
+/// null (a JSON Schema's `const: null`, say) is skipped, since dropping
+/// the null would change what it checks.
+pub(super) fn fit_for_toml(
+    ctx: &mut Ctx,
+    asserts: Vec<AssertionSpec>,
+    place: &Place,
+) -> Vec<AssertionSpec> {
+    fn has_null(value: &Value) -> bool {
+        match value {
+            Value::Null => true,
+            Value::Array(items) => items.iter().any(has_null),
+            Value::Object(map) => map.values().any(has_null),
+            _ => false,
+        }
+    }
+    asserts
+        .into_iter()
+        .filter(|a| {
+            let null = a.value.as_ref().is_some_and(has_null) || a.config.as_ref().is_some_and(has_null);
+            if null {
+                ctx.skip(
+                    place.clone(),
+                    &format!("assertion `{}`", a.kind),
+                    "its value or config holds a null, which the suite's TOML cannot (put the test in a JSON or YAML test file, which converts to JSONL)",
+                );
+            }
+            !null
+        })
+        .collect()
 }
 
 pub(super) fn strip_newline(s: &str) -> String {
