@@ -81,32 +81,7 @@ impl Check {
                 || format!("output matches /{}/", re.as_str()),
                 || format!("output does not match /{}/", re.as_str()),
             ),
-            Check::IsJson(schema) => match serde_json::from_str::<serde_json::Value>(output) {
-                Err(e) => Outcome {
-                    passed: false,
-                    reason: format!("output is not valid JSON: {e}"),
-                },
-                Ok(value) => match schema.as_ref().and_then(|s| s.iter_errors(&value).next()) {
-                    None => Outcome {
-                        passed: true,
-                        reason: if schema.is_some() {
-                            "output is JSON matching the schema".into()
-                        } else {
-                            "output is valid JSON".into()
-                        },
-                    },
-                    Some(error) => {
-                        let at = error.instance_path().to_string();
-                        Outcome {
-                            passed: false,
-                            reason: format!(
-                                "output does not match the schema at {}: {error}",
-                                if at.is_empty() { "/" } else { &at }
-                            ),
-                        }
-                    }
-                },
-            },
+            Check::IsJson(schema) => is_json(output, schema.as_deref()),
             Check::ContainsJson(schema) => contains_json(output, schema.as_deref()),
             Check::Levenshtein { expected, max } => {
                 let distance = strsim::levenshtein(output, expected);
@@ -141,6 +116,40 @@ impl Check {
                     || format!("output has {words} words ({bounds} wanted)"),
                     || format!("output has {words} words, not {bounds}"),
                 )
+            }
+        }
+    }
+}
+
+/// `is-json`: the whole output is JSON (valid against the schema, when
+/// there is one).
+fn is_json(output: &str, schema: Option<&jsonschema::Validator>) -> Outcome {
+    let value = match serde_json::from_str::<serde_json::Value>(output) {
+        Ok(value) => value,
+        Err(e) => {
+            return Outcome {
+                passed: false,
+                reason: format!("output is not valid JSON: {e}"),
+            };
+        }
+    };
+    match schema.and_then(|s| s.iter_errors(&value).next()) {
+        None => Outcome {
+            passed: true,
+            reason: if schema.is_some() {
+                "output is JSON matching the schema".into()
+            } else {
+                "output is valid JSON".into()
+            },
+        },
+        Some(error) => {
+            let at = error.instance_path().to_string();
+            Outcome {
+                passed: false,
+                reason: format!(
+                    "output does not match the schema at {}: {error}",
+                    if at.is_empty() { "/" } else { &at }
+                ),
             }
         }
     }

@@ -20,4 +20,5 @@ mod pacing;
 mod promptfoo;
 mod providers;
 mod run;
+mod scripts;
 mod shard;

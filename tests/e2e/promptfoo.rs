@@ -250,3 +250,68 @@ fn scripts_transforms_chat_templates_and_optional_variables() {
         agrees_with_promptfoo("promptfoo-suites/scripts-and-templates");
     }
 }
+
+#[test]
+fn nothing_left_to_run_is_exit_2_and_nothing_is_written() {
+    let suite = Suite::new("");
+    suite.write(
+        "promptfooconfig.yaml",
+        "prompts: ['exec: python make_prompt.py']\nproviders: [openai:gpt-4o-mini]\ntests: [{vars: {q: a}}]\n",
+    );
+    let import = ai_evals(
+        &suite,
+        &["import", "promptfoo", "promptfooconfig.yaml"],
+        &[],
+    );
+    import.expect_code(2);
+    let stderr = import.stderr();
+    assert!(
+        stderr.contains("no prompt could be converted, so the suite would run nothing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("executable and hosted prompts"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(suite.path("evals.toml")).unwrap(),
+        "",
+        "nothing is written"
+    );
+}
+
+#[test]
+fn differences_name_their_test_and_everything_converted_only_when_true() {
+    let suite = Suite::new("");
+    suite.write(
+        "promptfooconfig.yaml",
+        "prompts: ['{{q}}']\nproviders: [echo]\ntests:\n  - description: edits\n    vars: {q: colour}\n    assert:\n      - type: levenshtein\n        value: color\n        threshold: 1\n",
+    );
+    let import = ai_evals(
+        &suite,
+        &["import", "promptfoo", "promptfooconfig.yaml", "--force"],
+        &[],
+    );
+    import.expect_code(0);
+    let out = import.stdout();
+    assert!(
+        out.contains("1 converted, but may pass or fail where promptfoo would not")
+            && out.contains(
+                "(test \"edits\"): assertion `levenshtein`: promptfoo counts UTF-16 code units"
+            ),
+        "{out}"
+    );
+    assert!(!out.contains("everything converted"), "{out}");
+    suite.write(
+        "promptfooconfig.yaml",
+        "prompts: ['{{q}}']\nproviders: [echo]\ntests:\n  - vars: {q: a}\n    assert: [{type: equals, value: 'a'}]\n",
+    );
+    let import = ai_evals(
+        &suite,
+        &["import", "promptfoo", "promptfooconfig.yaml", "--force"],
+        &[],
+    );
+    import.expect_code(0);
+    assert!(
+        import.stdout().contains("everything converted"),
+        "{}",
+        import.stdout()
+    );
+}
