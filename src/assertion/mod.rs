@@ -45,6 +45,10 @@ pub struct AssertionSpec {
     /// `context.config`, so one script serves several assertions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Value>,
+    /// JavaScript (or a `file://` script) that reshapes the output for
+    /// this assertion alone, after the test's own transform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
 }
 
 /// The assertion types, without negation.
@@ -184,6 +188,8 @@ pub struct Assertion {
     pub rule: Rule,
     /// The named metric it counts toward.
     pub metric: Option<String>,
+    /// The script that reshapes the output for this assertion alone.
+    pub transform: Option<Arc<Script>>,
 }
 
 /// One assertion's result on one output.
@@ -589,6 +595,12 @@ impl AssertionSpec {
                 )
             }
         };
+        let transform = self
+            .transform
+            .as_deref()
+            .map(|t| Script::parse(t, Language::JavaScript).map(Arc::new))
+            .transpose()
+            .map_err(|m| format!("'{}' transform: {m}", self.kind))?;
         Ok(Assertion {
             kind,
             negate,
@@ -596,6 +608,7 @@ impl AssertionSpec {
             expected,
             rule,
             metric: self.metric.clone(),
+            transform,
         })
     }
 }
@@ -709,6 +722,7 @@ mod tests {
             provider: None,
             metric: None,
             config: None,
+            transform: None,
         }
     }
 

@@ -58,6 +58,9 @@ pub fn scoring_hash(
     let mut text = String::new();
     for a in assertions {
         text.push_str(&format!("{a}\u{1f}{}\u{1e}", a.weight));
+        if let Some(t) = &a.transform {
+            text.push_str(&format!("transform {t}\u{1e}"));
+        }
     }
     text.push_str(&format!("{threshold:?}"));
     if let Some(t) = transform {
@@ -173,13 +176,24 @@ fn layers(config: &Config, prompts: &Prompts, provider_names: &[String]) -> Resu
     Ok(layers)
 }
 
-/// Checks a scripted assertion's script (a file that is there and
-/// compiles); other assertions pass.
+/// Checks an assertion's scripts (its code, its own transform): a file
+/// that is there and compiles.
 fn check_script(scripts: &Scripts, assertion: &Assertion) -> std::result::Result<(), String> {
-    match &assertion.rule {
-        Rule::Script { script, .. } => scripts.check(script, None).map_err(|e| e.to_string()),
-        _ => Ok(()),
+    script_problem(scripts, assertion).map_err(|e| e.to_string())
+}
+
+/// What is wrong with an assertion's scripts, if anything.
+fn script_problem(
+    scripts: &Scripts,
+    assertion: &Assertion,
+) -> std::result::Result<(), ScriptError> {
+    if let Rule::Script { script, .. } = &assertion.rule {
+        scripts.check(script, None)?;
     }
+    if let Some(transform) = &assertion.transform {
+        scripts.check(transform, Some(crate::script::Target::Output))?;
+    }
+    Ok(())
 }
 
 /// Checks a transform's script.
@@ -518,11 +532,8 @@ impl<'a> Builder<'a> {
                 spec.compile()
             };
             let compiled = compiled.map_err(|m| Rejection::Row(format!("assert[{i}]: {m}")))?;
-            if let Rule::Script { script, .. } = &compiled.rule {
-                self.scripts
-                    .check(script, None)
-                    .map_err(|e| script_rejection(at, &format!("assert[{i}]"), e))?;
-            }
+            script_problem(self.scripts, &compiled)
+                .map_err(|e| script_rejection(at, &format!("assert[{i}]"), e))?;
             assertions.push(Arc::new(compiled));
         }
         Ok(assertions)

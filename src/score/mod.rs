@@ -55,17 +55,8 @@ impl Assertion {
                 };
                 self.result(passed, Some(v.score), reason)
             }
-            (Grade::Failed(reason), _) => AssertionResult {
-                kind: self.kind,
-                negate: self.negate,
-                // A grading failure fails the assertion, negated or not.
-                passed: false,
-                score: 0.0,
-                weight: self.weight,
-                expected: self.expected.clone(),
-                reason,
-                metric: self.metric.clone(),
-            },
+            // A grading failure fails the assertion, negated or not.
+            (Grade::Failed(reason), _) => self.failed(reason),
             (grade, _) => unreachable!("{grade:?} does not grade a {} assertion", self.kind.name()),
         }
     }
@@ -88,7 +79,7 @@ pub fn score(
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            if a.is_graded() || a.is_scripted() {
+            if a.is_graded() || a.is_scripted() || a.transform.is_some() {
                 return graded_result(a, i, graded);
             }
             let started = std::time::Instant::now();
@@ -153,6 +144,7 @@ mod tests {
             provider: None,
             metric: None,
             config: None,
+            transform: None,
         }
     }
 

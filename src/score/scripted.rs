@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::assertion::{Assertion, AssertionResult, Language, Rule};
+use crate::assertion::{Assertion, AssertionResult, Context, Language, Rule};
 use crate::ingest::cases::Case;
 use crate::record::CaseRecord;
-use crate::script::{Input, Returned, ScriptError, Scripts};
+use crate::script::{Input, Returned, ScriptError, Scripts, Transformed};
 
 /// The context a case's scripts are given: promptfoo's `context`
 /// (`prompt`, `vars`, `test`, `provider`, `providerResponse`; an
@@ -40,45 +40,114 @@ pub fn context(case: &Case, record: &CaseRecord) -> Value {
     })
 }
 
-/// Runs the case's scripted assertions on `output`; each result comes
-/// with its assertion's index, and `timed` hears how long each took.
+/// What the scripted checks of a case are given: the output (text, or a
+/// transform's value), the call's measures, and the scripts' context.
+pub struct Checked<'a> {
+    pub output: Input<'a>,
+    pub latency_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+    /// The case's script context (see [`context`]).
+    pub context: &'a Value,
+}
+
+/// Runs what of the case needs the scripts: `javascript` and `python`
+/// assertions, and every other (not model-graded) assertion that has its
+/// own `transform`, on the output that transform makes. Each result comes
+/// with its assertion's index; `timed` hears how long each took.
 pub fn run(
     scripts: &Scripts,
     case: &Case,
-    output: Input,
-    context: &Value,
+    checked: &Checked,
     mut timed: impl FnMut(&Assertion, std::time::Duration),
 ) -> Vec<(usize, AssertionResult)> {
-    let shared = context.to_string();
+    let shared = checked.context.to_string();
     let mut results = Vec::new();
     for (i, assertion) in case.assertions.iter().enumerate() {
-        let Rule::Script {
-            script,
-            threshold,
-            config,
-        } = &assertion.rule
-        else {
+        if assertion.is_graded() || !(assertion.is_scripted() || assertion.transform.is_some()) {
             continue;
-        };
-        let own = config.as_ref().map(|config| {
-            let mut context = context.clone();
-            context["config"] = Value::clone(config);
-            context.to_string()
-        });
+        }
         let started = std::time::Instant::now();
-        let returned = scripts.assertion(
-            script,
-            *threshold,
-            output,
-            own.as_deref().unwrap_or(&shared),
-        );
+        let result = match assertion_output(scripts, assertion, case, checked.output) {
+            Err(reason) => assertion.failed(reason),
+            Ok(own) => {
+                let output = own.as_ref().map_or(checked.output, Transformed::input);
+                check(scripts, assertion, checked, output, &shared)
+            }
+        };
         timed(assertion, started.elapsed());
-        results.push((i, assertion.scripted(returned)));
+        results.push((i, result));
     }
     results
 }
 
+/// One assertion on `output`: its code, or its deterministic check.
+fn check(
+    scripts: &Scripts,
+    assertion: &Assertion,
+    checked: &Checked,
+    output: Input,
+    shared: &str,
+) -> AssertionResult {
+    let Rule::Script {
+        script,
+        threshold,
+        config,
+    } = &assertion.rule
+    else {
+        let text = match output {
+            Input::Text(text) | Input::Json(text) => text,
+        };
+        let ctx = Context {
+            output: text,
+            latency_ms: checked.latency_ms,
+            cost_usd: checked.cost_usd,
+        };
+        return assertion
+            .evaluate(&ctx)
+            .expect("a check that is neither graded nor scripted evaluates");
+    };
+    let own = config.as_ref().map(|config| {
+        let mut context = checked.context.clone();
+        context["config"] = Value::clone(config);
+        context.to_string()
+    });
+    let context = own.as_deref().unwrap_or(shared);
+    assertion.scripted(scripts.assertion(script, *threshold, output, context))
+}
+
+/// The output an assertion's own transform makes (`None` without one),
+/// as promptfoo calls it: with the variables and the prompt as `label`.
+pub fn assertion_output(
+    scripts: &Scripts,
+    assertion: &Assertion,
+    case: &Case,
+    output: Input,
+) -> Result<Option<Transformed>, String> {
+    let Some(transform) = &assertion.transform else {
+        return Ok(None);
+    };
+    let context = json!({ "vars": &*case.vars, "prompt": { "label": case.prompt } }).to_string();
+    scripts
+        .transform_output(transform, output, &context)
+        .map(Some)
+        .map_err(|e| format!("the assertion's transform failed: {e}"))
+}
+
 impl Assertion {
+    /// A failed result with the reason, negated or not.
+    pub fn failed(&self, reason: String) -> AssertionResult {
+        AssertionResult {
+            kind: self.kind,
+            negate: self.negate,
+            passed: false,
+            score: 0.0,
+            weight: self.weight,
+            expected: self.expected.clone(),
+            reason,
+            metric: self.metric.clone(),
+        }
+    }
+
     /// The result of a scripted assertion from what its code returned,
     /// as promptfoo reads it: `true`/`false`; a number, which is the score
     /// and passes above 0 (at the threshold, when there is one); or a
@@ -157,6 +226,7 @@ mod tests {
             provider: None,
             metric: None,
             config: None,
+            transform: None,
         }
         .compile()
         .unwrap()

@@ -181,6 +181,7 @@ fn with_engine<T>(
 }
 
 const OUT_OF_MEMORY: &str = "(script-memory)";
+const THREW_NULL: &str = "threw null";
 
 impl Engine {
     fn new() -> Result<Engine, String> {
@@ -239,7 +240,10 @@ impl Engine {
                     "the script ran longer than {} (script-timeout) and was stopped",
                     super::seconds(limits.timeout)
                 ))
-            } else if message.contains("out of memory") {
+            } else if message.contains("out of memory") || message == THREW_NULL {
+                // QuickJS throws `null` when it has no memory left to make
+                // its "out of memory" error; a script's own `throw null`
+                // reads the same.
                 ScriptError::Failed(format!(
                     "the script needed more than {} {OUT_OF_MEMORY} and was stopped",
                     super::mebibytes(limits.memory)
@@ -393,6 +397,7 @@ fn describe(error: &CaughtError) -> String {
             }
             text
         }
+        CaughtError::Value(value) if value.is_null() => THREW_NULL.to_string(),
         CaughtError::Value(value) => match value.as_string().and_then(|s| s.to_string().ok()) {
             Some(text) => format!("threw {text:?}"),
             None => format!("threw a {}", value.type_name()),

@@ -82,6 +82,16 @@ pub struct Transformed {
     pub json: Option<String>,
 }
 
+impl Transformed {
+    /// The output as a script is given it: the value when there is one.
+    pub fn input(&self) -> Input<'_> {
+        match &self.json {
+            Some(json) => Input::Json(json),
+            None => Input::Text(&self.text),
+        }
+    }
+}
+
 /// What a transform reshapes, which names its inline code's first
 /// parameter (`output` or `vars`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -141,8 +141,19 @@ fn a_script_that_never_ends_is_stopped_at_its_deadline() {
 
 #[test]
 fn a_script_that_eats_memory_is_stopped_and_the_engine_starts_afresh() {
+    // A long deadline, so only the memory limit can stop it.
+    let small = Scripts::new(
+        Path::new("."),
+        Limits {
+            timeout: Duration::from_secs(120),
+            memory: 16 << 20,
+        },
+    );
     let code = "const a = [];\nwhile (true) { a.push('x'.repeat(1024) + a.length); }\n";
-    let err = assert_js(code, "x").unwrap_err().to_string();
+    let err = small
+        .assertion(&js(code), None, Input::Text("x"), CONTEXT)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("(script-memory)"), "{err}");
     assert_eq!(assert_js("output.length", "abc"), Ok(Returned::Number(3.0)));
     let deep = assert_js("const f = (n) => f(n + 1) + 1;\nreturn f(0);\n", "x")

@@ -50,6 +50,8 @@ assert = [
   { type = "javascript", value = "const words = output.split(' '); words.length === 3" },
   { type = "javascript", value = "output.length / 100", threshold = 0.05 },
   { type = "not-javascript", value = "output.startsWith('A:')" },
+  { type = "equals", value = "4", transform = "output.split(' ').pop()" },
+  { type = "javascript", value = "output === 3", transform = "output.split(' ').length" },
 ]
 
 [[tests]]

@@ -79,6 +79,30 @@ pub fn all() -> Vec<Benchmark> {
             setup: |ops| scorer(ops, "levenshtein", json!(kilobyte(2))),
         },
         Benchmark {
+            name: "scoring/javascript",
+            what: "a one-line javascript assertion on a 1 KB output, after start-up",
+            ops: 1_000,
+            setup: |ops| {
+                script(
+                    ops,
+                    "javascript",
+                    "output.includes(context.vars.word) && output.length > 100",
+                )
+            },
+        },
+        Benchmark {
+            name: "scoring/python",
+            what: "a one-line python assertion on a 1 KB output (a python3 process per call)",
+            ops: 2,
+            setup: |ops| {
+                script(
+                    ops,
+                    "python",
+                    "context['vars']['word'] in output and len(output) > 100",
+                )
+            },
+        },
+        Benchmark {
             name: "scoring/cosine",
             what: "cosine similarity of two 1,536-dimension embeddings",
             ops: 1_000,
@@ -124,6 +148,7 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
         provider: None,
         metric: None,
         config: None,
+        transform: None,
     };
     let assertion = spec
         .compile()
@@ -137,6 +162,48 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
                 cost_usd: None,
             };
             black_box(assertion.evaluate(&ctx));
+        }
+    }))
+}
+
+/// A scripted assertion called `ops` times with a case's context; the
+/// engine is started and the code compiled before timing starts.
+fn script(ops: u64, kind: &str, code: &str) -> Result<Work> {
+    use crate::assertion::Rule;
+    use crate::script::{Input, Limits, Scripts};
+    let spec = AssertionSpec {
+        kind: kind.into(),
+        value: Some(json!(code)),
+        weight: None,
+        threshold: None,
+        provider: None,
+        metric: None,
+        config: None,
+        transform: None,
+    };
+    let fail = |e: String| Error::runtime(format!("benchmark {kind}: {e}"));
+    let Rule::Script { script, .. } = spec.compile().map_err(fail)?.rule else {
+        return Err(fail("not a script".into()));
+    };
+    let scripts = Scripts::new(
+        std::path::Path::new("."),
+        Limits {
+            timeout: std::time::Duration::from_secs(10),
+            memory: 512 << 20,
+        },
+    );
+    let output = kilobyte(1);
+    let context = json!({
+        "prompt": kilobyte(4),
+        "vars": {"word": "refund", "language": "English", "ticket": 42},
+        "test": {"description": "a refund question", "vars": {"word": "refund"}},
+    })
+    .to_string();
+    let call = move || scripts.assertion(&script, None, Input::Text(&output), &context);
+    call().map_err(|e| fail(e.to_string()))?;
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            black_box(call().ok());
         }
     }))
 }

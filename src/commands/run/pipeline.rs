@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::Options;
 use super::setup::Setup;
-use crate::assertion::{AssertionResult, Context};
+use crate::assertion::{Assertion, AssertionResult, Context};
 use crate::config::Config;
 use crate::error::{Error, Kind, Result};
 use crate::execute::cache::{Key, key};
@@ -280,6 +280,48 @@ impl Shaper<'_> {
     }
 }
 
+impl Shaper<'_> {
+    /// The outputs the model-graded assertions with their own transform
+    /// grade, by assertion index (or why the transform failed).
+    async fn graded_outputs(
+        &self,
+        case: &Arc<Case>,
+        output: &str,
+        output_json: &Option<String>,
+    ) -> Vec<(usize, std::result::Result<String, String>)> {
+        if !case
+            .assertions
+            .iter()
+            .any(|a| a.is_graded() && a.transform.is_some())
+        {
+            return Vec::new();
+        }
+        let (scripts, case, output, output_json) = (
+            Arc::clone(self.scripts),
+            Arc::clone(case),
+            output.to_string(),
+            output_json.clone(),
+        );
+        self.pool
+            .run(move || {
+                let input = match &output_json {
+                    Some(json) => Input::Json(json),
+                    None => Input::Text(&output),
+                };
+                case.assertions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.is_graded())
+                    .filter_map(|(i, a)| {
+                        let own = score::scripted::assertion_output(&scripts, a, &case, input);
+                        own.transpose().map(|own| (i, own.map(|t| t.text)))
+                    })
+                    .collect()
+            })
+            .await
+    }
+}
+
 /// Runs one repeat of a case on its provider (unless the case carries its
 /// output), reshapes the output with the case's transform, and grades its
 /// model-graded assertions. `None` when the run stopped before the case
@@ -314,8 +356,9 @@ async fn run_case(
     let output_json = shaper.shape(&case, &mut obtained).await;
     let graded = match (&obtained.output, &obtained.error) {
         (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
+            let own = shaper.graded_outputs(&case, output, &output_json).await;
             grader
-                .grade(executor, &case, repeat, output, |a, took| {
+                .grade(executor, &case, repeat, (output, &own), |a, took| {
                     monitor.add_scorer(a.kind.name(), took, 1)
                 })
                 .await?
@@ -477,23 +520,22 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
             let Some(output) = record.output.as_deref().filter(|_| record.error.is_none()) else {
                 return record;
             };
-            if case.assertions.iter().any(|a| a.is_scripted()) {
-                let input = match &output_json {
-                    Some(json) => Input::Json(json),
-                    None => Input::Text(output),
-                };
+            if case.assertions.iter().any(|a| needs_scripts(a)) {
                 let context = score::scripted::context(&case, &record);
-                graded.extend(score::scripted::run(
-                    scripts,
-                    &case,
-                    input,
-                    &context,
-                    |a, took| {
-                        let entry = timings.entry(a.kind.name()).or_default();
-                        entry.0 += took;
-                        entry.1 += 1;
+                let checked = score::scripted::Checked {
+                    output: match &output_json {
+                        Some(json) => Input::Json(json),
+                        None => Input::Text(output),
                     },
-                ));
+                    latency_ms: record.original_latency_ms,
+                    cost_usd: record.cost_usd,
+                    context: &context,
+                };
+                graded.extend(score::scripted::run(scripts, &case, &checked, |a, took| {
+                    let entry = timings.entry(a.kind.name()).or_default();
+                    entry.0 += took;
+                    entry.1 += 1;
+                }));
             }
             let ctx = Context {
                 output,
@@ -523,6 +565,12 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
     }
     monitor.add(Component::Scoring, Duration::ZERO, records.len() as u64);
     records
+}
+
+/// Whether an assertion is scored through the scripts: it is code, or
+/// has its own transform (a model-graded one's is run before grading).
+fn needs_scripts(a: &Assertion) -> bool {
+    !a.is_graded() && (a.is_scripted() || a.transform.is_some())
 }
 
 /// Writes batches as they come; the first failure stops it.

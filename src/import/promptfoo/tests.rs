@@ -753,6 +753,14 @@ fn rewritten_assertions() {
         "{ type: word-count, value: 5 }",
         r#"{ type = "word-count", value = 5 }"#,
     );
+    converts_to(
+        "{ type: contains, value: x, transform: 'output.trim()' }",
+        r#"{ type = "contains", value = "x", transform = "output.trim()" }"#,
+    );
+    converts_to(
+        "{ type: javascript, value: 'file://check.js:strict', threshold: 0.5, config: { n: 2 } }",
+        r#"{ type = "javascript", value = "file://check.js:strict", threshold = 0.5, config = { n = 2 } }"#,
+    );
 }
 
 #[test]
@@ -764,8 +772,8 @@ fn unconvertible_assertions_say_why() {
     skipped("{ type: python, value: 42 }", "needs its code");
     skipped("{ type: regex, value: 'a(?=b)' }", "lookahead");
     skipped(
-        "{ type: contains, value: x, transform: 'output.trim()' }",
-        "an assertion's own `transform`",
+        "{ type: contains, value: x, transform: 42 }",
+        "`transform` is not a text",
     );
     skipped("{ type: contains, value: '' }", "non-empty");
     skipped("{ type: starts-with, value: 42 }", "non-empty text");

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::yaml::Node;
 use super::{Ctx, Place};
-use crate::assertion::AssertionSpec;
+use crate::assertion::{AssertionSpec, Language};
 
 pub use csv::from_csv_string;
 pub use scripts::script_warnings;
@@ -198,10 +198,13 @@ fn check_key(ctx: &mut Ctx, a: &Assert, key: &str) -> Option<()> {
     match key {
         "type" | "value" | "threshold" | "weight" | "metric" | "provider" => Some(()),
         "config" if matches!(a.base.as_str(), "javascript" | "python") => Some(()),
-        "transform" => a.skip(
-            ctx,
-            "an assertion's own `transform` has no ai-evals counterpart (a test's `options.transform` does)",
-        ),
+        "transform" => match a.node.get("transform").and_then(Node::as_str) {
+            Some(_) => Some(()),
+            None => a.skip(
+                ctx,
+                "its `transform` is not a text of code or a file://script",
+            ),
+        },
         "rubricPrompt" if a.base == "llm-rubric" => a.skip(
             ctx,
             "its own `rubricPrompt` (a per-assertion judge prompt) has no ai-evals counterpart",
@@ -305,6 +308,14 @@ fn finish(ctx: &mut Ctx, a: &Assert, spec: Spec) -> Option<AssertionSpec> {
         .and_then(Node::as_str)
         .filter(|m| !m.is_empty())
         .map(str::to_string);
+    let transform = a
+        .node
+        .get("transform")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    if let Some(code) = &transform {
+        script_warnings(ctx, code, Language::JavaScript, a.place, &a.what);
+    }
     note_unused_keys(ctx, a, &spec.kind);
     Some(AssertionSpec {
         kind,
@@ -314,6 +325,7 @@ fn finish(ctx: &mut Ctx, a: &Assert, spec: Spec) -> Option<AssertionSpec> {
         provider: spec.provider,
         metric,
         config: spec.config,
+        transform,
     })
 }
 
