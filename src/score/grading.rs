@@ -24,6 +24,14 @@ use crate::score::{Grade, cosine, parse_verdict};
 /// The built-in judge prompt; `[grading] judge-prompt` replaces it.
 const JUDGE_PROMPT: &str = include_str!("../../templates/judge.txt.j2");
 
+/// What a case's model-graded assertions grade: the output, and the one
+/// each assertion with its own transform made, by index (or why that
+/// transform failed).
+pub struct Outputs<'a> {
+    pub output: &'a str,
+    pub own: &'a [(usize, std::result::Result<String, String>)],
+}
+
 /// What grading needs from the run: the judge prompt and which lanes grade.
 pub struct Grader {
     env: Environment<'static>,
@@ -82,7 +90,7 @@ impl Grader {
         executor: &Executor,
         case: &Case,
         repeat: u32,
-        (output, own): (&str, &[(usize, Result<String, String>)]),
+        Outputs { output, own }: Outputs<'_>,
         mut timed: impl FnMut(&Assertion, Duration),
     ) -> Option<Vec<(usize, AssertionResult)>> {
         let mut results = Vec::new();

@@ -31,7 +31,7 @@ use crate::report::Summary;
 use crate::report::monitor::{Component, Monitor, millis};
 use crate::report::progress::Progress;
 use crate::score;
-use crate::score::grading::Grader;
+use crate::score::grading::{Grader, Outputs};
 use crate::score::pool::Pool;
 use crate::script::{Input, Scripts, Transformed};
 use crate::store::{RunStatus, Store};
@@ -358,9 +358,13 @@ async fn run_case(
         (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
             let own = shaper.graded_outputs(&case, output, &output_json).await;
             grader
-                .grade(executor, &case, repeat, (output, &own), |a, took| {
-                    monitor.add_scorer(a.kind.name(), took, 1)
-                })
+                .grade(
+                    executor,
+                    &case,
+                    repeat,
+                    Outputs { output, own: &own },
+                    |a, took| monitor.add_scorer(a.kind.name(), took, 1),
+                )
                 .await?
         }
         _ => Vec::new(),
