@@ -9,6 +9,9 @@ use crate::commands::run::Outcome;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::import::promptfoo::{self, Conversion};
+use crate::ingest::cases::Builder;
+use crate::ingest::prompt::Prompts;
+use crate::script::{Limits, Scripts};
 
 /// Runs an import subcommand.
 pub fn import(command: ImportCommand) -> Result<Outcome> {
@@ -38,25 +41,50 @@ fn promptfoo_config(args: &ImportArgs) -> Result<Outcome> {
         .map_err(|e| Error::input(format!("{}: {e}", args.input.display())))?;
     if let Some(why) = &conversion.nothing_to_run {
         return Err(Error::input(format!(
-            "{}{}: {why}; nothing was written. Fix or convert what is listed by hand.",
-            listing(&conversion),
-            args.input.display()
+            "{}: {why}; nothing was written. Fix or convert what is listed below by hand.\n{}",
+            args.input.display(),
+            listing(&conversion, "not converted")
         )));
     }
     let written = write(&conversion, &output, &folder, args.force)?;
     // The suite must load as written: a conversion that produced a config
     // `run` refuses is an error here, not in the user's next command.
-    Config::load(&output).map_err(|e| {
+    check(&output).map_err(|e| {
         Error::input(format!(
-            "{}the converted suite does not load: {}",
-            listing(&conversion),
-            e.message()
+            "{} was written, but does not load: {}\n{}",
+            output.display(),
+            e.message(),
+            listing(&conversion, "not converted")
         ))
     })?;
     Ok(Outcome {
         exit_code: conversion.exit_code(),
         report: summary(&conversion, &output, &written),
     })
+}
+
+/// Loads the written suite as `run` does before any case: the config,
+/// its prompt templates, its tests against its providers, and every
+/// script it names (its file, and that JavaScript compiles).
+fn check(output: &Path) -> Result<()> {
+    let config = Config::load(output)?;
+    let prompts = Prompts::new(&config.prompts, &config.path, config.suite.undefined)?;
+    let providers: Vec<(String, bool)> = config
+        .providers
+        .keys()
+        .map(|name| (name.clone(), true))
+        .collect();
+    let limits = Limits {
+        timeout: config.suite.script_timeout,
+        memory: config.suite.script_memory,
+    };
+    Builder::new(
+        &config,
+        &prompts,
+        &providers,
+        &Scripts::new(&config.dir, limits),
+    )
+    .map(|_| ())
 }
 
 /// Where the suite goes: beside the config, since it names the config's
@@ -118,16 +146,19 @@ fn summary(conversion: &Conversion, output: &Path, written: &[PathBuf]) -> Strin
     for path in &written[1..] {
         text.push_str(&format!("wrote {}\n", path.display()));
     }
-    text.push_str(&listing(conversion));
+    text.push_str(&listing(
+        conversion,
+        "not converted (the suite runs without them)",
+    ));
     if conversion.is_complete() {
         text.push_str("\neverything converted\n");
     }
     text
 }
 
-/// The notes, the warnings and the skipped items, each list under its
-/// count.
-fn listing(conversion: &Conversion) -> String {
+/// The notes, the warnings and the skipped items (under `skipped`), each
+/// list under its count.
+fn listing(conversion: &Conversion, skipped: &str) -> String {
     let mut text = String::new();
     let lists = [
         (
@@ -140,11 +171,7 @@ fn listing(conversion: &Conversion) -> String {
             "converted, but may pass or fail where promptfoo would not",
             "!",
         ),
-        (
-            &conversion.skipped,
-            "not converted (the suite runs without them)",
-            "✗",
-        ),
+        (&conversion.skipped, skipped, "✗"),
     ];
     for (items, heading, mark) in lists {
         if items.is_empty() {

@@ -397,6 +397,12 @@ fn collect_edits(t: &Tokens, out: &mut Translated) -> Result<Vec<Edit>, String> 
                     "`env` (the process environment) is not available in ai-evals templates".into(),
                 );
             }
+            Tok::Ident(name) if name == "_conversation" && !is_other(t.before(k, 1), ".") => {
+                out.notes.push(
+                    "promptfoo's `_conversation` (the earlier turns of the thread, run in order) has no ai-evals counterpart: it renders empty, so every test is sent without the earlier turns".into(),
+                );
+                k + 1
+            }
             Tok::Other(p) if p == "|" => filter_edit(t, k, out, &mut edits)?,
             Tok::Other(p) if p == "." => property_edit(t, k, out, &mut edits)?,
             _ => k + 1,
@@ -584,6 +590,21 @@ mod tests {
             )
             .unwrap();
         assert_eq!(rendered, "a=1;b=2;");
+    }
+
+    #[test]
+    fn the_conversation_built_in_is_noted() {
+        let translated =
+            translate("{% for c in _conversation %}{{ c.output }}{% endfor %}").unwrap();
+        assert_eq!(
+            translated.text,
+            "{% for c in _conversation %}{{ c.output }}{% endfor %}"
+        );
+        assert!(
+            translated.notes[0].contains("`_conversation`"),
+            "{:?}",
+            translated.notes
+        );
     }
 
     #[test]

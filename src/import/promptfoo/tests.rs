@@ -608,7 +608,10 @@ fn one_assert(yaml: &str) -> Conversion {
         &format!(
             "prompts: ['{{{{q}}}}']\nproviders: [echo]\ntests:\n  - vars: {{ q: a, expected: b }}\n    assert:\n      - {yaml}\n"
         ),
-        &[("schema.json", r#"{"type": "object"}"#)],
+        &[
+            ("schema.json", r#"{"type": "object"}"#),
+            ("check.js", "module.exports.strict = () => true;\n"),
+        ],
     )
 }
 
@@ -1015,4 +1018,50 @@ fn csv_columns_as_promptfoo_0_123_reads_them() {
         "a malformed __config column is ignored: {}",
         note_text(&c)
     );
+}
+
+// ---------- scripts ----------
+
+#[test]
+fn scripts_convert_with_their_files_config_and_transforms() {
+    let c = run(
+        "prompts: ['{{q}}']\nproviders: [echo]\ndefaultTest:\n  options:\n    transform: output.trim()\n    transformVars: '{ ...vars, n: 1 }'\ntests:\n  - description: scripted\n    vars: {q: a}\n    options:\n      postprocess: file://shape.py:tidy\n    assert:\n      - type: javascript\n        value: file://check.js:strict\n        config: {least: 2}\n      - type: python\n        value: \"output == '{{ q }}'\"\n      - type: javascript\n        value: file://gone.js\n  - description: transform file missing\n    vars: {q: b}\n    options:\n      transform: file://gone.py\n",
+        &[
+            ("check.js", "module.exports.strict = () => true;\n"),
+            (
+                "shape.py",
+                "def tidy(output, context):\n    return output\n",
+            ),
+        ],
+    );
+    let t = suite(&c);
+    assert_eq!(t["defaults"]["transform"].as_str(), Some("output.trim()"));
+    assert_eq!(
+        t["defaults"]["transform-vars"].as_str(),
+        Some("{ ...vars, n: 1 }")
+    );
+    let tests = tests_of(&c);
+    assert_eq!(
+        tests.len(),
+        1,
+        "the test whose transform file is missing is skipped"
+    );
+    assert_eq!(tests[0]["transform"].as_str(), Some("file://shape.py:tidy"));
+    let asserts = tests[0]["assert"].as_array().unwrap();
+    assert_eq!(asserts[0]["value"].as_str(), Some("file://check.js:strict"));
+    assert_eq!(asserts[0]["config"]["least"].as_integer(), Some(2));
+    assert_eq!(asserts[1]["value"].as_str(), Some("output == '{{ q }}'"));
+    assert_eq!(
+        (asserts[2]["type"].as_str(), asserts[2]["value"].as_str()),
+        (Some("not-regex"), Some("")),
+        "a missing script fails every test in promptfoo; so it does here"
+    );
+    let s = skipped_text(&c);
+    assert!(s.contains("gone.py does not exist"), "{s}");
+    assert!(
+        note_text(&c).contains("gone.js does not exist"),
+        "{}",
+        note_text(&c)
+    );
+    assert_eq!(t["suite"]["undefined"].as_str(), Some("lenient"));
 }

@@ -8,7 +8,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::super::{Ctx, Place};
-use super::{Assert, Spec};
+use super::{Assert, Spec, constant};
 use crate::assertion::{Code, Language, Script};
 
 /// `javascript` / `python`: inline code (a template in promptfoo, rendered
@@ -25,10 +25,17 @@ pub(super) fn script(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         _ => return a.skip(ctx, "needs its code, or a file://script, as text"),
     };
     let code = if code.starts_with("file://") {
-        if let Err(why) = Script::parse(&code, language) {
-            return a.skip(ctx, &why);
+        match Script::parse(&code, language) {
+            Err(why) => return a.skip(ctx, &why),
+            Ok(Script {
+                code: Code::File { path, .. },
+                ..
+            }) if !ctx.resolve(&path).is_file() => {
+                let why = format!("{path} does not exist");
+                return constant(ctx, a, false, &why);
+            }
+            Ok(_) => code,
         }
-        code
     } else {
         a.template(ctx, &code)?
     };

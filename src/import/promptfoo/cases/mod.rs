@@ -27,7 +27,7 @@ use super::providers::{self, GraderKind};
 use super::template::LOAD_SUFFIX;
 use super::yaml::{Kind, Node};
 use super::{Ctx, Place};
-use crate::assertion::{AssertionSpec, Language};
+use crate::assertion::{AssertionSpec, Code, Language, Script};
 use crate::config::{
     Defaults as DefaultsSpec, GradingSpec, HttpSpec, PromptSpec, ProviderSpec, ResponseFormat,
     TestSpec,
@@ -253,7 +253,7 @@ pub(super) fn grading_options(
             "transform" | "postprocess" => match v.as_str() {
                 // `transform` wins over `postprocess`, as in promptfoo.
                 Some(code) if k == "transform" || transforms.output.is_none() => {
-                    transforms.output = Some(transform_code(ctx, code, &p));
+                    transforms.output = transform_code(ctx, code, &p, k);
                 }
                 Some(_) => {}
                 None => ctx.skip(
@@ -263,7 +263,7 @@ pub(super) fn grading_options(
                 ),
             },
             "transformVars" => match v.as_str() {
-                Some(code) => transforms.vars = Some(transform_code(ctx, code, &p)),
+                Some(code) => transforms.vars = transform_code(ctx, code, &p, k),
                 None => ctx.skip(
                     p,
                     "options.transformVars",
@@ -318,17 +318,27 @@ pub(super) fn grading_options(
 }
 
 /// A transform's code as it is written into the suite: the same
-/// JavaScript, or `file://` script; what it cannot do here is a warning.
-fn transform_code(ctx: &mut Ctx, code: &str, place: &Place) -> String {
-    if crate::config::transform_script(code).is_err() {
-        ctx.warn(
-            place.clone(),
-            "transform",
-            "names a file that is not a .js, .cjs, .mjs or .py script; the suite will not load until it does",
-        );
+/// JavaScript, or `file://` script; `None` (skipped) when it names no
+/// script that is there, which fails every test in promptfoo.
+fn transform_code(ctx: &mut Ctx, code: &str, place: &Place, key: &str) -> Option<String> {
+    let what = format!("options.{key}");
+    match crate::config::transform_script(code) {
+        Err(why) => {
+            ctx.skip(place.clone(), &what, &why);
+            return None;
+        }
+        Ok(Script {
+            code: Code::File { path, .. },
+            ..
+        }) if !ctx.resolve(&path).is_file() => {
+            let why = format!("{path} does not exist (promptfoo fails every test it applies to)");
+            ctx.skip(place.clone(), &what, &why);
+            return None;
+        }
+        Ok(_) => {}
     }
-    assertions::script_warnings(ctx, code, Language::JavaScript, place, "transform");
-    code.to_string()
+    assertions::script_warnings(ctx, code, Language::JavaScript, place, &what);
+    Some(code.to_string())
 }
 
 pub(super) fn convert_asserts(
