@@ -744,10 +744,14 @@ fn endpoints(
             .clone()
             .or_else(|| env_base_url(api, env))
             .ok_or_else(|| {
+                let vars: Vec<&str> = api.kind().url_vars().iter().map(|v| v.name()).collect();
                 key_error(
                     name,
                     "endpoint",
-                    "required for azure-openai (https://NAME.openai.azure.com), or set AZURE_API_HOST / AZURE_OPENAI_API_HOST",
+                    format!(
+                        "required for azure-openai (https://NAME.openai.azure.com), or set one of {}",
+                        vars.join(", ")
+                    ),
                 )
             })?;
         let deployment = spec
