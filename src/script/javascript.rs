@@ -31,6 +31,9 @@ const PRELUDE: &str = include_str!("prelude.js");
 /// threads scripts run on, so runaway recursion is a RangeError, not a crash.
 const MAX_STACK: usize = 1 << 20;
 
+/// The compiled functions a thread keeps at most.
+const MAX_FUNCTIONS: usize = 1024;
+
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
@@ -278,6 +281,11 @@ impl Engine {
             let function = source.compile(ctx, helpers, kind)?;
             Ok(Persistent::save(ctx, function))
         })?;
+        // Templated code compiles once per rendering: the cache is
+        // emptied when full, so a million cases keep memory flat.
+        if self.functions.len() >= MAX_FUNCTIONS {
+            self.functions.clear();
+        }
         self.functions.insert(key, function.clone());
         Ok(function)
     }

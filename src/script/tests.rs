@@ -342,3 +342,15 @@ fn python_that_never_ends_is_killed_at_its_deadline() {
         ))
     );
 }
+
+#[test]
+fn many_distinct_codes_keep_working_as_the_cache_turns_over() {
+    let s = scripts();
+    for i in 0..1100 {
+        let code = format!("output.length + {i}");
+        assert_eq!(
+            s.assertion(&js(&code), None, Input::Text("ab"), CONTEXT),
+            Ok(Returned::Number(f64::from(i + 2)))
+        );
+    }
+}
