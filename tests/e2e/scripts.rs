@@ -210,7 +210,7 @@ name = "t"
 undefined = "lenient"
 
 [prompts]
-chat = '[{"role": "system", "content": "Be brief."},{% for turn in history %}{"role": "{{ turn.role }}", "content": {{ turn.text | tojson }}},{% endfor %}{"role": "user", "content": {{ q | tojson }}}]'
+chat = { file = "chat.json" }
 plain = "{% if context %}Context: {{ context }}. {% endif %}{{ q }}{{ style.tone }}"
 
 [providers.echo]
@@ -227,6 +227,11 @@ assert = [
   { type = "not-contains", value = "Context" },
 ]
 "#,
+    );
+    // A .json prompt file that is a template, JSON only once rendered.
+    suite.write(
+        "chat.json",
+        "[\n  {\"role\": \"system\", \"content\": \"Be brief.\"},\n{% for turn in history %}  {\"role\": \"{{ turn.role }}\", \"content\": {{ turn.text | tojson }}},\n{% endfor %}  {\"role\": \"user\", \"content\": {{ q | tojson }}}\n]\n",
     );
     let run = suite.run(&["--no-comment"]);
     run.expect_code(0);
