@@ -79,6 +79,34 @@ pub fn all() -> Vec<Benchmark> {
             setup: |ops| scorer(ops, "levenshtein", json!(kilobyte(2))),
         },
         Benchmark {
+            name: "scoring/cosine",
+            what: "cosine similarity of two 1,536-dimension embeddings",
+            ops: 1_000,
+            setup: cosine,
+        },
+        Benchmark {
+            name: "report/comment+summary",
+            what: "render the PR comment and the step summary for 10,000 cases, 2,000 flipped",
+            ops: 1,
+            setup: report_render,
+        },
+        Benchmark {
+            name: "verdicts",
+            what: "regression verdicts for 10,000 shared cases and a 30-run history",
+            ops: 1,
+            setup: verdicts,
+        },
+    ]
+    .into_iter()
+    .chain(scripts())
+    .collect()
+}
+
+/// The scripted assertions' benchmarks: one call of a one-line
+/// expression, after the engine (or interpreter) is found and warm.
+fn scripts() -> Vec<Benchmark> {
+    vec![
+        Benchmark {
             name: "scoring/javascript",
             what: "a one-line javascript assertion on a 1 KB output, after start-up",
             ops: 1_000,
@@ -101,24 +129,6 @@ pub fn all() -> Vec<Benchmark> {
                     "context['vars']['word'] in output and len(output) > 100",
                 )
             },
-        },
-        Benchmark {
-            name: "scoring/cosine",
-            what: "cosine similarity of two 1,536-dimension embeddings",
-            ops: 1_000,
-            setup: cosine,
-        },
-        Benchmark {
-            name: "report/comment+summary",
-            what: "render the PR comment and the step summary for 10,000 cases, 2,000 flipped",
-            ops: 1,
-            setup: report_render,
-        },
-        Benchmark {
-            name: "verdicts",
-            what: "regression verdicts for 10,000 shared cases and a 30-run history",
-            ops: 1,
-            setup: verdicts,
         },
     ]
 }
