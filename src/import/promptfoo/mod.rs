@@ -157,6 +157,14 @@ impl fmt::Display for NotPromptfoo {
     }
 }
 
+/// What a template's rendering is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rendered {
+    Text,
+    /// JSON, parsed again (a chat prompt's messages).
+    Json,
+}
+
 /// Shared state of one conversion.
 pub(crate) struct Ctx<'a> {
     dir: PathBuf,
@@ -236,11 +244,35 @@ impl<'a> Ctx<'a> {
     /// Translates a Nunjucks template (or returns plain text unchanged);
     /// `None` when it cannot be translated (recorded as skipped).
     pub(crate) fn template(&mut self, text: &str, place: &Place, what: &str) -> Option<String> {
+        self.template_as(text, place, what, Rendered::Text)
+    }
+
+    /// [`Ctx::template`] for a template whose rendering is read as JSON
+    /// (a chat prompt), where `tojson`'s extra escapes decode away.
+    pub(crate) fn json_template(
+        &mut self,
+        text: &str,
+        place: &Place,
+        what: &str,
+    ) -> Option<String> {
+        self.template_as(text, place, what, Rendered::Json)
+    }
+
+    fn template_as(
+        &mut self,
+        text: &str,
+        place: &Place,
+        what: &str,
+        rendered: Rendered,
+    ) -> Option<String> {
         if !template::is_template(text) {
             return Some(text.to_string());
         }
         match template::translate(text) {
             Ok(t) => {
+                if t.tojson && rendered == Rendered::Text {
+                    self.warn(place.clone(), what, template::TOJSON_NOTE);
+                }
                 for n in &t.notes {
                     self.warn(place.clone(), what, n);
                 }

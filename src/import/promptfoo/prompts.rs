@@ -300,7 +300,11 @@ fn chat_file(ctx: &mut Ctx, text: &str, ext: &str, name: &str, place: &Place, wh
             // A template that is JSON once rendered (a loop over a
             // history, say): rendered first, then sent as its messages.
             ctx.json_prompts |= super::template::is_template(text);
-            add_text(ctx, text, Some(name), place)
+            let Some(t) = ctx.json_template(text, place, "prompt") else {
+                return;
+            };
+            let name = unique_name(ctx, Some(name));
+            ctx.prompts.push((name, PromptSpec::Inline(t)));
         }
         Err(e) => ctx.skip(place.clone(), what, &format!("does not parse: {e}")),
     }

@@ -27,7 +27,14 @@ pub struct Translated {
     pub load_vars: BTreeSet<String>,
     /// Approximations worth telling (not refusals).
     pub notes: Vec<String>,
+    /// Whether `| dump` became `| tojson`, which escapes more: a
+    /// difference in text, none inside JSON that is parsed again.
+    pub tojson: bool,
 }
+
+/// What [`Translated::tojson`] changes, for a template that stays text.
+pub const TOJSON_NOTE: &str =
+    "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)";
 
 /// The suffix of the variable that holds `x | load` already parsed.
 pub const LOAD_SUFFIX: &str = "__json";
@@ -428,10 +435,7 @@ fn filter_edit(
                 return Err("`dump` with arguments is not translated".into());
             }
             edits.push((k + 1, k + 2, "tojson".into()));
-            out.notes.push(
-                "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)"
-                    .into(),
-            );
+            out.tojson = true;
         }
         "load" => {
             // `name | load`, the name a plain variable (not an attribute).
@@ -552,7 +556,7 @@ mod tests {
     fn dump_load_and_length() {
         let d = translate("{{ items | dump }}").unwrap();
         assert_eq!(d.text, "{{ items | tojson }}");
-        assert_eq!(d.notes.len(), 1);
+        assert!(d.tojson);
         let l = translate("- Tone: {{ (style_config | load).tone }}").unwrap();
         assert_eq!(l.text, "- Tone: {{ (style_config__json).tone }}");
         assert!(l.load_vars.contains("style_config"));
