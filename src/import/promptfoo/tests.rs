@@ -135,6 +135,26 @@ fn example_anthropic_basic() {
     fixture("anthropic-basic");
 }
 
+#[test]
+fn example_openai_chat_history() {
+    fixture("openai-chat-history");
+}
+
+#[test]
+fn example_eval_javascript_assert_params() {
+    fixture("eval-javascript-assert-params");
+}
+
+#[test]
+fn example_config_transform_file() {
+    fixture("config-transform-file");
+}
+
+#[test]
+fn example_python_assert() {
+    fixture("python-assert");
+}
+
 // ---------- not a promptfoo config ----------
 
 #[test]
