@@ -23,6 +23,7 @@ mod publish;
 mod record;
 mod report;
 mod score;
+mod script;
 mod secret;
 mod store;
 mod units;

@@ -32,20 +32,17 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 
 pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
-pub use cases::{Choices, Dataset, Defaults, Format, TestSpec};
+pub use cases::{Choices, Dataset, DatasetSpec, Defaults, Format, TestSpec, transform_script};
 pub use compare::{CompareConfig, FailOn, Gate, GateFlags, TimingGate};
-pub use grading::Grading;
-pub use prompts::{ChatMessage, Prompt, Role};
-pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
+pub use grading::{Grading, GradingSpec};
+pub use prompts::{ChatMessage, Prompt, PromptSpec, Role};
+pub use providers::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
 pub use refs::check_branch;
-pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite};
+pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite, Undefined};
 pub use targets::Targets;
 
 use cache::CacheSpec;
-use cases::DatasetSpec;
-use grading::GradingSpec;
 use names::Names;
-use prompts::PromptSpec;
 
 /// A loaded, validated suite configuration.
 #[derive(Debug, Clone)]

@@ -45,7 +45,7 @@ pub struct HttpSpec {
     pub top_p: Option<f64>,
     pub max_tokens: Option<u32>,
     pub seed: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
     /// The system prompt.
     pub system: Option<String>,
@@ -70,13 +70,56 @@ pub struct HttpSpec {
 
 impl ProviderSpec {
     /// The HTTP settings, for the types that have them.
-    fn http(&self) -> Option<&HttpSpec> {
+    fn http_settings(&self) -> Option<&HttpSpec> {
         match self {
             ProviderSpec::Echo {} | ProviderSpec::Replay { .. } => None,
             ProviderSpec::Openai(h)
             | ProviderSpec::Anthropic(h)
             | ProviderSpec::OpenaiCompatible(h)
             | ProviderSpec::AzureOpenai(h) => Some(h),
+        }
+    }
+}
+
+/// The HTTP APIs a provider can speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpKind {
+    Openai,
+    OpenaiCompatible,
+    AzureOpenai,
+    Anthropic,
+}
+
+/// An environment variable that names an API root: a URL as it is, or a
+/// host name served over HTTPS (with the API's path after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlVar {
+    Url(&'static str),
+    Host {
+        name: &'static str,
+        path: &'static str,
+    },
+}
+
+impl UrlVar {
+    pub fn name(self) -> &'static str {
+        match self {
+            UrlVar::Url(name) | UrlVar::Host { name, .. } => name,
+        }
+    }
+
+    /// The API root a value of this variable names. A host given with
+    /// its scheme is taken as the host it names.
+    pub fn url(self, value: &str) -> String {
+        match self {
+            UrlVar::Url(_) => value.to_string(),
+            UrlVar::Host { path, .. } => {
+                let host = value
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/');
+                format!("https://{host}{path}")
+            }
         }
     }
 }
@@ -108,6 +151,80 @@ fn check_key_env(var: &str) -> Result<(), String> {
         ))
     } else {
         Ok(())
+    }
+}
+
+// The one place that knows which environment variables each API reads:
+// the official SDKs' and promptfoo's, in the order they read them.
+const OPENAI_URLS: &[UrlVar] = &[
+    UrlVar::Host {
+        name: "OPENAI_API_HOST",
+        path: "/v1",
+    },
+    UrlVar::Url("OPENAI_API_BASE_URL"),
+    UrlVar::Url("OPENAI_BASE_URL"),
+];
+const AZURE_URLS: &[UrlVar] = &[
+    UrlVar::Url("AZURE_API_BASE_URL"),
+    UrlVar::Url("AZURE_OPENAI_API_BASE_URL"),
+    UrlVar::Url("AZURE_OPENAI_BASE_URL"),
+    UrlVar::Host {
+        name: "AZURE_API_HOST",
+        path: "",
+    },
+    UrlVar::Host {
+        name: "AZURE_OPENAI_API_HOST",
+        path: "",
+    },
+];
+const ANTHROPIC_URLS: &[UrlVar] = &[
+    UrlVar::Url("ANTHROPIC_API_BASE_URL"),
+    UrlVar::Url("ANTHROPIC_BASE_URL"),
+];
+
+impl HttpKind {
+    /// The variables that name the API root when the config names none,
+    /// the first one set winning.
+    pub fn url_vars(self) -> &'static [UrlVar] {
+        match self {
+            HttpKind::Openai | HttpKind::OpenaiCompatible => OPENAI_URLS,
+            HttpKind::AzureOpenai => AZURE_URLS,
+            HttpKind::Anthropic => ANTHROPIC_URLS,
+        }
+    }
+
+    /// The variables that hold the API key when the config names none,
+    /// the first one set winning.
+    pub fn key_vars(self) -> &'static [&'static str] {
+        match self {
+            HttpKind::Openai => &["OPENAI_API_KEY"],
+            HttpKind::AzureOpenai => &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
+            HttpKind::Anthropic => &["ANTHROPIC_API_KEY"],
+            HttpKind::OpenaiCompatible => &[],
+        }
+    }
+
+    /// The API root the environment names (`get` reads a variable, unset
+    /// and blank alike `None`), with the variable it came from.
+    pub fn url_from_env(
+        self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Option<(String, &'static str)> {
+        self.url_vars()
+            .iter()
+            .find_map(|var| get(var.name()).map(|value| (var.url(&value), var.name())))
+    }
+}
+
+impl ProviderSpec {
+    /// An HTTP provider's API and settings.
+    pub fn http(kind: HttpKind, spec: HttpSpec) -> ProviderSpec {
+        match kind {
+            HttpKind::Openai => ProviderSpec::Openai(spec),
+            HttpKind::OpenaiCompatible => ProviderSpec::OpenaiCompatible(spec),
+            HttpKind::AzureOpenai => ProviderSpec::AzureOpenai(spec),
+            HttpKind::Anthropic => ProviderSpec::Anthropic(spec),
+        }
     }
 }
 
@@ -145,7 +262,7 @@ pub(super) fn resolve(
     dir: &Path,
 ) -> Result<BTreeMap<String, ProviderSpec>, (String, String)> {
     for (name, spec) in providers.iter_mut() {
-        if let Some(var) = spec.http().and_then(|h| h.api_key_env.as_deref()) {
+        if let Some(var) = spec.http_settings().and_then(|h| h.api_key_env.as_deref()) {
             check_key_env(var).map_err(|m| (format!("providers.{name}.api-key-env"), m))?;
         }
         if let ProviderSpec::Replay { file } = spec {

@@ -51,7 +51,7 @@ fn jsonl_bad_rows_are_reported_and_skipped() {
             format!("warning: {file}:3: expected a JSON object, found an array; row skipped"),
             format!("warning: {file}:4: invalid UTF-8 at byte 22 of the line; row skipped"),
             format!(
-                "warning: {file}:7: unknown field `asert`, expected one of `id`, `description`, `vars`, `assert`, `output`, `threshold`, `prompt`, `provider`, `prompts`, `providers`; row skipped"
+                "warning: {file}:7: unknown field `asert`, expected one of `id`, `description`, `vars`, `assert`, `output`, `threshold`, `prompt`, `provider`, `prompts`, `providers`, `transform`, `transform-vars`; row skipped"
             ),
         ]
     );

@@ -21,5 +21,6 @@ mod pacing;
 mod promptfoo;
 mod providers;
 mod run;
+mod scripts;
 mod shard;
 mod suite_change;

@@ -282,6 +282,6 @@ mod tests {
             panic!("no error");
         };
         assert!(e.message().contains("scoring/regex"), "{}", e.message());
-        assert_eq!(select(Some("scoring/")).unwrap().len(), 4);
+        assert_eq!(select(Some("scoring/")).unwrap().len(), 6);
     }
 }

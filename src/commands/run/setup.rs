@@ -18,6 +18,7 @@ use crate::ingest::prompt::Prompts;
 use crate::report::Renderer;
 use crate::score::grading::Grader;
 use crate::score::pool::Pool;
+use crate::script::{Limits as ScriptLimits, Scripts};
 
 /// What a run is made of, ready to go.
 pub(super) struct Setup {
@@ -29,12 +30,18 @@ pub(super) struct Setup {
     pub(super) grader: Grader,
     pub(super) pool: Pool,
     pub(super) renderer: Renderer,
+    /// The `javascript` and `python` assertions' and transforms' runner.
+    pub(super) scripts: Arc<Scripts>,
 }
 
 impl Setup {
     pub(super) fn new(options: &Options) -> Result<Setup> {
         let config = Arc::new(load_config(options)?);
-        let prompts = Arc::new(Prompts::new(&config.prompts, &config.path)?);
+        let prompts = Arc::new(Prompts::new(
+            &config.prompts,
+            &config.path,
+            config.suite.undefined,
+        )?);
         let settings = cache_settings(&config, options.cache_dir.clone(), options.cache_mode);
         let embeddings = (settings.mode != Mode::Off).then(|| EmbeddingCache::new(&settings));
         let cache = (settings.mode != Mode::Off).then(|| ResponseCache::new(settings));
@@ -48,9 +55,18 @@ impl Setup {
                 .map(|l| (l.name.clone(), l.provider.needs_prompt()))
                 .collect(),
         );
-        // Check the defaults against the providers before the database is touched.
-        Builder::new(&config, &prompts, &providers)?;
+        let scripts = Arc::new(Scripts::new(
+            &config.dir,
+            ScriptLimits {
+                timeout: config.suite.script_timeout,
+                memory: config.suite.script_memory,
+            },
+        ));
+        // Check the defaults against the providers, and every script the
+        // config names, before the database is touched.
+        Builder::new(&config, &prompts, &providers, &scripts)?;
         Ok(Setup {
+            scripts,
             renderer: Renderer::new(options.templates.as_deref())?,
             config,
             prompts,

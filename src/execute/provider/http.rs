@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::headers::RateLimits;
 use super::{CallError, Request, Response};
 use crate::config::{ChatMessage, Price, Role};
-use crate::config::{HttpSpec, ResponseFormat};
+use crate::config::{HttpKind, HttpSpec, ResponseFormat};
 use crate::error::{Error, Result};
 use crate::execute::pricing::Prices;
 use crate::record::Usage;
@@ -51,14 +51,13 @@ impl Api {
         }
     }
 
-    /// The variables that hold the API key when the config names none,
-    /// the first one set winning (Azure's two, in promptfoo's order).
-    fn default_key_env(self) -> &'static [&'static str] {
+    /// The config's name for the API, which knows its environment variables.
+    fn kind(self) -> HttpKind {
         match self {
-            Api::OpenAi => &["OPENAI_API_KEY"],
-            Api::AzureOpenAi => &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
-            Api::Anthropic => &["ANTHROPIC_API_KEY"],
-            Api::OpenAiCompatible => &[],
+            Api::OpenAi => HttpKind::Openai,
+            Api::OpenAiCompatible => HttpKind::OpenaiCompatible,
+            Api::AzureOpenAi => HttpKind::AzureOpenai,
+            Api::Anthropic => HttpKind::Anthropic,
         }
     }
 }
@@ -745,10 +744,14 @@ fn endpoints(
             .clone()
             .or_else(|| env_base_url(api, env))
             .ok_or_else(|| {
+                let vars: Vec<&str> = api.kind().url_vars().iter().map(|v| v.name()).collect();
                 key_error(
                     name,
                     "endpoint",
-                    "required for azure-openai (https://NAME.openai.azure.com), or set AZURE_API_HOST / AZURE_OPENAI_API_HOST",
+                    format!(
+                        "required for azure-openai (https://NAME.openai.azure.com), or set one of {}",
+                        vars.join(", ")
+                    ),
                 )
             })?;
         let deployment = spec
@@ -801,34 +804,9 @@ fn endpoints(
 /// points at a proxy or a local server the way the rest of a team's tools
 /// do. A `..._HOST` is a host name, served over HTTPS.
 fn env_base_url(api: Api, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let set = |name: &str| env_value(env, name);
-    // A host given with its scheme is taken as the host it names.
-    let https = |host: String| {
-        let host = host
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
-        format!("https://{host}")
-    };
-    match api {
-        Api::OpenAi | Api::OpenAiCompatible => set("OPENAI_API_HOST")
-            .map(|h| format!("{}/v1", https(h)))
-            .or_else(|| set("OPENAI_API_BASE_URL"))
-            .or_else(|| set("OPENAI_BASE_URL")),
-        Api::Anthropic => set("ANTHROPIC_API_BASE_URL").or_else(|| set("ANTHROPIC_BASE_URL")),
-        Api::AzureOpenAi => [
-            "AZURE_API_BASE_URL",
-            "AZURE_OPENAI_API_BASE_URL",
-            "AZURE_OPENAI_BASE_URL",
-        ]
-        .iter()
-        .find_map(|name| set(name))
-        .or_else(|| {
-            set("AZURE_API_HOST")
-                .or_else(|| set("AZURE_OPENAI_API_HOST"))
-                .map(https)
-        }),
-    }
+    api.kind()
+        .url_from_env(|name| env_value(env, name))
+        .map(|(url, _)| url)
 }
 
 /// A variable's value, trimmed; unset and blank are the same.
@@ -912,7 +890,7 @@ fn api_key(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>> {
     let named = spec.api_key_env.as_deref().map(|v| vec![v]);
-    let vars = named.unwrap_or_else(|| api.default_key_env().to_vec());
+    let vars = named.unwrap_or_else(|| api.kind().key_vars().to_vec());
     if vars.is_empty() {
         return Ok(None);
     }
