@@ -27,6 +27,7 @@ pub async fn history(command: HistoryCommand) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report,
+        failure: None,
     })
 }
 
@@ -48,6 +49,7 @@ async fn list(args: HistoryArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report,
+        failure: None,
     })
 }
 

@@ -69,6 +69,7 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report: text,
+        failure: None,
     })
 }
 

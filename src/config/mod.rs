@@ -16,6 +16,7 @@ mod cache;
 mod cases;
 mod compare;
 mod grading;
+mod limits;
 mod names;
 mod prompts;
 mod providers;
@@ -34,14 +35,16 @@ pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
 pub use cases::{Choices, Dataset, Defaults, Format, TestSpec};
 pub use compare::{CompareConfig, FailOn};
 pub use grading::Grading;
+pub use limits::{DEFAULT_MAX_WAIT, Limits};
 pub use prompts::{ChatMessage, Prompt, Role};
 pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
-pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite};
+pub use suite::{DEFAULT_MAX_LINE_SIZE, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_REPEAT, Suite};
 pub use targets::Targets;
 
 use cache::CacheSpec;
 use cases::DatasetSpec;
 use grading::GradingSpec;
+use limits::LimitsSpec;
 use names::Names;
 use prompts::PromptSpec;
 
@@ -66,6 +69,8 @@ pub struct Config {
     pub grading: Grading,
     /// The `[compare]` section: baseline, history window, severity bands.
     pub compare: CompareConfig,
+    /// The `[limits]` section: the longest wait a run sits through.
+    pub limits: Limits,
     /// The `[targets]` section: what the performance report grades against.
     pub targets: Targets,
     /// The `[defaults]` section, applied to every test.
@@ -95,6 +100,8 @@ struct RawConfig {
     grading: GradingSpec,
     #[serde(default)]
     compare: CompareConfig,
+    #[serde(default)]
+    limits: LimitsSpec,
     #[serde(default)]
     targets: Targets,
     #[serde(default)]
@@ -170,6 +177,7 @@ impl Config {
         raw.suite.check().map_err(|e| source.error(e))?;
         raw.compare.check().map_err(|e| source.error(e))?;
         let cache = raw.cache.resolve(&dir).map_err(|e| source.error(e))?;
+        let limits = raw.limits.resolve().map_err(|e| source.error(e))?;
         let prompts = prompts::resolve(raw.prompts, &dir).map_err(|e| source.error(e))?;
         let providers = providers::resolve(raw.providers, &dir).map_err(|e| source.error(e))?;
         let grading = raw
@@ -214,6 +222,7 @@ impl Config {
             cache,
             grading,
             compare: raw.compare,
+            limits,
             targets: raw.targets,
             defaults: raw.defaults,
             tests,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::compare::verdict::{Direction, Severity};
 use crate::log;
 use crate::report::{Renderer, Report};
+use crate::secret::redact;
 use crate::store::read::CaseDetail;
 use github::{PullRequest, actions, api::GitHub, comment};
 
@@ -85,8 +86,10 @@ pub async fn publish(
     env: &Environment,
 ) -> Option<String> {
     let marker = comment::marker(&report.suite, &options.comment_id);
+    // Every text delivered is scrubbed once more as a whole: a report read
+    // back from an older history may quote a key stored before scrubbing.
     let body = match renderer.comment(report, &marker) {
-        Ok(body) => body,
+        Ok(body) => redact(&body).into_owned(),
         Err(e) => {
             log::warn(&format!("cannot render the comment: {}", e.message()));
             return None;
@@ -96,6 +99,7 @@ pub async fn publish(
     let summary = if options.report_dir.is_some() || env.step_summary.is_some() {
         renderer
             .summary(report)
+            .map(|summary| redact(&summary).into_owned())
             .map_err(|e| log::warn(&format!("cannot render the step summary: {}", e.message())))
             .ok()
     } else {
@@ -219,7 +223,7 @@ fn write_files(
     for (output, name, text) in rendered {
         let Some(text) = text else { continue };
         let path = dir.join(name);
-        match std::fs::write(&path, text) {
+        match std::fs::write(&path, redact(&text).as_bytes()) {
             Ok(()) => written.push((output, path)),
             Err(e) => log::warn(&format!("cannot write {}: {e}", path.display())),
         }

@@ -19,5 +19,8 @@ mod matrix;
 mod pacing;
 mod promptfoo;
 mod providers;
+mod redirects;
 mod run;
+mod secrets;
 mod shard;
+mod stdout;

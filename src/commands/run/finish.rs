@@ -294,5 +294,6 @@ pub(super) async fn deliver(
     Outcome {
         exit_code: if model.passed() { 0 } else { 1 },
         report: rendered,
+        failure: None,
     }
 }
