@@ -20,6 +20,7 @@ use crate::publish;
 use crate::record::{Metric, Timing};
 use crate::report::monitor::{Component, Monitor};
 use crate::report::{self, Report, performance};
+use crate::secret::redact;
 use crate::store::read::{CaseDetail, RunRef};
 use crate::store::{RunStatus, RunTotals, Store};
 
@@ -227,7 +228,10 @@ pub(super) async fn record(
         pass_rate: summary.pass_rate(),
         mean_score: summary.mean_score(),
     };
-    if let Err(e) = store.save_report(run_id, report::render_json(report)).await {
+    // Kept as delivered: a flipped case read from an older history may
+    // quote a key stored before answers were scrubbed.
+    let json = redact(&report::render_json(report)).into_owned();
+    if let Err(e) = store.save_report(run_id, json).await {
         log::warn(&format!(
             "cannot keep the report for `ai-evals report`: {}",
             e.message()
