@@ -4,8 +4,8 @@
 //! `store` → `compare` → `report` → `publish`, with `config` and the plain
 //! values every stage shares (`assertion`, `record`, `error`, `units`)
 //! below them and `commands` above. docs/ARCHITECTURE.md is the map: what
-//! each stage owns and what it may call. `main.rs` only parses arguments
-//! and maps the outcome to an exit code.
+//! each stage owns and what it may call. `main.rs` parses arguments,
+//! prints the [`Exit`] a command leaves and returns its code.
 
 #![warn(missing_docs)]
 
@@ -29,7 +29,6 @@ mod store;
 mod units;
 
 pub use cli::Cli;
-pub use commands::run::Outcome;
 pub use error::Error;
 
 /// What a command leaves for `main` to do: the text for stdout (fenced in

@@ -51,10 +51,21 @@ pub fn debug(message: &str) {
 fn write(prefix: &str, message: &str) {
     let text = format!("{prefix}{}", redact(message));
     if IN_ACTIONS.load(Ordering::Relaxed) && looks_like_a_command(&text) {
-        eprintln!("{}", fence(&text));
+        to_stderr(&fence(&text));
     } else {
-        eprintln!("{text}");
+        to_stderr(&text);
     }
+}
+
+/// Writes `text` and a newline to stderr. A stderr that is gone (`2>&1 |
+/// head -1`, a closed descriptor) loses the message but never stops the
+/// run, as `eprintln!` would by panicking.
+pub fn to_stderr(text: &str) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(text.as_bytes())
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// Whether the runner could read a command in `text`: a line that starts

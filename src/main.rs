@@ -12,7 +12,10 @@ fn main() -> ExitCode {
     // Before anything else: a SIGTERM that comes while the history file is
     // being created must be counted and acted on, not kill the process.
     if let Err(e) = ai_evals::interrupt::install() {
-        eprintln!("error: cannot handle Ctrl-C and SIGTERM: {e}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot handle Ctrl-C and SIGTERM: {e}"
+        );
         return ExitCode::from(3);
     }
     // glibc gives each thread that allocates its own arena; with the async
@@ -36,7 +39,10 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(3);
         }
     };
@@ -50,7 +56,10 @@ fn main() -> ExitCode {
             // The reader has gone (`| head -1`): nothing is left to say to
             // it, and that is no failure of the command (as ripgrep does).
             if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("error: cannot write the report to stdout: {e}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: cannot write the report to stdout: {e}"
+                );
                 return ExitCode::from(3);
             }
         }

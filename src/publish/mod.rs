@@ -24,7 +24,7 @@ pub fn mask_secrets() {
     }
     let vars: Vec<(String, String)> = std::env::vars().collect();
     for line in actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        eprintln!("{line}");
+        log::to_stderr(&line);
     }
 }
 
@@ -115,7 +115,7 @@ pub async fn publish(
     {
         // On stderr like the masks: stdout is the report.
         for line in actions::annotations(&report.suite, &compared.comparison) {
-            eprintln!("{line}");
+            log::to_stderr(&line);
         }
     }
     let pr = env.pull_request.as_ref();

@@ -205,3 +205,26 @@ vars = {{ q = "1" }}
     );
     assert!(stdout.contains("interrupted"), "{stdout}");
 }
+
+#[test]
+fn a_stderr_that_went_away_costs_only_the_messages() {
+    // `ai-evals run -vv 2>&1 | head -1`: every message after the first
+    // meets a closed pipe; the run goes on and is stored whole.
+    let suite = finished_run();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "-vv", "--config"])
+        .arg(suite.path("evals.toml"))
+        .arg("--db")
+        .arg(suite.db())
+        .stdout(Stdio::null())
+        .stderr(writer);
+    clean_env(&mut cmd);
+    let status = cmd.status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        column(&suite.db(), "SELECT status FROM runs ORDER BY started_at"),
+        ["finished", "finished"]
+    );
+}

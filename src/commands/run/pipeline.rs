@@ -643,8 +643,8 @@ async fn finish_or_stop(
     }
     setup.executor.stop();
     log::warn(&format!(
-        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {} s; interrupt again to stop at once)",
-        grace.as_secs()
+        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {:.1} s; interrupt again to stop at once)",
+        grace.as_secs_f64()
     ));
     if tokio::time::timeout(grace, &mut execution).await.is_err() {
         log::warn(
