@@ -533,18 +533,17 @@ impl Http {
 /// the provider will send it there again.
 fn redirected(url: &str, response: &reqwest::Response, limits: RateLimits) -> CallError {
     let status = response.status();
-    let location = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|l| l.to_str().ok());
-    let target = match location.map(|l| response.url().join(l)) {
-        Some(Ok(to)) if to.origin() == response.url().origin() => {
-            format!("to {} on the same host", to.path())
+    let location = response.headers().get(reqwest::header::LOCATION);
+    let to = location.map(|l| l.to_str().ok().and_then(|l| response.url().join(l).ok()));
+    let target = match to {
+        Some(Some(to)) if to.origin() == response.url().origin() => {
+            let path: String = to.path().chars().take(200).collect();
+            format!("to {path} on the same host")
         }
         // The origin names the host without the path and query, which
         // may carry a token of the other side's own.
-        Some(Ok(to)) => format!("to another host, {}", to.origin().ascii_serialization()),
-        Some(Err(_)) => "to an address that is not a URL".to_string(),
+        Some(Some(to)) => format!("to another host, {}", to.origin().ascii_serialization()),
+        Some(None) => "to an address that is not a URL".to_string(),
         None => "with no Location".to_string(),
     };
     CallError {
