@@ -117,6 +117,27 @@ impl Cli {
         };
         format == OutputFormat::Json
     }
+
+    /// The GitHub token the command was given, if any: a secret to keep
+    /// out of everything it writes.
+    pub fn github_token(&self) -> Option<&str> {
+        match &self.command {
+            Command::Run(a) => a.delivery.github_token.as_deref(),
+            Command::Report(a) => a.delivery.github_token.as_deref(),
+            Command::History(HistoryCommand {
+                action: Some(HistoryAction::Fetch(a)),
+                ..
+            }) => a.github_token.as_deref(),
+            Command::Cache(CacheCommand::Gc(a)) => a.github_token.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the command decides itself what a first Ctrl-C or SIGTERM
+    /// means (`run` finishes what it received); any other stops at once.
+    pub fn handles_interrupts(&self) -> bool {
+        matches!(self.command, Command::Run(_))
+    }
 }
 
 /// Where a report goes besides stdout, and what renders it.
@@ -393,8 +414,8 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub branch: Option<String>,
 
-    /// At most this many runs, newest first.
-    #[arg(long, default_value_t = 20)]
+    /// At most this many runs, newest first (at most 100,000).
+    #[arg(long, default_value_t = 20, value_parser = count(100_000))]
     pub limit: usize,
 
     /// How to print the list.
@@ -408,12 +429,12 @@ pub struct BenchArgs {
     #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
     pub db: PathBuf,
 
-    /// Timed iterations per benchmark.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..))]
+    /// Timed iterations per benchmark (2 to 10,000).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub iterations: u32,
 
-    /// Untimed iterations first, to warm caches and allocators.
-    #[arg(long, default_value_t = 3)]
+    /// Untimed iterations first, to warm caches and allocators (at most 10,000).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub warmup: u32,
 
     /// Only benchmarks whose name contains this (e.g. scoring).
@@ -509,24 +530,24 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "strict")]
     pub allow_malformed: bool,
 
-    /// Cases read, run and stored together (overrides suite.batch-size).
-    #[arg(long, value_name = "N")]
+    /// Cases read, run and stored together (overrides suite.batch-size; at most 10,000).
+    #[arg(long, value_name = "N", value_parser = count(crate::config::MAX_BATCH_SIZE))]
     pub batch_size: Option<usize>,
 
-    /// Cases in flight at once (overrides suite.concurrency and every provider's).
-    #[arg(long, value_name = "N")]
+    /// Cases in flight at once (overrides suite.concurrency and every provider's; at most 1,000).
+    #[arg(long, value_name = "N", value_parser = count(crate::config::MAX_CONCURRENCY))]
     pub concurrency: Option<usize>,
 
     /// Requests per minute each remote provider may spend (overrides the config).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rpm: Option<u32>,
 
     /// Tokens per minute each remote provider may spend (overrides the config).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub tpm: Option<u32>,
 
-    /// Runs of each case (overrides suite.repeat); each repeat is cached apart.
-    #[arg(long, value_name = "N")]
+    /// Runs of each case (overrides suite.repeat; at most 1,000); each repeat is cached apart.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_REPEAT as i64))]
     pub repeat: Option<u32>,
 
     /// The response cache folder [default: [cache] dir, else .ai-evals-cache].
@@ -569,4 +590,12 @@ pub enum OutputFormat {
 
 fn grace(text: &str) -> Result<std::time::Duration, String> {
     crate::units::parse_duration(text)
+}
+
+/// A parser for a count from 1 to `max`, whose error names both ends.
+fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
+    }
 }

@@ -138,6 +138,29 @@ pub struct CaseRecord {
     pub identity: RowIdentity,
 }
 
+impl CaseRecord {
+    /// Applies `f` to every text of the record that came from outside the
+    /// suite's own names: the prompt, the output, the error, the finish
+    /// reason, and each assertion's expected value and reason (which may
+    /// quote the output). How secrets are taken out before it is stored.
+    pub fn rewrite_texts(&mut self, f: impl Fn(&mut String)) {
+        let optional = [
+            &mut self.description,
+            &mut self.prompt,
+            &mut self.output,
+            &mut self.error,
+            &mut self.finish_reason,
+        ];
+        for text in optional.into_iter().flatten() {
+            f(text);
+        }
+        for assertion in &mut self.assertions {
+            f(&mut assertion.expected);
+            f(&mut assertion.reason);
+        }
+    }
+}
+
 /// A component's time: `duration_ms` is the time the component was busy;
 /// `calls` how many times it ran, where that means something.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -65,5 +65,6 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: if reasons.is_empty() { 0 } else { 1 },
         report: text,
+        failure: None,
     })
 }

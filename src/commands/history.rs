@@ -29,6 +29,7 @@ pub async fn history(command: HistoryCommand) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report,
+        failure: None,
     })
 }
 
@@ -50,6 +51,7 @@ async fn list(args: HistoryArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report,
+        failure: None,
     })
 }
 

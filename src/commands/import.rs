@@ -60,6 +60,7 @@ fn promptfoo_config(args: &ImportArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: conversion.exit_code(),
         report: summary(&conversion, &output, &written),
+        failure: None,
     })
 }
 

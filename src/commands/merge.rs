@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::record::{CacheStats, Metric};
 use crate::report::{self, escape, performance};
+use crate::secret::redact;
 use crate::store::Store;
 use crate::store::read::{ColumnRow, RunRow};
 
@@ -54,7 +55,12 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
         ));
     }
     store
-        .finish_merge(&run_id, metrics, report::render_json(&report), status)
+        .finish_merge(
+            &run_id,
+            metrics,
+            redact(&report::render_json(&report)).into_owned(),
+            status,
+        )
         .await?;
     let text = match args.format {
         OutputFormat::Text => format!(
@@ -69,6 +75,7 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report: text,
+        failure: None,
     })
 }
 

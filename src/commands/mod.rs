@@ -31,6 +31,7 @@ pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
         Command::Cache(command) => cache::cache(command).await.map(|report| run::Outcome {
             exit_code: 0,
             report,
+            failure: None,
         }),
         Command::Import(command) => import::import(command),
     }

@@ -41,6 +41,7 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: if stored.passed() { 0 } else { 1 },
         report: text,
+        failure: None,
     })
 }
 

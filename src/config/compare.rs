@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most recent runs a comparison reads: each is a query and a set of
+/// figures in memory.
+pub const MAX_HISTORY_WINDOW: usize = 1_000;
+
 /// The `[compare]` section: how a run is compared with its baseline.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -88,11 +92,23 @@ impl CompareConfig {
                 format!("{} is not between 0.5 and 1", self.confidence),
             ));
         }
-        if self.history_window == 0 {
-            return Err(("compare.history-window", "must be at least 1".into()));
+        if !(1..=MAX_HISTORY_WINDOW).contains(&self.history_window) {
+            return Err((
+                "compare.history-window",
+                format!(
+                    "{} is not between 1 and {MAX_HISTORY_WINDOW}",
+                    self.history_window
+                ),
+            ));
         }
-        if self.min_history < 2 {
-            return Err(("compare.min-history", "must be at least 2".into()));
+        if !(2..=self.history_window).contains(&self.min_history) {
+            return Err((
+                "compare.min-history",
+                format!(
+                    "{} is not between 2 and history-window ({}): fewer runs than that are never read",
+                    self.min_history, self.history_window
+                ),
+            ));
         }
         if !(0.0..1.0).contains(&self.timing_floor) {
             return Err((

@@ -16,6 +16,7 @@ mod cache;
 mod cases;
 mod compare;
 mod grading;
+mod limits;
 mod names;
 mod prompts;
 mod providers;
@@ -35,13 +36,17 @@ pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
 pub use cases::{Choices, Dataset, DatasetSpec, Defaults, Format, TestSpec, transform_script};
 pub use compare::{CompareConfig, FailOn, Gate, GateFlags, TimingGate};
 pub use grading::{Grading, GradingSpec};
+pub use limits::{DEFAULT_MAX_WAIT, Limits};
 pub use prompts::{ChatMessage, Prompt, PromptSpec, Role};
 pub use providers::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
 pub use refs::check_branch;
-pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite, Undefined};
+pub use suite::{
+    DEFAULT_MAX_LINE_SIZE, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_REPEAT, Suite, Undefined,
+};
 pub use targets::Targets;
 
 use cache::CacheSpec;
+use limits::LimitsSpec;
 use names::Names;
 
 /// A loaded, validated suite configuration.
@@ -65,6 +70,8 @@ pub struct Config {
     pub grading: Grading,
     /// The `[compare]` section: baseline, history window, severity bands.
     pub compare: CompareConfig,
+    /// The `[limits]` section: the longest wait a run sits through.
+    pub limits: Limits,
     /// The `[targets]` section: what the performance report grades against.
     pub targets: Targets,
     /// The `[defaults]` section, applied to every test.
@@ -94,6 +101,8 @@ struct RawConfig {
     grading: GradingSpec,
     #[serde(default)]
     compare: CompareConfig,
+    #[serde(default)]
+    limits: LimitsSpec,
     #[serde(default)]
     targets: Targets,
     #[serde(default)]
@@ -201,6 +210,7 @@ impl Config {
         raw.suite.check().map_err(|e| source.error(e))?;
         raw.compare.check().map_err(|e| source.error(e))?;
         let cache = raw.cache.resolve(&dir).map_err(|e| source.error(e))?;
+        let limits = raw.limits.resolve().map_err(|e| source.error(e))?;
         let prompts = prompts::resolve(raw.prompts, &dir).map_err(|e| source.error(e))?;
         let providers = providers::resolve(raw.providers, &dir).map_err(|e| source.error(e))?;
         let grading = raw
@@ -245,6 +255,7 @@ impl Config {
             cache,
             grading,
             compare: raw.compare,
+            limits,
             targets: raw.targets,
             defaults: raw.defaults,
             tests,

@@ -160,6 +160,19 @@ fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S
 /// the run's memory.
 pub const DEFAULT_MAX_LINE_SIZE: u64 = 8 << 20;
 
+/// The most cases in a batch: a batch is held in memory (several are in
+/// flight at once, and up to 64 scored ones queue for the database), so a
+/// larger one buys no speed and can take all memory.
+pub const MAX_BATCH_SIZE: usize = 10_000;
+/// The most requests in flight at once, for the suite or one provider:
+/// each holds a connection (a file descriptor) and its answer in memory.
+pub const MAX_CONCURRENCY: usize = 1_000;
+/// The most runs of each case.
+pub const MAX_REPEAT: u32 = 1_000;
+/// The longest dataset line or element that may be read (1 GiB): held in
+/// memory whole while it is parsed.
+pub const MAX_LINE_SIZE: u64 = 1 << 30;
+
 fn default_max_line_size() -> u64 {
     DEFAULT_MAX_LINE_SIZE
 }
@@ -242,14 +255,37 @@ impl Suite {
                 format!("{} is not between 0 and 1", self.min_pass_rate),
             ));
         }
-        let at_least_one = [
-            ("suite.batch-size", self.batch_size == 0),
-            ("suite.concurrency", self.concurrency == 0),
-            ("suite.repeat", self.repeat == 0),
+        let counts = [
+            (
+                "suite.batch-size",
+                self.batch_size as u64,
+                MAX_BATCH_SIZE as u64,
+            ),
+            (
+                "suite.concurrency",
+                self.concurrency as u64,
+                MAX_CONCURRENCY as u64,
+            ),
+            (
+                "suite.repeat",
+                u64::from(self.repeat),
+                u64::from(MAX_REPEAT),
+            ),
         ];
-        match at_least_one.into_iter().find(|(_, zero)| *zero) {
-            Some((key, _)) => Err((key, "must be at least 1".into())),
-            None => Ok(()),
+        for (key, value, max) in counts {
+            if !(1..=max).contains(&value) {
+                return Err((key, format!("{value} is not between 1 and {max}")));
+            }
         }
+        if self.max_line_size > MAX_LINE_SIZE {
+            return Err((
+                "suite.max-line-size",
+                format!(
+                    "{} bytes is more than the largest, {MAX_LINE_SIZE} (1GiB)",
+                    self.max_line_size
+                ),
+            ));
+        }
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::compare::verdict::Severity;
 use crate::log;
 use crate::report::{Headline, Renderer, Report};
+use crate::secret::redact;
 use crate::store::read::CaseDetail;
 use github::{PullRequest, actions, api::GitHub, comment};
 
@@ -29,7 +30,7 @@ pub fn mask_secrets() {
         ));
     }
     for line in actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        eprintln!("{line}");
+        log::to_stderr(&line);
     }
 }
 
@@ -99,8 +100,10 @@ pub async fn publish(
     env: &Environment,
 ) -> Option<String> {
     let marker = comment::marker(&report.suite, &options.comment_id);
+    // Every text delivered is scrubbed once more as a whole: a report read
+    // back from an older history may quote a key stored before scrubbing.
     let body = match renderer.comment(report, &marker) {
-        Ok(body) => body,
+        Ok(body) => redact(&body).into_owned(),
         Err(e) => {
             log::warn(&format!("cannot render the comment: {}", e.message()));
             return None;
@@ -110,6 +113,7 @@ pub async fn publish(
     let summary = if options.report_dir.is_some() || env.step_summary.is_some() {
         renderer
             .summary(report)
+            .map(|summary| redact(&summary).into_owned())
             .map_err(|e| log::warn(&format!("cannot render the step summary: {}", e.message())))
             .ok()
     } else {
@@ -125,7 +129,7 @@ pub async fn publish(
     {
         // On stderr like the masks: stdout is the report.
         for line in actions::annotations(&report.suite, &compared.comparison) {
-            eprintln!("{line}");
+            log::to_stderr(&line);
         }
     }
     let pr = env.pull_request.as_ref();
@@ -249,7 +253,7 @@ fn write_files(
     for (output, name, text) in rendered {
         let Some(text) = text else { continue };
         let path = dir.join(name);
-        match std::fs::write(&path, text) {
+        match std::fs::write(&path, redact(&text).as_bytes()) {
             Ok(()) => written.push((output, path)),
             Err(e) => log::warn(&format!("cannot write {}: {e}", path.display())),
         }

@@ -111,7 +111,7 @@ impl Store {
                 path.display()
             )));
         }
-        check_header(path)?;
+        check_header(path, access)?;
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let (jobs, mut queue) = mpsc::channel::<Job>(4);
         let db_path = path.to_path_buf();
@@ -487,9 +487,9 @@ fn read_error(e: duckdb::Error) -> Error {
 }
 
 /// DuckDB's file header carries the magic bytes `DUCK` at offset 8; checking
-/// them first turns "not a database" into a plain message instead of an
-/// engine error.
-fn check_header(path: &Path) -> Result<()> {
+/// them first turns "not a database" (an empty file too) into a plain
+/// message instead of an engine error.
+fn check_header(path: &Path, access: Access) -> Result<()> {
     let Ok(mut file) = File::open(path) else {
         return Ok(());
     };
@@ -508,7 +508,16 @@ fn check_header(path: &Path) -> Result<()> {
         }
     }
     if filled == 0 {
-        return Ok(());
+        let what = match access {
+            Access::ReadOnly => "it holds no ai-evals history. Pass the history file you meant",
+            Access::ReadWrite => {
+                "DuckDB cannot open it. Delete it (a run creates its history file itself) or pass another --db path"
+            }
+        };
+        return Err(Error::input(format!(
+            "{} is empty (0 bytes): {what}.",
+            path.display()
+        )));
     }
     if filled < header.len() || &header[8..12] != b"DUCK" {
         return Err(Error::input(format!(

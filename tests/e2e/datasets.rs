@@ -159,23 +159,75 @@ fn json_array_rows_report_their_own_lines() {
 }
 
 #[test]
-fn json_syntax_error_skips_the_rest_of_the_file() {
+fn a_json_syntax_error_is_one_bad_row_and_reading_goes_on() {
     let contents =
         "[\n{\"id\": \"j1\", \"q\": 1},\n{\"id\": \"j2\" \"q\": 2},\n{\"id\": \"j3\", \"q\": 3}\n]";
     let suite = suite_with("d.json", contents.as_bytes());
     let file = suite.path("d.json").display().to_string();
-    // The rows before the error run; the file was cut short, so the gate
-    // cannot pass.
+    assert_eq!(
+        warnings(&suite),
+        [format!(
+            "warning: {file}:3: invalid JSON: expected `,` or `}}` (column 13); row skipped"
+        )]
+    );
+    assert_eq!(
+        column(
+            &suite.db(),
+            "SELECT case_id FROM case_results ORDER BY ordinal"
+        ),
+        ["j1", "j3"]
+    );
+}
+
+#[test]
+fn a_json_string_that_never_closes_cuts_the_file_short() {
+    let contents = "[\n{\"id\": \"j1\", \"q\": 1},\n{\"id\": \"j2\", \"q\": \"2},\n{\"id\": \"j3\", \"q\": 3}\n]";
+    let suite = suite_with("d.json", contents.as_bytes());
+    let file = suite.path("d.json").display().to_string();
+    // The rows before it run; the file was cut short, so the gate cannot pass.
     assert_eq!(
         warnings_with_code(&suite, &["--allow-malformed"], 1),
         [format!(
-            "warning: {file}:3: invalid JSON: expected `,` or `}}` (column 13); the rest of this file is skipped; row skipped"
+            "warning: {file}:3: the file ends inside this element (a string or bracket never closes); the rest of this file is skipped; row skipped"
         )]
     );
     assert_eq!(
         column(&suite.db(), "SELECT case_id FROM case_results"),
         ["j1"]
     );
+}
+
+#[test]
+fn one_huge_element_or_line_is_one_bad_row_and_reading_goes_on() {
+    // 20 MB in one value, past the default 8 MiB limit.
+    let huge = "x".repeat(20 << 20);
+    let json = format!(
+        "[{{\"id\": \"a\", \"q\": 1}},\n{{\"id\": \"big\", \"q\": \"{huge}\"}},\n{{\"id\": \"c\", \"q\": 3}}]"
+    );
+    let jsonl = format!(
+        "{{\"id\": \"a\", \"q\": 1}}\n{{\"id\": \"big\", \"q\": \"{huge}\"}}\n{{\"id\": \"c\", \"q\": 3}}\n"
+    );
+    for (name, contents, what) in [
+        ("d.json", json, "an element longer than 8388608 bytes"),
+        ("d.jsonl", jsonl, "the line is longer than 8388608 bytes"),
+    ] {
+        let suite = suite_with(name, contents.as_bytes());
+        let file = suite.path(name).display().to_string();
+        assert_eq!(
+            warnings(&suite),
+            [format!(
+                "warning: {file}:2: {what} (suite.max-line-size); row skipped"
+            )]
+        );
+        assert_eq!(
+            column(
+                &suite.db(),
+                "SELECT case_id FROM case_results ORDER BY ordinal"
+            ),
+            ["a", "c"],
+            "{name}"
+        );
+    }
 }
 
 #[test]

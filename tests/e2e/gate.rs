@@ -151,7 +151,7 @@ fn a_json_dataset_cut_short_fails_the_gate() {
     log_answers(&suite, 0);
     suite.write(
         "cases.json",
-        "[{\"id\": \"c00\", \"expected\": \"answer 0\"},\n {\"id\": \"c01\", \"expected\": \"answer 1\"},\n {\"id\": \"c02\" \"expected\": 2},\n {\"id\": \"c03\", \"expected\": \"answer 3\"}]\n",
+        "[{\"id\": \"c00\", \"expected\": \"answer 0\"},\n {\"id\": \"c01\", \"expected\": \"answer 1\"},\n {\"id\": \"c02\", \"expected\": \"answer 2},\n {\"id\": \"c03\", \"expected\": \"answer 3\"}]\n",
     );
     let run = suite.run_env(&[], &on("main", "aaaaaaa1"));
     run.expect_code(1);

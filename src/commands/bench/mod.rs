@@ -38,7 +38,13 @@ pub async fn bench(args: BenchArgs) -> Result<Outcome> {
             "bench {}: {} ({} iterations after {} warm-up)",
             benchmark.name, benchmark.what, args.iterations, args.warmup
         ));
-        let mut measured = measure(benchmark, args.iterations as usize, args.warmup as usize)?;
+        // Off the async runtime: a benchmark may run one of its own.
+        let mut measured = std::thread::scope(|scope| {
+            scope
+                .spawn(|| measure(benchmark, args.iterations as usize, args.warmup as usize))
+                .join()
+        })
+        .map_err(|_| Error::runtime(format!("benchmark {} panicked", benchmark.name)))??;
         if let Some(store) = &store
             && let Some((id, previous)) = store.previous_bench(benchmark.name, &bench_id).await?
         {
@@ -91,6 +97,7 @@ pub async fn bench(args: BenchArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report,
+        failure: None,
     })
 }
 

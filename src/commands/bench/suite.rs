@@ -275,10 +275,17 @@ fn cache_lookup(ops: u64) -> Result<Work> {
         latency_ms: Some(420.0),
         finish_reason: Some("stop".into()),
     };
+    // The cache reads and writes on a runtime's blocking pool, as in a run.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start a runtime: {e}")))?;
+    let limit = crate::execute::cache::entry_limit(16 << 20);
     let writer = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
-    for key in &keys {
-        writer.put(key, &entry);
-    }
+    runtime.block_on(async {
+        for key in &keys {
+            writer.put(key, &entry).await;
+        }
+    });
     if writer.stats().writes != ops {
         return Err(Error::runtime(format!(
             "cannot write the benchmark cache in {}",
@@ -288,9 +295,11 @@ fn cache_lookup(ops: u64) -> Result<Work> {
     Ok(Box::new(move || {
         // A new cache each time: its memory layer is empty, so every lookup reads a file.
         let cache = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
-        for key in &keys {
-            assert!(cache.get(black_box(key)).is_some());
-        }
+        runtime.block_on(async {
+            for key in &keys {
+                assert!(cache.get(black_box(key), limit).await.is_some());
+            }
+        });
     }))
 }
 

@@ -20,6 +20,7 @@ use crate::publish;
 use crate::record::{Metric, Timing};
 use crate::report::monitor::{Component, Monitor};
 use crate::report::{self, Report, performance};
+use crate::secret::redact;
 use crate::store::read::{CaseDetail, RunRef};
 use crate::store::{RunStatus, RunTotals, Store};
 
@@ -293,7 +294,10 @@ pub(super) async fn record(
         mean_score: summary.mean_score(),
         unfit: reported.unfit.clone(),
     };
-    if let Err(e) = store.save_report(run_id, report::render_json(report)).await {
+    // Kept as delivered: a flipped case read from an older history may
+    // quote a key stored before answers were scrubbed.
+    let json = redact(&report::render_json(report)).into_owned();
+    if let Err(e) = store.save_report(run_id, json).await {
         log::warn(&format!(
             "cannot keep the report for `ai-evals report`: {}",
             e.message()
@@ -361,5 +365,6 @@ pub(super) async fn deliver(
     Outcome {
         exit_code: if model.passed() { 0 } else { 1 },
         report: rendered,
+        failure: None,
     }
 }

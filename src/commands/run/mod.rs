@@ -23,6 +23,7 @@ use crate::compare::baseline;
 use crate::config::GateFlags;
 use crate::error::{Error, Result};
 use crate::execute::executor::Overrides;
+use crate::interrupt;
 use crate::log;
 use crate::publish;
 use crate::publish::context::GitContext;
@@ -99,13 +100,18 @@ impl Options {
     }
 }
 
-/// What a finished run hands back to `main`.
+/// What a command hands back to `main`: the report for stdout and the
+/// exit code, or, for a run that made its report and then failed (it was
+/// interrupted, a batch could not be stored), the error that decides the
+/// exit code after the report is printed.
 #[derive(Debug)]
 pub struct Outcome {
     /// 0 when the gate passed, 1 when it failed.
     pub exit_code: i32,
     /// What to print on stdout: the report, as text or JSON.
     pub report: String,
+    /// The failure to tell after the report; its exit code wins.
+    pub failure: Option<Error>,
 }
 
 /// Runs the suite, stores every result and the report, and delivers it.
@@ -113,6 +119,13 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let monitor = Arc::new(Monitor::new());
     let setup = setup::Setup::new(options)?;
     check_baseline_request(&options.baseline, &options.db).await?;
+    // From here on a signal is answered by an `interrupted` run in the
+    // history; before, there is nothing to keep.
+    if interrupt::count() > 0 {
+        return Err(Error::runtime(
+            "interrupted before the run began: nothing was sent or stored",
+        ));
+    }
     let store = Arc::new(Store::open(&options.db)?);
     let run = begin(&setup, options, &store).await?;
     let executed = pipeline::execute(&setup, options, &store, &run.run_id, &monitor).await?;
@@ -133,23 +146,29 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         interrupted,
         read,
         stored,
+        halted,
     } = executed;
     if interrupted {
-        println!("{}", reported.rendered);
-        recorded?;
-        return Err(Error::runtime(format!(
-            "interrupted; the {} cases finished so far are stored in {} (run {})",
-            summary.cases_total(),
-            options.db.display(),
-            run.run_id
-        )));
+        let failure = recorded.err().unwrap_or_else(|| {
+            Error::runtime(format!(
+                "interrupted; the {} cases finished so far are stored in {} (run {})",
+                summary.cases_total(),
+                options.db.display(),
+                run.run_id
+            ))
+        });
+        return Ok(Outcome {
+            exit_code: failure.exit_code(),
+            report: reported.rendered,
+            failure: Some(failure),
+        });
     }
     // A run that failed still says so in every report form before it exits
     // with its error's code.
-    let outcome = finish::deliver(&setup, options, reported, &cases).await;
-    if let Err(e) = read.and(stored).and(recorded) {
-        println!("{}", outcome.report);
-        return Err(e);
+    let mut outcome = finish::deliver(&setup, options, reported, &cases).await;
+    if let Err(e) = read.and(stored).and(halted).and(recorded) {
+        outcome.exit_code = e.exit_code();
+        outcome.failure = Some(e);
     }
     Ok(outcome)
 }

@@ -25,6 +25,7 @@ use crate::execute::provider::Request;
 use crate::ingest::cases::{Builder, Case, Origin, Rejection};
 use crate::ingest::dataset::{self, Location, Row};
 use crate::ingest::prompt::Prompts;
+use crate::interrupt;
 use crate::log;
 use crate::record::{AnswerSource, CaseRecord, short_hash};
 use crate::report::Summary;
@@ -34,6 +35,7 @@ use crate::score;
 use crate::score::grading::{Grader, Outputs};
 use crate::score::pool::Pool;
 use crate::script::{Input, Scripts, Transformed};
+use crate::secret;
 use crate::store::{RunStatus, Store};
 
 /// At most this many skipped rows are printed as warnings; all are counted.
@@ -49,13 +51,16 @@ pub(super) struct Executed {
     pub(super) read: Result<()>,
     /// `Err` when a batch could not be stored.
     pub(super) stored: Result<()>,
+    /// `Err` when a provider's limits held requests back longer than the
+    /// run waits (`[limits] max-wait`), which stopped it.
+    pub(super) halted: Result<()>,
 }
 
 impl Executed {
     /// The run's status, and the error that failed it.
     pub(super) fn status(&self) -> (RunStatus, Option<&Error>) {
-        match (&self.read, &self.stored) {
-            (Err(e), _) | (_, Err(e)) => (RunStatus::Failed, Some(e)),
+        match (&self.read, &self.stored, &self.halted) {
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => (RunStatus::Failed, Some(e)),
             _ if self.interrupted => (RunStatus::Interrupted, None),
             _ => (RunStatus::Finished, None),
         }
@@ -118,11 +123,19 @@ pub(super) async fn execute(
         Err(e) if interrupted || e.kind() == Kind::Stopped => Ok(()),
         Err(e) => Err(e),
     };
+    let halted = match setup.executor.halted() {
+        Some(why) => Err(Error::runtime(format!(
+            "the run stopped: {why}. The {} cases answered are stored; the next run asks only for the rest",
+            summary.cases_total()
+        ))),
+        None => Ok(()),
+    };
     Ok(Executed {
         summary,
         interrupted,
         read,
         stored,
+        halted,
     })
 }
 
@@ -400,10 +413,11 @@ fn unscored_record(
         error,
         not_sent: _,
     } = obtained;
+    // Hashed as it is stored (and cached): without secrets.
     let output_hash = output
         .as_deref()
         .filter(|_| error.is_none())
-        .map(|o| short_hash(o.as_bytes()));
+        .map(|o| short_hash(secret::redact(o).as_bytes()));
     CaseRecord {
         case_id: case.id.clone(),
         repeat,
@@ -562,6 +576,11 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
             record.passed = scored.passed;
             record.score = scored.score;
             record.assertions = scored.assertions;
+            record
+        })
+        // Scored on the raw text; kept, counted and reported without secrets.
+        .map(|mut record| {
+            record.rewrite_texts(secret::redact_in_place);
             record
         })
         .collect::<Vec<_>>();
@@ -747,8 +766,11 @@ impl<'a> Feeder<'a> {
 }
 
 /// Runs `execution` to its end, or, on Ctrl-C or SIGTERM (a cancelled CI
-/// job), stops sending and lets what is under way finish, score and store
-/// for at most `grace`; a second signal exits at once. Whether the run was
+/// job, counted since the process started), stops sending and lets what
+/// is under way finish, score and store for at most `grace`; then gives up
+/// on the answers still under way, and the cases already answered are
+/// scored and stored, the unfilled batch too. (A second signal ends the
+/// process at once, see `ai_evals::execute`.) Whether the run was
 /// interrupted.
 async fn finish_or_stop(
     execution: impl Future<Output = ()>,
@@ -757,47 +779,23 @@ async fn finish_or_stop(
 ) -> bool {
     tokio::pin!(execution);
     tokio::select! {
+        // A signal that came before the run began is seen before any
+        // request goes out.
+        biased;
+        () = interrupt::received(1) => {}
         () = &mut execution => return false,
-        () = shutdown_signal() => {}
     }
     setup.executor.stop();
     log::warn(&format!(
-        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {} s; interrupt again to stop at once)",
-        grace.as_secs()
+        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {:.1} s; interrupt again to stop at once)",
+        grace.as_secs_f64()
     ));
-    tokio::select! {
-        finished = tokio::time::timeout(grace, &mut execution) => {
-            if finished.is_err() {
-                log::warn("the grace period ended: answers still under way are dropped");
-            }
-        }
-        () = shutdown_signal() => {
-            log::error("interrupted again: stopping at once; every batch stored so far is kept");
-            std::process::exit(3);
-        }
+    if tokio::time::timeout(grace, &mut execution).await.is_err() {
+        log::warn(
+            "the grace period ended: requests still under way are given up; what was answered is stored",
+        );
+        setup.executor.abandon();
+        execution.await;
     }
     true
-}
-
-/// Resolves on Ctrl-C or SIGTERM (what CI sends when a job is cancelled).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -82,13 +82,13 @@ impl Setup {
 fn load_config(options: &Options) -> Result<Config> {
     let mut config = Config::load(&options.config)?;
     if let Some(n) = options.batch_size {
-        config.suite.batch_size = n.max(1);
+        config.suite.batch_size = n;
     }
     if let Some(n) = options.overrides.concurrency {
-        config.suite.concurrency = n.max(1);
+        config.suite.concurrency = n;
     }
     if let Some(n) = options.repeat {
-        config.suite.repeat = n.max(1);
+        config.suite.repeat = n;
     }
     Ok(config)
 }
@@ -150,5 +150,10 @@ fn executor(
         };
         lanes.push(Lane::new(name.clone(), provider, limits));
     }
-    Ok(Executor::new(lanes, cache, embeddings))
+    Ok(Executor::new(
+        lanes,
+        cache,
+        embeddings,
+        config.limits.max_wait,
+    ))
 }
