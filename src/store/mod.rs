@@ -6,6 +6,7 @@
 //! database falls behind, the pipeline waits instead of queueing results in
 //! memory.
 
+mod answers;
 mod merge;
 pub mod read;
 mod run_data;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
+pub use answers::{Answer, AssertionResult, Cut};
 pub use run_data::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 pub use write::{RunInfo, RunStatus, RunTotals};
 
@@ -381,6 +383,21 @@ impl Store {
     pub async fn all_cases(&self, run_id: &str) -> Result<Vec<read::CaseDetail>> {
         let run_id = run_id.to_string();
         self.read(move |conn| read::all_cases(conn, &run_id)).await
+    }
+
+    /// What the given cases of run `run_id` got (prompt, output, error,
+    /// assertion results), in the order of `keys`, with texts cut to
+    /// `max_chars`; `None` for a case the run does not have. Ask for a few
+    /// hundred keys at a time.
+    pub async fn answers(
+        &self,
+        run_id: &str,
+        keys: Vec<CaseKey>,
+        max_chars: usize,
+    ) -> Result<Vec<Option<Answer>>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| answers::answers(conn, &run_id, &keys, max_chars))
+            .await
     }
 
     /// One run's cases, timings and metrics.
