@@ -20,6 +20,7 @@ mod matrix;
 mod pacing;
 mod promptfoo;
 mod providers;
+mod report_page;
 mod run;
 mod shard;
 mod suite_change;

@@ -201,10 +201,14 @@ pub fn row(out: &mut String, case: &Case, labels: &Labels) {
         Flip::NewlyPassing => "p",
         Flip::Not => "",
     };
+    // Only a row with an article is linked back to (its id).
+    out.push_str("<tr");
+    if case.detailed {
+        let _ = write!(out, r#" id="r{}""#, case.index);
+    }
     let _ = write!(
         out,
-        r#"<tr id="r{}" data-flip="{flip}" data-fail="{}" data-cause="{}" data-p="{}" data-v="{}"><td>"#,
-        case.index,
+        r#" data-flip="{flip}" data-fail="{}" data-cause="{}" data-p="{}" data-v="{}"><td>"#,
         u8::from(case.failing()),
         case.class.slug(),
         case.prompt,
