@@ -546,6 +546,7 @@ fn in_chromium_the_filters_and_sorting_work_and_no_hostile_output_runs() {
 
     // Nothing hostile ran, nothing was fetched, nothing complained.
     assert_eq!(seen["pwned"], Value::Null, "{seen}");
+    assert_eq!(seen["failure"], Value::Null, "{seen}");
     assert_eq!(seen["dialogs"], 0, "{seen}");
     assert_eq!(seen["violations"], serde_json::json!([]), "{seen}");
     assert_eq!(seen["requests"], serde_json::json!([]), "{seen}");
