@@ -237,6 +237,11 @@ fn the_page_pairs_every_case_with_its_baseline_and_escapes_every_answer() {
     assert_eq!(counted(&rows, "data-cause", "new"), 4);
     assert_eq!(counted(&rows, "data-cause", "removed"), 4);
     assert_eq!(counted(&rows, "data-cause", "request-changed"), 12);
+    let unchanged = rows
+        .iter()
+        .filter(|r| r.value().attr("data-cause").is_none())
+        .count();
+    assert_eq!(unchanged, 20, "a row at its defaults carries no attribute");
     for row in &rows {
         let cells: Vec<String> = row
             .children()
@@ -385,7 +390,11 @@ fn report_html_renders_a_stored_run_and_says_where_the_baseline_is_missing() {
     );
     let rows = select(&page, "#cases-table tbody tr");
     assert_eq!(rows.len(), 36, "this run's cases");
-    assert_eq!(counted(&rows, "data-flip", ""), 36);
+    assert!(rows.iter().all(|r| r.value().attr("data-flip").is_none()));
+    assert!(
+        rows.iter().all(|r| r.value().attr("data-cause").is_none()),
+        "no case is new without a baseline"
+    );
 
     // --html goes with a stored run, not with another job's report.json.
     let clash = report(

@@ -26,6 +26,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
+use crate::compare::baseline;
 use crate::compare::verdict::{self, Partners};
 use crate::error::{Error, Result};
 use crate::report::{Renderer, Report};
@@ -142,7 +143,7 @@ impl Baseline {
             return baseline;
         };
         let run = compared.baseline.run.clone();
-        if let Some(path) = baseline_db.filter(|p| !same_file(p, store.path())) {
+        if let Some(path) = baseline_db.filter(|p| !baseline::same_file(p, store.path())) {
             match Store::open_with(path, Access::ReadOnly) {
                 Ok(other) => baseline.other = Some(other),
                 Err(e) => {
@@ -178,14 +179,6 @@ impl Baseline {
         self.data.as_ref()?;
         let run = self.run.as_ref()?;
         Some((self.other.as_ref().unwrap_or(store), run.run_id.as_str()))
-    }
-}
-
-/// Whether two paths name one file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
     }
 }
 
