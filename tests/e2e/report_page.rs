@@ -396,6 +396,17 @@ fn report_html_renders_a_stored_run_and_says_where_the_baseline_is_missing() {
         "no case is new without a baseline"
     );
 
+    // A first run, with nothing to compare with: the page says so once.
+    let first = other.path("first.html");
+    report(&other, &["--html", first.to_str().unwrap(), "--no-comment"]).expect_code(0);
+    let page = read_page(&first);
+    assert_safe(&page);
+    assert!(select(&page, "#baseline-note").is_empty());
+    let summary = text(&select(&page, "#summary")[0]);
+    assert_eq!(summary.matches("No comparison").count(), 1, "{summary}");
+    assert_eq!(select(&page, "#cases-table tbody tr").len(), 1);
+    assert!(text(&select(&page, "h1")[0]).contains("no baseline"));
+
     // --html goes with a stored run, not with another job's report.json.
     let clash = report(
         &suite,

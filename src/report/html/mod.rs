@@ -121,7 +121,7 @@ struct Baseline {
     /// The history file it is in, when that is not the run's own.
     other: Option<Store>,
     data: Option<Arc<RunData>>,
-    /// Why the page shows this run alone.
+    /// Why the page shows this run alone although it was compared.
     note: Option<String>,
 }
 
@@ -133,13 +133,8 @@ impl Baseline {
             data: None,
             note: None,
         };
+        // Without a comparison the report's own words say why.
         let Some(compared) = &report.comparison else {
-            baseline.note = Some(
-                report
-                    .no_comparison
-                    .clone()
-                    .unwrap_or_else(|| "this run was not compared with a baseline".into()),
-            );
             return baseline;
         };
         let run = compared.baseline.run.clone();
