@@ -404,7 +404,11 @@ fn report_html_renders_a_stored_run_and_says_where_the_baseline_is_missing() {
     assert!(select(&page, "#baseline-note").is_empty());
     let summary = text(&select(&page, "#summary")[0]);
     assert_eq!(summary.matches("No comparison").count(), 1, "{summary}");
-    assert_eq!(select(&page, "#cases-table tbody tr").len(), 1);
+    assert_eq!(
+        select(&page, "#cases-table tbody tr").len(),
+        4,
+        "two prompts × two providers"
+    );
     assert!(text(&select(&page, "h1")[0]).contains("no baseline"));
 
     // --html goes with a stored run, not with another job's report.json.
