@@ -725,6 +725,70 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn answers_come_back_in_the_order_asked_cut_to_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+        store.begin_run(info("r1")).await.unwrap();
+        let mut plain = record("a", 100.0);
+        plain.prompt = Some("Q: a".into());
+        plain.output = Some("é".repeat(50));
+        plain.assertions = ["first", "second"]
+            .into_iter()
+            .map(|expected| crate::assertion::AssertionResult {
+                kind: crate::assertion::Type::Contains,
+                negate: expected == "second",
+                passed: expected == "first",
+                score: 0.5,
+                weight: 1.0,
+                expected: expected.into(),
+                reason: format!("why {expected}"),
+                metric: None,
+            })
+            .collect();
+        let mut variant = record("a", 200.0);
+        variant.variant = Some("terse @ p".into());
+        variant.output = None;
+        variant.error = Some("timed out".into());
+        store
+            .write_batch("r1".into(), vec![plain, variant])
+            .await
+            .unwrap();
+        let key = |variant: Option<&str>| CaseKey {
+            id: "a".into(),
+            repeat: 0,
+            variant: variant.map(str::to_string),
+        };
+        let missing = CaseKey {
+            id: "gone".into(),
+            ..key(None)
+        };
+        let answers = store
+            .answers("r1", vec![key(Some("terse @ p")), missing, key(None)], 10)
+            .await
+            .unwrap();
+        assert_eq!(answers.len(), 3);
+        let with_variant = answers[0].as_ref().unwrap();
+        assert_eq!(with_variant.error.as_deref(), Some("timed out"));
+        assert_eq!(with_variant.output, None);
+        assert!(answers[1].is_none());
+        let plain = answers[2].as_ref().unwrap();
+        let output = plain.output.as_ref().unwrap();
+        assert_eq!(
+            (output.text.as_str(), output.chars),
+            ("é".repeat(10).as_str(), 50)
+        );
+        assert!(output.is_cut());
+        assert!(!plain.prompt.as_ref().unwrap().is_cut());
+        let kinds: Vec<(&str, bool)> = plain
+            .assertions
+            .iter()
+            .map(|a| (a.kind.as_str(), a.passed))
+            .collect();
+        assert_eq!(kinds, [("contains", true), ("not-contains", false)]);
+        assert_eq!(plain.assertions[1].reason.as_deref(), Some("why second"));
+    }
+
+    #[tokio::test]
     async fn baselines_and_history_come_from_healthy_finished_runs_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
