@@ -43,8 +43,10 @@ const TEXT_CHARS: usize = 8_000;
 /// The articles stop here, so a suite of huge answers still makes a page a
 /// browser opens.
 const ARTICLE_BYTES: usize = 12 << 20;
-/// Cases whose answers are read at once.
-const CHUNK: usize = 400;
+/// Cases whose answers are read at once. Each read scans the run's rows
+/// once, so fewer, larger reads are faster; at most this many answers of
+/// at most [`TEXT_CHARS`] per text are held at a time.
+const CHUNK: usize = 2_000;
 
 /// What a written page holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,7 @@ pub async fn write(
     renderer: &Renderer,
     path: &Path,
 ) -> Result<Written> {
+    let mut laps = Laps::new();
     let current = store
         .run_data(&RunRef {
             run_id: report.run_id.clone(),
@@ -77,10 +80,12 @@ pub async fn write(
         })
         .await?;
     let baseline = Baseline::load(report, store, baseline_db).await;
+    laps.lap("read both runs' cases");
     let empty = RunData::default();
     let partners = verdict::partners(&current, baseline.data.as_deref().unwrap_or(&empty));
     let (labels, mut cases) = table(&partners, baseline.data.is_some());
     let chosen = in_full(&cases);
+    laps.lap("paired them");
     let articles = articles(
         &mut cases,
         &chosen,
@@ -90,10 +95,12 @@ pub async fn write(
         &baseline,
     )
     .await?;
+    laps.lap("read and wrote the articles");
     let mut rows = String::with_capacity(cases.len() * 128);
     for case in &cases {
         cases::row(&mut rows, case, &labels);
     }
+    laps.lap("wrote the rows");
     let page = Page::new(&cases, &labels, &baseline, &articles);
     let context = minijinja::context! {
         r => Value::from(Serde(report.written())),
@@ -107,12 +114,30 @@ pub async fn write(
     let bytes = write_atomically(path, |file| {
         renderer.render_to("report.html", context, file)
     })?;
+    laps.lap("rendered the page");
     Ok(Written {
         path: path.to_path_buf(),
         cases: cases.len(),
         in_full: page.counts.in_full,
         bytes,
     })
+}
+
+/// How long each step of a page took, said with `-v`.
+struct Laps(std::time::Instant);
+
+impl Laps {
+    fn new() -> Laps {
+        Laps(std::time::Instant::now())
+    }
+
+    fn lap(&mut self, what: &str) {
+        crate::log::debug(&format!(
+            "report page: {what} in {} ms",
+            self.0.elapsed().as_millis()
+        ));
+        self.0 = std::time::Instant::now();
+    }
 }
 
 /// The baseline run, where its answers are, and why they are not there.
