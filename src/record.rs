@@ -1,8 +1,11 @@
-//! What a run records: each finished case (what the executor measured and
+//! What a run records: its id, each finished case (what the executor measured and
 //! what the scorers decided), the components' timings and the run's
 //! metrics. Plain values, owned below every stage that makes or reads
 //! them: the store writes them and the report summarises them.
 
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::assertion::AssertionResult;
@@ -211,4 +214,19 @@ impl CacheStats {
         let lookups = self.hits + self.misses + self.shared;
         (lookups > 0).then(|| self.requests_saved() as f64 / lookups as f64)
     }
+}
+
+/// A run id that sorts by time and is unique across machines and shards.
+pub fn new_run_id(started: DateTime<Utc>) -> String {
+    let seed = format!(
+        "{:?}-{}-{:?}",
+        started.timestamp_nanos_opt(),
+        std::process::id(),
+        Instant::now()
+    );
+    format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        &blake3::hash(seed.as_bytes()).to_hex()[..6]
+    )
 }

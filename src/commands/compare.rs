@@ -2,7 +2,7 @@
 
 use super::{baseline_request, run_or_newest};
 use crate::cli::{CompareArgs, OutputFormat};
-use crate::commands::run::Outcome;
+use crate::commands::Outcome;
 use crate::compare::baseline;
 use crate::compare::verdict;
 use crate::config::{CompareConfig, Config, Gate};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::{FetchArgs, HistoryAction, HistoryArgs, HistoryCommand, InfoArgs, OutputFormat};
-use crate::commands::run::Outcome;
+use crate::commands::Outcome;
 use crate::compare::baseline;
 use crate::config::{Config, DEFAULT_CACHE_DIR, check_branch};
 use crate::error::{Error, Result};

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{ImportArgs, ImportCommand};
-use crate::commands::run::Outcome;
+use crate::commands::Outcome;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::import::promptfoo::{self, Conversion};

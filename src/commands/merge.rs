@@ -8,11 +8,13 @@ use chrono::Utc;
 
 use super::{add_comparison, baseline_request, no_baseline};
 use crate::cli::{MergeArgs, OutputFormat};
-use crate::commands::run::{Outcome, new_run_id, run_metrics};
+use crate::commands::Outcome;
+use crate::commands::run::run_metrics;
 use crate::compare::baseline;
 use crate::config::{CompareConfig, Config, Gate, Targets};
 use crate::error::{Error, Result};
 use crate::log;
+use crate::record::new_run_id;
 use crate::record::{CacheStats, Metric};
 use crate::report::{self, escape, performance};
 use crate::secret::redact;

@@ -19,8 +19,22 @@ use crate::log;
 use crate::store::Store;
 use crate::store::read::{RunFilter, RunRef};
 
+/// What a command hands back to `main`: the report for stdout and the
+/// exit code, or, for a run that made its report and then failed (it was
+/// interrupted, a batch could not be stored), the error that decides the
+/// exit code after the report is printed.
+#[derive(Debug)]
+pub struct Outcome {
+    /// 0 when the gate passed, 1 when it failed.
+    pub exit_code: i32,
+    /// What to print on stdout: the report, as text or JSON.
+    pub report: String,
+    /// The failure to tell after the report; its exit code wins.
+    pub failure: Option<Error>,
+}
+
 /// Runs the command the command line names.
-pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
+pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Run(args) => run::run(&run::Options::from_args(args, cli.quiet)).await,
         Command::Compare(args) => compare::compare(args).await,
@@ -28,7 +42,7 @@ pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
         Command::Report(args) => report::report(args).await,
         Command::Merge(args) => merge::merge(args).await,
         Command::Bench(args) => bench::bench(args).await,
-        Command::Cache(command) => cache::cache(command).await.map(|report| run::Outcome {
+        Command::Cache(command) => cache::cache(command).await.map(|report| Outcome {
             exit_code: 0,
             report,
             failure: None,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::run_or_newest;
 use crate::cli::{OutputFormat, ReportArgs};
-use crate::commands::run::Outcome;
+use crate::commands::Outcome;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::publish::github::event::{self, WorkflowRun};

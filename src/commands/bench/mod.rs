@@ -12,11 +12,12 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, OutputFormat};
-use crate::commands::run::{Outcome, new_run_id};
+use crate::commands::Outcome;
 use crate::compare::stats;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::publish::context::GitContext;
+use crate::record::new_run_id;
 use crate::store::{RunInfo, Store};
 
 use suite::{Benchmark, all};

@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use chrono::Utc;
 
+use super::Options;
 use super::pipeline::Executed;
 use super::setup::Setup;
-use super::{Options, Outcome};
 use crate::cli::OutputFormat;
+use crate::commands::Outcome;
 use crate::compare::baseline::{self, Outcome as Compared};
 use crate::config::{CompareConfig, Gate};
 use crate::error::{Error, Result};

@@ -14,11 +14,12 @@ mod setup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 
 use crate::cli::OutputFormat;
+use crate::commands::Outcome;
 use crate::compare::baseline;
 use crate::config::GateFlags;
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ use crate::interrupt;
 use crate::log;
 use crate::publish;
 use crate::publish::context::GitContext;
+use crate::record::new_run_id;
 use crate::report::monitor::Monitor;
 use crate::store::read::RunRef;
 use crate::store::{Access, RunInfo, Store};
@@ -98,20 +100,6 @@ impl Options {
             grace: args.grace,
         }
     }
-}
-
-/// What a command hands back to `main`: the report for stdout and the
-/// exit code, or, for a run that made its report and then failed (it was
-/// interrupted, a batch could not be stored), the error that decides the
-/// exit code after the report is printed.
-#[derive(Debug)]
-pub struct Outcome {
-    /// 0 when the gate passed, 1 when it failed.
-    pub exit_code: i32,
-    /// What to print on stdout: the report, as text or JSON.
-    pub report: String,
-    /// The failure to tell after the report; its exit code wins.
-    pub failure: Option<Error>,
 }
 
 /// Runs the suite, stores every result and the report, and delivers it.
@@ -232,19 +220,4 @@ async fn check_baseline_request(request: &baseline::Request, db: &std::path::Pat
     source.find_run(id).await?;
     source.close();
     Ok(())
-}
-
-/// A run id that sorts by time and is unique across machines and shards.
-pub fn new_run_id(started: chrono::DateTime<Utc>) -> String {
-    let seed = format!(
-        "{:?}-{}-{:?}",
-        started.timestamp_nanos_opt(),
-        std::process::id(),
-        Instant::now()
-    );
-    format!(
-        "{}-{}",
-        started.format("%Y%m%dT%H%M%SZ"),
-        &blake3::hash(seed.as_bytes()).to_hex()[..6]
-    )
 }
