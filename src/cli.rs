@@ -571,7 +571,7 @@ pub struct RunArgs {
     /// On Ctrl-C or SIGTERM, how long the answers under way may take to be
     /// scored and stored before the run stops (like 10s or 1m); a second
     /// signal stops at once.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = grace)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::units::parse_duration)]
     pub grace: std::time::Duration,
 
     /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
@@ -586,10 +586,6 @@ pub enum OutputFormat {
     Text,
     /// For scripts: the report as JSON.
     Json,
-}
-
-fn grace(text: &str) -> Result<std::time::Duration, String> {
-    crate::units::parse_duration(text)
 }
 
 /// A parser for a count from 1 to `max`, whose error names both ends.
