@@ -255,6 +255,9 @@ run() {
   mkdir -p "$cache_folder" 2>/dev/null || true
   output exit-code "$status"
   say "ai-evals exited with $status"
+  if [ -f "$report_dir/report.html" ]; then
+    say "the report page, every case side by side: report.html in this run's report artifact"
+  fi
 }
 
 report() {

@@ -156,12 +156,12 @@ pub struct DeliveryArgs {
     )]
     pub github_token: Option<String>,
 
-    /// Also write comment.md, summary.md, report.json and junit.xml here.
+    /// Also write comment.md, summary.md, report.json, junit.xml and report.html (the page with every case) here.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
     /// Use NAME.j2 files from this folder instead of the embedded templates
-    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
+    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml, report.html).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 
@@ -275,6 +275,14 @@ pub struct ReportArgs {
     /// Render this report.json (another job's, e.g. a fork's) instead of a stored run; it is checked against a schema and treated as untrusted, and its links are rebuilt from the workflow_run event.
     #[arg(long, value_name = "FILE")]
     pub from_json: Option<PathBuf>,
+
+    /// Write the report page to FILE: one self-contained HTML file with every case, the baseline's and this run's answers side by side, filters and charts.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_json")]
+    pub html: Option<PathBuf>,
+
+    /// The history file holding the baseline run, when it is not --db (the page shows the baseline's answers from it).
+    #[arg(long, value_name = "FILE", conflicts_with = "from_json")]
+    pub baseline_db: Option<PathBuf>,
 
     /// How to print the report.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

@@ -80,6 +80,31 @@ pub(crate) async fn add_comparison(
     report.add_comparison(compared, gate, flipped);
 }
 
+/// The report page's file name in a report folder.
+pub(crate) const PAGE: &str = "report.html";
+
+/// Writes run `report`'s page to `path` and says so on stderr: how many
+/// cases, how many with their answers, its size and how long it took.
+pub(crate) async fn write_page(
+    report: &crate::report::Report,
+    store: &Store,
+    baseline_db: Option<&std::path::Path>,
+    renderer: &crate::report::Renderer,
+    path: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let started = std::time::Instant::now();
+    let written = crate::report::html::write(report, store, baseline_db, renderer, path).await?;
+    log::note(&format!(
+        "wrote {}: {} cases, {} with their answers, {:.1} MB in {} ms",
+        written.path.display(),
+        written.cases,
+        written.in_full,
+        written.bytes as f64 / 1e6,
+        started.elapsed().as_millis()
+    ));
+    Ok(written.path)
+}
+
 /// Says in a report why there is no comparison, and fails the gate for it
 /// when the gate requires a baseline.
 pub(crate) fn no_baseline(

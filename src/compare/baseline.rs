@@ -382,7 +382,9 @@ pub async fn compare(
     })))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether two paths name one file (the baseline's history may be the
+/// run's own).
+pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,

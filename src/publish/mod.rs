@@ -42,13 +42,23 @@ pub fn github_token(given: Option<String>) -> Option<String> {
         .or_else(|| crate::secret::github_token().map(|t| t.expose().to_string()))
 }
 
+/// What the command read or wrote for the report folder besides the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Folder<'a> {
+    /// Every case, for junit.xml.
+    pub cases: &'a [CaseDetail],
+    /// The page the command wrote there (`report.html`), for the outputs.
+    pub page: Option<&'a Path>,
+}
+
 /// How the report is delivered.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Post (or update) the pull-request comment.
     pub comment: bool,
     pub github_token: Option<String>,
-    /// Write comment.md, summary.md, report.json and junit.xml here.
+    /// Write comment.md, summary.md, report.json and junit.xml here (the
+    /// command writes report.html beside them: it reads the history).
     pub report_dir: Option<PathBuf>,
     /// Tells this comment from others of the suite (`--comment-id`).
     pub comment_id: String,
@@ -94,7 +104,7 @@ const FORK_HELP: &str = "the token cannot comment on this pull request (a fork's
 /// report (the comment, with `--no-comment` on a pull request).
 pub async fn publish(
     report: &Report,
-    cases: &[CaseDetail],
+    folder: Folder<'_>,
     renderer: &Renderer,
     options: &Options,
     env: &Environment,
@@ -121,7 +131,15 @@ pub async fn publish(
     };
     let mut files = Vec::new();
     if let Some(dir) = &options.report_dir {
-        files = write_files(dir, report, cases, renderer, &body, summary.as_deref());
+        files = write_files(
+            dir,
+            report,
+            folder.cases,
+            renderer,
+            &body,
+            summary.as_deref(),
+        );
+        files.extend(folder.page.map(|page| ("html-path", page.to_path_buf())));
     }
     write_actions_files(report, env, summary.as_deref(), &files);
     if env.in_actions

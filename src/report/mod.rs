@@ -1,7 +1,7 @@
 //! The run report: a summary built while results stream past (so memory
 //! does not grow with the suite), rendered from minijinja templates — the
-//! terminal report, the pull-request comment, the step summary, JUnit XML —
-//! or as JSON.
+//! terminal report, the pull-request comment, the step summary, JUnit XML,
+//! the HTML page ([`html`]) — or as JSON.
 //!
 //! The templates are embedded; `--templates DIR` replaces any of them by
 //! file name (`comment.md.j2` …). In the Markdown templates every string
@@ -9,6 +9,7 @@
 //! filter (`md`, `html`, `pre`) already did it for its context: suite
 //! names, run ids, gate reasons, finding names and links can come from a
 //! file someone else wrote (a fork's `report.json`, a shared history).
+//! The HTML template escapes every value as HTML unless it is marked safe.
 
 pub mod monitor;
 pub mod performance;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod throttle;
 
 pub mod escape;
+pub mod html;
 mod markdown;
 mod summary;
 pub mod untrusted;
@@ -46,6 +48,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("comment.md", include_str!("../../templates/comment.md.j2")),
     ("summary.md", include_str!("../../templates/summary.md.j2")),
     ("junit.xml", include_str!("../../templates/junit.xml.j2")),
+    (
+        "report.html",
+        include_str!("../../templates/report.html.j2"),
+    ),
 ];
 
 /// The templates, ready to render.
@@ -59,12 +65,15 @@ impl Renderer {
     /// input error naming its file.
     pub fn new(overrides: Option<&Path>) -> Result<Renderer> {
         let mut env = Environment::new();
-        // Markdown escapes by default (see `write_value`); the text and XML
-        // templates escape with the filter their format needs (xml), since
-        // minijinja's own HTML escaping of .xml would double it.
+        // Markdown escapes by default (see `write_value`), and so does HTML;
+        // the text and XML templates escape with the filter their format
+        // needs (xml), since minijinja's own HTML escaping of .xml would
+        // double it.
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".md") {
                 AutoEscape::Custom(std::borrow::Cow::Borrowed(MARKDOWN))
+            } else if name.ends_with(".html") {
+                AutoEscape::Html
             } else {
                 AutoEscape::None
             }
@@ -86,6 +95,20 @@ impl Renderer {
         self.env
             .get_template(name)
             .and_then(|t| t.render(context))
+            .map_err(|e| Error::runtime(format!("cannot render the {name} template: {e:#}")))
+    }
+
+    /// Renders `name` into `out`, for a page too large to hold twice.
+    pub(crate) fn render_to(
+        &self,
+        name: &str,
+        context: minijinja::Value,
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render_captured_to(context, out))
+            .map(|_| ())
             .map_err(|e| Error::runtime(format!("cannot render the {name} template: {e:#}")))
     }
 
@@ -146,10 +169,13 @@ const MARKDOWN: &str = "markdown";
 
 /// Writes `{{ value }}` into a template. In Markdown, a string that no
 /// escaping filter marked safe is escaped as inline text; numbers, booleans
-/// and none are written as they are.
+/// and none are written as they are. In HTML, minijinja's own escaping.
 fn write_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    let escape = matches!(state.auto_escape(), AutoEscape::Custom(mode) if mode == MARKDOWN)
-        && !value.is_safe()
+    let markdown = matches!(state.auto_escape(), AutoEscape::Custom(mode) if mode == MARKDOWN);
+    if !markdown {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let escape = !value.is_safe()
         && !matches!(
             value.kind(),
             ValueKind::Number | ValueKind::Bool | ValueKind::None | ValueKind::Undefined

@@ -6,6 +6,7 @@
 //! database falls behind, the pipeline waits instead of queueing results in
 //! memory.
 
+mod answers;
 mod merge;
 pub mod read;
 mod run_data;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
+pub use answers::{Answer, AssertionResult, Cut};
 pub use run_data::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 pub use write::{RunInfo, RunStatus, RunTotals};
 
@@ -383,6 +385,21 @@ impl Store {
         self.read(move |conn| read::all_cases(conn, &run_id)).await
     }
 
+    /// What the given cases of run `run_id` got (prompt, output, error,
+    /// assertion results), in the order of `keys`, with texts cut to
+    /// `max_chars`; `None` for a case the run does not have. Ask for a few
+    /// hundred keys at a time.
+    pub async fn answers(
+        &self,
+        run_id: &str,
+        keys: Vec<CaseKey>,
+        max_chars: usize,
+    ) -> Result<Vec<Option<Answer>>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| answers::answers(conn, &run_id, &keys, max_chars))
+            .await
+    }
+
     /// One run's cases, timings and metrics.
     pub async fn run_data(&self, run: &read::RunRef) -> Result<Arc<RunData>> {
         let hit = self.queries().runs.cache_get(&run.run_id).cloned();
@@ -714,6 +731,70 @@ mod tests {
         assert_eq!(figures["latency_p50_ms"], 200.0);
         assert_eq!(figures["latency_mean_ms"], 200.0);
         assert!(!figures.contains_key("tokens_mean"));
+    }
+
+    #[tokio::test]
+    async fn answers_come_back_in_the_order_asked_cut_to_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+        store.begin_run(info("r1")).await.unwrap();
+        let mut plain = record("a", 100.0);
+        plain.prompt = Some("Q: a".into());
+        plain.output = Some("é".repeat(50));
+        plain.assertions = ["first", "second"]
+            .into_iter()
+            .map(|expected| crate::assertion::AssertionResult {
+                kind: crate::assertion::Type::Contains,
+                negate: expected == "second",
+                passed: expected == "first",
+                score: 0.5,
+                weight: 1.0,
+                expected: expected.into(),
+                reason: format!("why {expected}"),
+                metric: None,
+            })
+            .collect();
+        let mut variant = record("a", 200.0);
+        variant.variant = Some("terse @ p".into());
+        variant.output = None;
+        variant.error = Some("timed out".into());
+        store
+            .write_batch("r1".into(), vec![plain, variant])
+            .await
+            .unwrap();
+        let key = |variant: Option<&str>| CaseKey {
+            id: "a".into(),
+            repeat: 0,
+            variant: variant.map(str::to_string),
+        };
+        let missing = CaseKey {
+            id: "gone".into(),
+            ..key(None)
+        };
+        let answers = store
+            .answers("r1", vec![key(Some("terse @ p")), missing, key(None)], 10)
+            .await
+            .unwrap();
+        assert_eq!(answers.len(), 3);
+        let with_variant = answers[0].as_ref().unwrap();
+        assert_eq!(with_variant.error.as_deref(), Some("timed out"));
+        assert_eq!(with_variant.output, None);
+        assert!(answers[1].is_none());
+        let plain = answers[2].as_ref().unwrap();
+        let output = plain.output.as_ref().unwrap();
+        assert_eq!(
+            (output.text.as_str(), output.chars),
+            ("é".repeat(10).as_str(), 50)
+        );
+        assert!(output.is_cut());
+        assert!(!plain.prompt.as_ref().unwrap().is_cut());
+        let kinds: Vec<(&str, bool)> = plain
+            .assertions
+            .iter()
+            .map(|a| (a.kind.as_str(), a.passed))
+            .collect();
+        assert_eq!(kinds, [("contains", true), ("not-contains", false)]);
+        assert_eq!(plain.assertions[1].reason.as_deref(), Some("why second"));
     }
 
     #[tokio::test]

@@ -262,7 +262,7 @@ fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSampl
 }
 
 /// `column`, or NULL in a history written before schema `since` added it.
-fn column_since(version: i64, since: i64, column: &'static str) -> &'static str {
+pub(super) fn column_since(version: i64, since: i64, column: &'static str) -> &'static str {
     if version >= since {
         column
     } else {

@@ -21,6 +21,7 @@ mod pacing;
 mod promptfoo;
 mod providers;
 mod redirects;
+mod report_page;
 mod run;
 mod scripts;
 mod secrets;

@@ -3,6 +3,7 @@
 //! step summary, outputs, annotations, the comment and the report files).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -328,12 +329,39 @@ pub(super) async fn junit_cases(
     })
 }
 
+/// The run's page (report.html) in the report folder, when one is asked
+/// for; a page that cannot be written is a warning, like the other files.
+pub(super) async fn page(
+    store: &Store,
+    setup: &Setup,
+    options: &Options,
+    reported: &Reported,
+) -> Option<PathBuf> {
+    let dir = options.publish.report_dir.as_ref()?;
+    crate::commands::write_page(
+        &reported.model,
+        store,
+        options.baseline.db.as_deref(),
+        &setup.renderer,
+        &dir.join(crate::commands::PAGE),
+    )
+    .await
+    .map_err(|e| {
+        log::warn(&format!(
+            "cannot write {}: {}",
+            crate::commands::PAGE,
+            e.message()
+        ))
+    })
+    .ok()
+}
+
 /// Delivers a finished run's report and decides the exit code.
 pub(super) async fn deliver(
     setup: &Setup,
     options: &Options,
     reported: Reported,
-    cases: &[CaseDetail],
+    folder: publish::Folder<'_>,
 ) -> Outcome {
     let Reported {
         model,
@@ -352,7 +380,7 @@ pub(super) async fn deliver(
     }
     let delivered = publish::publish(
         &model,
-        cases,
+        folder,
         &setup.renderer,
         &options.publish,
         &publish::Environment::from_env(),

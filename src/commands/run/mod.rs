@@ -137,6 +137,11 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         finish::record(&store, &run.run_id, &executed, &reported, metrics, &monitor).await;
     let (status, _) = executed.status();
     let cases = finish::junit_cases(&store, &run.run_id, options, status).await;
+    let page = if executed.interrupted {
+        None
+    } else {
+        finish::page(&store, &setup, options, &reported).await
+    };
     match Arc::try_unwrap(store) {
         Ok(store) => store.close(),
         Err(_) => log::warn("the database is still in use; it will be closed at exit"),
@@ -165,7 +170,11 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     }
     // A run that failed still says so in every report form before it exits
     // with its error's code.
-    let mut outcome = finish::deliver(&setup, options, reported, &cases).await;
+    let folder = publish::Folder {
+        cases: &cases,
+        page: page.as_deref(),
+    };
+    let mut outcome = finish::deliver(&setup, options, reported, folder).await;
     if let Err(e) = read.and(stored).and(halted).and(recorded) {
         outcome.exit_code = e.exit_code();
         outcome.failure = Some(e);

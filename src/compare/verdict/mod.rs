@@ -34,11 +34,13 @@ mod pairing;
 mod quality;
 mod suite_rate;
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::compare::stats::Interval;
 use crate::config::{CompareConfig, FailOn, Gate, TimingGate};
-use crate::store::{History, RunData};
+use crate::store::{CaseKey, CaseOutcome, History, RunData};
 
 #[cfg(test)]
 pub use quality::RemovedCase;
@@ -471,6 +473,64 @@ pub fn compare(
     }
 }
 
+/// One case of either run, with its partner in the other run when it has
+/// one: the same case, as the comparison pairs them ([`pairing`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Partners<'a> {
+    /// This run's case; `None` for a baseline case this run no longer has.
+    pub current: Option<&'a CaseOutcome>,
+    /// Its baseline partner; `None` for a case new in this run.
+    pub baseline: Option<&'a CaseOutcome>,
+}
+
+impl Partners<'_> {
+    /// Why a shared case's outcome or score changed, as the quality
+    /// verdict attributes it; `None` when neither changed or the case is
+    /// not shared.
+    pub fn cause(&self) -> Option<Cause> {
+        let (b, c) = (self.baseline?, self.current?);
+        (b.passed != c.passed || b.score != c.score).then(|| quality::cause(b, c))
+    }
+
+    /// The case's key: this run's, or the baseline's for a removed case.
+    pub fn key(&self) -> &CaseKey {
+        match (self.current, self.baseline) {
+            (Some(c), _) => &c.key,
+            (None, Some(b)) => &b.key,
+            (None, None) => unreachable!("a partner has at least one side"),
+        }
+    }
+}
+
+/// Every case of both runs with its partner, paired by the same rules the
+/// verdicts use, in key order: shared and new cases by this run's key,
+/// removed cases by the baseline's.
+pub fn partners<'a>(current: &'a RunData, baseline: &'a RunData) -> Vec<Partners<'a>> {
+    let (pairs, _) = pairing::pair(current, baseline);
+    let paired: HashSet<*const CaseOutcome> = pairs
+        .iter()
+        .flat_map(|(b, c)| [*b as *const _, *c as *const _])
+        .collect();
+    let alone = |c: &&CaseOutcome| !paired.contains(&(*c as *const _));
+    let mut all: Vec<Partners> = pairs
+        .iter()
+        .map(|(b, c)| Partners {
+            current: Some(c),
+            baseline: Some(b),
+        })
+        .chain(current.cases.iter().filter(alone).map(|c| Partners {
+            current: Some(c),
+            baseline: None,
+        }))
+        .chain(baseline.cases.iter().filter(alone).map(|b| Partners {
+            current: None,
+            baseline: Some(b),
+        }))
+        .collect();
+    all.sort_by(|a, b| a.key().cmp(b.key()));
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -888,5 +948,67 @@ mod tests {
             .unwrap();
         assert_eq!(tokens.direction, Direction::Improvement);
         assert!((tokens.magnitude - 0.5).abs() < 0.05, "{tokens:?}");
+    }
+
+    #[test]
+    fn partners_pair_as_the_verdicts_do_and_keep_every_case() {
+        let case = |id: &str, passed: bool, request: &str| CaseOutcome {
+            key: key(id),
+            passed,
+            score: if passed { 1.0 } else { 0.0 },
+            request_hash: Some(request.into()),
+            scoring_hash: Some("s".into()),
+            ..CaseOutcome::default()
+        };
+        let baseline = RunData {
+            cases: vec![
+                case("c", true, "r"),
+                case("a", true, "r"),
+                case("b", true, "r"),
+            ],
+            ..RunData::default()
+        };
+        let current = RunData {
+            cases: vec![
+                case("d", true, "r"),
+                case("b", false, "changed"),
+                case("a", true, "r"),
+            ],
+            ..RunData::default()
+        };
+        let all = partners(&current, &baseline);
+        let seen: Vec<(&str, bool, bool, Option<Cause>)> = all
+            .iter()
+            .map(|p| {
+                (
+                    p.key().id.as_str(),
+                    p.current.is_some(),
+                    p.baseline.is_some(),
+                    p.cause(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", true, true, None),
+                ("b", true, true, Some(Cause::RequestChanged)),
+                ("c", false, true, None),
+                ("d", true, false, None),
+            ]
+        );
+        let flips = compare(
+            &current,
+            &baseline,
+            &History::default(),
+            &Settings::default(),
+        )
+        .quality
+        .flips;
+        assert_eq!(flips.len(), 1);
+        assert_eq!(
+            (flips[0].key.id.as_str(), flips[0].cause),
+            ("b", Cause::RequestChanged)
+        );
     }
 }

@@ -88,15 +88,15 @@ pub(super) fn pair<'a>(current: &'a RunData, baseline: &'a RunData) -> (Pairs<'a
         pairs: Vec::new(),
     };
     open.match_by(|c| Some(exact(c)), Ambiguity::InOrder);
-    open.match_by(|c| Some((c.key.id.clone(), c.key.repeat)), Ambiguity::Skip);
+    open.match_by(|c| Some((c.key.id.as_str(), c.key.repeat)), Ambiguity::Skip);
     let before = open.pairs.len();
     open.match_by(
-        |c| derived(c).map(|i| (i.inputs_hash.clone(), combination(c))),
+        |c| derived(c).map(|i| (i.inputs_hash.as_str(), combination(c))),
         Ambiguity::Skip,
     );
     let by_inputs = open.pairs.len() - before;
     open.match_by(
-        |c| derived(c).map(|i| (i.row.clone(), combination(c))),
+        |c| derived(c).map(|i| (i.row.as_str(), combination(c))),
         Ambiguity::Skip,
     );
     let by_position = open.pairs.len() - before - by_inputs;
@@ -124,13 +124,14 @@ struct Open<'a> {
 }
 
 impl<'a> Open<'a> {
-    /// Pairs the open cases whose `key` agrees.
+    /// Pairs the open cases whose `key` agrees. Keys borrow from the
+    /// cases: a 100,000-case suite is paired without copying its ids.
     fn match_by<K: Hash + Eq>(
         &mut self,
-        key: impl Fn(&CaseOutcome) -> Option<K>,
+        key: impl Fn(&'a CaseOutcome) -> Option<K>,
         ambiguity: Ambiguity,
     ) {
-        let index = |cases: &[Option<&CaseOutcome>]| {
+        let index = |cases: &[Option<&'a CaseOutcome>]| {
             let mut by_key: HashMap<K, Vec<usize>> = HashMap::new();
             for (i, case) in cases.iter().enumerate() {
                 if let Some(k) = case.and_then(&key) {
@@ -157,18 +158,18 @@ impl<'a> Open<'a> {
 }
 
 /// A case's full identity: id, repeat, prompt and provider.
-fn exact(c: &CaseOutcome) -> (String, u32, Option<String>, Option<String>) {
+fn exact(c: &CaseOutcome) -> (&str, u32, Option<&str>, Option<&str>) {
     (
-        c.key.id.clone(),
+        &c.key.id,
         c.key.repeat,
-        c.prompt.clone(),
-        c.provider.clone(),
+        c.prompt.as_deref(),
+        c.provider.as_deref(),
     )
 }
 
 /// The repeat, prompt and provider: which run of a row a case is.
-fn combination(c: &CaseOutcome) -> (u32, Option<String>, Option<String>) {
-    (c.key.repeat, c.prompt.clone(), c.provider.clone())
+fn combination(c: &CaseOutcome) -> (u32, Option<&str>, Option<&str>) {
+    (c.key.repeat, c.prompt.as_deref(), c.provider.as_deref())
 }
 
 /// The case's row identity when its id was derived from its content.
