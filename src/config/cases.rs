@@ -257,7 +257,7 @@ pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (
 }
 
 /// A transform's script, which is JavaScript unless it names a `.py` file.
-pub fn transform_script(text: &str) -> Result<Script, String> {
+pub fn transform_script(text: &str) -> Result<Script, crate::assertion::ScriptValueError> {
     Script::parse(text, Language::JavaScript)
 }
 
@@ -268,7 +268,7 @@ fn check_transforms(
 ) -> Result<(), (&'static str, String)> {
     for (key, text) in [("transform", transform), ("transform-vars", transform_vars)] {
         if let Some(text) = text {
-            transform_script(text).map_err(|m| (key, m))?;
+            transform_script(text).map_err(|m| (key, m.to_string()))?;
         }
     }
     Ok(())

@@ -37,7 +37,7 @@ impl Names<'_> {
     /// Checks an assertion: its type and value, and that a model-graded
     /// one finds the provider that grades it.
     pub(super) fn assertion(&self, spec: &AssertionSpec) -> Result<(), String> {
-        spec.validate()?;
+        spec.validate().map_err(|e| e.to_string())?;
         let Ok(kind) = spec.base_type() else {
             return Ok(());
         };

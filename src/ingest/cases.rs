@@ -204,7 +204,7 @@ fn check_transform(scripts: &Scripts, text: Option<&str>) -> std::result::Result
     let Some(text) = text else {
         return Ok(());
     };
-    let script = transform_script(text)?;
+    let script = transform_script(text).map_err(|e| e.to_string())?;
     scripts
         .check(&script, Some(crate::script::Target::Output))
         .map_err(|e| e.to_string())
@@ -534,7 +534,7 @@ impl<'a> Builder<'a> {
             let compiled = if spec.is_templated() {
                 self.compile_templated(spec, context)
             } else {
-                spec.compile()
+                spec.compile().map_err(|e| e.to_string())
             };
             let compiled = compiled.map_err(|m| Rejection::Row(format!("assert[{i}]: {m}")))?;
             script_problem(self.scripts, &compiled)
@@ -596,6 +596,7 @@ impl<'a> Builder<'a> {
     ) -> std::result::Result<Assertion, String> {
         spec.render_value(|s| self.prompts.render_str(s, context))?
             .compile()
+            .map_err(|e| e.to_string())
     }
 
     /// An id from the test's content, so it stays the same when rows are

@@ -192,7 +192,7 @@ fn script(ops: u64, kind: &str, code: &str) -> Result<Work> {
         transform: None,
     };
     let fail = |e: String| Error::runtime(format!("benchmark {kind}: {e}"));
-    let Rule::Script { script, .. } = spec.compile().map_err(fail)?.rule else {
+    let Rule::Script { script, .. } = spec.compile().map_err(|e| fail(e.to_string()))?.rule else {
         return Err(fail("not a script".into()));
     };
     let scripts = Scripts::new(

@@ -324,7 +324,7 @@ fn transform_code(ctx: &mut Ctx, code: &str, place: &Place, key: &str) -> Option
     let what = format!("options.{key}");
     match crate::config::transform_script(code) {
         Err(why) => {
-            ctx.skip(place.clone(), &what, &why);
+            ctx.skip(place.clone(), &what, &why.to_string());
             return None;
         }
         Ok(Script {
@@ -332,7 +332,7 @@ fn transform_code(ctx: &mut Ctx, code: &str, place: &Place, key: &str) -> Option
             ..
         }) if !ctx.resolve(&path).is_file() => {
             let why = format!("{path} does not exist (promptfoo fails every test it applies to)");
-            ctx.skip(place.clone(), &what, &why);
+            ctx.skip(place.clone(), &what, &why.to_string());
             return None;
         }
         Ok(_) => {}
