@@ -185,7 +185,7 @@ fn comment_id(id: &str) -> Result<String, String> {
 }
 
 /// A branch name git accepts (`git check-ref-format --branch`).
-fn branch(name: &str) -> Result<String, String> {
+fn branch(name: &str) -> Result<String, crate::config::BranchError> {
     crate::config::check_branch(name).map(|()| name.to_string())
 }
 
