@@ -172,7 +172,7 @@ pub struct DeliveryArgs {
 
 /// A comment id: what a suite name may hold, at most 64 characters, or
 /// nothing. It goes into the comment's hidden marker, which `-->` would end.
-fn comment_id(id: &str) -> Result<String, String> {
+fn comment_id(id: &str) -> Result<String, FlagError> {
     let ok = id.len() <= 64
         && id
             .chars()
@@ -180,7 +180,7 @@ fn comment_id(id: &str) -> Result<String, String> {
     if ok {
         Ok(id.to_string())
     } else {
-        Err("use at most 64 letters, digits, '.', '_' or '-'".into())
+        Err(FlagError::CommentId)
     }
 }
 
@@ -597,9 +597,18 @@ pub enum OutputFormat {
 }
 
 /// A parser for a count from 1 to `max`, whose error names both ends.
-fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+fn count(max: usize) -> impl Fn(&str) -> Result<usize, FlagError> + Clone {
     move |text| match text.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from 1 to {max}")),
+        _ => Err(FlagError::Count { max }),
     }
+}
+
+/// Why a flag's value is refused; clap prints it after the flag and value.
+#[derive(Debug, thiserror::Error)]
+enum FlagError {
+    #[error("use at most 64 letters, digits, '.', '_' or '-'")]
+    CommentId,
+    #[error("expected a whole number from 1 to {max}")]
+    Count { max: usize },
 }
