@@ -59,7 +59,7 @@ pub(super) fn convert(
 fn load(ctx: &mut Ctx, s: &str, place: &Place) -> Option<Node> {
     let loaded = std::fs::read_to_string(ctx.resolve(&s["file://".len()..]))
         .map_err(|e| e.to_string())
-        .and_then(|t| yaml::parse(&t));
+        .and_then(|t| yaml::parse(&t).map_err(|e| e.to_string()));
     match loaded {
         Ok(n) => Some(n),
         Err(e) => {

@@ -6,7 +6,7 @@ use super::super::assertions::{Graded, Origin};
 use super::super::providers;
 use super::super::yaml::{Kind, Node};
 use super::super::{Ctx, Place};
-use super::vars::{combinations, load_var_file, load_vars_files, resolve_variables};
+use super::vars::{VarsError, combinations, load_var_file, load_vars_files, resolve_variables};
 use super::{Defaults, Transforms, convert_asserts, grading_options, strip_newline};
 use crate::config::{GradingSpec, TestSpec};
 
@@ -350,7 +350,7 @@ fn warn_json_breakers(ctx: &mut Ctx, vars: &Map<String, Value>, place: &Place) {
 
 /// A var's value as promptfoo renders it: a `file://` value loaded, one
 /// trailing newline removed, a whole float as an integer.
-fn var_value(ctx: &mut Ctx, v: Value) -> Result<Value, String> {
+fn var_value(ctx: &mut Ctx, v: Value) -> Result<Value, VarsError> {
     let v = match v {
         Value::String(s) if s.starts_with("file://") => {
             Value::String(load_var_file(ctx, &s["file://".len()..])?)
