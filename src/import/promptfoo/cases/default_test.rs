@@ -7,12 +7,9 @@ use super::super::assertions::{Graded, Origin};
 use super::super::yaml::{self, Kind, Node};
 use super::super::{Ctx, Place};
 use super::{
-    Converted, Defaults, Transforms, convert_asserts, fit_for_toml, grading_options, null_to_empty,
-    strip_newline, strip_nulls,
+    Converted, Defaults, Graders, Transforms, convert_asserts, fit_for_toml, grading_options,
+    null_to_empty, strip_newline, strip_nulls,
 };
-
-/// The judge and embeddings graders defaultTest's options name.
-pub(super) type Graders = (Option<String>, Option<String>);
 
 /// Converts defaultTest into `out` and `dflt`; returns the graders its
 /// options name, or `None` when its file cannot be loaded.
@@ -33,7 +30,7 @@ pub(super) fn convert(
         _ => dt,
     };
     check_keys(ctx, dt, &place);
-    let mut graders = (None, None);
+    let mut graders = Graders::default();
     if let Some(options) = dt.get("options") {
         let p = place.child(options.line, "options");
         let mut transforms = Transforms::default();

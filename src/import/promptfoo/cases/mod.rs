@@ -32,7 +32,6 @@ use crate::config::{
     Defaults as DefaultsSpec, GradingSpec, HttpSpec, PromptSpec, ProviderSpec, ResponseFormat,
     TestSpec,
 };
-use default_test::Graders;
 use files::file_tests;
 use test::convert_test;
 
@@ -43,6 +42,13 @@ pub struct Converted {
     pub grading: GradingSpec,
     pub defaults: DefaultsSpec,
     pub tests: Vec<TestSpec>,
+}
+
+/// The judge and embeddings providers an `options.provider` names.
+#[derive(Debug, Default)]
+pub(super) struct Graders {
+    judge: Option<String>,
+    embeddings: Option<String>,
 }
 
 /// What `defaultTest` contributes to every test.
@@ -59,7 +65,7 @@ pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
     let mut out = Converted::default();
     let mut graded = Graded::default();
     let mut dflt = Defaults::default();
-    let mut graders: Graders = (None, None);
+    let mut graders = Graders::default();
     if let Some(dt) = root.get("defaultTest") {
         match default_test::convert(ctx, dt, &mut out, &mut dflt, &mut graded) {
             Some(g) => graders = g,
@@ -146,13 +152,13 @@ fn convert_tests_item(
 fn add_default_graders(ctx: &mut Ctx, graded: Graded, graders: Graders, out: &mut Converted) {
     if graded.judge && out.grading.judge.is_none() {
         let name = graders
-            .0
+            .judge
             .unwrap_or_else(|| default_provider(ctx, GraderKind::Judge));
         out.grading.judge = Some(name);
     }
     if graded.embeddings && out.grading.embeddings.is_none() {
         let name = graders
-            .1
+            .embeddings
             .unwrap_or_else(|| default_provider(ctx, GraderKind::Embeddings));
         out.grading.embeddings = Some(name);
     }
@@ -236,7 +242,7 @@ pub(super) struct Transforms {
 
 /// `options` of defaultTest (into `[grading]`) or of a test (the test's
 /// grader), and their transforms. Returns the judge and embeddings
-/// provider names.
+/// providers they name.
 pub(super) fn grading_options(
     ctx: &mut Ctx,
     options: &Node,
@@ -244,9 +250,8 @@ pub(super) fn grading_options(
     is_default: bool,
     grading: &mut GradingSpec,
     transforms: &mut Transforms,
-) -> (Option<String>, Option<String>) {
-    let mut judge = None;
-    let mut embeddings = None;
+) -> Graders {
+    let mut graders = Graders::default();
     for (k, v) in options.entries().unwrap_or(&[]) {
         let p = place.child(v.line, k);
         match k.as_str() {
@@ -271,14 +276,14 @@ pub(super) fn grading_options(
                 ),
             },
             "provider" => {
-                judge = providers::grader(ctx, v, GraderKind::Judge, &p);
+                graders.judge = providers::grader(ctx, v, GraderKind::Judge, &p);
                 // A chat provider cannot embed; only an embedding id (or
                 // {embedding: …}) sets the embeddings grader.
                 let embed_node = v
                     .get("embedding")
                     .or_else(|| v.as_str().filter(|s| s.contains(":embedding")).map(|_| v));
                 if let Some(e) = embed_node {
-                    embeddings = providers::grader(ctx, e, GraderKind::Embeddings, &p);
+                    graders.embeddings = providers::grader(ctx, e, GraderKind::Embeddings, &p);
                 }
             }
             "rubricPrompt" if is_default => match v.as_str() {
@@ -307,14 +312,14 @@ pub(super) fn grading_options(
         }
     }
     if is_default {
-        if judge.is_some() {
-            grading.judge.clone_from(&judge);
+        if graders.judge.is_some() {
+            grading.judge.clone_from(&graders.judge);
         }
-        if embeddings.is_some() {
-            grading.embeddings.clone_from(&embeddings);
+        if graders.embeddings.is_some() {
+            grading.embeddings.clone_from(&graders.embeddings);
         }
     }
-    (judge, embeddings)
+    graders
 }
 
 /// A transform's code as it is written into the suite: the same

@@ -159,7 +159,7 @@ fn test_options(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<(Option<Str
     let before = ctx.skipped.len();
     let mut unused = GradingSpec::default();
     let mut transforms = Transforms::default();
-    let grader = grading_options(ctx, options, &p, false, &mut unused, &mut transforms).0;
+    let grader = grading_options(ctx, options, &p, false, &mut unused, &mut transforms).judge;
     if ctx.skipped.len() > before {
         ctx.skip(
             place.clone(),
