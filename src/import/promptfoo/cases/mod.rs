@@ -64,15 +64,15 @@ struct Defaults {
 pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
     let mut out = Converted::default();
     let mut graded = Graded::default();
-    let mut dflt = Defaults::default();
+    let mut defaults = Defaults::default();
     let mut graders = Graders::default();
     if let Some(dt) = root.get("defaultTest") {
-        match default_test::convert(ctx, dt, &mut out, &mut dflt, &mut graded) {
+        match default_test::convert(ctx, dt, &mut out, &mut defaults, &mut graded) {
             Some(g) => graders = g,
             None => return out,
         }
     }
-    if let Some(vars) = default_test::defaults_vars(&dflt) {
+    if let Some(vars) = default_test::defaults_vars(&defaults) {
         out.defaults.vars = vars;
     }
     match root.get("tests") {
@@ -81,7 +81,7 @@ pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
             "tests",
             "none: the suite has no cases",
         ),
-        Some(tests) => convert_tests_value(ctx, tests, &dflt, &mut out, &mut graded),
+        Some(tests) => convert_tests_value(ctx, tests, &defaults, &mut out, &mut graded),
     }
     add_default_graders(ctx, graded, graders, &mut out);
     add_load_vars_everywhere(ctx, &mut out);
@@ -92,22 +92,22 @@ pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
 fn convert_tests_value(
     ctx: &mut Ctx,
     tests: &Node,
-    dflt: &Defaults,
+    defaults: &Defaults,
     out: &mut Converted,
     graded: &mut Graded,
 ) {
     let place = Place::config(ctx, tests.line, "tests");
     match &tests.kind {
-        Kind::Str(path) => file_tests(ctx, path, &place, dflt, graded),
+        Kind::Str(path) => file_tests(ctx, path, &place, defaults, graded),
         Kind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let p = place.child(item.line, &format!("[{i}]"));
-                convert_tests_item(ctx, item, &p, dflt, out, graded);
+                convert_tests_item(ctx, item, &p, defaults, out, graded);
             }
         }
         Kind::Map(_) if tests.get("path").and_then(Node::as_str).is_some() => {
             let path = tests.get("path").and_then(Node::as_str).unwrap();
-            file_tests(ctx, path, &place, dflt, graded);
+            file_tests(ctx, path, &place, defaults, graded);
         }
         _ => ctx.skip(place, "tests", "neither a path, a list nor {path}"),
     }
@@ -118,12 +118,12 @@ fn convert_tests_item(
     ctx: &mut Ctx,
     item: &Node,
     p: &Place,
-    dflt: &Defaults,
+    defaults: &Defaults,
     out: &mut Converted,
     graded: &mut Graded,
 ) {
     match &item.kind {
-        Kind::Str(path) => file_tests(ctx, path, p, dflt, graded),
+        Kind::Str(path) => file_tests(ctx, path, p, defaults, graded),
         Kind::Map(_) if item.get("path").and_then(Node::as_str).is_some() => {
             let path = item.get("path").and_then(Node::as_str).unwrap();
             if item.get("config").is_some() {
@@ -133,10 +133,10 @@ fn convert_tests_item(
                     "generator config is for script test files",
                 );
             }
-            file_tests(ctx, path, p, dflt, graded);
+            file_tests(ctx, path, p, defaults, graded);
         }
         Kind::Map(_) => {
-            let mut rows = convert_test(ctx, item, p, Origin::Yaml, dflt, graded);
+            let mut rows = convert_test(ctx, item, p, Origin::Yaml, defaults, graded);
             for row in rows.iter_mut() {
                 strip_nulls(&mut row.vars);
                 row.assert = fit_for_toml(ctx, std::mem::take(&mut row.assert), p);

@@ -17,12 +17,12 @@ pub(super) fn convert_test(
     node: &Node,
     place: &Place,
     origin: Origin,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Vec<TestSpec> {
     let description = node.get("description").and_then(Node::as_str);
     ctx.in_test(description, |ctx| {
-        convert_described(ctx, node, place, origin, dflt, graded)
+        convert_described(ctx, node, place, origin, defaults, graded)
     })
 }
 
@@ -31,13 +31,13 @@ fn convert_described(
     node: &Node,
     place: &Place,
     origin: Origin,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Vec<TestSpec> {
     let Some(test) = test_fields(ctx, node, place, origin, graded) else {
         return Vec::new();
     };
-    let Some(vars) = test_vars(ctx, node, place, dflt) else {
+    let Some(vars) = test_vars(ctx, node, place, defaults) else {
         return Vec::new();
     };
     let combos = match combinations(ctx, &vars) {
@@ -51,8 +51,9 @@ fn convert_described(
             return Vec::new();
         }
     };
-    let defaults_json: Map<String, Value> = if dflt.vars_in_defaults {
-        dflt.vars
+    let defaults_json: Map<String, Value> = if defaults.vars_in_defaults {
+        defaults
+            .vars
             .iter()
             .map(|(k, v)| (k.clone(), v.to_json()))
             .collect()
@@ -227,12 +228,12 @@ fn test_vars(
     ctx: &mut Ctx,
     node: &Node,
     place: &Place,
-    dflt: &Defaults,
+    defaults: &Defaults,
 ) -> Option<Vec<(String, Node)>> {
-    let mut vars: Vec<(String, Node)> = if dflt.vars_in_defaults {
+    let mut vars: Vec<(String, Node)> = if defaults.vars_in_defaults {
         Vec::new()
     } else {
-        dflt.vars.clone()
+        defaults.vars.clone()
     };
     let Some(v) = node.get("vars") else {
         return Some(vars);
