@@ -244,6 +244,21 @@ impl fmt::Display for Assertion {
 }
 
 impl AssertionSpec {
+    /// An assertion of type `kind` with `value`, and no weight, threshold,
+    /// provider, metric, config or transform of its own.
+    pub fn new(kind: &str, value: Option<Value>) -> AssertionSpec {
+        AssertionSpec {
+            kind: kind.into(),
+            value,
+            weight: None,
+            threshold: None,
+            provider: None,
+            metric: None,
+            config: None,
+            transform: None,
+        }
+    }
+
     fn parse_type(&self) -> Result<(Type, bool), SpecError> {
         let (negate, name) = match self.kind.strip_prefix("not-") {
             Some(rest) => (true, rest),
@@ -739,19 +754,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn spec(kind: &str, value: Option<Value>) -> AssertionSpec {
-        AssertionSpec {
-            kind: kind.into(),
-            value,
-            weight: None,
-            threshold: None,
-            provider: None,
-            metric: None,
-            config: None,
-            transform: None,
-        }
-    }
-
     fn ctx(output: &str) -> Context<'_> {
         Context {
             output,
@@ -765,7 +767,7 @@ mod tests {
     }
 
     fn passes(kind: &str, value: Value, output: &str) -> bool {
-        passes_spec(spec(kind, Some(value)), &ctx(output))
+        passes_spec(AssertionSpec::new(kind, Some(value)), &ctx(output))
     }
 
     #[test]
@@ -789,10 +791,10 @@ mod tests {
             assert!(!passes(&not, value.clone(), good), "{not} on {good:?}");
             assert!(passes(&not, value, bad), "{not} on {bad:?}");
         }
-        let is_json = spec("is-json", None).compile().unwrap();
+        let is_json = AssertionSpec::new("is-json", None).compile().unwrap();
         assert!(is_json.evaluate(&ctx("{\"ключ\": 1}")).unwrap().passed);
         assert!(!is_json.evaluate(&ctx("nope")).unwrap().passed);
-        let not_json = spec("not-is-json", None).compile().unwrap();
+        let not_json = AssertionSpec::new("not-is-json", None).compile().unwrap();
         assert!(not_json.evaluate(&ctx("nope")).unwrap().passed);
         assert!(!not_json.evaluate(&ctx("[]")).unwrap().passed);
 
@@ -803,7 +805,7 @@ mod tests {
 
         let lev = |kind: &str, t| AssertionSpec {
             threshold: Some(t),
-            ..spec(kind, Some(json!("colour")))
+            ..AssertionSpec::new(kind, Some(json!("colour")))
         };
         assert!(passes_spec(lev("levenshtein", 1.0), &ctx("color")));
         assert!(!passes_spec(lev("levenshtein", 0.0), &ctx("color")));
@@ -814,7 +816,7 @@ mod tests {
     fn latency_and_cost_read_the_call() {
         let limited = |kind: &str, t| AssertionSpec {
             threshold: Some(t),
-            ..spec(kind, None)
+            ..AssertionSpec::new(kind, None)
         };
         let call = Context {
             output: "x",
@@ -841,7 +843,7 @@ mod tests {
 
     #[test]
     fn negation_inverts_score_too() {
-        let r = spec("not-contains", Some(json!("x")))
+        let r = AssertionSpec::new("not-contains", Some(json!("x")))
             .compile()
             .unwrap()
             .evaluate(&ctx("x"))
@@ -854,54 +856,66 @@ mod tests {
     #[test]
     fn bad_specs_say_what_is_wrong() {
         let err = |s: AssertionSpec| s.compile().unwrap_err().to_string();
-        assert!(err(spec("containz", None)).starts_with("unknown assertion type 'containz'"));
-        assert_eq!(err(spec("equals", None)), "'equals' needs a value");
+        assert!(
+            err(AssertionSpec::new("containz", None))
+                .starts_with("unknown assertion type 'containz'")
+        );
         assert_eq!(
-            err(spec("is-json", Some(json!("x")))),
+            err(AssertionSpec::new("equals", None)),
+            "'equals' needs a value"
+        );
+        assert_eq!(
+            err(AssertionSpec::new("is-json", Some(json!("x")))),
             "'is-json' takes no value, or a JSON Schema object, not \"x\""
         );
         assert!(
-            err(spec("is-json", Some(json!({"type": 12})))).starts_with("invalid JSON Schema: ")
+            err(AssertionSpec::new("is-json", Some(json!({"type": 12}))))
+                .starts_with("invalid JSON Schema: ")
         );
-        assert!(err(spec("regex", Some(json!("(")))).starts_with("invalid regex \"(\""));
+        assert!(
+            err(AssertionSpec::new("regex", Some(json!("(")))).starts_with("invalid regex \"(\"")
+        );
         assert_eq!(
-            err(spec("contains-any", Some(json!([])))),
+            err(AssertionSpec::new("contains-any", Some(json!([])))),
             "'contains-any' needs at least one value"
         );
         assert_eq!(
-            err(spec("levenshtein", Some(json!("a")))),
+            err(AssertionSpec::new("levenshtein", Some(json!("a")))),
             "'levenshtein' needs a threshold: the most edits allowed"
         );
         assert_eq!(
-            err(spec("latency", None)),
+            err(AssertionSpec::new("latency", None)),
             "'latency' needs a threshold: the most milliseconds the call may take"
         );
         assert_eq!(
-            err(spec("word-count", Some(json!({"min": 5, "max": 2})))),
+            err(AssertionSpec::new(
+                "word-count",
+                Some(json!({"min": 5, "max": 2}))
+            )),
             "'word-count' min 5 is above max 2"
         );
         assert_eq!(
             err(AssertionSpec {
                 threshold: Some(2.0),
-                ..spec("similar", Some(json!("a")))
+                ..AssertionSpec::new("similar", Some(json!("a")))
             }),
             "'similar' threshold 2 is not between 0 and 1"
         );
         assert_eq!(
             err(AssertionSpec {
                 provider: Some("gpt".into()),
-                ..spec("equals", Some(json!("a")))
+                ..AssertionSpec::new("equals", Some(json!("a")))
             }),
             "'equals' takes no provider"
         );
-        let mut weighted = spec("equals", Some(json!("a")));
+        let mut weighted = AssertionSpec::new("equals", Some(json!("a")));
         weighted.weight = Some(-1.0);
         assert_eq!(err(weighted), "weight -1 must be a number of at least 0");
     }
 
     #[test]
     fn templated_values_validate_type_only() {
-        let s = spec("regex", Some(json!("^{{ expected }}$")));
+        let s = AssertionSpec::new("regex", Some(json!("^{{ expected }}$")));
         assert!(s.is_templated());
         assert!(s.validate().is_ok());
         let rendered = s
@@ -915,7 +929,7 @@ mod tests {
                 .unwrap()
                 .passed
         );
-        let schema = spec(
+        let schema = AssertionSpec::new(
             "is-json",
             Some(json!({"description": "{{ not a template }}"})),
         );

@@ -224,14 +224,8 @@ mod tests {
 
     fn assertion(kind: &str, threshold: Option<f64>) -> Assertion {
         AssertionSpec {
-            kind: kind.into(),
-            value: Some(Value::from("output")),
-            weight: None,
             threshold,
-            provider: None,
-            metric: None,
-            config: None,
-            transform: None,
+            ..AssertionSpec::new(kind, Some(Value::from("output")))
         }
         .compile()
         .unwrap()
