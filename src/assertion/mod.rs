@@ -571,10 +571,8 @@ impl AssertionSpec {
         Ok((Rule::Check(check), expected))
     }
 
-    /// Compiles the assertion; the error says what is wrong with it.
-    pub fn compile(&self) -> Result<Assertion, SpecError> {
-        let (kind, negate) = self.parse_type()?;
-        let weight = self.check_weight()?;
+    /// A provider is for a model-graded type only, a config for a scripted one.
+    fn check_settings(&self, kind: Type) -> Result<(), SpecError> {
         if self.provider.is_some() && !kind.is_graded() {
             return Err(SpecError::TakesNoProvider {
                 kind: self.kind.clone(),
@@ -585,6 +583,14 @@ impl AssertionSpec {
                 kind: self.kind.clone(),
             });
         }
+        Ok(())
+    }
+
+    /// Compiles the assertion; the error says what is wrong with it.
+    pub fn compile(&self) -> Result<Assertion, SpecError> {
+        let (kind, negate) = self.parse_type()?;
+        let weight = self.check_weight()?;
+        self.check_settings(kind)?;
         let (rule, expected) = match kind {
             Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
                 self.text_rule(kind)?
