@@ -193,7 +193,7 @@ fetch_history() {
   if [ ! -f "$1" ]; then
     case "${GITHUB_EVENT_NAME:-}" in
       pull_request | pull_request_target | merge_group)
-        notice "No history of ${branch:-the baseline branch} was found (no cache entry, no artifact), so this run has no baseline to compare with. Record one: run this workflow on a push to ${branch:-the baseline branch} (the quickstart in the README does), or start it there once with workflow_dispatch. Fetching the artifact needs permissions: actions: read."
+        notice "No history of ${branch:-the baseline branch} was found (no cache entry, no artifact), so this run has no baseline to compare with. Record one: run this workflow on a push to ${branch:-the baseline branch} (the quickstart in docs/action.md does), or start it there once with workflow_dispatch. Fetching the artifact needs permissions: actions: read."
         ;;
     esac
   fi

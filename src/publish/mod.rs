@@ -98,7 +98,7 @@ impl Environment {
 }
 
 /// The line that tells a fork's maintainers how to get comments anyway.
-const FORK_HELP: &str = "the token cannot comment on this pull request (a fork's pull_request token is read-only, or the workflow lacks `permissions: pull-requests: write`). The report is in the step summary. To comment on fork pull requests, upload the report directory as an artifact and post it from a `workflow_run` job: see the README's Action section.";
+const FORK_HELP: &str = "the token cannot comment on this pull request (a fork's pull_request token is read-only, or the workflow lacks `permissions: pull-requests: write`). The report is in the step summary. To comment on fork pull requests, upload the report directory as an artifact and post it from a `workflow_run` job: see docs/action.md, \"Pull requests from forks\".";
 
 /// Delivers the report; returns the text to print after the terminal
 /// report (the comment, with `--no-comment` on a pull request).

@@ -6,19 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mock_provider::{Config as MockConfig, MockServer};
-use tokio::runtime::Runtime;
 
-use crate::support::{BIN, Suite, clean_env, column, number};
+use crate::support::{BIN, Suite, clean_env, column, mock, number};
 
 const KEY_VAR: &str = "AI_EVALS_E2E_CACHE_KEY";
-
-fn mock(config: MockConfig) -> (Runtime, MockServer) {
-    let runtime = Runtime::new().expect("tokio runtime");
-    let server = runtime
-        .block_on(mock_provider::start(config))
-        .expect("start mock");
-    (runtime, server)
-}
 
 /// A suite whose cases ask `Q: <question>`; rows give id and question.
 fn suite(server: &MockServer, rows: &[(&str, &str)], suite_extra: &str) -> Suite {

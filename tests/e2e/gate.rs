@@ -3,9 +3,8 @@
 //! comparison that errored).
 
 use mock_provider::{Config as MockConfig, MockServer};
-use tokio::runtime::Runtime;
 
-use crate::support::{Suite, column};
+use crate::support::{Suite, column, mock};
 
 /// A 20-case suite scoring an application's logged answers (`replay`).
 const REPLAYED: &str = r#"[suite]
@@ -220,14 +219,6 @@ fn removed_cases_are_listed_and_can_fail_the_gate() {
 
 const KEY_VAR: &str = "AI_EVALS_E2E_GATE_KEY";
 
-fn mock() -> (Runtime, MockServer) {
-    let runtime = Runtime::new().expect("tokio runtime");
-    let server = runtime
-        .block_on(mock_provider::start(MockConfig::default()))
-        .expect("start mock");
-    (runtime, server)
-}
-
 /// Cases whose prompt is `{{ prefix }}{{ q }}`; the mock answers with the
 /// prompt, and the assertion wants the `Q: ` prefix.
 fn prompted(server: &MockServer) -> Suite {
@@ -267,7 +258,7 @@ fn prompts(suite: &Suite, changed: usize) {
 
 #[test]
 fn changed_prompts_are_attributed_to_the_request_with_the_rest_from_the_cache() {
-    let (_runtime, server) = mock();
+    let (_runtime, server) = mock(MockConfig::default());
     let suite = prompted(&server);
     let cache = suite.path("cache");
     let args = ["--cache-dir", cache.to_str().unwrap(), "--fail-on", "minor"];

@@ -2,19 +2,10 @@
 //! deterministic embeddings, and `llm-judge` verdicts scripted by its rules.
 
 use mock_provider::{Config as MockConfig, MockServer, Rule};
-use tokio::runtime::Runtime;
 
-use crate::support::{Suite, column, number};
+use crate::support::{Suite, column, mock, number};
 
 const KEY_VAR: &str = "AI_EVALS_E2E_GRADING_KEY";
-
-fn mock(config: MockConfig) -> (Runtime, MockServer) {
-    let runtime = Runtime::new().expect("tokio runtime");
-    let server = runtime
-        .block_on(mock_provider::start(config))
-        .expect("start mock");
-    (runtime, server)
-}
 
 fn suite(server: &MockServer, tests: &str) -> Suite {
     let url = server.url();

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use mock_provider::{Config as MockConfig, MockServer, Rule};
-use tokio::runtime::Runtime;
 
-use crate::support::{Suite, column, number};
+use crate::support::{Suite, column, mock, number};
 
 /// The variable the suites name for their key; each run sets it.
 const KEY_VAR: &str = "AI_EVALS_E2E_KEY";
@@ -15,14 +14,6 @@ const KEY: &str = "sk-e2e-SECRET-4242-never-print-me";
 
 /// A mock server on its own runtime (which keeps serving while the test
 /// blocks on the binary).
-fn mock(config: MockConfig) -> (Runtime, MockServer) {
-    let runtime = Runtime::new().expect("tokio runtime");
-    let server = runtime
-        .block_on(mock_provider::start(config))
-        .expect("start mock");
-    (runtime, server)
-}
-
 /// A suite of `n` inline-free dataset cases `case-0 … case-{n-1}` whose
 /// prompt is `Q: case-i`, with `provider` as its only provider.
 fn suite(provider: &str, n: usize, extra: &str) -> Suite {

@@ -5,10 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mock_provider::{Config as MockConfig, MockServer};
-use tokio::runtime::Runtime;
+use mock_provider::Config as MockConfig;
 
-use crate::support::{Run, Suite, column};
+use crate::support::{Run, Suite, column, mock};
 
 /// `pull_request.base.sha` of the event fixture; its base branch is master.
 const BASE: &str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
@@ -226,14 +225,6 @@ fn adding_a_prompt_keeps_the_old_prompts_cases_paired() {
 }
 
 const KEY_VAR: &str = "AI_EVALS_E2E_SUITE_CHANGE_KEY";
-
-fn mock(config: MockConfig) -> (Runtime, MockServer) {
-    let runtime = Runtime::new().expect("tokio runtime");
-    let server = runtime
-        .block_on(mock_provider::start(config))
-        .expect("start mock");
-    (runtime, server)
-}
 
 /// A suite answered by a model at `url`; the mock answers with the
 /// prompt, so a case passes while its prompt starts with `Q: `.

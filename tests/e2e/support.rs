@@ -1,10 +1,12 @@
-//! Helpers: a suite in a temporary folder, the binary run on it, and SQL on
-//! the database it wrote.
+//! Helpers: a suite in a temporary folder, the binary run on it, the mock
+//! provider it calls, and SQL on the database it wrote.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mock_provider::{Config as MockConfig, MockServer};
 use tempfile::TempDir;
+use tokio::runtime::Runtime;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ai-evals");
 
@@ -159,4 +161,14 @@ type = "echo"
 {extra}
 "#
     )
+}
+
+/// The workspace's mock provider on 127.0.0.1, with the runtime that
+/// serves it: dropping the runtime stops the server.
+pub fn mock(config: MockConfig) -> (Runtime, MockServer) {
+    let runtime = Runtime::new().expect("tokio runtime");
+    let server = runtime
+        .block_on(mock_provider::start(config))
+        .expect("start mock");
+    (runtime, server)
 }

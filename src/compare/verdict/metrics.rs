@@ -240,27 +240,45 @@ fn absolute_floor(unit: &str, level: f64, settings: &Settings) -> f64 {
     }
 }
 
-/// Turns an interval of change (fractions, higher worse or better) into a
-/// direction, severity and magnitude.
+/// Which way a metric gets worse.
+#[derive(Clone, Copy)]
+enum Worse {
+    WhenHigher,
+    WhenLower,
+}
+
+/// What an interval of change says about a metric.
+struct Judgement {
+    direction: Direction,
+    severity: Severity,
+    magnitude: f64,
+}
+
+/// Turns an interval of change (fractions) into a direction, severity and
+/// magnitude.
 fn judge(
     change: Interval,
     significant: bool,
     floor: f64,
-    higher_is_worse: bool,
+    gets_worse: Worse,
     bands: &Bands,
-) -> (Direction, Severity, f64) {
+) -> Judgement {
     // "worse" and "better" read off the conservative end of the interval.
-    let (worse, better) = if higher_is_worse {
-        (change.low, -change.high)
-    } else {
-        (-change.high, change.low)
+    let (worse, better) = match gets_worse {
+        Worse::WhenHigher => (change.low, -change.high),
+        Worse::WhenLower => (-change.high, change.low),
     };
-    if significant && worse > floor {
+    let (direction, severity, magnitude) = if significant && worse > floor {
         (Direction::Regression, bands.grade(worse), worse)
     } else if significant && better > floor {
         (Direction::Improvement, Severity::None, better)
     } else {
         (Direction::NoChange, Severity::None, 0.0)
+    };
+    Judgement {
+        direction,
+        severity,
+        magnitude,
     }
 }
 
@@ -281,8 +299,17 @@ fn paired_ratio(
     let floor = floor.max(absolute_floor(unit, level, settings));
     let excludes_zero = comparison.change.low > 0.0 || comparison.change.high < 0.0;
     let significant = alpha.is_some_and(|a| comparison.p_value < a) && excludes_zero;
-    let (direction, severity, magnitude) =
-        judge(comparison.change, significant, floor, true, &settings.bands);
+    let Judgement {
+        direction,
+        severity,
+        magnitude,
+    } = judge(
+        comparison.change,
+        significant,
+        floor,
+        Worse::WhenHigher,
+        &settings.bands,
+    );
     Some(Finding {
         name: name.into(),
         unit: unit.into(),
@@ -330,7 +357,17 @@ fn tail_ratio(
     let shrank = stats::sign_test_upper(faster, slower + faster);
     let p_value = grew.min(shrank);
     let significant = alpha.is_some_and(|a| p_value < a / 2.0);
-    let (direction, severity, magnitude) = judge(change, significant, floor, true, &settings.bands);
+    let Judgement {
+        direction,
+        severity,
+        magnitude,
+    } = judge(
+        change,
+        significant,
+        floor,
+        Worse::WhenHigher,
+        &settings.bands,
+    );
     Some(Finding {
         name: "latency (p95)".into(),
         unit: "ms".into(),
@@ -404,8 +441,17 @@ fn score_change(
     let change = comparison.mean_difference.map(|d| d / base_mean);
     let p_value = comparison.wilcoxon_p_value;
     let significant = p_value < alpha && (change.low > 0.0 || change.high < 0.0);
-    let (direction, severity, magnitude) =
-        judge(change, significant, floor, false, &settings.bands);
+    let Judgement {
+        direction,
+        severity,
+        magnitude,
+    } = judge(
+        change,
+        significant,
+        floor,
+        Worse::WhenLower,
+        &settings.bands,
+    );
     Some(Finding {
         name: "score".into(),
         unit: String::new(),

@@ -6,17 +6,23 @@
 //! `match` dispatches an async call without boxing, and each variant keeps
 //! its own settings.
 
+mod anthropic;
 mod echo;
+mod endpoint;
 pub mod headers;
 pub mod http;
+mod openai;
 mod replay;
+mod wire;
 
 use std::time::Duration;
 
 pub use echo::Echo;
 pub use headers::RateLimits;
-pub use http::{Api, Embeddings, Http};
+pub use http::Http;
+pub use openai::Embeddings;
 pub use replay::Replay;
+pub use wire::Api;
 
 use crate::config::{ChatMessage, ProviderSpec};
 use crate::error::Result;
@@ -248,4 +254,17 @@ impl Provider {
             Provider::Http(p) => p.complete(request).await,
         }
     }
+}
+
+/// The body of a recorded answer in `fixtures/provider-responses/`.
+#[cfg(test)]
+pub(crate) fn fixture_body(name: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/provider-responses")
+            .join(name),
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    serde_json::to_vec(&json["body"]).unwrap()
 }
