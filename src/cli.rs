@@ -172,7 +172,7 @@ pub struct DeliveryArgs {
 
 /// A comment id: what a suite name may hold, at most 64 characters, or
 /// nothing. It goes into the comment's hidden marker, which `-->` would end.
-fn comment_id(id: &str) -> Result<String, String> {
+fn comment_id(id: &str) -> Result<String, FlagError> {
     let ok = id.len() <= 64
         && id
             .chars()
@@ -180,12 +180,12 @@ fn comment_id(id: &str) -> Result<String, String> {
     if ok {
         Ok(id.to_string())
     } else {
-        Err("use at most 64 letters, digits, '.', '_' or '-'".into())
+        Err(FlagError::CommentId)
     }
 }
 
 /// A branch name git accepts (`git check-ref-format --branch`).
-fn branch(name: &str) -> Result<String, String> {
+fn branch(name: &str) -> Result<String, crate::config::BranchError> {
     crate::config::check_branch(name).map(|()| name.to_string())
 }
 
@@ -579,7 +579,7 @@ pub struct RunArgs {
     /// On Ctrl-C or SIGTERM, how long the answers under way may take to be
     /// scored and stored before the run stops (like 10s or 1m); a second
     /// signal stops at once.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = grace)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::units::parse_duration)]
     pub grace: std::time::Duration,
 
     /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
@@ -596,14 +596,19 @@ pub enum OutputFormat {
     Json,
 }
 
-fn grace(text: &str) -> Result<std::time::Duration, String> {
-    crate::units::parse_duration(text)
-}
-
 /// A parser for a count from 1 to `max`, whose error names both ends.
-fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+fn count(max: usize) -> impl Fn(&str) -> Result<usize, FlagError> + Clone {
     move |text| match text.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from 1 to {max}")),
+        _ => Err(FlagError::Count { max }),
     }
+}
+
+/// Why a flag's value is refused; clap prints it after the flag and value.
+#[derive(Debug, thiserror::Error)]
+enum FlagError {
+    #[error("use at most 64 letters, digits, '.', '_' or '-'")]
+    CommentId,
+    #[error("expected a whole number from 1 to {max}")]
+    Count { max: usize },
 }

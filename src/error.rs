@@ -3,6 +3,13 @@
 //! The kind decides the exit code (2 for anything the user must fix in their
 //! command, config or data; 3 for failures while running), so stages say
 //! *what* went wrong and `main` never has to guess *whose* fault it was.
+//!
+//! Inside a stage, what can go wrong has a type of its own (a `thiserror`
+//! enum beside the code, such as `config::Problem`,
+//! `ingest::prompt::TemplateError` or `store::schema::SchemaError`), each
+//! variant with the message the user reads. Where it leaves the stage it
+//! becomes an [`Error`]: the caller adds what it knows (the file, the key,
+//! the row) and chooses the kind.
 
 use std::fmt;
 use std::path::Path;

@@ -3,8 +3,21 @@
 
 use std::time::Duration;
 
+/// A duration or size that cannot be read; the text is quoted as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("'{0}' is not a duration like 30m, 12h or 14d")]
+    NotDuration(String),
+    #[error("'{0}' is too long a duration")]
+    DurationTooLong(String),
+    #[error("'{0}' is not a size like 500MB or 1GiB")]
+    NotSize(String),
+    #[error("'{0}' is too large a size")]
+    SizeTooLarge(String),
+}
+
 /// Parses a duration such as `500ms`, `30s`, `15m`, `2h`, `14d` or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -12,7 +25,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("'{text}' is not a duration like 30m, 12h or 14d"))?;
+        .map_err(|_| UnitError::NotDuration(text.into()))?;
     let scale = match unit.trim() {
         "ms" => 0.001,
         "" | "s" => 1.0,
@@ -20,14 +33,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3600.0,
         "d" => 86_400.0,
         "w" => 7.0 * 86_400.0,
-        _ => return Err(format!("'{text}' is not a duration like 30m, 12h or 14d")),
+        _ => return Err(UnitError::NotDuration(text.into())),
     };
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| format!("'{text}' is too long a duration"))
+    Duration::try_from_secs_f64(value * scale).map_err(|_| UnitError::DurationTooLong(text.into()))
 }
 
 /// Parses a size such as `500MB`, `1GiB`, `64k` or plain bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -35,7 +47,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("'{text}' is not a size like 500MB or 1GiB"))?;
+        .map_err(|_| UnitError::NotSize(text.into()))?;
     let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
@@ -44,13 +56,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "kib" => 1024.0,
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("'{text}' is not a size like 500MB or 1GiB")),
+        _ => return Err(UnitError::NotSize(text.into())),
     };
     let bytes = value * scale;
     if bytes.is_finite() && bytes < u64::MAX as f64 {
         Ok(bytes as u64)
     } else {
-        Err(format!("'{text}' is too large a size"))
+        Err(UnitError::SizeTooLarge(text.into()))
     }
 }
 
@@ -72,5 +84,26 @@ mod tests {
         let huge = "9".repeat(400);
         assert!(parse_duration(&format!("{huge}d")).is_err());
         assert!(parse_size(&format!("{huge}GB")).is_err());
+    }
+
+    #[test]
+    fn errors_quote_the_text_and_show_the_form() {
+        let message = |e: UnitError| e.to_string();
+        assert_eq!(
+            message(parse_duration(" soon ").unwrap_err()),
+            "'soon' is not a duration like 30m, 12h or 14d"
+        );
+        assert_eq!(
+            message(parse_duration(&format!("{}d", "9".repeat(400))).unwrap_err()),
+            format!("'{}d' is too long a duration", "9".repeat(400))
+        );
+        assert_eq!(
+            message(parse_size("5 parsecs").unwrap_err()),
+            "'5 parsecs' is not a size like 500MB or 1GiB"
+        );
+        assert_eq!(
+            message(parse_size(&format!("{}GB", "9".repeat(400))).unwrap_err()),
+            format!("'{}GB' is too large a size", "9".repeat(400))
+        );
     }
 }

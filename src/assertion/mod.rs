@@ -8,6 +8,7 @@
 //! `llm-judge`) are graded in [`crate::score`].
 
 mod checks;
+mod error;
 mod script;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use checks::{Check, Outcome};
+pub use error::{BoundsError, ScriptValueError, SpecError};
 pub use script::{Code, Language, Script};
 
 /// An assertion as the user wrote it (`{ type = "contains", value = "x" }`).
@@ -242,26 +244,34 @@ impl fmt::Display for Assertion {
 }
 
 impl AssertionSpec {
-    fn parse_type(&self) -> Result<(Type, bool), String> {
+    /// An assertion of type `kind` with `value`, and no weight, threshold,
+    /// provider, metric, config or transform of its own.
+    pub fn new(kind: &str, value: Option<Value>) -> AssertionSpec {
+        AssertionSpec {
+            kind: kind.into(),
+            value,
+            weight: None,
+            threshold: None,
+            provider: None,
+            metric: None,
+            config: None,
+            transform: None,
+        }
+    }
+
+    fn parse_type(&self) -> Result<(Type, bool), SpecError> {
         let (negate, name) = match self.kind.strip_prefix("not-") {
             Some(rest) => (true, rest),
             None => (false, self.kind.as_str()),
         };
         match Type::parse(name) {
             Some(kind) => Ok((kind, negate)),
-            None => {
-                let known: Vec<&str> = Type::ALL.iter().map(|t| t.name()).collect();
-                Err(format!(
-                    "unknown assertion type '{}'; known types: {} (each may be prefixed with 'not-')",
-                    self.kind,
-                    known.join(", ")
-                ))
-            }
+            None => Err(SpecError::UnknownType(self.kind.clone())),
         }
     }
 
     /// The assertion's type, without negation.
-    pub fn base_type(&self) -> Result<Type, String> {
+    pub fn base_type(&self) -> Result<Type, SpecError> {
         self.parse_type().map(|(kind, _)| kind)
     }
 
@@ -285,7 +295,7 @@ impl AssertionSpec {
 
     /// Checks the type, the value's shape, the weight and the threshold; a
     /// templated value compiles per case, so only its type is checked here.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.is_templated() {
             self.parse_type()?;
             self.check_weight()?;
@@ -294,19 +304,19 @@ impl AssertionSpec {
         self.compile().map(|_| ())
     }
 
-    fn check_weight(&self) -> Result<f64, String> {
+    fn check_weight(&self) -> Result<f64, SpecError> {
         match self.weight {
             None => Ok(1.0),
             Some(w) if w.is_finite() && w >= 0.0 => Ok(w),
-            Some(w) => Err(format!("weight {w} must be a number of at least 0")),
+            Some(w) => Err(SpecError::Weight(w)),
         }
     }
 
     /// Returns a copy with every text in the value passed through `render`.
-    pub fn render_value(
+    pub fn render_value<E>(
         &self,
-        mut render: impl FnMut(&str) -> Result<String, String>,
-    ) -> Result<AssertionSpec, String> {
+        mut render: impl FnMut(&str) -> Result<String, E>,
+    ) -> Result<AssertionSpec, E> {
         let value = match &self.value {
             Some(Value::String(s)) => Some(Value::String(render(s)?)),
             Some(Value::Array(items)) => Some(Value::Array(
@@ -326,81 +336,99 @@ impl AssertionSpec {
         })
     }
 
-    fn text(&self) -> Result<String, String> {
+    fn text(&self) -> Result<String, SpecError> {
         match &self.value {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(Value::Number(n)) => Ok(n.to_string()),
             Some(Value::Bool(b)) => Ok(b.to_string()),
-            Some(other) => Err(format!("'{}' needs a text value, not {other}", self.kind)),
-            None => Err(format!("'{}' needs a value", self.kind)),
+            Some(other) => Err(SpecError::NotText {
+                kind: self.kind.clone(),
+                value: other.clone(),
+            }),
+            None => Err(SpecError::NoValue {
+                kind: self.kind.clone(),
+            }),
         }
     }
 
-    fn texts_list(&self) -> Result<Vec<String>, String> {
+    fn texts_list(&self) -> Result<Vec<String>, SpecError> {
         let items = match &self.value {
             Some(Value::Array(items)) => items.clone(),
             Some(Value::String(s)) => vec![Value::String(s.clone())],
             Some(other) => {
-                return Err(format!(
-                    "'{}' needs a list of texts, not {other}",
-                    self.kind
-                ));
+                return Err(SpecError::NotList {
+                    kind: self.kind.clone(),
+                    value: other.clone(),
+                });
             }
-            None => return Err(format!("'{}' needs a value: a list of texts", self.kind)),
+            None => {
+                return Err(SpecError::NoList {
+                    kind: self.kind.clone(),
+                });
+            }
         };
         if items.is_empty() {
-            return Err(format!("'{}' needs at least one value", self.kind));
+            return Err(SpecError::EmptyList {
+                kind: self.kind.clone(),
+            });
         }
         items
             .into_iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s),
                 Value::Number(n) => Ok(n.to_string()),
-                other => Err(format!(
-                    "'{}' list items must be texts, not {other}",
-                    self.kind
-                )),
+                other => Err(SpecError::NotTextItem {
+                    kind: self.kind.clone(),
+                    value: other,
+                }),
             })
             .collect()
     }
 
-    fn no_value(&self) -> Result<(), String> {
+    fn no_value(&self) -> Result<(), SpecError> {
         match &self.value {
             None => Ok(()),
-            Some(_) => Err(format!("'{}' takes no value; set threshold", self.kind)),
+            Some(_) => Err(SpecError::TakesNoValue {
+                kind: self.kind.clone(),
+            }),
         }
     }
 
-    fn no_threshold(&self) -> Result<(), String> {
+    fn no_threshold(&self) -> Result<(), SpecError> {
         match self.threshold {
             None => Ok(()),
-            Some(_) => Err(format!("'{}' takes no threshold", self.kind)),
+            Some(_) => Err(SpecError::TakesNoThreshold {
+                kind: self.kind.clone(),
+            }),
         }
     }
 
-    fn required_threshold(&self, what: &str) -> Result<f64, String> {
+    fn required_threshold(&self, what: &'static str) -> Result<f64, SpecError> {
         match self.threshold {
             Some(t) if t.is_finite() && t >= 0.0 => Ok(t),
-            Some(t) => Err(format!(
-                "'{}' threshold {t} must be a number of at least 0",
-                self.kind
-            )),
-            None => Err(format!("'{}' needs a threshold: {what}", self.kind)),
+            Some(threshold) => Err(SpecError::NegativeThreshold {
+                kind: self.kind.clone(),
+                threshold,
+            }),
+            None => Err(SpecError::NoThreshold {
+                kind: self.kind.clone(),
+                what,
+            }),
         }
     }
 
-    fn unit_threshold(&self) -> Result<Option<f64>, String> {
+    fn unit_threshold(&self) -> Result<Option<f64>, SpecError> {
         match self.threshold {
-            Some(t) if !(0.0..=1.0).contains(&t) => Err(format!(
-                "'{}' threshold {t} is not between 0 and 1",
-                self.kind
-            )),
+            Some(threshold) if !(0.0..=1.0).contains(&threshold) => Err(SpecError::NotFraction {
+                kind: self.kind.clone(),
+                threshold,
+            }),
             t => Ok(t),
         }
     }
 
     /// `is-json` and `contains-json`, with an optional JSON Schema.
-    fn json_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+    fn json_rule(&self, kind: Type) -> Result<(Rule, String), SpecError> {
         self.no_threshold()?;
         let check = |schema| match kind {
             Type::IsJson => Check::IsJson(schema),
@@ -410,22 +438,22 @@ impl AssertionSpec {
             None => Ok((Rule::Check(check(None)), String::new())),
             Some(schema @ Value::Object(_)) => {
                 let validator = jsonschema::Validator::new(schema)
-                    .map_err(|e| format!("invalid JSON Schema: {e}"))?;
+                    .map_err(|e| SpecError::Schema(Box::new(e)))?;
                 Ok((
                     Rule::Check(check(Some(Arc::new(validator)))),
                     "matching the schema".into(),
                 ))
             }
-            Some(other) => Err(format!(
-                "'{}' takes no value, or a JSON Schema object, not {other}",
-                self.kind
-            )),
+            Some(other) => Err(SpecError::NotSchema {
+                kind: self.kind.clone(),
+                value: other.clone(),
+            }),
         }
     }
 
     /// `javascript` and `python`: inline code or a `file://` script; the
     /// threshold, any number, is the least passing score.
-    fn script_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+    fn script_rule(&self, kind: Type) -> Result<(Rule, String), SpecError> {
         let language = match kind {
             Type::Javascript => Language::JavaScript,
             _ => Language::Python,
@@ -433,22 +461,27 @@ impl AssertionSpec {
         let code = match &self.value {
             Some(Value::String(code)) => code,
             Some(other) => {
-                return Err(format!(
-                    "'{}' needs its code or a file://script as text, not {other}",
-                    self.kind
-                ));
+                return Err(SpecError::NotCode {
+                    kind: self.kind.clone(),
+                    value: other.clone(),
+                });
             }
             None => {
-                return Err(format!(
-                    "'{}' needs a value: its code or a file://script",
-                    self.kind
-                ));
+                return Err(SpecError::NoCode {
+                    kind: self.kind.clone(),
+                });
             }
         };
-        let script = Script::parse(code, language).map_err(|m| format!("'{}': {m}", self.kind))?;
+        let script = Script::parse(code, language).map_err(|source| SpecError::Script {
+            kind: self.kind.clone(),
+            source,
+        })?;
         let threshold = match self.threshold {
-            Some(t) if !t.is_finite() => {
-                return Err(format!("'{}' threshold {t} is not a number", self.kind));
+            Some(threshold) if !threshold.is_finite() => {
+                return Err(SpecError::NotNumber {
+                    kind: self.kind.clone(),
+                    threshold,
+                });
             }
             t => t,
         };
@@ -468,14 +501,14 @@ impl AssertionSpec {
     }
 
     /// `levenshtein`: a text and the most edits allowed.
-    fn levenshtein_rule(&self) -> Result<(Rule, String), String> {
+    fn levenshtein_rule(&self) -> Result<(Rule, String), SpecError> {
         let value = self.text()?;
         let max = self.required_threshold("the most edits allowed")?;
         if max.fract() != 0.0 {
-            return Err(format!(
-                "'{}' threshold {max} must be a whole number of edits",
-                self.kind
-            ));
+            return Err(SpecError::FractionalEdits {
+                kind: self.kind.clone(),
+                threshold: max,
+            });
         }
         let expected = format!("{value:?} within {max} edits");
         Ok((
@@ -488,9 +521,12 @@ impl AssertionSpec {
     }
 
     /// `word-count`: an exact count or a range.
-    fn word_count_rule(&self) -> Result<(Rule, String), String> {
+    fn word_count_rule(&self) -> Result<(Rule, String), SpecError> {
         self.no_threshold()?;
-        let (min, max) = word_bounds(&self.value).map_err(|m| format!("'{}' {m}", self.kind))?;
+        let (min, max) = word_bounds(&self.value).map_err(|source| SpecError::WordCount {
+            kind: self.kind.clone(),
+            source,
+        })?;
         let expected = match (min, max) {
             (Some(a), Some(b)) if a == b => format!("{a} words"),
             (Some(a), Some(b)) => format!("{a}–{b} words"),
@@ -503,7 +539,7 @@ impl AssertionSpec {
 
     /// A check against one text: equals, contains, icontains, starts-with,
     /// regex.
-    fn text_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+    fn text_rule(&self, kind: Type) -> Result<(Rule, String), SpecError> {
         self.no_threshold()?;
         let value = self.text()?;
         let expected = format!("{value:?}");
@@ -512,15 +548,16 @@ impl AssertionSpec {
             Type::Contains => Check::Contains(value),
             Type::IContains => Check::IContains(value.to_lowercase()),
             Type::StartsWith => Check::StartsWith(value),
-            _ => Check::Regex(
-                Regex::new(&value).map_err(|e| format!("invalid regex {value:?}: {e}"))?,
-            ),
+            _ => Check::Regex(Regex::new(&value).map_err(|source| SpecError::Regex {
+                pattern: value.clone(),
+                source,
+            })?),
         };
         Ok((Rule::Check(check), expected))
     }
 
     /// A check against a list of texts: (i)contains-any, (i)contains-all.
-    fn texts_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+    fn texts_rule(&self, kind: Type) -> Result<(Rule, String), SpecError> {
         self.no_threshold()?;
         let values = self.texts_list()?;
         let expected = format!("{values:?}");
@@ -534,19 +571,26 @@ impl AssertionSpec {
         Ok((Rule::Check(check), expected))
     }
 
-    /// Compiles the assertion; the error says what is wrong with it.
-    pub fn compile(&self) -> Result<Assertion, String> {
-        let (kind, negate) = self.parse_type()?;
-        let weight = self.check_weight()?;
+    /// A provider is for a model-graded type only, a config for a scripted one.
+    fn check_settings(&self, kind: Type) -> Result<(), SpecError> {
         if self.provider.is_some() && !kind.is_graded() {
-            return Err(format!("'{}' takes no provider", self.kind));
+            return Err(SpecError::TakesNoProvider {
+                kind: self.kind.clone(),
+            });
         }
         if self.config.is_some() && !kind.is_scripted() {
-            return Err(format!(
-                "'{}' takes no config (javascript and python assertions do)",
-                self.kind
-            ));
+            return Err(SpecError::TakesNoConfig {
+                kind: self.kind.clone(),
+            });
         }
+        Ok(())
+    }
+
+    /// Compiles the assertion; the error says what is wrong with it.
+    pub fn compile(&self) -> Result<Assertion, SpecError> {
+        let (kind, negate) = self.parse_type()?;
+        let weight = self.check_weight()?;
+        self.check_settings(kind)?;
         let (rule, expected) = match kind {
             Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
                 self.text_rule(kind)?
@@ -600,7 +644,10 @@ impl AssertionSpec {
             .as_deref()
             .map(|t| Script::parse(t, Language::JavaScript).map(Arc::new))
             .transpose()
-            .map_err(|m| format!("'{}' transform: {m}", self.kind))?;
+            .map_err(|source| SpecError::Transform {
+                kind: self.kind.clone(),
+                source,
+            })?;
         Ok(Assertion {
             kind,
             negate,
@@ -614,11 +661,11 @@ impl AssertionSpec {
 }
 
 /// `value = 50` (exactly) or `value = { min = 10, max = 80 }`.
-fn word_bounds(value: &Option<Value>) -> Result<(Option<usize>, Option<usize>), String> {
+fn word_bounds(value: &Option<Value>) -> Result<(Option<usize>, Option<usize>), BoundsError> {
     let count = |v: &Value| {
         v.as_u64()
             .map(|n| n as usize)
-            .ok_or_else(|| format!("bounds must be whole numbers, not {v}"))
+            .ok_or_else(|| BoundsError::NotWhole(v.clone()))
     };
     let (min, max) = match value {
         Some(n @ Value::Number(_)) => {
@@ -627,19 +674,19 @@ fn word_bounds(value: &Option<Value>) -> Result<(Option<usize>, Option<usize>), 
         }
         Some(Value::Object(map)) => {
             if let Some(key) = map.keys().find(|k| *k != "min" && *k != "max") {
-                return Err(format!("takes min and max, not {key}"));
+                return Err(BoundsError::UnknownKey(key.clone()));
             }
             (
                 map.get("min").map(count).transpose()?,
                 map.get("max").map(count).transpose()?,
             )
         }
-        Some(other) => return Err(format!("needs a number or {{ min, max }}, not {other}")),
-        None => return Err("needs a value: a number or { min, max }".into()),
+        Some(other) => return Err(BoundsError::NotBounds(other.clone())),
+        None => return Err(BoundsError::Missing),
     };
     match (min, max) {
-        (None, None) => Err("needs min or max".into()),
-        (Some(a), Some(b)) if a > b => Err(format!("min {a} is above max {b}")),
+        (None, None) => Err(BoundsError::Empty),
+        (Some(min), Some(max)) if min > max => Err(BoundsError::Reversed { min, max }),
         bounds => Ok(bounds),
     }
 }
@@ -713,19 +760,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn spec(kind: &str, value: Option<Value>) -> AssertionSpec {
-        AssertionSpec {
-            kind: kind.into(),
-            value,
-            weight: None,
-            threshold: None,
-            provider: None,
-            metric: None,
-            config: None,
-            transform: None,
-        }
-    }
-
     fn ctx(output: &str) -> Context<'_> {
         Context {
             output,
@@ -739,7 +773,7 @@ mod tests {
     }
 
     fn passes(kind: &str, value: Value, output: &str) -> bool {
-        passes_spec(spec(kind, Some(value)), &ctx(output))
+        passes_spec(AssertionSpec::new(kind, Some(value)), &ctx(output))
     }
 
     #[test]
@@ -763,10 +797,10 @@ mod tests {
             assert!(!passes(&not, value.clone(), good), "{not} on {good:?}");
             assert!(passes(&not, value, bad), "{not} on {bad:?}");
         }
-        let is_json = spec("is-json", None).compile().unwrap();
+        let is_json = AssertionSpec::new("is-json", None).compile().unwrap();
         assert!(is_json.evaluate(&ctx("{\"ключ\": 1}")).unwrap().passed);
         assert!(!is_json.evaluate(&ctx("nope")).unwrap().passed);
-        let not_json = spec("not-is-json", None).compile().unwrap();
+        let not_json = AssertionSpec::new("not-is-json", None).compile().unwrap();
         assert!(not_json.evaluate(&ctx("nope")).unwrap().passed);
         assert!(!not_json.evaluate(&ctx("[]")).unwrap().passed);
 
@@ -777,7 +811,7 @@ mod tests {
 
         let lev = |kind: &str, t| AssertionSpec {
             threshold: Some(t),
-            ..spec(kind, Some(json!("colour")))
+            ..AssertionSpec::new(kind, Some(json!("colour")))
         };
         assert!(passes_spec(lev("levenshtein", 1.0), &ctx("color")));
         assert!(!passes_spec(lev("levenshtein", 0.0), &ctx("color")));
@@ -788,7 +822,7 @@ mod tests {
     fn latency_and_cost_read_the_call() {
         let limited = |kind: &str, t| AssertionSpec {
             threshold: Some(t),
-            ..spec(kind, None)
+            ..AssertionSpec::new(kind, None)
         };
         let call = Context {
             output: "x",
@@ -815,7 +849,7 @@ mod tests {
 
     #[test]
     fn negation_inverts_score_too() {
-        let r = spec("not-contains", Some(json!("x")))
+        let r = AssertionSpec::new("not-contains", Some(json!("x")))
             .compile()
             .unwrap()
             .evaluate(&ctx("x"))
@@ -827,59 +861,71 @@ mod tests {
 
     #[test]
     fn bad_specs_say_what_is_wrong() {
-        let err = |s: AssertionSpec| s.compile().unwrap_err();
-        assert!(err(spec("containz", None)).starts_with("unknown assertion type 'containz'"));
-        assert_eq!(err(spec("equals", None)), "'equals' needs a value");
+        let err = |s: AssertionSpec| s.compile().unwrap_err().to_string();
+        assert!(
+            err(AssertionSpec::new("containz", None))
+                .starts_with("unknown assertion type 'containz'")
+        );
         assert_eq!(
-            err(spec("is-json", Some(json!("x")))),
+            err(AssertionSpec::new("equals", None)),
+            "'equals' needs a value"
+        );
+        assert_eq!(
+            err(AssertionSpec::new("is-json", Some(json!("x")))),
             "'is-json' takes no value, or a JSON Schema object, not \"x\""
         );
         assert!(
-            err(spec("is-json", Some(json!({"type": 12})))).starts_with("invalid JSON Schema: ")
+            err(AssertionSpec::new("is-json", Some(json!({"type": 12}))))
+                .starts_with("invalid JSON Schema: ")
         );
-        assert!(err(spec("regex", Some(json!("(")))).starts_with("invalid regex \"(\""));
+        assert!(
+            err(AssertionSpec::new("regex", Some(json!("(")))).starts_with("invalid regex \"(\"")
+        );
         assert_eq!(
-            err(spec("contains-any", Some(json!([])))),
+            err(AssertionSpec::new("contains-any", Some(json!([])))),
             "'contains-any' needs at least one value"
         );
         assert_eq!(
-            err(spec("levenshtein", Some(json!("a")))),
+            err(AssertionSpec::new("levenshtein", Some(json!("a")))),
             "'levenshtein' needs a threshold: the most edits allowed"
         );
         assert_eq!(
-            err(spec("latency", None)),
+            err(AssertionSpec::new("latency", None)),
             "'latency' needs a threshold: the most milliseconds the call may take"
         );
         assert_eq!(
-            err(spec("word-count", Some(json!({"min": 5, "max": 2})))),
+            err(AssertionSpec::new(
+                "word-count",
+                Some(json!({"min": 5, "max": 2}))
+            )),
             "'word-count' min 5 is above max 2"
         );
         assert_eq!(
             err(AssertionSpec {
                 threshold: Some(2.0),
-                ..spec("similar", Some(json!("a")))
+                ..AssertionSpec::new("similar", Some(json!("a")))
             }),
             "'similar' threshold 2 is not between 0 and 1"
         );
         assert_eq!(
             err(AssertionSpec {
                 provider: Some("gpt".into()),
-                ..spec("equals", Some(json!("a")))
+                ..AssertionSpec::new("equals", Some(json!("a")))
             }),
             "'equals' takes no provider"
         );
-        let mut weighted = spec("equals", Some(json!("a")));
+        let mut weighted = AssertionSpec::new("equals", Some(json!("a")));
         weighted.weight = Some(-1.0);
         assert_eq!(err(weighted), "weight -1 must be a number of at least 0");
     }
 
     #[test]
     fn templated_values_validate_type_only() {
-        let s = spec("regex", Some(json!("^{{ expected }}$")));
+        let s = AssertionSpec::new("regex", Some(json!("^{{ expected }}$")));
         assert!(s.is_templated());
         assert!(s.validate().is_ok());
         let rendered = s
-            .render_value(|t| Ok(t.replace("{{ expected }}", "4")))
+            .render_value(|t| Ok::<_, SpecError>(t.replace("{{ expected }}", "4")))
             .unwrap();
         assert!(
             rendered
@@ -889,7 +935,7 @@ mod tests {
                 .unwrap()
                 .passed
         );
-        let schema = spec(
+        let schema = AssertionSpec::new(
             "is-json",
             Some(json!({"description": "{{ not a template }}"})),
         );

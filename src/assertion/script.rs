@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::ScriptValueError;
+
 /// Which engine runs a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,10 +47,10 @@ impl Script {
     /// Reads a script value: `file://path.js`, `file://path.py:function`
     /// (a file's extension picks its language), or inline code in
     /// `inline`'s language.
-    pub fn parse(text: &str, inline: Language) -> Result<Script, String> {
+    pub fn parse(text: &str, inline: Language) -> Result<Script, ScriptValueError> {
         let Some(reference) = text.strip_prefix("file://") else {
             if text.trim().is_empty() {
-                return Err("the code is empty".into());
+                return Err(ScriptValueError::Empty);
             }
             return Ok(Script {
                 language: inline,
@@ -67,16 +69,12 @@ impl Script {
         } else if lower.ends_with(".py") {
             Language::Python
         } else if TYPESCRIPT_FILES.iter().any(|e| lower.ends_with(e)) {
-            return Err(format!(
-                "{path} is TypeScript, which ai-evals does not compile; compile it to .js and name that"
-            ));
+            return Err(ScriptValueError::TypeScript(path.to_string()));
         } else {
-            return Err(format!(
-                "{path} is not a script: name a .js, .cjs, .mjs or .py file"
-            ));
+            return Err(ScriptValueError::NotScript(path.to_string()));
         };
         if path.is_empty() {
-            return Err("file:// names no file".into());
+            return Err(ScriptValueError::NoFile);
         }
         Ok(Script {
             language,
@@ -131,17 +129,21 @@ mod tests {
     #[test]
     fn what_is_not_a_script_says_why() {
         assert_eq!(
-            Script::parse("  ", Language::JavaScript).unwrap_err(),
+            Script::parse("  ", Language::JavaScript)
+                .unwrap_err()
+                .to_string(),
             "the code is empty"
         );
         assert!(
             Script::parse("file://a.ts", Language::JavaScript)
                 .unwrap_err()
+                .to_string()
                 .contains("TypeScript")
         );
         assert!(
             Script::parse("file://a.txt", Language::JavaScript)
                 .unwrap_err()
+                .to_string()
                 .contains("not a script")
         );
     }

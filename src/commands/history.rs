@@ -140,7 +140,7 @@ async fn fetch(args: FetchArgs) -> Result<String> {
     };
     artifacts::download(&github, &owner, &repo, &found, &args.output, max)
         .await
-        .map_err(Error::runtime)?;
+        .map_err(|e| Error::runtime(e.to_string()))?;
     // A history from elsewhere is opened as every database is (hardened),
     // and must be one this build reads.
     if let Err(e) = Store::open_with(&args.output, Access::ReadOnly).map(Store::close) {

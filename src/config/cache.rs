@@ -64,13 +64,13 @@ impl CacheSpec {
             text.as_deref()
                 .map(parse_duration)
                 .transpose()
-                .map_err(|m| (key, m))
+                .map_err(|m| (key, m.to_string()))
         };
         let size = |key, text: Option<String>| {
             text.as_deref()
                 .map(parse_size)
                 .transpose()
-                .map_err(|m| (key, m))
+                .map_err(|m| (key, m.to_string()))
         };
         Ok(CacheConfig {
             dir: self.dir.map(|d| dir.join(d)),

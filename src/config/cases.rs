@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Problem;
 use super::names::Names;
 use crate::assertion::{AssertionSpec, Language, Script};
 
@@ -147,7 +148,7 @@ fn check_choices(
             "prompt",
             prompt.0,
             prompt.1,
-            &(|n: &str| names.prompt(n)) as &dyn Fn(&str) -> Result<(), String>,
+            &(|n: &str| names.prompt(n)) as &dyn Fn(&str) -> Result<(), Problem>,
         ),
         ("provider", provider.0, provider.1, &|n: &str| {
             names.provider(n)
@@ -158,14 +159,14 @@ fn check_choices(
             return Err((plural, format!("set {key} or {key}s, not both")));
         }
         if let Some(one) = one {
-            check(one).map_err(|m| (key.to_string(), m))?;
+            check(one).map_err(|m| (key.to_string(), m.to_string()))?;
         }
         if let Some(many) = many {
             if many.is_empty() {
                 return Err((plural, "needs at least one name".into()));
             }
             for (i, name) in many.iter().enumerate() {
-                check(name).map_err(|m| (format!("{plural}[{i}]"), m))?;
+                check(name).map_err(|m| (format!("{plural}[{i}]"), m.to_string()))?;
             }
         }
     }
@@ -248,7 +249,7 @@ pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (
         (&defaults.provider, &defaults.providers),
     )
     .map_err(|(k, m)| (key(&k), m))?;
-    check_threshold(defaults.threshold).map_err(|m| (key("threshold"), m))?;
+    check_threshold(defaults.threshold).map_err(|m| (key("threshold"), m.to_string()))?;
     check_transforms(&defaults.transform, &defaults.transform_vars)
         .map_err(|(k, m)| (key(k), m))?;
     names
@@ -257,7 +258,7 @@ pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (
 }
 
 /// A transform's script, which is JavaScript unless it names a `.py` file.
-pub fn transform_script(text: &str) -> Result<Script, String> {
+pub fn transform_script(text: &str) -> Result<Script, crate::assertion::ScriptValueError> {
     Script::parse(text, Language::JavaScript)
 }
 
@@ -268,7 +269,7 @@ fn check_transforms(
 ) -> Result<(), (&'static str, String)> {
     for (key, text) in [("transform", transform), ("transform-vars", transform_vars)] {
         if let Some(text) = text {
-            transform_script(text).map_err(|m| (key, m))?;
+            transform_script(text).map_err(|m| (key, m.to_string()))?;
         }
     }
     Ok(())
@@ -281,7 +282,7 @@ pub(super) fn check_test(test: &TestSpec, names: &Names) -> Result<(), (String, 
         (&test.prompt, &test.prompts),
         (&test.provider, &test.providers),
     )?;
-    check_threshold(test.threshold).map_err(|m| ("threshold".into(), m))?;
+    check_threshold(test.threshold).map_err(|m| ("threshold".into(), m.to_string()))?;
     check_transforms(&test.transform, &test.transform_vars).map_err(|(k, m)| (k.into(), m))?;
     names.assertions(&test.assert)
 }
@@ -301,7 +302,7 @@ impl DatasetSpec {
             (&self.provider, &self.providers),
         )?;
         names.assertions(&self.assert)?;
-        let files = expand(dir, &self.path).map_err(|m| ("path".into(), m))?;
+        let files = expand(dir, &self.path).map_err(|m| ("path".into(), m.to_string()))?;
         let files = files
             .into_iter()
             .map(|file| match self.format.or_else(|| Format::from_path(&file)) {
@@ -324,36 +325,39 @@ impl DatasetSpec {
     }
 }
 
-fn check_threshold(threshold: Option<f64>) -> Result<(), String> {
+fn check_threshold(threshold: Option<f64>) -> Result<(), Problem> {
     match threshold {
-        Some(t) if !(0.0..=1.0).contains(&t) => Err(format!("{t} is not between 0 and 1")),
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(Problem::NotFraction(t)),
         _ => Ok(()),
     }
 }
 
 /// Expands a dataset path or glob relative to the config directory; no match
 /// is an error, because a suite that silently runs no cases passes.
-fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, Problem> {
     let full = dir.join(pattern);
-    let full_str = full
-        .to_str()
-        .ok_or_else(|| format!("{} is not valid UTF-8", full.display()))?;
+    let Some(full_str) = full.to_str() else {
+        return Err(Problem::NotUtf8(full));
+    };
     let is_glob = pattern.contains(['*', '?', '[']);
     if !is_glob {
         return if full.exists() {
             Ok(vec![full])
         } else {
-            Err(format!("{} does not exist", full.display()))
+            Err(Problem::Missing(full))
         };
     }
     let mut files: Vec<PathBuf> = glob::glob(full_str)
-        .map_err(|e| format!("'{pattern}' is not a valid glob: {e}"))?
+        .map_err(|source| Problem::Glob {
+            pattern: pattern.into(),
+            source,
+        })?
         .filter_map(|entry| entry.ok())
         .filter(|p| p.is_file())
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(format!("no file matches {}", full.display()));
+        return Err(Problem::NoMatch(full));
     }
     Ok(files)
 }

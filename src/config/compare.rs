@@ -75,7 +75,8 @@ impl Default for CompareConfig {
 impl CompareConfig {
     pub(super) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
         if let Some(branch) = &self.baseline_branch {
-            super::refs::check_branch(branch).map_err(|m| ("compare.baseline-branch", m))?;
+            super::refs::check_branch(branch)
+                .map_err(|m| ("compare.baseline-branch", m.to_string()))?;
         }
         if !(self.minor > 0.0 && self.minor < self.major && self.major < self.critical) {
             return Err((

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problem;
 use super::prompts::{Prompt, PromptSpec};
 use super::providers::ProviderSpec;
-use super::unknown;
 
 /// The `[grading]` section as written.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -77,7 +77,10 @@ impl GradingSpec {
             if let Some(name) = name
                 && !providers.contains_key(name)
             {
-                return Err((key.into(), unknown("provider", name, providers.keys())));
+                return Err((
+                    key.into(),
+                    Problem::unknown("provider", name, providers.keys()).to_string(),
+                ));
             }
         }
         if let Some(name) = &grading.embeddings

@@ -15,6 +15,7 @@
 mod cache;
 mod cases;
 mod compare;
+mod error;
 mod grading;
 mod limits;
 mod names;
@@ -39,13 +40,14 @@ pub use grading::{Grading, GradingSpec};
 pub use limits::{DEFAULT_MAX_WAIT, Limits};
 pub use prompts::{ChatMessage, Prompt, PromptSpec, Role};
 pub use providers::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
-pub use refs::check_branch;
+pub use refs::{BranchError, check_branch};
 pub use suite::{
     DEFAULT_MAX_LINE_SIZE, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_REPEAT, Suite, Undefined,
 };
 pub use targets::Targets;
 
 use cache::CacheSpec;
+use error::Problem;
 use limits::LimitsSpec;
 use names::Names;
 
@@ -280,16 +282,6 @@ impl Config {
         };
         let json = serde_json::to_vec(&hashed).expect("config serializes to JSON");
         blake3::hash(&json).to_hex()[..16].to_string()
-    }
-}
-
-/// "unknown provider 'x'; defined: a, b".
-fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
-    let known: Vec<&str> = known.map(String::as_str).collect();
-    if known.is_empty() {
-        format!("unknown {what} '{name}': none is defined")
-    } else {
-        format!("unknown {what} '{name}'; defined: {}", known.join(", "))
     }
 }
 

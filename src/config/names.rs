@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::Problem;
 use super::grading::Grading;
 use super::prompts::Prompt;
 use super::providers::ProviderSpec;
-use super::unknown;
 use crate::assertion::{AssertionSpec, Type};
 
 /// The names a config defines.
@@ -18,25 +18,25 @@ pub(super) struct Names<'a> {
 }
 
 impl Names<'_> {
-    pub(super) fn provider(&self, name: &str) -> Result<(), String> {
+    pub(super) fn provider(&self, name: &str) -> Result<(), Problem> {
         if self.providers.contains_key(name) {
             Ok(())
         } else {
-            Err(unknown("provider", name, self.providers.keys()))
+            Err(Problem::unknown("provider", name, self.providers.keys()))
         }
     }
 
-    pub(super) fn prompt(&self, name: &str) -> Result<(), String> {
+    pub(super) fn prompt(&self, name: &str) -> Result<(), Problem> {
         if self.prompts.contains_key(name) {
             Ok(())
         } else {
-            Err(unknown("prompt", name, self.prompts.keys()))
+            Err(Problem::unknown("prompt", name, self.prompts.keys()))
         }
     }
 
     /// Checks an assertion: its type and value, and that a model-graded
     /// one finds the provider that grades it.
-    pub(super) fn assertion(&self, spec: &AssertionSpec) -> Result<(), String> {
+    pub(super) fn assertion(&self, spec: &AssertionSpec) -> Result<(), Problem> {
         spec.validate()?;
         let Ok(kind) = spec.base_type() else {
             return Ok(());
@@ -50,10 +50,10 @@ impl Names<'_> {
         };
         match spec.provider.as_ref().or(default.as_ref()) {
             Some(name) => self.provider(name),
-            None => Err(format!(
-                "'{}' needs a provider: set [grading] {section} or the assertion's provider",
-                spec.kind
-            )),
+            None => Err(Problem::NoGrader {
+                kind: spec.kind.clone(),
+                section,
+            }),
         }
     }
 
@@ -62,7 +62,7 @@ impl Names<'_> {
     pub(super) fn assertions(&self, specs: &[AssertionSpec]) -> Result<(), (String, String)> {
         specs.iter().enumerate().try_for_each(|(i, spec)| {
             self.assertion(spec)
-                .map_err(|message| (format!("assert[{i}]"), message))
+                .map_err(|problem| (format!("assert[{i}]"), problem.to_string()))
         })
     }
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Problem;
+
 /// Who speaks a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +66,9 @@ impl PromptSpec {
     pub(super) fn read(self, key: &str, dir: &Path) -> Result<Prompt, (String, String)> {
         match self {
             PromptSpec::Inline(text) => Ok(Prompt::Text(text)),
-            PromptSpec::Messages { messages } => chat(messages).map_err(|m| (key.into(), m)),
+            PromptSpec::Messages { messages } => {
+                chat(messages).map_err(|m| (key.into(), m.to_string()))
+            }
             PromptSpec::File { file } => {
                 let full = dir.join(&file);
                 let text = std::fs::read_to_string(&full).map_err(|e| {
@@ -93,7 +97,7 @@ impl PromptSpec {
                         ),
                     )
                 })?;
-                chat(messages).map_err(|m| (format!("{key}.file"), m))
+                chat(messages).map_err(|m| (format!("{key}.file"), m.to_string()))
             }
         }
     }
@@ -101,13 +105,10 @@ impl PromptSpec {
 
 /// A conversation must give the model a turn to answer: at least one
 /// message, ending with the user's.
-fn chat(messages: Vec<ChatMessage>) -> Result<Prompt, String> {
+fn chat(messages: Vec<ChatMessage>) -> Result<Prompt, Problem> {
     match messages.last() {
-        None => Err("a chat prompt needs at least one message".into()),
-        Some(last) if last.role != Role::User => Err(format!(
-            "a chat prompt must end with a user message, not {}",
-            last.role.as_str()
-        )),
+        None => Err(Problem::EmptyChat),
+        Some(last) if last.role != Role::User => Err(Problem::ChatEnd(last.role)),
         Some(_) => Ok(Prompt::Chat(messages)),
     }
 }

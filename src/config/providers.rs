@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Problem;
 use crate::record::Usage;
 
 /// A model provider, by its `type`.
@@ -141,14 +142,12 @@ const REFUSED_NAMES: [&str; 6] = [
 
 /// Refuses a key variable that holds GitHub's token or the runner's.
 /// Names are compared in upper case: Windows does not tell case apart.
-fn check_key_env(var: &str) -> Result<(), String> {
+fn check_key_env(var: &str) -> Result<(), Problem> {
     let upper = var.to_ascii_uppercase();
     let refused = REFUSED_NAMES.contains(&upper.as_str())
         || REFUSED_PREFIXES.iter().any(|p| upper.starts_with(p));
     if refused {
-        Err(format!(
-            "{var:?} is refused: it holds a GitHub token or a runner's variable (GITHUB_*, ACTIONS_*, RUNNER_*, GH_TOKEN and the like), which must never go to a model provider. Put the provider's key in a variable of its own and name that"
-        ))
+        Err(Problem::RefusedKeyEnv(var.to_string()))
     } else {
         Ok(())
     }
@@ -263,7 +262,8 @@ pub(super) fn resolve(
 ) -> Result<BTreeMap<String, ProviderSpec>, (String, String)> {
     for (name, spec) in providers.iter_mut() {
         if let Some(var) = spec.http_settings().and_then(|h| h.api_key_env.as_deref()) {
-            check_key_env(var).map_err(|m| (format!("providers.{name}.api-key-env"), m))?;
+            check_key_env(var)
+                .map_err(|m| (format!("providers.{name}.api-key-env"), m.to_string()))?;
         }
         if let ProviderSpec::Replay { file } = spec {
             let full = dir.join(&*file);
@@ -297,7 +297,7 @@ mod tests {
             "RUNNER_TEMP",
             "AI_EVALS_GITHUB_TOKEN",
         ] {
-            let error = check_key_env(var).unwrap_err();
+            let error = check_key_env(var).unwrap_err().to_string();
             assert!(error.contains(var), "{error}");
         }
         for var in [
@@ -305,7 +305,7 @@ mod tests {
             "MY_GITHUB_MODELS_KEY",
             "ANTHROPIC_API_KEY",
         ] {
-            assert_eq!(check_key_env(var), Ok(()), "{var}");
+            assert!(check_key_env(var).is_ok(), "{var}");
         }
     }
 }

@@ -2,9 +2,22 @@
 //! `git check-ref-format --branch`), so a name with a newline, a space or
 //! `..` never reaches a cache key, an output or a query.
 
+/// A name git would refuse as a branch; the message quotes it (escaped,
+/// so a newline in it cannot start a line of the log) and says which rule
+/// it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BranchError {
+    #[error("{name:?} is not a valid branch name: {rule}")]
+    Rule { name: String, rule: &'static str },
+    #[error(
+        "{name:?} is not a valid branch name: it holds {found:?} (no control characters, spaces or any of ~^:?*[\\)"
+    )]
+    Character { name: String, found: char },
+}
+
 /// Checks `name` as `git check-ref-format --branch` would; the error says
 /// which rule it breaks.
-pub fn check_branch(name: &str) -> Result<(), String> {
+pub fn check_branch(name: &str) -> Result<(), BranchError> {
     let broken = if name.is_empty() {
         Some("it is empty")
     } else if name == "@" || name == "HEAD" {
@@ -19,10 +32,11 @@ pub fn check_branch(name: &str) -> Result<(), String> {
         Some("it holds '..'")
     } else if name.contains("@{") {
         Some("it holds '@{'")
-    } else if let Some(c) = name.chars().find(|&c| forbidden(c)) {
-        return Err(format!(
-            "{name:?} is not a valid branch name: it holds {c:?} (no control characters, spaces or any of ~^:?*[\\)"
-        ));
+    } else if let Some(found) = name.chars().find(|&c| forbidden(c)) {
+        return Err(BranchError::Character {
+            name: name.into(),
+            found,
+        });
     } else if name
         .split('/')
         .any(|part| part.starts_with('.') || part.ends_with(".lock"))
@@ -32,7 +46,10 @@ pub fn check_branch(name: &str) -> Result<(), String> {
         None
     };
     match broken {
-        Some(rule) => Err(format!("{name:?} is not a valid branch name: {rule}")),
+        Some(rule) => Err(BranchError::Rule {
+            name: name.into(),
+            rule,
+        }),
         None => Ok(()),
     }
 }
@@ -90,7 +107,7 @@ mod tests {
         ] {
             assert!(check_branch(name).is_err(), "{name:?}");
         }
-        let message = check_branch("main\n::error::x").unwrap_err();
+        let message = check_branch("main\n::error::x").unwrap_err().to_string();
         assert!(!message.contains('\n'), "{message}");
     }
 }

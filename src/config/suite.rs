@@ -139,10 +139,12 @@ fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duratio
         Text(String),
     }
     let parsed = match Written::deserialize(deserializer)? {
-        Written::Seconds(s) => Duration::try_from_secs_f64(s).map_err(|e| e.to_string()),
-        Written::Text(text) => crate::units::parse_duration(&text),
+        Written::Seconds(s) => Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom),
+        Written::Text(text) => {
+            crate::units::parse_duration(&text).map_err(serde::de::Error::custom)
+        }
     };
-    parsed.map_err(serde::de::Error::custom).and_then(|d| {
+    parsed.and_then(|d| {
         if d.is_zero() {
             Err(serde::de::Error::custom("must be longer than 0 s"))
         } else {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use minijinja::value::Serde;
 use serde_json::{Map, Value};
 
-use crate::assertion::{Assertion, AssertionSpec, Rule, Script};
+use crate::assertion::{Assertion, AssertionSpec, Rule, Script, ScriptValueError, SpecError};
 use crate::config::{ChatMessage, Choices, Config, TestSpec, transform_script};
 use crate::error::{Error, Result};
 use crate::ingest::dataset::Location;
-use crate::ingest::prompt::{Prompts, Rendered};
+use crate::ingest::prompt::{Prompts, Rendered, TemplateError};
 use crate::record::{IdKind, RowIdentity, short_hash};
 use crate::script::{ScriptError, Scripts};
 
@@ -85,6 +85,20 @@ pub enum Rejection {
     Row(String),
     /// The suite cannot go on (a duplicate id, a prompt variable the case lacks).
     Fatal(Error),
+}
+
+/// Why part of a test (a templated assertion, a transform) cannot be
+/// used; the caller names the key, and the row or the config.
+#[derive(Debug, thiserror::Error)]
+enum PartError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    ScriptValue(#[from] ScriptValueError),
+    #[error(transparent)]
+    Script(#[from] ScriptError),
 }
 
 /// What the tests of one source share: `[defaults]`, plus a dataset's own
@@ -181,15 +195,7 @@ fn layers(config: &Config, prompts: &Prompts, provider_names: &[String]) -> Resu
 
 /// Checks an assertion's scripts (its code, its own transform): a file
 /// that is there and compiles.
-fn check_script(scripts: &Scripts, assertion: &Assertion) -> std::result::Result<(), String> {
-    script_problem(scripts, assertion).map_err(|e| e.to_string())
-}
-
-/// What is wrong with an assertion's scripts, if anything.
-fn script_problem(
-    scripts: &Scripts,
-    assertion: &Assertion,
-) -> std::result::Result<(), ScriptError> {
+fn check_scripts(scripts: &Scripts, assertion: &Assertion) -> std::result::Result<(), ScriptError> {
     if let Rule::Script { script, .. } = &assertion.rule {
         scripts.check(script, None)?;
     }
@@ -200,14 +206,13 @@ fn script_problem(
 }
 
 /// Checks a transform's script.
-fn check_transform(scripts: &Scripts, text: Option<&str>) -> std::result::Result<(), String> {
+fn check_transform(scripts: &Scripts, text: Option<&str>) -> std::result::Result<(), PartError> {
     let Some(text) = text else {
         return Ok(());
     };
     let script = transform_script(text)?;
-    scripts
-        .check(&script, Some(crate::script::Target::Output))
-        .map_err(|e| e.to_string())
+    scripts.check(&script, Some(crate::script::Target::Output))?;
+    Ok(())
 }
 
 /// Checks a templated assertion's texts against the prompt environment, so
@@ -264,13 +269,14 @@ impl<'a> Builder<'a> {
     ) -> Result<Builder<'a>> {
         let provider_names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
         let needs_prompt = providers.iter().map(|(_, needs)| *needs).collect();
-        let config_error =
-            |key: &str, m: String| Error::input(format!("{}: {key}: {m}", config.path.display()));
+        let config_error = |key: &str, m: &dyn std::fmt::Display| {
+            Error::input(format!("{}: {key}: {m}", config.path.display()))
+        };
         for (key, text) in [
             ("defaults.transform", &config.defaults.transform),
             ("defaults.transform-vars", &config.defaults.transform_vars),
         ] {
-            check_transform(scripts, text.as_deref()).map_err(|m| config_error(key, m))?;
+            check_transform(scripts, text.as_deref()).map_err(|m| config_error(key, &m))?;
         }
         for (i, (test, _)) in config.tests.iter().enumerate() {
             for (j, spec) in test.assert.iter().enumerate() {
@@ -278,8 +284,8 @@ impl<'a> Builder<'a> {
                 if !spec.is_templated()
                     && let Ok(assertion) = spec.compile()
                 {
-                    check_script(scripts, &assertion)
-                        .map_err(|m| config_error(&format!("tests[{i}].assert[{j}]"), m))?;
+                    check_scripts(scripts, &assertion)
+                        .map_err(|m| config_error(&format!("tests[{i}].assert[{j}]"), &m))?;
                 }
             }
             for (key, text) in [
@@ -287,14 +293,14 @@ impl<'a> Builder<'a> {
                 ("transform-vars", &test.transform_vars),
             ] {
                 check_transform(scripts, text.as_deref())
-                    .map_err(|m| config_error(&format!("tests[{i}].{key}"), m))?;
+                    .map_err(|m| config_error(&format!("tests[{i}].{key}"), &m))?;
             }
         }
         let layers = layers(config, prompts, &provider_names)?;
         for layer in &layers {
             for (key, assertion) in &layer.assertions {
                 if let DefaultAssertion::Fixed(a) = assertion {
-                    check_script(scripts, a).map_err(|m| config_error(key, m))?;
+                    check_scripts(scripts, a).map_err(|m| config_error(key, &m))?;
                 }
             }
         }
@@ -534,10 +540,10 @@ impl<'a> Builder<'a> {
             let compiled = if spec.is_templated() {
                 self.compile_templated(spec, context)
             } else {
-                spec.compile()
+                spec.compile().map_err(PartError::from)
             };
             let compiled = compiled.map_err(|m| Rejection::Row(format!("assert[{i}]: {m}")))?;
-            script_problem(self.scripts, &compiled)
+            check_scripts(self.scripts, &compiled)
                 .map_err(|e| script_rejection(at, &format!("assert[{i}]"), e))?;
             assertions.push(Arc::new(compiled));
         }
@@ -593,9 +599,10 @@ impl<'a> Builder<'a> {
         &self,
         spec: &AssertionSpec,
         context: &minijinja::Value,
-    ) -> std::result::Result<Assertion, String> {
-        spec.render_value(|s| self.prompts.render_str(s, context))?
-            .compile()
+    ) -> std::result::Result<Assertion, PartError> {
+        Ok(spec
+            .render_value(|s| self.prompts.render_str(s, context))?
+            .compile()?)
     }
 
     /// An id from the test's content, so it stays the same when rows are

@@ -38,6 +38,23 @@ pub struct Rendered {
     pub messages: Option<Vec<ChatMessage>>,
 }
 
+/// Why a prompt or a one-off template did not render for a case.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// minijinja's error in one line, with its detail.
+    #[error("{}", describe(.0))]
+    Template(#[from] minijinja::Error),
+    /// The text renders to a list of messages, and message `number`
+    /// (counted from 1) is not one the providers take.
+    #[error(
+        "the prompt renders to a list of messages, and message {number} is not one ai-evals can send ({source}): roles are system, user and assistant, content is text"
+    )]
+    Message {
+        number: usize,
+        source: serde_json::Error,
+    },
+}
+
 /// The template name of message `i` of chat prompt `name`.
 fn message_template(name: &str, i: usize) -> String {
     format!("{name}\u{1f}{i}")
@@ -127,15 +144,18 @@ impl Prompts {
 
     /// Renders prompt `name` with the case's variables: its text, or for a
     /// chat prompt its messages as JSON.
-    pub fn render(&self, name: &str, vars: &Value) -> std::result::Result<String, String> {
+    pub fn render(&self, name: &str, vars: &Value) -> std::result::Result<String, TemplateError> {
         self.render_prompt(name, vars).map(|r| r.text)
     }
 
     /// Renders prompt `name` with the case's variables.
-    pub fn render_prompt(&self, name: &str, vars: &Value) -> std::result::Result<Rendered, String> {
+    pub fn render_prompt(
+        &self,
+        name: &str,
+        vars: &Value,
+    ) -> std::result::Result<Rendered, TemplateError> {
         let Some(roles) = self.chats.get(name) else {
-            let template = self.env.get_template(name).map_err(|e| describe(&e))?;
-            let text = template.render(vars).map_err(|e| describe(&e))?;
+            let text = self.env.get_template(name)?.render(vars)?;
             let messages = rendered_messages(&text)?;
             return Ok(Rendered { text, messages });
         };
@@ -143,16 +163,13 @@ impl Prompts {
             .iter()
             .enumerate()
             .map(|(i, role)| {
-                let template = self
-                    .env
-                    .get_template(&message_template(name, i))
-                    .map_err(|e| describe(&e))?;
+                let template = self.env.get_template(&message_template(name, i))?;
                 Ok(ChatMessage {
                     role: *role,
-                    content: template.render(vars).map_err(|e| describe(&e))?,
+                    content: template.render(vars)?,
                 })
             })
-            .collect::<std::result::Result<Vec<_>, String>>()?;
+            .collect::<std::result::Result<Vec<_>, TemplateError>>()?;
         Ok(Rendered {
             text: serde_json::to_string(&messages).expect("messages serialize to JSON"),
             messages: Some(messages),
@@ -160,24 +177,26 @@ impl Prompts {
     }
 
     /// Checks a template string's syntax without rendering it.
-    pub fn check(&self, source: &str) -> std::result::Result<(), String> {
-        self.env
-            .template_from_str(source)
-            .map(|_| ())
-            .map_err(|e| describe(&e))
+    pub fn check(&self, source: &str) -> std::result::Result<(), TemplateError> {
+        self.env.template_from_str(source)?;
+        Ok(())
     }
 
     /// Renders a one-off template string (an assertion value such as
     /// `"{{ expected }}"`) with the case's variables.
-    pub fn render_str(&self, source: &str, vars: &Value) -> std::result::Result<String, String> {
-        self.env.render_str(source, vars).map_err(|e| describe(&e))
+    pub fn render_str(
+        &self,
+        source: &str,
+        vars: &Value,
+    ) -> std::result::Result<String, TemplateError> {
+        Ok(self.env.render_str(source, vars)?)
     }
 }
 
 /// The messages a rendered text is, when it is a JSON list of `{role,
 /// content}` objects; `None` for any other text. A list of messages this
 /// tool cannot send (another role, content that is not text) is an error.
-fn rendered_messages(text: &str) -> std::result::Result<Option<Vec<ChatMessage>>, String> {
+fn rendered_messages(text: &str) -> std::result::Result<Option<Vec<ChatMessage>>, TemplateError> {
     if !text.trim_start().starts_with('[') {
         return Ok(None);
     }
@@ -191,11 +210,9 @@ fn rendered_messages(text: &str) -> std::result::Result<Option<Vec<ChatMessage>>
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            serde_json::from_value::<ChatMessage>(item).map_err(|e| {
-                format!(
-                    "the prompt renders to a list of messages, and message {} is not one ai-evals can send ({e}): roles are system, user and assistant, content is text",
-                    i + 1
-                )
+            serde_json::from_value::<ChatMessage>(item).map_err(|source| TemplateError::Message {
+                number: i + 1,
+                source,
             })
         })
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -250,7 +267,8 @@ mod tests {
         let p = prompts(&[("ask", "{{ nope }}")]).unwrap();
         let err = p
             .render("ask", &minijinja::context! { a => 1 })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("undefined"), "{err}");
     }
 
@@ -289,7 +307,7 @@ mod tests {
         assert_eq!(messages[1].content, "And now?");
         assert!(p.render_prompt("list", &vars).unwrap().messages.is_none());
         let tool = prompts(&[("t", r#"[{"role": "tool", "content": "x"}]"#)]).unwrap();
-        let err = tool.render_prompt("t", &vars).unwrap_err();
+        let err = tool.render_prompt("t", &vars).unwrap_err().to_string();
         assert!(
             err.contains("message 1 is not one ai-evals can send"),
             "{err}"

@@ -23,11 +23,16 @@ impl Shard {
     }
 }
 
-impl FromStr for Shard {
-    type Err = String;
+/// Text that is not `i/n`; the message quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a shard; write i/n with 1 ≤ i ≤ n, e.g. 2/8")]
+pub struct ShardError(String);
 
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let wrong = || format!("'{text}' is not a shard; write i/n with 1 ≤ i ≤ n, e.g. 2/8");
+impl FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(text: &str) -> Result<Shard, ShardError> {
+        let wrong = || ShardError(text.to_string());
         let (i, n) = text.split_once('/').ok_or_else(wrong)?;
         let index: u32 = i.trim().parse().map_err(|_| wrong())?;
         let count: u32 = n.trim().parse().map_err(|_| wrong())?;

@@ -41,9 +41,21 @@ pub fn read(path: &Path) -> Result<Report> {
     })
 }
 
+/// Why a text is not a report.json ai-evals accepts.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("not JSON ({0})")]
+    NotJson(serde_json::Error),
+    /// Where the file breaks which rule (the first few), joined by `; `.
+    #[error("{}", .0.join("; "))]
+    Schema(Vec<String>),
+    #[error("its fields do not fit this ai-evals' report ({0})")]
+    Fields(serde_json::Error),
+}
+
 /// The report in `text`, once it matches the schema; without its links.
-pub fn parse(text: &str) -> std::result::Result<Report, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+pub fn parse(text: &str) -> std::result::Result<Report, Refused> {
+    let value: Value = serde_json::from_str(text).map_err(Refused::NotJson)?;
     let schema: Value = serde_json::from_str(SCHEMA).expect("the report schema is JSON");
     let validator = jsonschema::Validator::new(&schema).expect("the report schema is valid");
     // Where the file breaks which rule, never the offending value: it may
@@ -60,10 +72,9 @@ pub fn parse(text: &str) -> std::result::Result<Report, String> {
         })
         .collect();
     if !broken.is_empty() {
-        return Err(broken.join("; "));
+        return Err(Refused::Schema(broken));
     }
-    let mut report: Report = serde_json::from_value(value)
-        .map_err(|e| format!("its fields do not fit this ai-evals' report ({e})"))?;
+    let mut report: Report = serde_json::from_value(value).map_err(Refused::Fields)?;
     report.links = Links::default();
     Ok(report)
 }
@@ -143,7 +154,7 @@ mod tests {
                 "/properties/fail_on/pattern",
             ),
         ] {
-            let e = with(pointer, value).unwrap_err();
+            let e = with(pointer, value).unwrap_err().to_string();
             assert!(e.contains(rule), "{pointer}: {e}");
             assert!(!e.contains("xxxxxxxxxx"), "the value is not echoed");
         }
@@ -152,9 +163,10 @@ mod tests {
         assert!(
             parse(&extra.to_string())
                 .unwrap_err()
+                .to_string()
                 .contains("additionalProperties")
         );
         assert!(parse("[1, 2]").is_err());
-        assert!(parse("{").unwrap_err().starts_with("not JSON"));
+        assert!(parse("{").unwrap_err().to_string().starts_with("not JSON"));
     }
 }

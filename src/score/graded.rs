@@ -45,38 +45,55 @@ impl Verdict {
     }
 }
 
+/// Why a judge's answer is no verdict; the message quotes what was wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerdictError {
+    #[error("the answer holds no JSON object")]
+    NoObject,
+    #[error("\"score\" is not a number: {0:?}")]
+    ScoreText(String),
+    #[error("\"score\" is not a number: {0}")]
+    Score(Value),
+    #[error("\"score\" is not a finite number: {0}")]
+    NotFinite(f64),
+    #[error("\"pass\" is not true or false: {0}")]
+    Pass(Value),
+    #[error("the JSON has neither \"score\" nor \"pass\"")]
+    Neither,
+}
+
 /// Reads `{"score": …, "pass": …, "reason": …}` from a judge's answer: the
 /// whole answer, a fenced ```json block, or the first balanced `{…}` in
 /// prose. A missing `score` follows `pass`. Anything else is an error quoting what was wrong.
-pub fn parse_verdict(answer: &str) -> Result<Verdict, String> {
+pub fn parse_verdict(answer: &str) -> Result<Verdict, VerdictError> {
     let object = candidates(answer)
         .into_iter()
         .find_map(|text| match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Some(map),
             _ => None,
         })
-        .ok_or_else(|| "the answer holds no JSON object".to_string())?;
+        .ok_or(VerdictError::NoObject)?;
     let score = match object.get("score") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_f64(),
         Some(Value::String(s)) => Some(
             s.trim()
                 .parse::<f64>()
-                .map_err(|_| format!("\"score\" is not a number: {s:?}"))?,
+                .map_err(|_| VerdictError::ScoreText(s.clone()))?,
         ),
-        Some(other) => return Err(format!("\"score\" is not a number: {other}")),
+        Some(other) => return Err(VerdictError::Score(other.clone())),
     };
     let pass = match object.get("pass") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
-        Some(other) => return Err(format!("\"pass\" is not true or false: {other}")),
+        Some(other) => return Err(VerdictError::Pass(other.clone())),
     };
     let (score, pass) = match (score, pass) {
         (Some(s), p) => {
             if !s.is_finite() {
-                return Err(format!("\"score\" is not a finite number: {s}"));
+                return Err(VerdictError::NotFinite(s));
             }
             // Judges asked for 0..1 sometimes answer on a 0..10 or 0..100 scale.
             let s = if s > 1.0 && s <= 10.0 {
@@ -89,7 +106,7 @@ pub fn parse_verdict(answer: &str) -> Result<Verdict, String> {
             (s.clamp(0.0, 1.0), p)
         }
         (None, Some(p)) => (if p { 1.0 } else { 0.0 }, Some(p)),
-        (None, None) => return Err("the JSON has neither \"score\" nor \"pass\"".into()),
+        (None, None) => return Err(VerdictError::Neither),
     };
     let reason = match object.get("reason") {
         Some(Value::String(s)) => s.clone(),
@@ -223,15 +240,21 @@ mod tests {
     #[test]
     fn malformed_answers_are_errors() {
         assert_eq!(
-            parse_verdict("I think it is good.").unwrap_err(),
+            parse_verdict("I think it is good.")
+                .unwrap_err()
+                .to_string(),
             "the answer holds no JSON object"
         );
         assert_eq!(
-            parse_verdict(r#"{"verdict": "good"}"#).unwrap_err(),
+            parse_verdict(r#"{"verdict": "good"}"#)
+                .unwrap_err()
+                .to_string(),
             "the JSON has neither \"score\" nor \"pass\""
         );
         assert_eq!(
-            parse_verdict(r#"{"score": "high"}"#).unwrap_err(),
+            parse_verdict(r#"{"score": "high"}"#)
+                .unwrap_err()
+                .to_string(),
             "\"score\" is not a number: \"high\""
         );
         assert!(parse_verdict(r#"{"score": 0.5, "pass": "maybe"}"#).is_err());

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::execute::executor::Executor;
 use crate::execute::provider::Request;
 use crate::ingest::cases::Case;
+use crate::score::scripted::TransformFailed;
 use crate::score::{Grade, cosine, parse_verdict};
 
 /// The built-in judge prompt; `[grading] judge-prompt` replaces it.
@@ -29,7 +30,7 @@ const JUDGE_PROMPT: &str = include_str!("../../templates/judge.txt.j2");
 /// transform failed).
 pub struct Outputs<'a> {
     pub output: &'a str,
-    pub own: &'a [(usize, std::result::Result<String, String>)],
+    pub own: &'a [(usize, std::result::Result<String, TransformFailed>)],
 }
 
 /// What grading needs from the run: the judge prompt and which lanes grade.
@@ -99,7 +100,7 @@ impl Grader {
                 None => output,
                 Some((_, Ok(text))) => text.as_str(),
                 Some((_, Err(reason))) => {
-                    results.push((i, assertion.failed(reason.clone())));
+                    results.push((i, assertion.failed(reason.to_string())));
                     continue;
                 }
             };

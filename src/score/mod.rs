@@ -132,21 +132,7 @@ fn combine(results: Vec<AssertionResult>, threshold: Option<f64>) -> CaseScore {
 mod tests {
     use super::*;
     use crate::assertion::AssertionSpec;
-    use serde_json::Value;
     use serde_json::json;
-
-    fn spec(kind: &str, value: Option<Value>) -> AssertionSpec {
-        AssertionSpec {
-            kind: kind.into(),
-            value,
-            weight: None,
-            threshold: None,
-            provider: None,
-            metric: None,
-            config: None,
-            transform: None,
-        }
-    }
 
     fn ctx(output: &str) -> Context<'_> {
         Context {
@@ -158,7 +144,7 @@ mod tests {
 
     #[test]
     fn graded_assertions_and_their_negation() {
-        let similar = spec("similar", Some(json!(["Paris is the capital"])))
+        let similar = AssertionSpec::new("similar", Some(json!(["Paris is the capital"])))
             .compile()
             .unwrap();
         assert!(similar.evaluate(&ctx("x")).is_none());
@@ -166,12 +152,14 @@ mod tests {
         assert!(r.passed);
         assert_eq!(r.score, 0.91);
         assert!(!similar.grade(Grade::Similarity(0.5)).passed);
-        let not_similar = spec("not-similar", Some(json!("x"))).compile().unwrap();
+        let not_similar = AssertionSpec::new("not-similar", Some(json!("x")))
+            .compile()
+            .unwrap();
         let r = not_similar.grade(Grade::Similarity(0.5));
         assert!(r.passed);
         assert!((r.score - 0.5).abs() < 1e-12);
 
-        let judge = spec("llm-judge", Some(json!("Is polite")))
+        let judge = AssertionSpec::new("llm-judge", Some(json!("Is polite")))
             .compile()
             .unwrap();
         let verdict = |score, pass| {
@@ -188,7 +176,7 @@ mod tests {
         );
         let strict = AssertionSpec {
             threshold: Some(0.95),
-            ..spec("llm-judge", Some(json!("Is polite")))
+            ..AssertionSpec::new("llm-judge", Some(json!("Is polite")))
         }
         .compile()
         .unwrap();
@@ -197,7 +185,7 @@ mod tests {
             !strict.grade(verdict(0.97, false)).passed,
             "a judge that says fail fails, whatever its score"
         );
-        let not_judge = spec("not-llm-judge", Some(json!("Is rude")))
+        let not_judge = AssertionSpec::new("not-llm-judge", Some(json!("Is rude")))
             .compile()
             .unwrap();
         assert!(not_judge.grade(verdict(0.1, false)).passed);
@@ -211,7 +199,7 @@ mod tests {
     #[test]
     fn weighted_mean_threshold_and_graded_results() {
         let a = |kind: &str, value: &str, weight: f64| {
-            let mut s = spec(kind, Some(json!(value)));
+            let mut s = AssertionSpec::new(kind, Some(json!(value)));
             s.weight = Some(weight);
             Arc::new(s.compile().unwrap())
         };

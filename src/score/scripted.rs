@@ -68,7 +68,7 @@ pub fn run(
         }
         let started = std::time::Instant::now();
         let result = match assertion_output(scripts, assertion, case, checked.output) {
-            Err(reason) => assertion.failed(reason),
+            Err(reason) => assertion.failed(reason.to_string()),
             Ok(own) => {
                 let output = own.as_ref().map_or(checked.output, Transformed::input);
                 check(scripts, assertion, checked, output, &shared)
@@ -115,6 +115,11 @@ fn check(
     assertion.scripted(scripts.assertion(script, *threshold, output, context))
 }
 
+/// An assertion's own transform failed, and the assertion with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the assertion's transform failed: {0}")]
+pub struct TransformFailed(ScriptError);
+
 /// The output an assertion's own transform makes (`None` without one),
 /// as promptfoo calls it: with the variables and the prompt as `label`.
 pub fn assertion_output(
@@ -122,7 +127,7 @@ pub fn assertion_output(
     assertion: &Assertion,
     case: &Case,
     output: Input,
-) -> Result<Option<Transformed>, String> {
+) -> Result<Option<Transformed>, TransformFailed> {
     let Some(transform) = &assertion.transform else {
         return Ok(None);
     };
@@ -130,7 +135,7 @@ pub fn assertion_output(
     scripts
         .transform_output(transform, output, &context)
         .map(Some)
-        .map_err(|e| format!("the assertion's transform failed: {e}"))
+        .map_err(TransformFailed)
 }
 
 impl Assertion {
@@ -219,14 +224,8 @@ mod tests {
 
     fn assertion(kind: &str, threshold: Option<f64>) -> Assertion {
         AssertionSpec {
-            kind: kind.into(),
-            value: Some(Value::from("output")),
-            weight: None,
             threshold,
-            provider: None,
-            metric: None,
-            config: None,
-            transform: None,
+            ..AssertionSpec::new(kind, Some(Value::from("output")))
         }
         .compile()
         .unwrap()

@@ -172,7 +172,7 @@ fn with_engine<T>(
     ENGINE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(Engine::new().map_err(ScriptError::Failed)?);
+            *slot = Some(Engine::new().map_err(|e| ScriptError::Failed(e.to_string()))?);
         }
         let engine = slot.as_mut().expect("the engine was just made");
         let result = work(engine);
@@ -186,28 +186,30 @@ fn with_engine<T>(
 const OUT_OF_MEMORY: &str = "(script-memory)";
 const THREW_NULL: &str = "threw null";
 
+/// QuickJS could not make a runtime, a context or the helpers.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the JavaScript engine: {0}")]
+struct StartError(#[from] rquickjs::Error);
+
 impl Engine {
-    fn new() -> Result<Engine, String> {
-        let fail = |e: rquickjs::Error| format!("cannot start the JavaScript engine: {e}");
-        let runtime = Runtime::new().map_err(fail)?;
+    fn new() -> Result<Engine, StartError> {
+        let runtime = Runtime::new()?;
         runtime.set_max_stack_size(MAX_STACK);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
         let watched = Rc::clone(&deadline);
         runtime.set_interrupt_handler(Some(Box::new(move || {
             watched.get().is_some_and(|d| Instant::now() >= d)
         })));
-        let context = Context::full(&runtime).map_err(fail)?;
-        let helpers = context
-            .with(|ctx| -> rquickjs::Result<_> {
-                let env = Object::new(ctx.clone())?;
-                for (name, value) in std::env::vars() {
-                    env.set(name, value)?;
-                }
-                let make: Function = ctx.eval(PRELUDE)?;
-                let helpers: Object = make.call((env,))?;
-                Ok(Persistent::save(&ctx, helpers))
-            })
-            .map_err(fail)?;
+        let context = Context::full(&runtime)?;
+        let helpers = context.with(|ctx| -> rquickjs::Result<_> {
+            let env = Object::new(ctx.clone())?;
+            for (name, value) in std::env::vars() {
+                env.set(name, value)?;
+            }
+            let make: Function = ctx.eval(PRELUDE)?;
+            let helpers: Object = make.call((env,))?;
+            Ok(Persistent::save(&ctx, helpers))
+        })?;
         Ok(Engine {
             functions: HashMap::new(),
             helpers,

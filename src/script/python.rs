@@ -71,7 +71,7 @@ pub(super) fn assertion(
     context: &str,
 ) -> Result<Returned, ScriptError> {
     let result = call(scripts, script, "get_assert", input, context)?;
-    normalize(result, threshold).map_err(ScriptError::Failed)
+    normalize(result, threshold).map_err(|e| ScriptError::Failed(e.to_string()))
 }
 
 /// Runs a Python transform (`get_transform` unless the file names one);
@@ -261,11 +261,32 @@ fn last_line(stderr: &str) -> String {
         )
 }
 
+/// A Python assertion's answer that promptfoo would not read either; the
+/// messages are promptfoo's own.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum ResultError {
+    #[error("Invalid JSON: {error} when parsing result: {text}")]
+    Json { error: String, text: String },
+    #[error(
+        "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Got instead: {0}"
+    )]
+    NotObject(String),
+    #[error(
+        "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Instead got:\n{0}"
+    )]
+    NotNumber(String),
+    /// A dict without `pass`, `score` and `reason`, shown pretty-printed.
+    #[error(
+        "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Got instead:\n{0}"
+    )]
+    NotGrading(String),
+}
+
 /// promptfoo's `normalizeScriptResult`: `True`/`False` (or the texts
 /// "true"/"false"), a dict (or a text starting with `{`) that is a
 /// GradingResult, else a number read as JavaScript's `parseFloat` reads
 /// it. A GradingResult's score below the threshold fails it.
-fn normalize(result: Value, threshold: Option<f64>) -> Result<Returned, String> {
+fn normalize(result: Value, threshold: Option<f64>) -> Result<Returned, ResultError> {
     let text = result.as_str().map(str::to_lowercase);
     match (&result, text.as_deref()) {
         (Value::Bool(b), _) => return Ok(Returned::Bool(*b)),
@@ -275,25 +296,20 @@ fn normalize(result: Value, threshold: Option<f64>) -> Result<Returned, String> 
     }
     let object = match result {
         Value::String(s) if s.starts_with('{') => {
-            let parsed: Value = serde_json::from_str(&s)
-                .map_err(|e| format!("Invalid JSON: {e} when parsing result: {s}"))?;
+            let parsed: Value = serde_json::from_str(&s).map_err(|e| ResultError::Json {
+                error: e.to_string(),
+                text: s.clone(),
+            })?;
             match parsed {
                 Value::Object(m) => m,
-                _ => {
-                    return Err(format!(
-                        "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Got instead: {s}"
-                    ));
-                }
+                _ => return Err(ResultError::NotObject(s)),
             }
         }
         Value::Object(m) => m,
         other => {
             let n = parse_float(&js_string(&other));
             return if n.is_nan() {
-                Err(format!(
-                    "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Instead got:\n{}",
-                    js_string(&other)
-                ))
+                Err(ResultError::NotNumber(js_string(&other)))
             } else {
                 Ok(Returned::Number(n))
             };
@@ -303,7 +319,10 @@ fn normalize(result: Value, threshold: Option<f64>) -> Result<Returned, String> 
 }
 
 /// A dict as a GradingResult (`pass_` read as `pass`), with the threshold.
-fn grading(mut object: Map<String, Value>, threshold: Option<f64>) -> Result<Returned, String> {
+fn grading(
+    mut object: Map<String, Value>,
+    threshold: Option<f64>,
+) -> Result<Returned, ResultError> {
     if !object.contains_key("pass")
         && let Some(pass) = object.get("pass_").cloned()
     {
@@ -314,9 +333,8 @@ fn grading(mut object: Map<String, Value>, threshold: Option<f64>) -> Result<Ret
         object.get("score").and_then(Value::as_f64),
         object.get("reason"),
     ) else {
-        return Err(format!(
-            "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Got instead:\n{}",
-            serde_json::to_string_pretty(&object).unwrap_or_default()
+        return Err(ResultError::NotGrading(
+            serde_json::to_string_pretty(&object).unwrap_or_default(),
         ));
     };
     let (mut pass, mut reason) = (*pass, reason.clone());

@@ -185,8 +185,36 @@ pub fn version(conn: &Connection) -> duckdb::Result<i64> {
     )
 }
 
+/// Why a database's schema is not one this build reads or can write; the
+/// caller names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "the database has schema version {found}, this ai-evals reads 1 to {CURRENT}; use the ai-evals release that wrote it"
+    )]
+    Unreadable { found: i64 },
+    #[error(
+        "the database has schema version {found}, newer than this ai-evals knows ({CURRENT}); upgrade ai-evals"
+    )]
+    Newer { found: i64 },
+    /// A schema never finished: a run stopped while it created the file,
+    /// or it is a new DuckDB database.
+    #[error(
+        "holds no ai-evals history yet: its schema was never written (a run stopped while it created the file, or it is a new DuckDB database). `ai-evals run --db` with it sets it up; or pass the history file you meant"
+    )]
+    Unset,
+    #[error("not an ai-evals history (it has no schema_version table)")]
+    NotHistory,
+    #[error(transparent)]
+    Database(#[from] duckdb::Error),
+    #[error("migration to schema version {version} failed: {source}")]
+    Migration { version: i64, source: duckdb::Error },
+    #[error("the schema could not be written: {0}")]
+    NotWritten(duckdb::Error),
+}
+
 /// Checks that a database opened read-only has the schema this build reads.
-pub fn check(conn: &Connection) -> Result<(), String> {
+pub fn check(conn: &Connection) -> Result<(), SchemaError> {
     let found: Option<i64> = conn
         .query_row(
             "SELECT coalesce(max(version), 0) FROM schema_version",
@@ -204,64 +232,51 @@ pub fn check(conn: &Connection) -> Result<(), String> {
     match found {
         // Every version up to ours holds the tables a comparison reads.
         Some(found) if (1..=CURRENT).contains(&found) => Ok(()),
-        Some(found) if found > CURRENT => Err(format!(
-            "the database has schema version {found}, this ai-evals reads 1 to {CURRENT}; use the ai-evals release that wrote it"
-        )),
+        Some(found) if found > CURRENT => Err(SchemaError::Unreadable { found }),
         // A schema never finished: a run stopped while it created the file
         // (before this build made that one transaction).
-        Some(_) => Err(unset().into()),
-        None if tables == 0 => Err(unset().into()),
-        None => Err("not an ai-evals history (it has no schema_version table)".into()),
+        Some(_) => Err(SchemaError::Unset),
+        None if tables == 0 => Err(SchemaError::Unset),
+        None => Err(SchemaError::NotHistory),
     }
-}
-
-/// Why a database without our schema is no history yet, and what to do.
-fn unset() -> &'static str {
-    "holds no ai-evals history yet: its schema was never written (a run stopped while it created the file, or it is a new DuckDB database). `ai-evals run --db` with it sets it up; or pass the history file you meant"
 }
 
 /// Brings the database to the current schema in one transaction; returns
 /// the version it found. An empty database, or one left without a schema
 /// by a run that stopped while it created it, is set up whole.
-pub fn migrate(conn: &Connection) -> Result<i64, String> {
-    conn.execute_batch("BEGIN TRANSACTION")
-        .map_err(|e| e.to_string())?;
+pub fn migrate(conn: &Connection) -> Result<i64, SchemaError> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
     let migrated = apply(conn);
     let ended = match migrated {
         Ok(_) => conn.execute_batch("COMMIT"),
         Err(_) => conn.execute_batch("ROLLBACK"),
     };
     let found = migrated?;
-    ended.map_err(|e| format!("the schema could not be written: {e}"))?;
+    ended.map_err(SchemaError::NotWritten)?;
     Ok(found)
 }
 
 /// The migrations still missing, applied inside the caller's transaction.
-fn apply(conn: &Connection) -> Result<i64, String> {
+fn apply(conn: &Connection) -> Result<i64, SchemaError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
              version    INTEGER NOT NULL,
              applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp
          )",
-    )
-    .map_err(|e| e.to_string())?;
-    let found: i64 = conn
-        .query_row(
-            "SELECT coalesce(max(version), 0) FROM schema_version",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(|e| e.to_string())?;
+    )?;
+    let found: i64 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )?;
     if found > CURRENT {
-        return Err(format!(
-            "the database has schema version {found}, newer than this ai-evals knows ({CURRENT}); upgrade ai-evals"
-        ));
+        return Err(SchemaError::Newer { found });
     }
     for version in found + 1..=CURRENT {
         let sql = MIGRATIONS[(version - 1) as usize];
         let step = format!("{sql}; INSERT INTO schema_version (version) VALUES ({version});");
         conn.execute_batch(&step)
-            .map_err(|e| format!("migration to schema version {version} failed: {e}"))?;
+            .map_err(|source| SchemaError::Migration { version, source })?;
     }
     Ok(found)
 }

@@ -151,14 +151,8 @@ fn kilobyte(seed: u64) -> String {
 
 fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
     let spec = AssertionSpec {
-        kind: kind.into(),
-        value: Some(value),
-        weight: None,
         threshold: Some(400.0).filter(|_| kind == "levenshtein"),
-        provider: None,
-        metric: None,
-        config: None,
-        transform: None,
+        ..AssertionSpec::new(kind, Some(value))
     };
     let assertion = spec
         .compile()
@@ -181,18 +175,9 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
 fn script(ops: u64, kind: &str, code: &str) -> Result<Work> {
     use crate::assertion::Rule;
     use crate::script::{Input, Limits, Scripts};
-    let spec = AssertionSpec {
-        kind: kind.into(),
-        value: Some(json!(code)),
-        weight: None,
-        threshold: None,
-        provider: None,
-        metric: None,
-        config: None,
-        transform: None,
-    };
+    let spec = AssertionSpec::new(kind, Some(json!(code)));
     let fail = |e: String| Error::runtime(format!("benchmark {kind}: {e}"));
-    let Rule::Script { script, .. } = spec.compile().map_err(fail)?.rule else {
+    let Rule::Script { script, .. } = spec.compile().map_err(|e| fail(e.to_string()))?.rule else {
         return Err(fail("not a script".into()));
     };
     let scripts = Scripts::new(

@@ -301,7 +301,10 @@ impl Shaper<'_> {
         case: &Arc<Case>,
         output: &str,
         output_json: &Option<String>,
-    ) -> Vec<(usize, std::result::Result<String, String>)> {
+    ) -> Vec<(
+        usize,
+        std::result::Result<String, score::scripted::TransformFailed>,
+    )> {
         if !case
             .assertions
             .iter()

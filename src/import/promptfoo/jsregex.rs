@@ -29,8 +29,33 @@ pub fn is_js_space(c: char) -> bool {
     )
 }
 
+/// What in a JavaScript pattern has no Rust `regex` equivalent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Untranslatable {
+    #[error("lookahead ((?= or (?!) has no Rust regex equivalent")]
+    Lookahead,
+    #[error("lookbehind ((?<= or (?<!) has no Rust regex equivalent")]
+    Lookbehind,
+    #[error("backreferences (\\1 …) have no Rust regex equivalent")]
+    Backreference,
+    #[error("named backreferences (\\k<…>) have no Rust regex equivalent")]
+    NamedBackreference,
+    #[error("unterminated character class")]
+    UnterminatedClass,
+    #[error("the pattern ends with a lone backslash")]
+    LoneBackslash,
+    /// A negated shorthand (`\S`, `\D`, `\W`) inside a class.
+    #[error("\\{0} inside a character class is not translated; write the class out")]
+    NegatedInClass(char),
+    #[error("a lone surrogate escape cannot match UTF-8 text")]
+    LoneSurrogate,
+    /// A pattern with template parts, one of which is never closed.
+    #[error("an unclosed {{{{")]
+    UnclosedTemplate,
+}
+
 /// Translates a JavaScript pattern (no flags) into Rust `regex` syntax.
-pub fn translate(js: &str) -> Result<String, String> {
+pub fn translate(js: &str) -> Result<String, Untranslatable> {
     let chars: Vec<char> = js.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -49,10 +74,10 @@ pub fn translate(js: &str) -> Result<String, String> {
             '(' => {
                 let rest: String = chars[i + 1..].iter().take(4).collect();
                 if rest.starts_with("?=") || rest.starts_with("?!") {
-                    return Err("lookahead ((?= or (?!) has no Rust regex equivalent".into());
+                    return Err(Untranslatable::Lookahead);
                 }
                 if rest.starts_with("?<=") || rest.starts_with("?<!") {
-                    return Err("lookbehind ((?<= or (?<!) has no Rust regex equivalent".into());
+                    return Err(Untranslatable::Lookbehind);
                 }
                 if rest.starts_with("?<") {
                     out.push_str("(?P<");
@@ -125,7 +150,7 @@ fn quantifier_len(chars: &[char], start: usize) -> Option<usize> {
 }
 
 /// A class `[...]` starting at `start`; returns the Rust text and chars used.
-fn class(chars: &[char], start: usize) -> Result<(String, usize), String> {
+fn class(chars: &[char], start: usize) -> Result<(String, usize), Untranslatable> {
     let mut i = start + 1;
     let negated = i < chars.len() && chars[i] == '^';
     if negated {
@@ -173,16 +198,16 @@ fn class(chars: &[char], start: usize) -> Result<(String, usize), String> {
         first = false;
     }
     if i >= chars.len() {
-        return Err("unterminated character class".into());
+        return Err(Untranslatable::UnterminatedClass);
     }
     let text = format!("[{}{}]", if negated { "^" } else { "" }, items);
     Ok((text, i + 1 - start))
 }
 
 /// The escape after a backslash at `at`; returns the Rust text and chars used.
-fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), String> {
+fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), Untranslatable> {
     let Some(&c) = chars.get(at) else {
-        return Err("the pattern ends with a lone backslash".into());
+        return Err(Untranslatable::LoneBackslash);
     };
     if let Some(text) = class_shorthand(c, in_class)? {
         return Ok((text, 1));
@@ -198,10 +223,10 @@ fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), 
         'f' => (r"\x0C".into(), 1),
         '0' if !chars.get(at + 1).is_some_and(|c| c.is_ascii_digit()) => (r"\x00".into(), 1),
         '1'..='9' if !in_class => {
-            return Err("backreferences (\\1 …) have no Rust regex equivalent".into());
+            return Err(Untranslatable::Backreference);
         }
         'k' if chars.get(at + 1) == Some(&'<') => {
-            return Err("named backreferences (\\k<…>) have no Rust regex equivalent".into());
+            return Err(Untranslatable::NamedBackreference);
         }
         'x' => match hex(chars, at + 1, 2) {
             Some(v) => (code(v), 3),
@@ -222,7 +247,7 @@ fn escape(chars: &[char], at: usize, in_class: bool) -> Result<(String, usize), 
 
 /// `\d`, `\w`, `\s` and their negations, as JavaScript reads them (ASCII
 /// digits and word characters, JavaScript's spaces); `None` for other escapes.
-fn class_shorthand(c: char, in_class: bool) -> Result<Option<String>, String> {
+fn class_shorthand(c: char, in_class: bool) -> Result<Option<String>, Untranslatable> {
     let (items, negated) = match c {
         'd' => ("0-9", false),
         'w' => ("0-9A-Za-z_", false),
@@ -234,18 +259,14 @@ fn class_shorthand(c: char, in_class: bool) -> Result<Option<String>, String> {
     };
     Ok(Some(match (in_class, negated) {
         (true, false) => items.to_string(),
-        (true, true) => {
-            return Err(format!(
-                "\\{c} inside a character class is not translated; write the class out"
-            ));
-        }
+        (true, true) => return Err(Untranslatable::NegatedInClass(c)),
         (false, false) => format!("[{items}]"),
         (false, true) => format!("[^{items}]"),
     }))
 }
 
 /// `\uXXXX`, a surrogate pair of them joined into one character.
-fn unicode_escape(chars: &[char], at: usize) -> Result<(String, usize), String> {
+fn unicode_escape(chars: &[char], at: usize) -> Result<(String, usize), Untranslatable> {
     Ok(match hex(chars, at + 1, 4) {
         Some(high @ 0xD800..=0xDBFF)
             if chars.get(at + 5) == Some(&'\\') && chars.get(at + 6) == Some(&'u') =>
@@ -255,12 +276,10 @@ fn unicode_escape(chars: &[char], at: usize) -> Result<(String, usize), String> 
                     let v = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
                     (code(v), 11)
                 }
-                _ => return Err("a lone surrogate escape cannot match UTF-8 text".into()),
+                _ => return Err(Untranslatable::LoneSurrogate),
             }
         }
-        Some(0xD800..=0xDFFF) => {
-            return Err("a lone surrogate escape cannot match UTF-8 text".into());
-        }
+        Some(0xD800..=0xDFFF) => return Err(Untranslatable::LoneSurrogate),
         Some(v) => (code(v), 5),
         None => ("u".into(), 1),
     })
@@ -352,9 +371,10 @@ mod tests {
 
     #[test]
     fn untranslatable_constructs_say_why() {
-        assert!(translate(r"foo(?=bar)").unwrap_err().contains("lookahead"));
-        assert!(translate(r"(?<!x)y").unwrap_err().contains("lookbehind"));
-        assert!(translate(r"(a)\1").unwrap_err().contains("backreference"));
+        let message = |pattern| translate(pattern).unwrap_err().to_string();
+        assert!(message(r"foo(?=bar)").contains("lookahead"));
+        assert!(message(r"(?<!x)y").contains("lookbehind"));
+        assert!(message(r"(a)\1").contains("backreference"));
         assert!(translate(r"[\S]").is_err());
     }
 }

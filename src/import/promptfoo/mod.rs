@@ -35,7 +35,7 @@ use serde_json::Value;
 use crate::config::{
     DatasetSpec, Defaults, GradingSpec, PromptSpec, ProviderSpec, Suite, TestSpec, Undefined,
 };
-use yaml::{Kind, Node};
+use yaml::{Kind, Node, YamlError};
 
 /// Where an item is in the source: a file (relative to the config's folder),
 /// the line when known, and a path such as `tests[3].assert[1]`.
@@ -295,7 +295,7 @@ impl<'a> Ctx<'a> {
     /// as promptfoo 0.123 reads it: a script (`.js`, `.py`, `.rb`, …
     /// before any `:function`) computes the value and is refused, any
     /// other file is read by [`Ctx::read_value_file`].
-    pub(crate) fn load_value_file(&mut self, rel: &str) -> Result<Value, String> {
+    pub(crate) fn load_value_file(&mut self, rel: &str) -> Result<Value, ValueFileError> {
         let path_part = rel.split_once(':').map_or(rel, |(p, _)| p);
         let lower = path_part.to_ascii_lowercase();
         if [".js", ".cjs", ".mjs", ".ts", ".cts", ".mts"]
@@ -304,9 +304,7 @@ impl<'a> Ctx<'a> {
             || path_part.ends_with(".py")
             || path_part.ends_with(".rb")
         {
-            return Err(format!(
-                "the value comes from running {rel}; ai-evals computes assertion values only in javascript and python assertions"
-            ));
+            return Err(ValueFileError::Computed(rel.to_string()));
         }
         self.read_value_file(rel)
     }
@@ -314,20 +312,18 @@ impl<'a> Ctx<'a> {
     /// promptfoo's `processFileReference`: `.json`, `.yaml` and `.yml`
     /// parsed (as YAML, which JSON is), `.txt` trimmed; it raises an error
     /// on any other extension (compared as written, not lowercased).
-    pub(crate) fn read_value_file(&mut self, rel: &str) -> Result<Value, String> {
+    pub(crate) fn read_value_file(&mut self, rel: &str) -> Result<Value, ValueFileError> {
         let name = rel.rsplit('/').next().unwrap_or(rel);
         let ext = match name.rfind('.') {
             Some(i) if i > 0 => &name[i..],
             _ => "",
         };
         if ![".json", ".yaml", ".yml", ".txt"].contains(&ext) {
-            return Err(format!(
-                "promptfoo reads only .json, .yaml, .yml and .txt value files and raises an error on {rel}"
-            ));
+            return Err(ValueFileError::Extension(rel.to_string()));
         }
         let path = self.resolve(rel);
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|source| ValueFileError::Read { path, source })?;
         if ext == ".txt" {
             return Ok(Value::String(
                 text.trim_matches(jsregex::is_js_space).to_string(),
@@ -335,7 +331,10 @@ impl<'a> Ctx<'a> {
         }
         yaml::parse(&text)
             .map(|n| n.to_json())
-            .map_err(|e| format!("{rel}: {e}"))
+            .map_err(|source| ValueFileError::Yaml {
+                rel: rel.to_string(),
+                source,
+            })
     }
 
     /// Adds a generated dataset of `rows`; returns its path (relative),
@@ -432,6 +431,29 @@ fn jsonl(rows: &[TestSpec]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// Why an assertion's value is not read from a file as promptfoo reads it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ValueFileError {
+    #[error("the value comes from running an npm package's function, which ai-evals does not load")]
+    Package,
+    /// A script computes the value.
+    #[error(
+        "the value comes from running {0}; ai-evals computes assertion values only in javascript and python assertions"
+    )]
+    Computed(String),
+    #[error(
+        "promptfoo reads only .json, .yaml, .yml and .txt value files and raises an error on {0}"
+    )]
+    Extension(String),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{rel}: {source}")]
+    Yaml { rel: String, source: YamlError },
 }
 
 /// The parsed config, or why the text is not a promptfoo config: it must be

@@ -285,7 +285,9 @@ fn chat_file(ctx: &mut Ctx, text: &str, ext: &str, name: &str, place: &Place, wh
     let value = if ext == "json" {
         serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
     } else {
-        super::yaml::parse(text).map(|n| n.to_json())
+        super::yaml::parse(text)
+            .map(|n| n.to_json())
+            .map_err(|e| e.to_string())
     };
     match value {
         Ok(v) => match messages_of(&v) {

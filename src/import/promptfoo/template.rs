@@ -115,8 +115,36 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
+/// What in a Nunjucks template has no minijinja translation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Untranslated {
+    /// `{# comment`, `{{`, `{%` or `{% raw %}` never closed.
+    #[error("an unclosed {0}")]
+    Unclosed(&'static str),
+    #[error(
+        "the {{% {0} %}} tag is not translated (minijinja in ai-evals has no template files to include)"
+    )]
+    Tag(String),
+    #[error("the JavaScript operator {0} has no minijinja equivalent")]
+    Operator(String),
+    #[error("the JavaScript operator ! has no minijinja equivalent (use `not`)")]
+    Not,
+    #[error("`env` (the process environment) is not available in ai-evals templates")]
+    Env,
+    #[error("a filter name is missing after |")]
+    NoFilterName,
+    #[error("`dump` with arguments is not translated")]
+    DumpArguments,
+    #[error("`| load` (JSON.parse) is translated only on a plain variable")]
+    LoadOnExpression,
+    #[error("the filter `{0}` does not exist in minijinja")]
+    Filter(String),
+    #[error("the JavaScript method call .{0}() has no minijinja equivalent")]
+    Method(String),
+}
+
 /// Translates a Nunjucks template, or says why it cannot be.
-pub fn translate(src: &str) -> Result<Translated, String> {
+pub fn translate(src: &str) -> Result<Translated, Untranslated> {
     let mut out = Translated::default();
     let mut text = String::with_capacity(src.len());
     let mut rest = src;
@@ -124,13 +152,20 @@ pub fn translate(src: &str) -> Result<Translated, String> {
         text.push_str(&rest[..pos]);
         let tail = &rest[pos..];
         if tail.starts_with("{#") {
-            let end = tail.find("#}").ok_or("an unclosed {# comment")? + 2;
+            let end = tail
+                .find("#}")
+                .ok_or(Untranslated::Unclosed("{# comment"))?
+                + 2;
             text.push_str(&tail[..end]);
             rest = &tail[end..];
             continue;
         }
-        let close = if tail.starts_with("{{") { "}}" } else { "%}" };
-        let end = find_close(tail, close).ok_or_else(|| format!("an unclosed {}", &tail[..2]))?;
+        let (open, close) = if tail.starts_with("{{") {
+            ("{{", "}}")
+        } else {
+            ("{%", "%}")
+        };
+        let end = find_close(tail, close).ok_or(Untranslated::Unclosed(open))?;
         let inner = &tail[2..end];
         let block = tail.starts_with("{%");
         let translated = translate_tag(inner, block, &mut out)?;
@@ -139,7 +174,7 @@ pub fn translate(src: &str) -> Result<Translated, String> {
         text.push_str(close);
         rest = &tail[end + 2..];
         if block && first_word(inner) == "raw" {
-            let endraw = find_endraw(rest).ok_or("an unclosed {% raw %}")?;
+            let endraw = find_endraw(rest).ok_or(Untranslated::Unclosed("{% raw %}"))?;
             text.push_str(&rest[..endraw]);
             rest = &rest[endraw..];
         }
@@ -310,7 +345,7 @@ impl Tokens {
 /// An edit: the non-space tokens `from..to` replaced by a text.
 type Edit = (usize, usize, String);
 
-fn translate_tag(inner: &str, block: bool, out: &mut Translated) -> Result<String, String> {
+fn translate_tag(inner: &str, block: bool, out: &mut Translated) -> Result<String, Untranslated> {
     let tokens = Tokens::new(inner);
     if block {
         check_block_tag(inner)?;
@@ -338,12 +373,10 @@ fn is_trim_mark(tok: Option<&Tok>) -> bool {
 }
 
 /// Block tags minijinja lacks.
-fn check_block_tag(inner: &str) -> Result<(), String> {
+fn check_block_tag(inner: &str) -> Result<(), Untranslated> {
     let word = first_word(inner);
     if !TAGS_OK.contains(&word) {
-        return Err(format!(
-            "the {{% {word} %}} tag is not translated (minijinja in ai-evals has no template files to include)"
-        ));
+        return Err(Untranslated::Tag(word.to_string()));
     }
     Ok(())
 }
@@ -380,29 +413,21 @@ fn over_items(tag: &str, out: &mut Translated) -> String {
 }
 
 /// The edits a tag needs; the error says what cannot be translated.
-fn collect_edits(t: &Tokens, out: &mut Translated) -> Result<Vec<Edit>, String> {
+fn collect_edits(t: &Tokens, out: &mut Translated) -> Result<Vec<Edit>, Untranslated> {
     let mut edits = Vec::new();
     let mut k = 0;
     while let Some(tok) = t.get(k) {
         k = match tok {
             Tok::Other(op) if ["===", "!==", "&&", "||"].contains(&op.as_str()) => {
-                return Err(format!(
-                    "the JavaScript operator {op} has no minijinja equivalent"
-                ));
+                return Err(Untranslated::Operator(op.clone()));
             }
-            Tok::Other(op) if op == "!" => {
-                return Err(
-                    "the JavaScript operator ! has no minijinja equivalent (use `not`)".into(),
-                );
-            }
+            Tok::Other(op) if op == "!" => return Err(Untranslated::Not),
             Tok::Ident(name)
                 if name == "env"
                     && !is_other(t.before(k, 1), ".")
                     && (is_other(t.get(k + 1), ".") || is_other(t.get(k + 1), "[")) =>
             {
-                return Err(
-                    "`env` (the process environment) is not available in ai-evals templates".into(),
-                );
+                return Err(Untranslated::Env);
             }
             Tok::Ident(name) if name == "_conversation" && !is_other(t.before(k, 1), ".") => {
                 out.notes.push(
@@ -425,14 +450,14 @@ fn filter_edit(
     k: usize,
     out: &mut Translated,
     edits: &mut Vec<Edit>,
-) -> Result<usize, String> {
+) -> Result<usize, Untranslated> {
     let Some(Tok::Ident(filter)) = t.get(k + 1) else {
-        return Err("a filter name is missing after |".into());
+        return Err(Untranslated::NoFilterName);
     };
     match filter.as_str() {
         "dump" => {
             if is_other(t.get(k + 2), "(") {
-                return Err("`dump` with arguments is not translated".into());
+                return Err(Untranslated::DumpArguments);
             }
             edits.push((k + 1, k + 2, "tojson".into()));
             out.tojson = true;
@@ -449,15 +474,11 @@ fn filter_edit(
                     out.load_vars.insert(var.clone());
                     edits.push((k - 1, k + 2, format!("{var}{LOAD_SUFFIX}")));
                 }
-                _ => {
-                    return Err(
-                        "`| load` (JSON.parse) is translated only on a plain variable".into(),
-                    );
-                }
+                _ => return Err(Untranslated::LoadOnExpression),
             }
         }
         f if MINIJINJA_FILTERS.contains(&f) => {}
-        f => return Err(format!("the filter `{f}` does not exist in minijinja")),
+        f => return Err(Untranslated::Filter(f.to_string())),
     }
     Ok(k + 2)
 }
@@ -469,14 +490,12 @@ fn property_edit(
     k: usize,
     out: &mut Translated,
     edits: &mut Vec<Edit>,
-) -> Result<usize, String> {
+) -> Result<usize, Untranslated> {
     let Some(Tok::Ident(prop)) = t.get(k + 1) else {
         return Ok(k + 1);
     };
     if is_other(t.get(k + 2), "(") {
-        return Err(format!(
-            "the JavaScript method call .{prop}() has no minijinja equivalent"
-        ));
+        return Err(Untranslated::Method(prop.clone()));
     }
     if prop != "length" {
         return Ok(k + 1);
@@ -613,18 +632,11 @@ mod tests {
 
     #[test]
     fn refusals_say_why() {
-        assert!(translate("{{ env.HOME }}").unwrap_err().contains("env"));
-        assert!(
-            translate("{{ x.toUpperCase() }}")
-                .unwrap_err()
-                .contains("toUpperCase")
-        );
-        assert!(
-            translate("{% if a === b %}{% endif %}")
-                .unwrap_err()
-                .contains("===")
-        );
-        assert!(translate("{{ x | nl2br }}").unwrap_err().contains("nl2br"));
+        let message = |text| translate(text).unwrap_err().to_string();
+        assert!(message("{{ env.HOME }}").contains("env"));
+        assert!(message("{{ x.toUpperCase() }}").contains("toUpperCase"));
+        assert!(message("{% if a === b %}{% endif %}").contains("==="));
+        assert!(message("{{ x | nl2br }}").contains("nl2br"));
 
         assert!(translate("{% include 'a.j2' %}").is_err());
         assert!(translate("{{ (a.b | load).c }}").is_err());

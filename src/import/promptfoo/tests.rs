@@ -1,8 +1,9 @@
-// Conversion tests: every vendored promptfoo example (snapshotted), and each
-// prompt, provider, test-source and assertion form on small configs.
-// `UPDATE_SNAPSHOTS=1 cargo test` rewrites the snapshots.
+// Conversion tests: every vendored promptfoo example (snapshotted with
+// insta in snapshots/NAME.snap), and each prompt, provider, test-source and
+// assertion form on small configs. A changed or missing snapshot fails;
+// `cargo insta review` (or `INSTA_UPDATE=always cargo test`) accepts it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Conversion, convert};
 
@@ -97,17 +98,9 @@ fn fixture(name: &str) {
     for w in &c.warnings {
         snap.push_str(&format!("differs: {w}\n"));
     }
-    let file: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/import/promptfoo/snapshots")
-        .join(format!("{name}.snap"));
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() || !file.exists() {
-        std::fs::write(&file, &snap).unwrap();
-    }
-    let expected = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(
-        snap, expected,
-        "snapshot {name} changed; rerun with UPDATE_SNAPSHOTS=1 to accept"
-    );
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, snap));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! js-yaml's default schema keeps), non-string keys turned into strings (a
 //! JavaScript object's keys are strings), and tags unwrapped.
 
-use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
+use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, ScanError, YamlDataOwned};
 use serde_json::{Map, Number, Value};
 
 /// A loaded YAML value with the 1-based line it starts on.
@@ -114,9 +114,26 @@ impl Node {
     }
 }
 
+/// Why a text is not YAML js-yaml would load, with the line.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    #[error(transparent)]
+    Syntax(#[from] ScanError),
+    #[error("line {0}: a merge key (<<) needs a mapping")]
+    MergeNotMapping(usize),
+    #[error("line {0}: a merge key (<<) needs mappings")]
+    MergeNotMappings(usize),
+    #[error("line {0}: unresolved alias")]
+    Alias(usize),
+    #[error("line {0}: invalid value")]
+    BadValue(usize),
+    #[error("line {0}: a mapping key that is not a scalar")]
+    Key(usize),
+}
+
 /// Parses the first YAML document of `text`. An empty document is `Null`.
-pub fn parse(text: &str) -> Result<Node, String> {
-    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| e.to_string())?;
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let docs = MarkedYamlOwned::load_from_str(text)?;
     match docs.into_iter().next() {
         Some(doc) => convert(&doc),
         None => Ok(Node {
@@ -126,7 +143,7 @@ pub fn parse(text: &str) -> Result<Node, String> {
     }
 }
 
-fn convert(node: &MarkedYamlOwned) -> Result<Node, String> {
+fn convert(node: &MarkedYamlOwned) -> Result<Node, YamlError> {
     let line = node.span.start.line().max(1);
     let kind = match &node.data {
         YamlDataOwned::Value(scalar) => scalar_kind(scalar),
@@ -145,11 +162,11 @@ fn convert(node: &MarkedYamlOwned) -> Result<Node, String> {
                     let sources: Vec<Node> = match value.kind {
                         Kind::Map(_) => vec![value],
                         Kind::Seq(items) => items,
-                        _ => return Err(format!("line {line}: a merge key (<<) needs a mapping")),
+                        _ => return Err(YamlError::MergeNotMapping(line)),
                     };
                     for source in sources {
                         let Kind::Map(entries) = source.kind else {
-                            return Err(format!("line {line}: a merge key (<<) needs mappings"));
+                            return Err(YamlError::MergeNotMappings(line));
                         };
                         for (mk, mv) in entries {
                             if !merged.iter().any(|(k, _)| *k == mk) {
@@ -169,8 +186,8 @@ fn convert(node: &MarkedYamlOwned) -> Result<Node, String> {
             Kind::Map(own)
         }
         YamlDataOwned::Tagged(_, inner) => return convert(inner),
-        YamlDataOwned::Alias(_) => return Err(format!("line {line}: unresolved alias")),
-        YamlDataOwned::BadValue => return Err(format!("line {line}: invalid value")),
+        YamlDataOwned::Alias(_) => return Err(YamlError::Alias(line)),
+        YamlDataOwned::BadValue => return Err(YamlError::BadValue(line)),
     };
     Ok(Node { line, kind })
 }
@@ -186,7 +203,7 @@ fn scalar_kind(scalar: &ScalarOwned) -> Kind {
 }
 
 /// A mapping key as JavaScript would see it (`String(key)`).
-fn key_text(key: &MarkedYamlOwned) -> Result<String, String> {
+fn key_text(key: &MarkedYamlOwned) -> Result<String, YamlError> {
     Ok(match &key.data {
         YamlDataOwned::Value(scalar) => match scalar {
             ScalarOwned::Null => "null".into(),
@@ -197,12 +214,7 @@ fn key_text(key: &MarkedYamlOwned) -> Result<String, String> {
         },
         YamlDataOwned::Representation(text, _, _) => text.clone(),
         YamlDataOwned::Tagged(_, inner) => return key_text(inner),
-        _ => {
-            return Err(format!(
-                "line {}: a mapping key that is not a scalar",
-                key.span.start.line()
-            ));
-        }
+        _ => return Err(YamlError::Key(key.span.start.line())),
     })
 }
 

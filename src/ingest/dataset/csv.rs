@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::{Push, Unread};
+use super::{Push, RowProblem, Unread};
 use crate::error::{Error, Result};
 
 /// Records where the newlines are, as the `csv` reader pulls bytes through.
@@ -133,21 +133,18 @@ pub(super) fn read(path: &Path, max_row: u64, push: &mut Push<'_>) -> Result<()>
 fn to_object(
     names: &[String],
     record: &::csv::ByteRecord,
-) -> std::result::Result<Map<String, Value>, String> {
+) -> std::result::Result<Map<String, Value>, RowProblem> {
     if record.len() != names.len() {
-        return Err(format!(
-            "expected {} columns, found {}",
-            names.len(),
-            record.len()
-        ));
+        return Err(RowProblem::Columns {
+            expected: names.len(),
+            found: record.len(),
+        });
     }
     let mut object = Map::new();
     for (name, field) in names.iter().zip(record.iter()) {
-        let text = std::str::from_utf8(field).map_err(|e| {
-            format!(
-                "invalid UTF-8 in column '{name}' at byte {}",
-                e.valid_up_to() + 1
-            )
+        let text = std::str::from_utf8(field).map_err(|e| RowProblem::ColumnNotUtf8 {
+            name: name.clone(),
+            byte: e.valid_up_to() + 1,
         })?;
         object.insert(name.clone(), Value::String(text.to_string()));
     }

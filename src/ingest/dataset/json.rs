@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Push, Unread, kind_of};
+use super::{Push, RowProblem, Unread};
 use crate::error::{Error, Result};
 
 pub(super) fn read(path: &Path, max_element: u64, push: &mut Push<'_>) -> Result<()> {
@@ -113,10 +113,7 @@ fn push_element(
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(object)) => push(element.line, Ok(object))?,
-        Ok(other) => push(
-            element.line,
-            Err(format!("expected a JSON object, found {}", kind_of(&other)).into()),
-        )?,
+        Ok(other) => push(element.line, Err(RowProblem::NotObject(other).into()))?,
         Err(e) => {
             // serde_json counts from the element's start; the file's own
             // line and column read better.

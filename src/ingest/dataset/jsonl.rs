@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{Push, Unread, json_error, kind_of};
+use super::{Push, RowProblem, Unread};
 use crate::error::{Error, Result};
 
 pub(super) fn read(path: &Path, max_line: u64, push: &mut Push<'_>) -> Result<()> {
@@ -73,12 +73,13 @@ fn read_line(
     }
 }
 
-fn parse_line(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("invalid UTF-8 at byte {} of the line", e.valid_up_to() + 1))?;
+fn parse_line(bytes: &[u8]) -> std::result::Result<Map<String, Value>, RowProblem> {
+    let text = std::str::from_utf8(bytes).map_err(|e| RowProblem::LineNotUtf8 {
+        byte: e.valid_up_to() + 1,
+    })?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(other) => Err(format!("expected a JSON object, found {}", kind_of(&other))),
-        Err(e) => Err(json_error(&e)),
+        Ok(other) => Err(RowProblem::NotObject(other)),
+        Err(e) => Err(RowProblem::Json(e)),
     }
 }

@@ -68,6 +68,42 @@ impl From<String> for Unread {
     }
 }
 
+/// Why a row that was read makes no test.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RowProblem {
+    #[error("invalid UTF-8 at byte {byte} of the line")]
+    LineNotUtf8 { byte: usize },
+    #[error("invalid UTF-8 in column '{name}' at byte {byte}")]
+    ColumnNotUtf8 { name: String, byte: usize },
+    #[error("expected {expected} columns, found {found}")]
+    Columns { expected: usize, found: usize },
+    #[error("expected a JSON object, found {}", kind_of(.0))]
+    NotObject(Value),
+    /// serde_json's message without its own line number (the caller
+    /// reports the file's line).
+    #[error("invalid JSON: {}", json_error(.0))]
+    Json(serde_json::Error),
+    /// A row with `vars` that is not a test.
+    #[error("{0}")]
+    Test(serde_json::Error),
+    #[error("{0} is null")]
+    Null(String),
+    #[error("__threshold {0} is not a number between 0 and 1")]
+    Threshold(Value),
+    #[error(
+        "unknown column {0}; columns starting with __ are reserved for __output, __threshold, __description, __prompt and __provider"
+    )]
+    Reserved(String),
+    #[error("id must be a string or a number, not {0}")]
+    Id(Value),
+}
+
+impl From<RowProblem> for Unread {
+    fn from(problem: RowProblem) -> Unread {
+        Unread::from(problem.to_string())
+    }
+}
+
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.at, self.message)
@@ -168,9 +204,9 @@ pub fn count_rows(path: &Path, format: Format) -> Option<u64> {
 /// `assert`, `output`, …). Any other row is flat: its keys are the variables,
 /// `id` is also the case id, and keys starting with `__` set test fields
 /// (`__output`, `__threshold`, `__description`, `__prompt`, `__provider`).
-fn row_to_test(mut object: Map<String, Value>) -> std::result::Result<TestSpec, String> {
+fn row_to_test(mut object: Map<String, Value>) -> std::result::Result<TestSpec, RowProblem> {
     if object.contains_key("vars") {
-        return serde_json::from_value(Value::Object(object)).map_err(|e| e.to_string());
+        return serde_json::from_value(Value::Object(object)).map_err(RowProblem::Test);
     }
     let mut test = TestSpec::default();
     let specials: Vec<String> = object
@@ -182,7 +218,7 @@ fn row_to_test(mut object: Map<String, Value>) -> std::result::Result<TestSpec, 
         let value = object.remove(&key).expect("key was just listed");
         let text = || match &value {
             Value::String(s) => Ok(s.clone()),
-            Value::Null => Err(format!("{key} is null")),
+            Value::Null => Err(RowProblem::Null(key.clone())),
             other => Ok(other.to_string()),
         };
         match key.as_str() {
@@ -196,22 +232,19 @@ fn row_to_test(mut object: Map<String, Value>) -> std::result::Result<TestSpec, 
                     Value::String(s) => s.trim().parse().ok(),
                     _ => None,
                 };
-                test.threshold = Some(t.filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| {
-                    format!("__threshold {value} is not a number between 0 and 1")
-                })?);
+                test.threshold = Some(
+                    t.filter(|t| (0.0..=1.0).contains(t))
+                        .ok_or_else(|| RowProblem::Threshold(value.clone()))?,
+                );
             }
-            _ => {
-                return Err(format!(
-                    "unknown column {key}; columns starting with __ are reserved for __output, __threshold, __description, __prompt and __provider"
-                ));
-            }
+            _ => return Err(RowProblem::Reserved(key)),
         }
     }
     if let Some(id) = object.get("id") {
         test.id = Some(match id {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            other => return Err(format!("id must be a string or a number, not {other}")),
+            other => return Err(RowProblem::Id(other.clone())),
         });
     }
     test.vars = object;
@@ -223,8 +256,8 @@ fn row_to_test(mut object: Map<String, Value>) -> std::result::Result<TestSpec, 
 fn json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
-        Some(i) => format!("invalid JSON: {} (column {})", &text[..i], e.column()),
-        None => format!("invalid JSON: {text}"),
+        Some(i) => format!("{} (column {})", &text[..i], e.column()),
+        None => text,
     }
 }
 
@@ -336,13 +369,17 @@ mod tests {
 
     #[test]
     fn structured_rows_reject_unknown_keys() {
-        let err = row_to_test(object(json!({"vars": {}, "asert": []}))).unwrap_err();
+        let err = row_to_test(object(json!({"vars": {}, "asert": []})))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("unknown field `asert`"), "{err}");
     }
 
     #[test]
     fn unknown_special_column_is_an_error() {
-        let err = row_to_test(object(json!({"__expected": "x"}))).unwrap_err();
+        let err = row_to_test(object(json!({"__expected": "x"})))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("unknown column __expected"), "{err}");
     }
 }

@@ -13,7 +13,7 @@
 //! timed out or is still going is not trusted to have finished writing.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -134,6 +134,49 @@ async fn baseline_run(
         ))
 }
 
+/// What the download of an artifact is called in messages.
+const DOWNLOADING: &str = "downloading the history artifact";
+
+/// Why a history artifact was not downloaded and unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("the artifact is {size} bytes, more than the {max} allowed")]
+    TooLarge { size: u64, max: u64 },
+    #[error("{}", .0.message)]
+    Api(ApiError),
+    #[error("{DOWNLOADING}: more than the {max} bytes allowed")]
+    LongerThanSaid { max: u64 },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the artifact is not a zip file: {0}")]
+    NotZip(zip::result::ZipError),
+    #[error("the artifact holds {0} files; a history artifact holds the one database file")]
+    Files(usize),
+    #[error("cannot read the artifact: {0}")]
+    Entry(zip::result::ZipError),
+    #[error("cannot unpack the artifact: {0}")]
+    Unpack(std::io::Error),
+    #[error("the artifact unpacks to more than the {max} bytes allowed")]
+    UnpacksTooLarge { max: u64 },
+}
+
+impl DownloadError {
+    fn write(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+        |source| DownloadError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// Downloads artifact `found` (a zip; GitHub redirects to a storage URL,
 /// and the token is not sent there) and writes its one file to `output`.
 /// More than `max_bytes`, packed or unpacked, is refused.
@@ -144,12 +187,12 @@ pub async fn download(
     found: &Found,
     output: &Path,
     max_bytes: u64,
-) -> Result<(), String> {
+) -> Result<(), DownloadError> {
     if found.size > max_bytes {
-        return Err(format!(
-            "the artifact is {} bytes, more than the {max_bytes} allowed",
-            found.size
-        ));
+        return Err(DownloadError::TooLarge {
+            size: found.size,
+            max: max_bytes,
+        });
     }
     let zip = output.with_extension("zip.part");
     let fetched = fetch_zip(github, owner, repo, found.id, &zip, max_bytes).await;
@@ -165,67 +208,57 @@ async fn fetch_zip(
     id: u64,
     zip: &Path,
     max_bytes: u64,
-) -> Result<(), String> {
-    let what = "downloading the history artifact";
+) -> Result<(), DownloadError> {
+    let what = DOWNLOADING;
     let route = format!("/repos/{owner}/{repo}/actions/artifacts/{id}/zip");
     let response = github
         .call(what, async {
             octocrab::map_github_error(github.rest._get(route.as_str()).await?).await
         })
         .await
-        .map_err(|e| e.message)?;
+        .map_err(DownloadError::Api)?;
     let mut body = response.into_body();
-    let mut file =
-        std::fs::File::create(zip).map_err(|e| format!("cannot write {}: {e}", zip.display()))?;
+    let mut file = std::fs::File::create(zip).map_err(DownloadError::write(zip))?;
     let mut written = 0u64;
     // The client's read timeout stops a stalled download; the whole one
     // may take as long as the file needs.
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::of(what, e).message)?;
+        let frame = frame.map_err(|e| DownloadError::Api(ApiError::of(what, e)))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
         written += data.len() as u64;
         if written > max_bytes {
-            return Err(format!("{what}: more than the {max_bytes} bytes allowed"));
+            return Err(DownloadError::LongerThanSaid { max: max_bytes });
         }
-        file.write_all(&data)
-            .map_err(|e| format!("cannot write {}: {e}", zip.display()))?;
+        file.write_all(&data).map_err(DownloadError::write(zip))?;
     }
     Ok(())
 }
 
 /// Writes the zip's only file to `output` (via a temporary file beside it,
 /// so a half-written history is never left under its name).
-fn unpack(zip: &Path, output: &Path, max_bytes: u64) -> Result<(), String> {
-    let file =
-        std::fs::File::open(zip).map_err(|e| format!("cannot read {}: {e}", zip.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("the artifact is not a zip file: {e}"))?;
+fn unpack(zip: &Path, output: &Path, max_bytes: u64) -> Result<(), DownloadError> {
+    let file = std::fs::File::open(zip).map_err(|source| DownloadError::Read {
+        path: zip.to_path_buf(),
+        source,
+    })?;
+    let mut archive = zip::ZipArchive::new(file).map_err(DownloadError::NotZip)?;
     let files: Vec<usize> = (0..archive.len())
         .filter(|&i| archive.by_index(i).is_ok_and(|f| f.is_file()))
         .collect();
     let [only] = files[..] else {
-        return Err(format!(
-            "the artifact holds {} files; a history artifact holds the one database file",
-            files.len()
-        ));
+        return Err(DownloadError::Files(files.len()));
     };
-    let entry = archive
-        .by_index(only)
-        .map_err(|e| format!("cannot read the artifact: {e}"))?;
+    let entry = archive.by_index(only).map_err(DownloadError::Entry)?;
     let part = output.with_extension("part");
-    let mut out = std::fs::File::create(&part)
-        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+    let mut out = std::fs::File::create(&part).map_err(DownloadError::write(&part))?;
     // The declared size can lie; the bytes read are what count.
     let copied = std::io::copy(&mut std::io::Read::take(entry, max_bytes + 1), &mut out)
-        .map_err(|e| format!("cannot unpack the artifact: {e}"));
+        .map_err(DownloadError::Unpack);
     let result = match copied {
-        Ok(n) if n > max_bytes => Err(format!(
-            "the artifact unpacks to more than the {max_bytes} bytes allowed"
-        )),
-        Ok(_) => std::fs::rename(&part, output)
-            .map_err(|e| format!("cannot write {}: {e}", output.display())),
+        Ok(n) if n > max_bytes => Err(DownloadError::UnpacksTooLarge { max: max_bytes }),
+        Ok(_) => std::fs::rename(&part, output).map_err(DownloadError::write(output)),
         Err(e) => Err(e),
     };
     if result.is_err() {

@@ -93,10 +93,19 @@ const CSV_THRESHOLD_TYPES: &[&str] = &[
     "starts-with",
 ];
 
+/// A comma-separated value whose quotes do not pair up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    #[error("unterminated quoted field in a comma-separated value")]
+    Unterminated,
+    #[error("expected a comma after a quoted field")]
+    NoComma,
+}
+
 /// promptfoo's `parseCommaSeparatedValues`: fields split on commas, unquoted
 /// fields trimmed, `"quoted, fields"` with `""` or `\"` escapes; white space
 /// is JavaScript's.
-pub(super) fn split_commas(value: &str) -> Result<Vec<String>, String> {
+pub(super) fn split_commas(value: &str) -> Result<Vec<String>, SplitError> {
     let chars: Vec<char> = value.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -141,12 +150,12 @@ pub(super) fn split_commas(value: &str) -> Result<Vec<String>, String> {
                 }
             }
             if !closed {
-                return Err("unterminated quoted field in a comma-separated value".into());
+                return Err(SplitError::Unterminated);
             }
             out.push(field);
             skip_ws(&mut i);
             if i < chars.len() && chars[i] != ',' {
-                return Err("expected a comma after a quoted field".into());
+                return Err(SplitError::NoComma);
             }
         } else {
             let start = i;
@@ -162,7 +171,7 @@ pub(super) fn split_commas(value: &str) -> Result<Vec<String>, String> {
 
 /// promptfoo's `assertionFromString` for CSV `__expected` cells: the
 /// assertion as a promptfoo assertion object (JSON), or why it is skipped.
-pub fn from_csv_string(expected: &str) -> Result<Value, String> {
+pub fn from_csv_string(expected: &str) -> Result<Value, SplitError> {
     if let Some(script) = script_assertion(expected) {
         return Ok(script);
     }
@@ -254,7 +263,7 @@ fn typed(
     negate: bool,
     threshold: Option<f64>,
     value: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<Value, SplitError> {
     let full = if negate {
         format!("not-{ty}")
     } else {

@@ -22,7 +22,7 @@ mod text;
 use serde_json::Value;
 
 use super::yaml::Node;
-use super::{Ctx, Place};
+use super::{Ctx, Place, ValueFileError};
 use crate::assertion::{AssertionSpec, Language};
 
 pub use csv::from_csv_string;
@@ -237,10 +237,7 @@ fn load_value(ctx: &mut Ctx, a: &Assert) -> Option<Option<Value>> {
     };
     let scripted = matches!(a.base.as_str(), "javascript" | "python");
     let loaded = match v.to_json() {
-        Value::String(s) if s.starts_with("package:") => Err(
-            "the value comes from running an npm package's function, which ai-evals does not load"
-                .into(),
-        ),
+        Value::String(s) if s.starts_with("package:") => Err(ValueFileError::Package),
         // A script assertion's file is its code, run by ai-evals too.
         Value::String(s) if scripted => Ok(Value::String(s)),
         Value::String(s) => match s.strip_prefix("file://") {
@@ -261,7 +258,7 @@ fn load_value(ctx: &mut Ctx, a: &Assert) -> Option<Option<Value>> {
     };
     match loaded {
         Ok(v) => Some(Some(v)),
-        Err(why) => a.skip(ctx, &why),
+        Err(why) => a.skip(ctx, &why.to_string()),
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) fn script(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     };
     let code = if code.starts_with("file://") {
         match Script::parse(&code, language) {
-            Err(why) => return a.skip(ctx, &why),
+            Err(why) => return a.skip(ctx, &why.to_string()),
             Ok(Script {
                 code: Code::File { path, .. },
                 ..

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
+use super::super::jsregex::{self, Untranslatable};
 use super::super::yaml::js_number;
-use super::super::{Ctx, jsregex, template};
+use super::super::{Ctx, template};
 use super::csv::split_commas;
 use super::{Assert, Spec, constant};
 
@@ -81,7 +82,7 @@ fn list_items(ctx: &mut Ctx, a: &Assert) -> Option<Vec<String>> {
         Some(Value::String(s)) if template::is_template(s) => a.skip(ctx, "a templated string value is split on commas by promptfoo after rendering; ai-evals does not split (core: split string values of contains-any/contains-all)"),
         Some(Value::String(s)) => match split_commas(s) {
             Ok(v) => Some(v),
-            Err(why) => a.skip(ctx, &why),
+            Err(why) => a.skip(ctx, &why.to_string()),
         },
         _ => a.skip(ctx, "needs a list value"),
     }
@@ -104,7 +105,7 @@ pub(super) fn regex(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     Some(Spec::new("regex", a.negate).value(Value::String(t)))
 }
 
-fn translate_regex(s: &str) -> Result<String, String> {
+fn translate_regex(s: &str) -> Result<String, Untranslatable> {
     // Template parts (`{{ … }}`) are kept; only the pattern around them is translated.
     if !template::is_template(s) {
         return jsregex::translate(s);
@@ -113,7 +114,11 @@ fn translate_regex(s: &str) -> Result<String, String> {
     let mut rest = s;
     while let Some(p) = rest.find("{{") {
         out.push_str(&jsregex::translate(&rest[..p])?);
-        let end = rest[p..].find("}}").ok_or("an unclosed {{")? + p + 2;
+        let end = rest[p..]
+            .find("}}")
+            .ok_or(Untranslatable::UnclosedTemplate)?
+            + p
+            + 2;
         out.push_str(&rest[p..end]);
         rest = &rest[end..];
     }

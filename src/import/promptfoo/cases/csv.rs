@@ -83,7 +83,7 @@ impl Row {
             if !value.is_empty() {
                 match assertions::from_csv_string(value) {
                     Ok(a) => self.asserts.push(a),
-                    Err(e) => ctx.skip(place.child(line, key), "CSV assertion", &e),
+                    Err(e) => ctx.skip(place.child(line, key), "CSV assertion", &e.to_string()),
                 }
             }
         } else if key == "__prefix" || key == "__suffix" {

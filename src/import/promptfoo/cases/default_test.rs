@@ -7,20 +7,17 @@ use super::super::assertions::{Graded, Origin};
 use super::super::yaml::{self, Kind, Node};
 use super::super::{Ctx, Place};
 use super::{
-    Converted, Defaults, Transforms, convert_asserts, fit_for_toml, grading_options, null_to_empty,
-    strip_newline, strip_nulls,
+    Converted, Defaults, Graders, Transforms, convert_asserts, fit_for_toml, grading_options,
+    null_to_empty, strip_newline, strip_nulls,
 };
 
-/// The judge and embeddings graders defaultTest's options name.
-pub(super) type Graders = (Option<String>, Option<String>);
-
-/// Converts defaultTest into `out` and `dflt`; returns the graders its
+/// Converts defaultTest into `out` and `defaults`; returns the graders its
 /// options name, or `None` when its file cannot be loaded.
 pub(super) fn convert(
     ctx: &mut Ctx,
     dt: &Node,
     out: &mut Converted,
-    dflt: &mut Defaults,
+    defaults: &mut Defaults,
     graded: &mut Graded,
 ) -> Option<Graders> {
     let place = Place::config(ctx, dt.line, "defaultTest");
@@ -33,7 +30,7 @@ pub(super) fn convert(
         _ => dt,
     };
     check_keys(ctx, dt, &place);
-    let mut graders = (None, None);
+    let mut graders = Graders::default();
     if let Some(options) = dt.get("options") {
         let p = place.child(options.line, "options");
         let mut transforms = Transforms::default();
@@ -42,7 +39,7 @@ pub(super) fn convert(
         out.defaults.transform_vars = transforms.vars;
     }
     if let Some(vars) = dt.get("vars") {
-        read_vars(ctx, vars, &place, dflt);
+        read_vars(ctx, vars, &place, defaults);
     }
     if let Some(t) = dt.get("threshold") {
         read_threshold(ctx, t, &place, out);
@@ -59,7 +56,7 @@ pub(super) fn convert(
 fn load(ctx: &mut Ctx, s: &str, place: &Place) -> Option<Node> {
     let loaded = std::fs::read_to_string(ctx.resolve(&s["file://".len()..]))
         .map_err(|e| e.to_string())
-        .and_then(|t| yaml::parse(&t));
+        .and_then(|t| yaml::parse(&t).map_err(|e| e.to_string()));
     match loaded {
         Ok(n) => Some(n),
         Err(e) => {
@@ -87,15 +84,15 @@ fn check_keys(ctx: &mut Ctx, dt: &Node, place: &Place) {
     }
 }
 
-fn read_vars(ctx: &mut Ctx, vars: &Node, place: &Place, dflt: &mut Defaults) {
+fn read_vars(ctx: &mut Ctx, vars: &Node, place: &Place, defaults: &mut Defaults) {
     let p = place.child(vars.line, "vars");
     let Some(entries) = vars.entries() else {
         ctx.skip(p, "defaultTest.vars", "not a mapping");
         return;
     };
-    dflt.vars = entries.to_vec();
-    dflt.vars_in_defaults = entries.iter().all(|(_, v)| simple_var(v));
-    if !dflt.vars_in_defaults {
+    defaults.vars = entries.to_vec();
+    defaults.vars_in_defaults = entries.iter().all(|(_, v)| simple_var(v));
+    if !defaults.vars_in_defaults {
         ctx.note(
             p,
             "defaultTest.vars",
@@ -126,12 +123,12 @@ fn read_threshold(ctx: &mut Ctx, t: &Node, place: &Place, out: &mut Converted) {
 }
 
 /// `[defaults] vars` when defaultTest's vars need no per-test treatment.
-pub(super) fn defaults_vars(dflt: &Defaults) -> Option<Map<String, Value>> {
-    if !dflt.vars_in_defaults || dflt.vars.is_empty() {
+pub(super) fn defaults_vars(defaults: &Defaults) -> Option<Map<String, Value>> {
+    if !defaults.vars_in_defaults || defaults.vars.is_empty() {
         return None;
     }
     let mut m = Map::new();
-    for (k, v) in &dflt.vars {
+    for (k, v) in &defaults.vars {
         let mut value = v.to_json();
         if let Value::String(s) = &value {
             value = Value::String(strip_newline(s));

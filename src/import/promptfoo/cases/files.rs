@@ -18,7 +18,7 @@ pub(super) fn file_tests(
     ctx: &mut Ctx,
     path: &str,
     place: &Place,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) {
     let rel = path.strip_prefix("file://").unwrap_or(path);
@@ -31,7 +31,7 @@ pub(super) fn file_tests(
         return;
     };
     for file in files {
-        file_dataset(ctx, &file, place, dflt, graded);
+        file_dataset(ctx, &file, place, defaults, graded);
     }
 }
 
@@ -87,7 +87,7 @@ fn file_dataset(
     ctx: &mut Ctx,
     file: &Path,
     place: &Place,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Option<()> {
     let shown = file
@@ -109,9 +109,9 @@ fn file_dataset(
         .unwrap_or("")
         .to_ascii_lowercase();
     let rows = match ext.as_str() {
-        "csv" => csv_rows(ctx, &text, &shown, dflt, graded),
+        "csv" => csv_rows(ctx, &text, &shown, defaults, graded),
         "yaml" | "yml" | "json" | "jsonl" => {
-            structured_rows(ctx, &text, &ext, &shown, dflt, graded)?
+            structured_rows(ctx, &text, &ext, &shown, defaults, graded)?
         }
         _ => {
             let what = format!("tests file {shown}");
@@ -129,13 +129,13 @@ fn csv_rows(
     ctx: &mut Ctx,
     text: &str,
     shown: &str,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Vec<TestSpec> {
     let mut rows = Vec::new();
     for (line, row, test) in csv_tests(ctx, text, shown) {
         let p = Place::new(shown, Some(line), format!("row {row}"));
-        rows.extend(convert_test(ctx, &test, &p, Origin::Csv, dflt, graded));
+        rows.extend(convert_test(ctx, &test, &p, Origin::Csv, defaults, graded));
     }
     rows
 }
@@ -146,7 +146,7 @@ fn structured_rows(
     text: &str,
     ext: &str,
     shown: &str,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Option<Vec<TestSpec>> {
     let nodes = if ext == "jsonl" {
@@ -157,7 +157,7 @@ fn structured_rows(
     let mut rows = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         let p = Place::new(shown, Some(n.line), format!("[{i}]"));
-        rows.extend(convert_test(ctx, n, &p, Origin::Yaml, dflt, graded));
+        rows.extend(convert_test(ctx, n, &p, Origin::Yaml, defaults, graded));
     }
     Some(rows)
 }

@@ -32,7 +32,6 @@ use crate::config::{
     Defaults as DefaultsSpec, GradingSpec, HttpSpec, PromptSpec, ProviderSpec, ResponseFormat,
     TestSpec,
 };
-use default_test::Graders;
 use files::file_tests;
 use test::convert_test;
 
@@ -43,6 +42,13 @@ pub struct Converted {
     pub grading: GradingSpec,
     pub defaults: DefaultsSpec,
     pub tests: Vec<TestSpec>,
+}
+
+/// The judge and embeddings providers an `options.provider` names.
+#[derive(Debug, Default)]
+pub(super) struct Graders {
+    judge: Option<String>,
+    embeddings: Option<String>,
 }
 
 /// What `defaultTest` contributes to every test.
@@ -58,15 +64,15 @@ struct Defaults {
 pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
     let mut out = Converted::default();
     let mut graded = Graded::default();
-    let mut dflt = Defaults::default();
-    let mut graders: Graders = (None, None);
+    let mut defaults = Defaults::default();
+    let mut graders = Graders::default();
     if let Some(dt) = root.get("defaultTest") {
-        match default_test::convert(ctx, dt, &mut out, &mut dflt, &mut graded) {
+        match default_test::convert(ctx, dt, &mut out, &mut defaults, &mut graded) {
             Some(g) => graders = g,
             None => return out,
         }
     }
-    if let Some(vars) = default_test::defaults_vars(&dflt) {
+    if let Some(vars) = default_test::defaults_vars(&defaults) {
         out.defaults.vars = vars;
     }
     match root.get("tests") {
@@ -75,7 +81,7 @@ pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
             "tests",
             "none: the suite has no cases",
         ),
-        Some(tests) => convert_tests_value(ctx, tests, &dflt, &mut out, &mut graded),
+        Some(tests) => convert_tests_value(ctx, tests, &defaults, &mut out, &mut graded),
     }
     add_default_graders(ctx, graded, graders, &mut out);
     add_load_vars_everywhere(ctx, &mut out);
@@ -86,22 +92,22 @@ pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
 fn convert_tests_value(
     ctx: &mut Ctx,
     tests: &Node,
-    dflt: &Defaults,
+    defaults: &Defaults,
     out: &mut Converted,
     graded: &mut Graded,
 ) {
     let place = Place::config(ctx, tests.line, "tests");
     match &tests.kind {
-        Kind::Str(path) => file_tests(ctx, path, &place, dflt, graded),
+        Kind::Str(path) => file_tests(ctx, path, &place, defaults, graded),
         Kind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let p = place.child(item.line, &format!("[{i}]"));
-                convert_tests_item(ctx, item, &p, dflt, out, graded);
+                convert_tests_item(ctx, item, &p, defaults, out, graded);
             }
         }
         Kind::Map(_) if tests.get("path").and_then(Node::as_str).is_some() => {
             let path = tests.get("path").and_then(Node::as_str).unwrap();
-            file_tests(ctx, path, &place, dflt, graded);
+            file_tests(ctx, path, &place, defaults, graded);
         }
         _ => ctx.skip(place, "tests", "neither a path, a list nor {path}"),
     }
@@ -112,12 +118,12 @@ fn convert_tests_item(
     ctx: &mut Ctx,
     item: &Node,
     p: &Place,
-    dflt: &Defaults,
+    defaults: &Defaults,
     out: &mut Converted,
     graded: &mut Graded,
 ) {
     match &item.kind {
-        Kind::Str(path) => file_tests(ctx, path, p, dflt, graded),
+        Kind::Str(path) => file_tests(ctx, path, p, defaults, graded),
         Kind::Map(_) if item.get("path").and_then(Node::as_str).is_some() => {
             let path = item.get("path").and_then(Node::as_str).unwrap();
             if item.get("config").is_some() {
@@ -127,10 +133,10 @@ fn convert_tests_item(
                     "generator config is for script test files",
                 );
             }
-            file_tests(ctx, path, p, dflt, graded);
+            file_tests(ctx, path, p, defaults, graded);
         }
         Kind::Map(_) => {
-            let mut rows = convert_test(ctx, item, p, Origin::Yaml, dflt, graded);
+            let mut rows = convert_test(ctx, item, p, Origin::Yaml, defaults, graded);
             for row in rows.iter_mut() {
                 strip_nulls(&mut row.vars);
                 row.assert = fit_for_toml(ctx, std::mem::take(&mut row.assert), p);
@@ -146,13 +152,13 @@ fn convert_tests_item(
 fn add_default_graders(ctx: &mut Ctx, graded: Graded, graders: Graders, out: &mut Converted) {
     if graded.judge && out.grading.judge.is_none() {
         let name = graders
-            .0
+            .judge
             .unwrap_or_else(|| default_provider(ctx, GraderKind::Judge));
         out.grading.judge = Some(name);
     }
     if graded.embeddings && out.grading.embeddings.is_none() {
         let name = graders
-            .1
+            .embeddings
             .unwrap_or_else(|| default_provider(ctx, GraderKind::Embeddings));
         out.grading.embeddings = Some(name);
     }
@@ -236,7 +242,7 @@ pub(super) struct Transforms {
 
 /// `options` of defaultTest (into `[grading]`) or of a test (the test's
 /// grader), and their transforms. Returns the judge and embeddings
-/// provider names.
+/// providers they name.
 pub(super) fn grading_options(
     ctx: &mut Ctx,
     options: &Node,
@@ -244,9 +250,8 @@ pub(super) fn grading_options(
     is_default: bool,
     grading: &mut GradingSpec,
     transforms: &mut Transforms,
-) -> (Option<String>, Option<String>) {
-    let mut judge = None;
-    let mut embeddings = None;
+) -> Graders {
+    let mut graders = Graders::default();
     for (k, v) in options.entries().unwrap_or(&[]) {
         let p = place.child(v.line, k);
         match k.as_str() {
@@ -271,14 +276,14 @@ pub(super) fn grading_options(
                 ),
             },
             "provider" => {
-                judge = providers::grader(ctx, v, GraderKind::Judge, &p);
+                graders.judge = providers::grader(ctx, v, GraderKind::Judge, &p);
                 // A chat provider cannot embed; only an embedding id (or
                 // {embedding: …}) sets the embeddings grader.
                 let embed_node = v
                     .get("embedding")
                     .or_else(|| v.as_str().filter(|s| s.contains(":embedding")).map(|_| v));
                 if let Some(e) = embed_node {
-                    embeddings = providers::grader(ctx, e, GraderKind::Embeddings, &p);
+                    graders.embeddings = providers::grader(ctx, e, GraderKind::Embeddings, &p);
                 }
             }
             "rubricPrompt" if is_default => match v.as_str() {
@@ -307,14 +312,14 @@ pub(super) fn grading_options(
         }
     }
     if is_default {
-        if judge.is_some() {
-            grading.judge.clone_from(&judge);
+        if graders.judge.is_some() {
+            grading.judge.clone_from(&graders.judge);
         }
-        if embeddings.is_some() {
-            grading.embeddings.clone_from(&embeddings);
+        if graders.embeddings.is_some() {
+            grading.embeddings.clone_from(&graders.embeddings);
         }
     }
-    (judge, embeddings)
+    graders
 }
 
 /// A transform's code as it is written into the suite: the same
@@ -324,7 +329,7 @@ fn transform_code(ctx: &mut Ctx, code: &str, place: &Place, key: &str) -> Option
     let what = format!("options.{key}");
     match crate::config::transform_script(code) {
         Err(why) => {
-            ctx.skip(place.clone(), &what, &why);
+            ctx.skip(place.clone(), &what, &why.to_string());
             return None;
         }
         Ok(Script {
@@ -332,7 +337,7 @@ fn transform_code(ctx: &mut Ctx, code: &str, place: &Place, key: &str) -> Option
             ..
         }) if !ctx.resolve(&path).is_file() => {
             let why = format!("{path} does not exist (promptfoo fails every test it applies to)");
-            ctx.skip(place.clone(), &what, &why);
+            ctx.skip(place.clone(), &what, &why.to_string());
             return None;
         }
         Ok(_) => {}

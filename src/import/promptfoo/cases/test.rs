@@ -6,7 +6,7 @@ use super::super::assertions::{Graded, Origin};
 use super::super::providers;
 use super::super::yaml::{Kind, Node};
 use super::super::{Ctx, Place};
-use super::vars::{combinations, load_var_file, load_vars_files, resolve_variables};
+use super::vars::{VarsError, combinations, load_var_file, load_vars_files, resolve_variables};
 use super::{Defaults, Transforms, convert_asserts, grading_options, strip_newline};
 use crate::config::{GradingSpec, TestSpec};
 
@@ -17,12 +17,12 @@ pub(super) fn convert_test(
     node: &Node,
     place: &Place,
     origin: Origin,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Vec<TestSpec> {
     let description = node.get("description").and_then(Node::as_str);
     ctx.in_test(description, |ctx| {
-        convert_described(ctx, node, place, origin, dflt, graded)
+        convert_described(ctx, node, place, origin, defaults, graded)
     })
 }
 
@@ -31,13 +31,13 @@ fn convert_described(
     node: &Node,
     place: &Place,
     origin: Origin,
-    dflt: &Defaults,
+    defaults: &Defaults,
     graded: &mut Graded,
 ) -> Vec<TestSpec> {
     let Some(test) = test_fields(ctx, node, place, origin, graded) else {
         return Vec::new();
     };
-    let Some(vars) = test_vars(ctx, node, place, dflt) else {
+    let Some(vars) = test_vars(ctx, node, place, defaults) else {
         return Vec::new();
     };
     let combos = match combinations(ctx, &vars) {
@@ -51,8 +51,9 @@ fn convert_described(
             return Vec::new();
         }
     };
-    let defaults_json: Map<String, Value> = if dflt.vars_in_defaults {
-        dflt.vars
+    let defaults_json: Map<String, Value> = if defaults.vars_in_defaults {
+        defaults
+            .vars
             .iter()
             .map(|(k, v)| (k.clone(), v.to_json()))
             .collect()
@@ -159,7 +160,7 @@ fn test_options(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<(Option<Str
     let before = ctx.skipped.len();
     let mut unused = GradingSpec::default();
     let mut transforms = Transforms::default();
-    let grader = grading_options(ctx, options, &p, false, &mut unused, &mut transforms).0;
+    let grader = grading_options(ctx, options, &p, false, &mut unused, &mut transforms).judge;
     if ctx.skipped.len() > before {
         ctx.skip(
             place.clone(),
@@ -227,12 +228,12 @@ fn test_vars(
     ctx: &mut Ctx,
     node: &Node,
     place: &Place,
-    dflt: &Defaults,
+    defaults: &Defaults,
 ) -> Option<Vec<(String, Node)>> {
-    let mut vars: Vec<(String, Node)> = if dflt.vars_in_defaults {
+    let mut vars: Vec<(String, Node)> = if defaults.vars_in_defaults {
         Vec::new()
     } else {
-        dflt.vars.clone()
+        defaults.vars.clone()
     };
     let Some(v) = node.get("vars") else {
         return Some(vars);
@@ -350,7 +351,7 @@ fn warn_json_breakers(ctx: &mut Ctx, vars: &Map<String, Value>, place: &Place) {
 
 /// A var's value as promptfoo renders it: a `file://` value loaded, one
 /// trailing newline removed, a whole float as an integer.
-fn var_value(ctx: &mut Ctx, v: Value) -> Result<Value, String> {
+fn var_value(ctx: &mut Ctx, v: Value) -> Result<Value, VarsError> {
     let v = match v {
         Value::String(s) if s.starts_with("file://") => {
             Value::String(load_var_file(ctx, &s["file://".len()..])?)

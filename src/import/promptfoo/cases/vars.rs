@@ -5,13 +5,44 @@
 use serde_json::{Map, Value};
 
 use super::super::Ctx;
-use super::super::yaml::{self, Kind, Node, js_number};
+use super::super::yaml::{self, Kind, Node, YamlError, js_number};
+
+/// Why a test's variables cannot be loaded; the test is skipped.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum VarsError {
+    #[error("bad glob {rel}: {source}")]
+    BadGlob {
+        rel: String,
+        source: glob::PatternError,
+    },
+    /// A `file://` value (quoted whole) that matches no file.
+    #[error("no file matches {0}")]
+    NoMatch(String),
+    #[error("var file {0} is a script")]
+    Script(String),
+    #[error("var file {0} is a PDF, image or video, which promptfoo converts to text or base64")]
+    Media(String),
+    #[error("cannot read var file {rel}: {source}")]
+    ReadVarFile { rel: String, source: std::io::Error },
+    #[error("var file {rel}: {source}")]
+    VarFileYaml { rel: String, source: YamlError },
+    /// A `vars: file://…` pattern that is no glob.
+    #[error(transparent)]
+    Glob(#[from] glob::PatternError),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+}
 
 /// promptfoo's `generateVarCombinations`.
 pub(super) fn combinations(
     ctx: &mut Ctx,
     vars: &[(String, Node)],
-) -> Result<Vec<Vec<(String, Value)>>, String> {
+) -> Result<Vec<Vec<(String, Value)>>, VarsError> {
     let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
     for (k, v) in vars {
         let values: Vec<Value> = match &v.kind {
@@ -19,7 +50,10 @@ pub(super) fn combinations(
                 let rel = &s["file://".len()..];
                 let pattern = ctx.resolve(rel).to_string_lossy().to_string();
                 let found: Vec<String> = glob::glob(&pattern)
-                    .map_err(|e| format!("bad glob {rel}: {e}"))?
+                    .map_err(|source| VarsError::BadGlob {
+                        rel: rel.to_string(),
+                        source,
+                    })?
                     .filter_map(Result::ok)
                     .map(|p| {
                         p.strip_prefix(&ctx.dir)
@@ -29,7 +63,7 @@ pub(super) fn combinations(
                     })
                     .collect();
                 if found.is_empty() {
-                    return Err(format!("no file matches {s}"));
+                    return Err(VarsError::NoMatch(s.clone()));
                 }
                 found
                     .into_iter()
@@ -55,11 +89,11 @@ pub(super) fn combinations(
 }
 
 /// A `file://` var: text trimmed; YAML as its JSON text.
-pub(super) fn load_var_file(ctx: &mut Ctx, rel: &str) -> Result<String, String> {
+pub(super) fn load_var_file(ctx: &mut Ctx, rel: &str) -> Result<String, VarsError> {
     let lower = rel.to_ascii_lowercase();
     let ext = lower.rsplit('.').next().unwrap_or("");
     if ["js", "cjs", "mjs", "ts", "py"].contains(&ext) {
-        return Err(format!("var file {rel} is a script"));
+        return Err(VarsError::Script(rel.to_string()));
     }
     if [
         "pdf", "jpg", "jpeg", "png", "gif", "bmp", "webp", "svg", "mp4", "webm", "ogg", "mov",
@@ -67,31 +101,33 @@ pub(super) fn load_var_file(ctx: &mut Ctx, rel: &str) -> Result<String, String> 
     ]
     .contains(&ext)
     {
-        return Err(format!(
-            "var file {rel} is a PDF, image or video, which promptfoo converts to text or base64"
-        ));
+        return Err(VarsError::Media(rel.to_string()));
     }
     let path = ctx.resolve(rel);
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read var file {rel}: {e}"))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| VarsError::ReadVarFile {
+        rel: rel.to_string(),
+        source,
+    })?;
     if ext == "yaml" || ext == "yml" {
-        let node = yaml::parse(&text).map_err(|e| format!("var file {rel}: {e}"))?;
+        let node = yaml::parse(&text).map_err(|source| VarsError::VarFileYaml {
+            rel: rel.to_string(),
+            source,
+        })?;
         return Ok(serde_json::to_string(&node.to_json()).unwrap());
     }
     Ok(text.trim().to_string())
 }
 
 /// YAML files of vars (`vars: file://vars.yaml`), merged in order.
-pub(super) fn load_vars_files(ctx: &mut Ctx, path: &str) -> Result<Vec<(String, Node)>, String> {
+pub(super) fn load_vars_files(ctx: &mut Ctx, path: &str) -> Result<Vec<(String, Node)>, VarsError> {
     let rel = path.strip_prefix("file://").unwrap_or(path);
     let pattern = ctx.resolve(rel).to_string_lossy().to_string();
     let mut out: Vec<(String, Node)> = Vec::new();
-    for p in glob::glob(&pattern)
-        .map_err(|e| e.to_string())?
-        .filter_map(Result::ok)
-    {
-        let text =
-            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    for p in glob::glob(&pattern)?.filter_map(Result::ok) {
+        let text = std::fs::read_to_string(&p).map_err(|source| VarsError::Read {
+            path: p.clone(),
+            source,
+        })?;
         let node = yaml::parse(&text)?;
         for (k, v) in node.entries().unwrap_or(&[]) {
             out.retain(|(x, _)| x != k);
