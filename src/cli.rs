@@ -397,7 +397,7 @@ pub struct InfoArgs {
 
     /// The shard a run does (I/N): its response cache is its own, and it keeps no history.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::ingest::shard::Shard>,
+    pub shard: Option<crate::ingest::Shard>,
 
     /// The DuckDB history file the run uses [default: ai-evals.duckdb].
     #[arg(long, value_name = "FILE", env = "AI_EVALS_DB")]
@@ -584,7 +584,7 @@ pub struct RunArgs {
 
     /// Run only shard I of N (cases split by a hash of their id); merge the shards' databases with `ai-evals merge`.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::ingest::shard::Shard>,
+    pub shard: Option<crate::ingest::Shard>,
 }
 
 /// How the report is printed.

@@ -10,8 +10,7 @@ use crate::cli::{CacheCommand, GcArgs};
 use crate::error::{Error, Result};
 use crate::execute::cache::{Disk, Settings, last_run};
 use crate::publish::Environment;
-use crate::publish::github::api::split_repo;
-use crate::publish::github::caches;
+use crate::publish::{caches, split_repo};
 use crate::units::{parse_duration, parse_size};
 
 /// Runs a cache subcommand and returns what it prints.

@@ -9,8 +9,7 @@ use crate::commands::Outcome;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::import::promptfoo::{self, Conversion};
-use crate::ingest::cases::Builder;
-use crate::ingest::prompt::Prompts;
+use crate::ingest::{Builder, Prompts};
 use crate::script::{Limits, Scripts};
 
 /// Runs an import subcommand.

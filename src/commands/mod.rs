@@ -53,17 +53,17 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
 
 /// The baseline request the flags and the GitHub event make.
 pub fn baseline_request(args: &BaselineArgs) -> Request {
-    let event = crate::publish::github::event::payload();
+    let event = crate::publish::event::payload();
     Request {
         run: args.baseline_run.clone(),
         db: args.baseline_db.clone(),
         branch: args.baseline_branch.clone(),
         base: event
             .as_ref()
-            .and_then(crate::publish::github::event::base_of_event),
+            .and_then(crate::publish::event::base_of_event),
         default_branch: event
             .as_ref()
-            .and_then(crate::publish::github::event::default_branch),
+            .and_then(crate::publish::event::default_branch),
     }
 }
 

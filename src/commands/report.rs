@@ -10,7 +10,7 @@ use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::Outcome;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::publish::github::event::{self, WorkflowRun};
+use crate::publish::event::{self, WorkflowRun};
 use crate::publish::{self, Environment};
 use crate::report::{self, Links, Report};
 use crate::store::read::CaseDetail;

@@ -1,6 +1,11 @@
 //! Ingest: dataset files and inline tests become cases, a batch at a time.
 
-pub mod cases;
-pub mod dataset;
-pub mod prompt;
-pub mod shard;
+mod cases;
+mod dataset;
+mod prompt;
+mod shard;
+
+pub use cases::{Builder, Case, Origin, Rejection};
+pub use dataset::{Location, Row, count_rows, read as read_dataset};
+pub use prompt::Prompts;
+pub use shard::Shard;

@@ -3,8 +3,12 @@
 //! on the pull request. Nothing here fails the run: a report that cannot
 //! be delivered is a warning, and the run's verdict stands.
 
-pub mod context;
-pub mod github;
+mod context;
+mod github;
+
+pub use context::GitContext;
+pub use github::api::{ApiError, split_repo};
+pub use github::{actions, artifacts, caches, event, keys};
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +17,7 @@ use crate::log;
 use crate::report::{Headline, Renderer, Report};
 use crate::secret::redact;
 use crate::store::read::CaseDetail;
-use github::{PullRequest, actions, api::GitHub, comment};
+use github::{PullRequest, api::GitHub, comment};
 
 /// In GitHub Actions, hides every secret-looking variable before anything
 /// is printed. Workflow commands go to stderr, which the runner reads too,

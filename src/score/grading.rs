@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::execute::executor::Executor;
 use crate::execute::provider::Request;
-use crate::ingest::cases::Case;
+use crate::ingest::Case;
 use crate::score::scripted::TransformFailed;
 use crate::score::{Grade, cosine, parse_verdict};
 

@@ -6,16 +6,21 @@
 //! assertions (`similar`, `llm-judge`) need an embedding or a judge's
 //! verdict, which [`grading`] obtains and hands back as a [`Grade`].
 
-pub mod graded;
-pub mod grading;
-pub mod pool;
-pub mod scripted;
+mod graded;
+mod grading;
+mod pool;
+mod scripted;
 
 use std::sync::Arc;
 
 use crate::assertion::{Assertion, AssertionResult, Context, Rule};
 
 pub use graded::{Verdict, cosine, parse_verdict};
+pub use grading::{Grader, Outputs};
+pub use pool::{Pool, PoolStats};
+pub use scripted::{
+    Checked, TransformFailed, assertion_output, context as script_context, run as run_scripts,
+};
 
 /// What the grading stage found for a model-graded assertion.
 #[derive(Debug, Clone, PartialEq)]

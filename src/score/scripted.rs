@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::assertion::{Assertion, AssertionResult, Context, Language, Rule};
-use crate::ingest::cases::Case;
+use crate::ingest::Case;
 use crate::record::CaseRecord;
 use crate::script::{Input, Returned, ScriptError, Scripts, Transformed};
 

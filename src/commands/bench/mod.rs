@@ -16,7 +16,7 @@ use crate::commands::Outcome;
 use crate::compare::stats;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::publish::context::GitContext;
+use crate::publish::GitContext;
 use crate::record::new_run_id;
 use crate::store::{RunInfo, Store};
 

@@ -305,7 +305,7 @@ fn jsonl(ops: u64) -> Result<Work> {
     drop(out);
     Ok(Box::new(move || {
         let mut rows = 0u64;
-        crate::ingest::dataset::read(
+        crate::ingest::read_dataset(
             file.path(),
             crate::config::Format::Jsonl,
             crate::config::DEFAULT_MAX_LINE_SIZE,
@@ -325,7 +325,7 @@ fn prompt_render(ops: u64) -> Result<Work> {
         "qa".to_string(),
         crate::config::Prompt::Text("You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string()),
     )]);
-    let prompts = crate::ingest::prompt::Prompts::new(
+    let prompts = crate::ingest::Prompts::new(
         &sources,
         std::path::Path::new("bench.toml"),
         crate::config::Undefined::Strict,

@@ -9,7 +9,7 @@ use crate::log;
 use crate::record::{CacheStats, Metric};
 use crate::report::monitor::{Monitor, millis};
 use crate::report::performance;
-use crate::score::pool::PoolStats;
+use crate::score::PoolStats;
 use crate::store::Store;
 
 /// A metric with a unit.

@@ -27,7 +27,7 @@ use crate::execute::executor::Overrides;
 use crate::interrupt;
 use crate::log;
 use crate::publish;
-use crate::publish::context::GitContext;
+use crate::publish::GitContext;
 use crate::record::new_run_id;
 use crate::report::monitor::Monitor;
 use crate::store::read::RunRef;
@@ -64,7 +64,7 @@ pub struct Options {
     /// Templates that replace the embedded ones.
     pub templates: Option<PathBuf>,
     /// Run only this shard of the cases.
-    pub shard: Option<crate::ingest::shard::Shard>,
+    pub shard: Option<crate::ingest::Shard>,
     /// How long an interrupted run may finish what is under way.
     pub grace: Duration,
 }

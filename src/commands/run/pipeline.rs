@@ -22,9 +22,9 @@ use crate::error::{Error, Kind, Result};
 use crate::execute::cache::{Key, key};
 use crate::execute::executor::{Answer, Executor, Failure, Lane};
 use crate::execute::provider::Request;
-use crate::ingest::cases::{Builder, Case, Origin, Rejection};
-use crate::ingest::dataset::{self, Location, Row};
-use crate::ingest::prompt::Prompts;
+use crate::ingest::{
+    Builder, Case, Location, Origin, Prompts, Rejection, Row, count_rows, read_dataset,
+};
 use crate::interrupt;
 use crate::log;
 use crate::record::{AnswerSource, CaseRecord, short_hash};
@@ -32,8 +32,7 @@ use crate::report::Summary;
 use crate::report::monitor::{Component, Monitor, millis};
 use crate::report::progress::Progress;
 use crate::score;
-use crate::score::grading::{Grader, Outputs};
-use crate::score::pool::Pool;
+use crate::score::{Checked, Grader, Outputs, Pool, TransformFailed};
 use crate::script::{Input, Scripts, Transformed};
 use crate::secret;
 use crate::store::{RunStatus, Store};
@@ -222,7 +221,7 @@ fn count_cases(config: &Config) -> u64 {
         .datasets
         .iter()
         .flat_map(|d| d.files.iter())
-        .filter_map(|(file, format)| dataset::count_rows(file, *format))
+        .filter_map(|(file, format)| count_rows(file, *format))
         .sum();
     config.tests.len() as u64 + rows
 }
@@ -301,10 +300,7 @@ impl Shaper<'_> {
         case: &Arc<Case>,
         output: &str,
         output_json: &Option<String>,
-    ) -> Vec<(
-        usize,
-        std::result::Result<String, score::scripted::TransformFailed>,
-    )> {
+    ) -> Vec<(usize, std::result::Result<String, TransformFailed>)> {
         if !case
             .assertions
             .iter()
@@ -329,7 +325,7 @@ impl Shaper<'_> {
                     .enumerate()
                     .filter(|(_, a)| a.is_graded())
                     .filter_map(|(i, a)| {
-                        let own = score::scripted::assertion_output(&scripts, a, &case, input);
+                        let own = score::assertion_output(&scripts, a, &case, input);
                         own.transpose().map(|own| (i, own.map(|t| t.text)))
                     })
                     .collect()
@@ -543,8 +539,8 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
                 return record;
             };
             if case.assertions.iter().any(|a| needs_scripts(a)) {
-                let context = score::scripted::context(&case, &record);
-                let checked = score::scripted::Checked {
+                let context = score::script_context(&case, &record);
+                let checked = Checked {
                     output: match &output_json {
                         Some(json) => Input::Json(json),
                         None => Input::Text(output),
@@ -553,7 +549,7 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
                     cost_usd: record.cost_usd,
                     context: &context,
                 };
-                graded.extend(score::scripted::run(scripts, &case, &checked, |a, took| {
+                graded.extend(score::run_scripts(scripts, &case, &checked, |a, took| {
                     let entry = timings.entry(a.kind.name()).or_default();
                     entry.0 += took;
                     entry.1 += 1;
@@ -695,7 +691,7 @@ impl<'a> Feeder<'a> {
         for (n, dataset) in config.datasets.iter().enumerate() {
             for (file, format) in &dataset.files {
                 let max_row = config.suite.max_line_size;
-                dataset::read(file, *format, max_row, &mut |row| {
+                read_dataset(file, *format, max_row, &mut |row| {
                     self.push(row, Origin::Dataset(n))
                 })?;
             }

@@ -13,11 +13,9 @@ use crate::execute::cache::{self, EmbeddingCache, ResponseCache};
 use crate::execute::executor::{Executor, Lane, Limits, Overrides};
 use crate::execute::pricing::Prices;
 use crate::execute::provider::{self, Provider};
-use crate::ingest::cases::Builder;
-use crate::ingest::prompt::Prompts;
+use crate::ingest::{Builder, Prompts};
 use crate::report::Renderer;
-use crate::score::grading::Grader;
-use crate::score::pool::Pool;
+use crate::score::{Grader, Pool};
 use crate::script::{Limits as ScriptLimits, Scripts};
 
 /// What a run is made of, ready to go.
