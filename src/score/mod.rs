@@ -14,6 +14,7 @@ mod scripted;
 use std::sync::Arc;
 
 use crate::assertion::{Assertion, AssertionResult, Context, Rule};
+use crate::record::CaseScore;
 
 pub use graded::{Verdict, cosine, parse_verdict};
 pub use grading::{Grader, Outputs};
@@ -30,14 +31,6 @@ pub enum Grade {
     Verdict(Verdict),
     /// Grading failed (no embedding, no valid verdict): never a silent pass.
     Failed(String),
-}
-
-/// A case's score and verdict.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaseScore {
-    pub score: f64,
-    pub passed: bool,
-    pub assertions: Vec<AssertionResult>,
 }
 
 // Grading belongs here, not to the assertion language: only scoring

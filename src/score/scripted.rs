@@ -6,13 +6,13 @@ use serde_json::{Value, json};
 
 use crate::assertion::{Assertion, AssertionResult, Context, Language, Rule};
 use crate::ingest::Case;
-use crate::record::CaseRecord;
+use crate::record::Answered;
 use crate::script::{Input, Returned, ScriptError, Scripts, Transformed};
 
 /// The context a case's scripts are given: promptfoo's `context`
 /// (`prompt`, `vars`, `test`, `provider`, `providerResponse`; an
 /// assertion's `config` is added for its own call).
-pub fn context(case: &Case, record: &CaseRecord) -> Value {
+pub fn context(case: &Case, record: &Answered) -> Value {
     let usage = record.usage.as_ref().map(|u| {
         json!({
             "prompt": u.prompt_tokens,

@@ -27,7 +27,7 @@ use crate::ingest::{
 };
 use crate::interrupt;
 use crate::log;
-use crate::record::{AnswerSource, CaseRecord, short_hash};
+use crate::record::{AnswerSource, Answered, CaseRecord, CaseScore, short_hash};
 use crate::report::Summary;
 use crate::report::monitor::{Component, Monitor, millis};
 use crate::report::progress::Progress;
@@ -399,7 +399,7 @@ fn unscored_record(
     obtained: Obtained,
     request_hash: Key,
     answer_source: AnswerSource,
-) -> CaseRecord {
+) -> Answered {
     let Obtained {
         output,
         latency_ms,
@@ -417,7 +417,7 @@ fn unscored_record(
         .as_deref()
         .filter(|_| error.is_none())
         .map(|o| short_hash(secret::redact(o).as_bytes()));
-    CaseRecord {
+    Answered {
         case_id: case.id.clone(),
         repeat,
         ordinal: case.ordinal,
@@ -427,8 +427,6 @@ fn unscored_record(
         model: lane.provider.model().to_string(),
         prompt: case.prompt.clone(),
         output,
-        passed: false,
-        score: 0.0,
         threshold: case.threshold,
         latency_ms,
         original_latency_ms,
@@ -438,7 +436,6 @@ fn unscored_record(
         finish_reason,
         attempts,
         error,
-        assertions: Vec::new(),
         request_hash: request_hash.hex()[..16].to_string(),
         output_hash,
         scoring_hash: case.scoring_hash.clone(),
@@ -513,7 +510,7 @@ async fn obtain(
 /// A case with its output and its model-graded results, waiting for the
 /// deterministic assertions to be scored.
 struct Pending {
-    record: CaseRecord,
+    record: Answered,
     case: Arc<Case>,
     graded: Vec<(usize, AssertionResult)>,
     /// The output as the JSON of the value the transform returned, when
@@ -530,13 +527,13 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
         .into_iter()
         .map(|pending| {
             let Pending {
-                mut record,
+                record,
                 case,
                 mut graded,
                 output_json,
             } = pending;
             let Some(output) = record.output.as_deref().filter(|_| record.error.is_none()) else {
-                return record;
+                return record.scored(CaseScore::unanswered());
             };
             if case.assertions.iter().any(|a| needs_scripts(a)) {
                 let context = score::script_context(&case, &record);
@@ -572,10 +569,7 @@ fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec
                     entry.1 += 1;
                 },
             );
-            record.passed = scored.passed;
-            record.score = scored.score;
-            record.assertions = scored.assertions;
-            record
+            record.scored(scored)
         })
         // Scored on the raw text; kept, counted and reported without secrets.
         .map(|mut record| {
