@@ -3,6 +3,7 @@
 //! metrics. Plain values, owned below every stage that makes or reads
 //! them: the store writes them and the report summarises them.
 
+use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -93,7 +94,7 @@ pub struct RowIdentity {
 
 /// One case run once (one repeat), before it is scored: what was asked,
 /// what came back and how. [`Answered::scored`] makes it a [`CaseRecord`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Answered {
     pub case_id: String,
     pub repeat: u32,
@@ -162,119 +163,40 @@ impl CaseScore {
 impl Answered {
     /// The case's record with its verdict.
     pub fn scored(self, verdict: CaseScore) -> CaseRecord {
-        let Answered {
-            case_id,
-            repeat,
-            ordinal,
-            source,
-            description,
-            provider,
-            model,
-            prompt,
-            output,
-            threshold,
-            latency_ms,
-            original_latency_ms,
-            usage,
-            cost_usd,
-            cached,
-            finish_reason,
-            attempts,
-            error,
-            request_hash,
-            scoring_hash,
-            output_hash,
-            answer_source,
-            variant,
-            prompt_name,
-            identity,
-        } = self;
-        let CaseScore {
-            score,
-            passed,
-            assertions,
-        } = verdict;
         CaseRecord {
-            case_id,
-            repeat,
-            ordinal,
-            source,
-            description,
-            provider,
-            model,
-            prompt,
-            output,
-            passed,
-            score,
-            threshold,
-            latency_ms,
-            original_latency_ms,
-            usage,
-            cost_usd,
-            cached,
-            finish_reason,
-            attempts,
-            error,
-            assertions,
-            request_hash,
-            scoring_hash,
-            output_hash,
-            answer_source,
-            variant,
-            prompt_name,
-            identity,
+            answered: self,
+            passed: verdict.passed,
+            score: verdict.score,
+            assertions: verdict.assertions,
         }
     }
 }
 
-/// One case run once (one repeat), scored.
+/// One case run once (one repeat), scored: its answer's fields read
+/// through it (`record.case_id`), and the verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
-    pub case_id: String,
-    pub repeat: u32,
-    /// Position in the dataset order, so stored results can be read back in order.
-    pub ordinal: u64,
-    /// `file:line` the case was read from.
-    pub source: String,
-    pub description: Option<String>,
-    pub provider: String,
-    pub model: String,
-    pub prompt: Option<String>,
-    pub output: Option<String>,
+    #[serde(flatten)]
+    pub answered: Answered,
     pub passed: bool,
     pub score: f64,
-    pub threshold: Option<f64>,
-    /// How long this run took to get the answer: the provider call, or the
-    /// cache lookup; `None` when the output was given.
-    pub latency_ms: Option<f64>,
-    /// The provider call's latency when the answer was first obtained (the
-    /// same as `latency_ms` unless it came from the cache).
-    pub original_latency_ms: Option<f64>,
-    pub usage: Option<Usage>,
-    pub cost_usd: Option<f64>,
-    pub cached: bool,
-    pub finish_reason: Option<String>,
-    /// Provider calls made for this case, retries included (0 for a given output).
-    pub attempts: u32,
-    /// Why the case could not be scored (the provider failed); it then fails.
-    pub error: Option<String>,
     pub assertions: Vec<AssertionResult>,
-    /// What identifies the request this case made (see
-    /// `Provider::fingerprint`), so a comparison can tell a changed request
-    /// from a new answer to the same one.
-    pub request_hash: String,
-    /// A hash of the case's assertions and threshold: what decides its verdict.
-    pub scoring_hash: String,
-    /// A hash of the output; `None` when there was none (an error).
-    pub output_hash: Option<String>,
-    /// Where the output came from.
-    pub answer_source: AnswerSource,
-    /// `PROMPT @ PROVIDER` for one combination of a matrix test.
-    pub variant: Option<String>,
-    /// The prompt's name in `[prompts]`.
-    pub prompt_name: Option<String>,
-    /// What pairs the case with the same test in another run.
-    pub identity: RowIdentity,
+}
+
+// A record is its answer plus a verdict; reading the answer's fields
+// through it keeps every reader as it was.
+impl Deref for CaseRecord {
+    type Target = Answered;
+
+    fn deref(&self) -> &Answered {
+        &self.answered
+    }
+}
+
+impl DerefMut for CaseRecord {
+    fn deref_mut(&mut self) -> &mut Answered {
+        &mut self.answered
+    }
 }
 
 impl CaseRecord {
@@ -283,12 +205,13 @@ impl CaseRecord {
     /// reason, and each assertion's expected value and reason (which may
     /// quote the output). How secrets are taken out before it is stored.
     pub fn rewrite_texts(&mut self, f: impl Fn(&mut String)) {
+        let answered = &mut self.answered;
         let optional = [
-            &mut self.description,
-            &mut self.prompt,
-            &mut self.output,
-            &mut self.error,
-            &mut self.finish_reason,
+            &mut answered.description,
+            &mut answered.prompt,
+            &mut answered.output,
+            &mut answered.error,
+            &mut answered.finish_reason,
         ];
         for text in optional.into_iter().flatten() {
             f(text);

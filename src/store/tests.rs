@@ -2,10 +2,10 @@
 //! back in order, which runs are baselines, and a hostile database file.
 
 use super::*;
-use crate::record::CaseRecord;
+use crate::record::{Answered, CaseRecord, CaseScore};
 
 fn record(id: &str, latency: f64) -> CaseRecord {
-    CaseRecord {
+    Answered {
         case_id: id.into(),
         repeat: 0,
         ordinal: 0,
@@ -15,8 +15,6 @@ fn record(id: &str, latency: f64) -> CaseRecord {
         model: "m".into(),
         prompt: None,
         output: Some("out".into()),
-        passed: true,
-        score: 1.0,
         threshold: None,
         latency_ms: Some(latency),
         original_latency_ms: Some(latency),
@@ -26,7 +24,6 @@ fn record(id: &str, latency: f64) -> CaseRecord {
         finish_reason: None,
         attempts: 1,
         error: None,
-        assertions: Vec::new(),
         request_hash: format!("req-{id}"),
         scoring_hash: "scoring".into(),
         output_hash: Some("out".into()),
@@ -35,6 +32,11 @@ fn record(id: &str, latency: f64) -> CaseRecord {
         prompt_name: None,
         identity: crate::record::RowIdentity::default(),
     }
+    .scored(CaseScore {
+        score: 1.0,
+        passed: true,
+        assertions: Vec::new(),
+    })
 }
 
 fn info(id: &str) -> RunInfo {

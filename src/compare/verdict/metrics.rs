@@ -299,11 +299,7 @@ fn paired_ratio(
     let floor = floor.max(absolute_floor(unit, level, settings));
     let excludes_zero = comparison.change.low > 0.0 || comparison.change.high < 0.0;
     let significant = alpha.is_some_and(|a| comparison.p_value < a) && excludes_zero;
-    let Judgement {
-        direction,
-        severity,
-        magnitude,
-    } = judge(
+    let judged = judge(
         comparison.change,
         significant,
         floor,
@@ -320,9 +316,9 @@ fn paired_ratio(
         alpha,
         noise_floor: floor,
         higher_is_worse: true,
-        direction,
-        severity,
-        magnitude,
+        direction: judged.direction,
+        severity: judged.severity,
+        magnitude: judged.magnitude,
         role: Role::Gate,
     })
 }
@@ -357,11 +353,7 @@ fn tail_ratio(
     let shrank = stats::sign_test_upper(faster, slower + faster);
     let p_value = grew.min(shrank);
     let significant = alpha.is_some_and(|a| p_value < a / 2.0);
-    let Judgement {
-        direction,
-        severity,
-        magnitude,
-    } = judge(
+    let judged = judge(
         change,
         significant,
         floor,
@@ -378,9 +370,9 @@ fn tail_ratio(
         alpha,
         noise_floor: floor,
         higher_is_worse: true,
-        direction,
-        severity,
-        magnitude,
+        direction: judged.direction,
+        severity: judged.severity,
+        magnitude: judged.magnitude,
         role: Role::Gate,
     })
 }
@@ -441,11 +433,7 @@ fn score_change(
     let change = comparison.mean_difference.map(|d| d / base_mean);
     let p_value = comparison.wilcoxon_p_value;
     let significant = p_value < alpha && (change.low > 0.0 || change.high < 0.0);
-    let Judgement {
-        direction,
-        severity,
-        magnitude,
-    } = judge(
+    let judged = judge(
         change,
         significant,
         floor,
@@ -462,9 +450,9 @@ fn score_change(
         alpha: Some(alpha),
         noise_floor: floor,
         higher_is_worse: false,
-        direction,
-        severity,
-        magnitude,
+        direction: judged.direction,
+        severity: judged.severity,
+        magnitude: judged.magnitude,
         role: Role::Gate,
     })
 }
