@@ -146,12 +146,9 @@ async fn answers_come_back_in_the_order_asked_cut_to_length() {
     assert_eq!(plain.assertions[1].reason.as_deref(), Some("why second"));
 }
 
-#[tokio::test]
-async fn baselines_and_history_come_from_healthy_finished_runs_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
-    // r1 healthy; r2 an outage (3 of 4 cases errored); r3 cut short;
-    // r4 never finished.
+/// Four runs on main: r1 healthy; r2 an outage (3 of 4 cases errored);
+/// r3 cut short; r4 never finished.
+async fn four_runs(store: &Store) {
     for (id, errored, unfit) in [
         ("r1", 0, None),
         ("r2", 3, None),
@@ -191,6 +188,13 @@ async fn baselines_and_history_come_from_healthy_finished_runs_only() {
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
+}
+
+#[tokio::test]
+async fn baselines_and_history_come_from_healthy_finished_runs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+    four_runs(&store).await;
     let main = || read::At::Branch("main".into());
     let all = store.candidates("s", main(), None, 10).await.unwrap();
     let ids: Vec<&str> = all.iter().map(|c| c.run.run_id.as_str()).collect();
