@@ -11,12 +11,13 @@ use crate::cli::{MergeArgs, OutputFormat};
 use crate::commands::Outcome;
 use crate::commands::run::run_metrics;
 use crate::compare::baseline;
+use crate::config::FailOn;
 use crate::config::{CompareConfig, Config, Gate, Targets};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::record::new_run_id;
 use crate::record::{CacheStats, Metric};
-use crate::report::{self, escape, performance};
+use crate::report::{self, Status, escape, performance};
 use crate::secret::redact;
 use crate::store::Store;
 use crate::store::read::{ColumnRow, RunRow};
@@ -44,12 +45,12 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
         .ok_or_else(|| Error::runtime("the merged run vanished"))?;
     let metrics = merged_metrics(&store, &run_id, &row).await?;
     let status = if merged.missing.is_empty() {
-        "finished"
+        Status::Finished
     } else {
-        "partial"
+        Status::Partial
     };
     let mut report = merged_report(&args, config.as_ref(), &store, &row, &metrics).await?;
-    report.status = status.to_string();
+    report.status = status;
     if !merged.missing.is_empty() {
         report.gate_reasons.push(format!(
             "a partial run: shard {} never merged, so its cases were not checked",
@@ -61,7 +62,7 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
             &run_id,
             metrics,
             redact(&report::render_json(&report)).into_owned(),
-            status,
+            status.as_str(),
         )
         .await?;
     let text = match args.format {
@@ -203,7 +204,7 @@ async fn stored_run_report(
         suite: row.suite.clone(),
         run_id: run_id.clone(),
         db: String::new(),
-        status: row.status.clone(),
+        status: Status::parse(&row.status).unwrap_or(Status::Failed),
         cases_total: total,
         cases_passed: passed,
         cases_failed: total - passed,
@@ -248,8 +249,8 @@ async fn stored_run_report(
         throttle,
         comparison: None,
         no_comparison: None,
-        fail_on: String::new(),
-        fail_on_certain: String::new(),
+        fail_on: FailOn::Critical,
+        fail_on_certain: None,
         gate_reasons: Vec::new(),
         metrics,
         flipped: Vec::new(),

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::publish::event::{self, WorkflowRun};
 use crate::publish::{self, Environment};
-use crate::report::{self, Links, Report};
+use crate::report::{self, Links, Report, Status};
 use crate::store::read::CaseDetail;
 use crate::store::{Access, Store};
 
@@ -87,9 +87,9 @@ async fn from_db(
     // report was kept but which never finished cannot pass.
     if let Some(row) = store.run_row(&run.run_id).await?
         && row.status != "finished"
-        && stored.status == "finished"
+        && stored.status == Status::Finished
     {
-        stored.status = row.status.clone();
+        stored.status = Status::parse(&row.status).unwrap_or(Status::Failed);
         stored.gate_reasons.push(format!(
             "the run did not finish ({}); its results cannot vouch for this change",
             row.status

@@ -258,8 +258,9 @@ mod tests {
     use crate::compare::verdict::{
         Cause, CauseCount, Comparison, Family, Flip, QualityChange, RemovedCase, Severity,
     };
+    use crate::config::FailOn;
     use crate::record::Timing;
-    use crate::report::{Failure, Summary};
+    use crate::report::{Failure, Status, Summary};
     use crate::store::CaseKey;
     use crate::store::read::{CaseDetail, RunRef};
 
@@ -281,7 +282,7 @@ mod tests {
             "demo",
             "20261127T120000Z-abcdef",
             "history.duckdb",
-            "finished",
+            Status::Finished,
             0.9,
             vec![
                 timing("total", None, 4200.0),
@@ -296,7 +297,7 @@ mod tests {
         report.cases_passed = 150;
         report.cases_failed = 50;
         report.pass_rate = Some(0.75);
-        report.fail_on = "critical".into();
+        report.fail_on = FailOn::Critical;
         report.gate_reasons = vec![format!("critical: pass rate fell; {NASTY}")];
         report.metrics = BTreeMap::from([
             ("pass_rate".to_string(), 0.75),
@@ -507,7 +508,6 @@ mod tests {
         c.comparison.findings[0].name = format!("latency {NASTY}");
         c.comparison.baseline_run = format!("base --> {NASTY}");
         c.baseline.run.git_sha = None;
-        r.fail_on = format!("critical --> {NASTY}");
         r.links.run = Some("https://evil.example/) [x](https://evil.example".into());
         let body = renderer().comment(&r, "<!-- ai-evals:demo -->").unwrap();
         assert_eq!(body.matches("<!--").count(), 1, "{body}");

@@ -29,7 +29,7 @@ use minijinja::{AutoEscape, Environment, Output, State, Value};
 
 use crate::error::{Error, Result};
 
-pub use summary::{Failure, Headline, Links, MatrixColumn, Report, Summary, TypeCount};
+pub use summary::{Failure, Headline, Links, MatrixColumn, Report, Status, Summary, TypeCount};
 
 /// Every template by name, with its embedded source.
 const TEMPLATES: &[(&str, &str)] = &[

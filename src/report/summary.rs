@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::FailOn;
 use crate::record::CaseRecord;
 use crate::record::Timing;
+use crate::store::RunStatus;
 
 /// How many failures and row errors the report lists in full.
 const LISTED: usize = 10;
@@ -82,7 +84,7 @@ pub struct Report {
     pub suite: String,
     pub run_id: String,
     pub db: String,
-    pub status: String,
+    pub status: Status,
     pub cases_total: u64,
     pub cases_passed: u64,
     pub cases_failed: u64,
@@ -122,12 +124,13 @@ pub struct Report {
     pub bottlenecks: Vec<crate::report::performance::Bottleneck>,
     /// The performance-targets table.
     pub targets: Vec<crate::report::performance::TargetCheck>,
-    /// The regression gate: `--fail-on` and why it failed, if it did.
-    pub fail_on: String,
+    /// The regression gate: `--fail-on` (`critical` until the gate is
+    /// set) and why it failed, if it did.
+    pub fail_on: FailOn,
     /// The severity at which breakage the pull request certainly caused
-    /// fails the gate.
+    /// fails the gate; `None` in reports made before there was one.
     #[serde(default)]
-    pub fail_on_certain: String,
+    pub fail_on_certain: Option<FailOn>,
     pub gate_reasons: Vec<String>,
     /// The run's metrics by name (latency percentiles, cost, hit rate …).
     pub metrics: std::collections::BTreeMap<String, f64>,
@@ -135,6 +138,56 @@ pub struct Report {
     pub flipped: Vec<crate::store::read::CaseDetail>,
     /// Links to the workflow run and commits, when run in Actions.
     pub links: Links,
+}
+
+/// How the run a report tells of ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Finished,
+    /// A batch could not be read or stored, or a provider's limits halted it.
+    Failed,
+    Interrupted,
+    /// Started and never ended: killed outright, or still under way.
+    Running,
+    /// A merge of shards that lacks some of them.
+    Partial,
+}
+
+impl Status {
+    /// The status as the history stores it; `None` for a word this
+    /// version does not know.
+    pub fn parse(text: &str) -> Option<Status> {
+        [
+            Status::Finished,
+            Status::Failed,
+            Status::Interrupted,
+            Status::Running,
+            Status::Partial,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Finished => "finished",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::Running => "running",
+            Status::Partial => "partial",
+        }
+    }
+}
+
+impl From<RunStatus> for Status {
+    fn from(status: RunStatus) -> Status {
+        match status {
+            RunStatus::Finished => Status::Finished,
+            RunStatus::Failed => Status::Failed,
+            RunStatus::Interrupted => Status::Interrupted,
+        }
+    }
 }
 
 /// A [`Report`] with its verdicts, computed when it is written and never
@@ -223,8 +276,8 @@ impl Report {
 
     /// Notes the gate's settings, which the report shows.
     pub fn set_gate(&mut self, gate: &crate::config::Gate) {
-        self.fail_on = gate.fail_on.as_str().to_string();
-        self.fail_on_certain = gate.fail_on_certain.as_str().to_string();
+        self.fail_on = gate.fail_on;
+        self.fail_on_certain = Some(gate.fail_on_certain);
     }
 
     /// Whether the run passes its gates: it finished, its pass rate, and
@@ -232,7 +285,7 @@ impl Report {
     /// Worked out from those fields, never from the flags a report file
     /// carries, which may be stale or, from a fork, false.
     pub fn passed(&self) -> bool {
-        self.status == "finished" && self.meets_pass_rate() && self.gate_reasons.is_empty()
+        self.status == Status::Finished && self.meets_pass_rate() && self.gate_reasons.is_empty()
     }
 
     /// The headline, worked out from the same fields as [`Report::passed`].
@@ -394,7 +447,7 @@ impl Summary {
         suite: &str,
         run_id: &str,
         db: &str,
-        status: &str,
+        status: Status,
         min_pass_rate: f64,
         timings: Vec<Timing>,
     ) -> Report {
@@ -402,7 +455,7 @@ impl Summary {
             suite: suite.to_string(),
             run_id: run_id.to_string(),
             db: db.to_string(),
-            status: status.to_string(),
+            status,
             cases_total: self.cases_total,
             cases_passed: self.cases_passed,
             cases_failed: self.cases_total - self.cases_passed,
@@ -426,8 +479,8 @@ impl Summary {
             no_comparison: None,
             bottlenecks: Vec::new(),
             targets: Vec::new(),
-            fail_on: String::new(),
-            fail_on_certain: String::new(),
+            fail_on: FailOn::Critical,
+            fail_on_certain: None,
             gate_reasons: Vec::new(),
             metrics: Default::default(),
             flipped: Vec::new(),
@@ -488,14 +541,15 @@ mod tests {
     fn empty_run_passes_the_gate_with_no_rate() {
         let s = Summary::default();
         assert_eq!(s.pass_rate(), None);
-        let report = s.report("s", "r", "db", "finished", 1.0, Vec::new());
+        let report = s.report("s", "r", "db", Status::Finished, 1.0, Vec::new());
         let written = report.written();
         assert!(written.pass_rate_met && written.gate_passed);
     }
 
     #[test]
     fn gate_passed_is_the_whole_gate_not_the_pass_rate_alone() {
-        let mut report = Summary::default().report("s", "r", "db", "finished", 0.5, Vec::new());
+        let mut report =
+            Summary::default().report("s", "r", "db", Status::Finished, 0.5, Vec::new());
         report.pass_rate = Some(0.9);
         report.gate_reasons.push("critical: pass rate fell".into());
         assert!(report.written().pass_rate_met);
@@ -514,7 +568,7 @@ mod tests {
         assert!(!read.passed());
 
         report.pass_rate = Some(0.9);
-        report.status = "cancelled".into();
+        report.status = Status::Interrupted;
         assert!(report.written().pass_rate_met && !report.written().gate_passed);
     }
 }

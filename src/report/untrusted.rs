@@ -90,14 +90,14 @@ fn or_root(pointer: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Summary;
+    use crate::report::{Status, Summary};
 
     fn report() -> Report {
         let mut report = Summary::default().report(
             "demo",
             "20261127T120000Z-abcdef",
             "h.duckdb",
-            "finished",
+            Status::Finished,
             0.9,
             Vec::new(),
         );

@@ -13,6 +13,7 @@ use crate::compare::stats::SplitMix64;
 use crate::compare::verdict;
 use crate::error::{Error, Result};
 use crate::record::AnswerSource;
+use crate::report::Status;
 use crate::store::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 
 /// One benchmark: what it measures, how many operations one iteration
@@ -451,7 +452,8 @@ fn report_render(_: u64) -> Result<Work> {
         calls: Some(10_000),
     })
     .collect();
-    let mut report = Summary::default().report("bench", "run", "db", "finished", 0.9, timings);
+    let mut report =
+        Summary::default().report("bench", "run", "db", Status::Finished, 0.9, timings);
     report.cases_total = 10_000;
     report.cases_passed = 8_000;
     report.cases_failed = 2_000;

@@ -63,7 +63,7 @@ pub(super) async fn report(
         &config.suite.name,
         &run.run_id,
         &options.db.display().to_string(),
-        status.as_str(),
+        status.into(),
         config.suite.min_pass_rate,
         timings,
     );
