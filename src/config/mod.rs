@@ -17,6 +17,7 @@ mod cases;
 mod compare;
 mod error;
 mod grading;
+mod http_settings;
 mod limits;
 mod names;
 mod prompts;
@@ -37,6 +38,7 @@ pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
 pub use cases::{Choices, Dataset, DatasetSpec, Defaults, Format, TestSpec, transform_script};
 pub use compare::{CompareConfig, FailOn, Gate, GateFlags, TimingGate};
 pub use grading::{Grading, GradingSpec};
+pub use http_settings::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, Tier};
 pub use limits::{DEFAULT_MAX_WAIT, Limits};
 pub use prompts::{ChatMessage, Prompt, PromptSpec, Role};
 pub use providers::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
@@ -214,6 +216,7 @@ impl Config {
         let cache = raw.cache.resolve(&dir).map_err(|e| source.error(e))?;
         let limits = raw.limits.resolve().map_err(|e| source.error(e))?;
         let prompts = prompts::resolve(raw.prompts, &dir).map_err(|e| source.error(e))?;
+        http_settings::check_all(&raw.providers).map_err(|e| source.error(e))?;
         let providers = providers::resolve(raw.providers, &dir).map_err(|e| source.error(e))?;
         let grading = raw
             .grading

@@ -72,12 +72,17 @@ pub struct HttpSpec {
 impl ProviderSpec {
     /// The HTTP settings, for the types that have them.
     fn http_settings(&self) -> Option<&HttpSpec> {
+        self.http_kind().map(|(_, h)| h)
+    }
+
+    /// The API and the HTTP settings, for the types that have them.
+    pub(super) fn http_kind(&self) -> Option<(HttpKind, &HttpSpec)> {
         match self {
             ProviderSpec::Echo {} | ProviderSpec::Replay { .. } => None,
-            ProviderSpec::Openai(h)
-            | ProviderSpec::Anthropic(h)
-            | ProviderSpec::OpenaiCompatible(h)
-            | ProviderSpec::AzureOpenai(h) => Some(h),
+            ProviderSpec::Openai(h) => Some((HttpKind::Openai, h)),
+            ProviderSpec::Anthropic(h) => Some((HttpKind::Anthropic, h)),
+            ProviderSpec::OpenaiCompatible(h) => Some((HttpKind::OpenaiCompatible, h)),
+            ProviderSpec::AzureOpenai(h) => Some((HttpKind::AzureOpenai, h)),
         }
     }
 }

@@ -20,7 +20,7 @@ pub(super) struct Endpoint {
 }
 
 /// `providers.NAME.KEY: message`.
-pub(super) fn key_error(name: &str, key: &str, message: impl Into<String>) -> Error {
+fn key_error(name: &str, key: &str, message: impl Into<String>) -> Error {
     Error::input(format!("providers.{name}.{key}: {}", message.into()))
 }
 

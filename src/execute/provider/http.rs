@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
-use super::endpoint::{self, Endpoint, api_key, key_error};
+use super::endpoint::{self, Endpoint, api_key};
 use super::headers::RateLimits;
 use super::openai::{self, Embeddings};
 use super::wire::{Api, Params, body_excerpt, error_message};
@@ -22,7 +22,6 @@ use crate::config::{HttpSpec, ResponseFormat};
 use crate::error::{Error, Result};
 use crate::execute::pricing::Prices;
 use crate::secret::{Secret, redact};
-use crate::units::parse_size;
 
 /// One HTTP client for a run, so connections are pooled across cases.
 pub fn client() -> Result<reqwest::Client> {
@@ -61,14 +60,6 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest answer read by default: far above any model's reply, small
-/// enough that a misbehaving server cannot exhaust memory.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
-/// The largest `max-response-size`: an answer is held in memory whole.
-const MAX_RESPONSE_BYTES: u64 = 1 << 30;
-/// A call that takes longer than an hour is a mistake in the config.
-const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Completion tokens budgeted for a call that sets no `max-tokens`.
 const UNBOUNDED_COMPLETION_ESTIMATE: u32 = 512;
 
@@ -106,20 +97,6 @@ impl Http {
             embeddings_url,
             model,
         } = endpoint::endpoint(name, api, spec, env)?;
-        let timeout = check_settings(name, api, spec)?;
-        let max_response_bytes = match &spec.max_response_size {
-            None => DEFAULT_MAX_RESPONSE_BYTES,
-            Some(text) => parse_size(text)
-                .ok()
-                .filter(|n| (1..=MAX_RESPONSE_BYTES).contains(n))
-                .ok_or_else(|| {
-                    key_error(
-                        name,
-                        "max-response-size",
-                        format!("'{text}' is not a size from 1 byte to 1GiB, like 16MiB or 64MB"),
-                    )
-                })?,
-        };
         let key = api_key(name, api, spec, env)?;
         Ok(Http {
             api,
@@ -137,8 +114,8 @@ impl Http {
                 system: spec.system.clone(),
                 json: spec.response_format == Some(ResponseFormat::Json),
             },
-            timeout,
-            max_response_bytes,
+            timeout: spec.timeout(),
+            max_response_bytes: spec.max_response_bytes(),
             client: client.clone(),
         })
     }
@@ -462,71 +439,6 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Refuses settings the API does not have or values out of range; returns
-/// the call timeout.
-fn check_settings(name: &str, api: Api, spec: &HttpSpec) -> Result<Duration> {
-    if api != Api::AzureOpenAi {
-        for (key, set) in [
-            ("endpoint", spec.endpoint.is_some()),
-            ("deployment", spec.deployment.is_some()),
-            ("api-version", spec.api_version.is_some()),
-        ] {
-            if set {
-                return Err(key_error(name, key, "applies to azure-openai only"));
-            }
-        }
-    }
-    if api == Api::Anthropic {
-        if spec.seed.is_some() {
-            return Err(key_error(
-                name,
-                "seed",
-                "Anthropic's Messages API has no seed",
-            ));
-        }
-        if spec.response_format == Some(ResponseFormat::Json) {
-            return Err(key_error(
-                name,
-                "response-format",
-                "Anthropic's Messages API has no JSON mode; ask for JSON in the prompt",
-            ));
-        }
-    }
-    if let Some(t) = spec.temperature
-        && !(0.0..=2.0).contains(&t)
-    {
-        return Err(key_error(
-            name,
-            "temperature",
-            format!("{t} is not between 0 and 2"),
-        ));
-    }
-    if let Some(p) = spec.top_p
-        && !(p > 0.0 && p <= 1.0)
-    {
-        return Err(key_error(name, "top-p", format!("{p} is not in (0, 1]")));
-    }
-    if spec.max_tokens == Some(0) {
-        return Err(key_error(name, "max-tokens", "must be at least 1"));
-    }
-    match spec.timeout_secs {
-        None => Ok(DEFAULT_TIMEOUT),
-        Some(s) => Duration::try_from_secs_f64(s)
-            .ok()
-            .filter(|d| !d.is_zero() && *d <= MAX_TIMEOUT)
-            .ok_or_else(|| {
-                key_error(
-                    name,
-                    "timeout-secs",
-                    format!(
-                        "{s} is not a number of seconds between 0 and {}",
-                        MAX_TIMEOUT.as_secs()
-                    ),
-                )
-            }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,7 +561,7 @@ mod tests {
     }
 
     #[test]
-    fn settings_errors_name_the_key() {
+    fn endpoint_and_key_errors_name_the_key() {
         let err = |api, s| provider(api, s).unwrap_err().to_string();
         assert_eq!(
             err(Api::OpenAi, HttpSpec::default()),
@@ -661,16 +573,6 @@ mod tests {
         );
         assert_eq!(
             err(
-                Api::Anthropic,
-                HttpSpec {
-                    seed: Some(1),
-                    ..spec("claude")
-                }
-            ),
-            "providers.p.seed: Anthropic's Messages API has no seed"
-        );
-        assert_eq!(
-            err(
                 Api::AzureOpenAi,
                 HttpSpec {
                     endpoint: Some("https://x".into()),
@@ -678,16 +580,6 @@ mod tests {
                 }
             ),
             "providers.p.deployment: required for azure-openai"
-        );
-        assert_eq!(
-            err(
-                Api::OpenAi,
-                HttpSpec {
-                    temperature: Some(3.0),
-                    ..spec("m")
-                }
-            ),
-            "providers.p.temperature: 3 is not between 0 and 2"
         );
         assert_eq!(
             err(

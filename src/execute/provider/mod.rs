@@ -159,7 +159,7 @@ impl Provider {
     pub fn cache_entry_limit(&self) -> u64 {
         let answer = match self {
             Provider::Http(p) => p.max_response_bytes(),
-            Provider::Echo(_) | Provider::Replay(_) => http::DEFAULT_MAX_RESPONSE_BYTES,
+            Provider::Echo(_) | Provider::Replay(_) => crate::config::DEFAULT_MAX_RESPONSE_BYTES,
         };
         crate::execute::cache::entry_limit(answer)
     }
