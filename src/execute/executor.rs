@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Notify, OnceCell, Semaphore};
 
 use crate::config::HttpSpec;
 use crate::error::{Error, Result};
 use crate::execute::cache::{self, EmbeddingCache, Key, ResponseCache};
 pub use crate::execute::pacer::Limiter;
-use crate::execute::pacer::{Cost, Decision, LIMITS, Pacer, Ticket};
+use crate::execute::pacer::{Cost, Decision, LIMITS, Pacer, Ticket, Used};
 use crate::execute::provider::headers::Counted;
 use crate::execute::provider::{CallError, Embeddings, Provider, RateLimits, Request, Response};
 use crate::log;
@@ -115,6 +115,8 @@ struct Counters {
     waits_ns: [AtomicU64; 4],
     attempts: AtomicU64,
     rate_limited: AtomicU64,
+    /// Answers whose headers said a limit had nothing left.
+    exhausted: AtomicU64,
     retries: AtomicU64,
     failures: AtomicU64,
 }
@@ -126,21 +128,27 @@ pub struct Lane {
     limits: Limits,
     slots: Semaphore,
     pacer: Pacer,
+    /// Wakes the requests waiting when an answer lets them go sooner: the
+    /// first answer, or tokens credited back.
+    sooner: Notify,
     counters: Counters,
     /// Set when the run stops: no request is sent after it.
     stopping: Arc<AtomicBool>,
 }
 
-/// What a successful call tells its lane: the input tokens the provider
-/// counted (to correct the estimate) and its rate-limit headers.
+/// What a successful call tells its lane: the tokens the provider
+/// counted (to correct the estimates) and its rate-limit headers.
 pub trait Reported {
-    fn input_tokens(&self) -> Option<u64>;
+    fn used(&self) -> Option<Used>;
     fn limits(&self) -> &RateLimits;
 }
 
 impl Reported for Response {
-    fn input_tokens(&self) -> Option<u64> {
-        self.usage.map(|u| u.prompt_tokens)
+    fn used(&self) -> Option<Used> {
+        self.usage.map(|u| Used {
+            input: u.prompt_tokens,
+            output: u.completion_tokens,
+        })
     }
 
     fn limits(&self) -> &RateLimits {
@@ -149,8 +157,8 @@ impl Reported for Response {
 }
 
 impl Reported for Embeddings {
-    fn input_tokens(&self) -> Option<u64> {
-        self.tokens
+    fn used(&self) -> Option<Used> {
+        self.tokens.map(|input| Used { input, output: 0 })
     }
 
     fn limits(&self) -> &RateLimits {
@@ -190,20 +198,25 @@ impl Lane {
             provider,
             slots: Semaphore::new(limits.concurrency),
             pacer: Pacer::new(limits.rpm, limits.tpm),
+            sooner: Notify::new(),
             limits,
             counters: Counters::default(),
             stopping: Arc::default(),
         }
     }
 
+    /// What this suite's answers needed on main (the 95th percentile of
+    /// their completion tokens), for requests without `max-tokens`.
+    pub fn expect_completions(&self, p95: u32) {
+        self.pacer.expect_completions(p95);
+    }
+
     /// Sends `request`, spending budgets first and retrying what may succeed
     /// on another attempt.
     pub async fn call(&self, request: Request<'_>) -> std::result::Result<Answer, Failure> {
-        let estimate = self.provider.estimate_tokens(request.prompt);
-        let output = self.provider.completion_estimate().min(estimate);
         let cost = Cost {
-            input: estimate - output,
-            output,
+            input: self.provider.prompt_estimate(request.prompt),
+            output: self.provider.max_output(),
         };
         let (response, attempts) = self
             .attempt(cost, || self.provider.complete(request))
@@ -227,7 +240,7 @@ impl Lane {
             .fold(0u32, |a, b| a.saturating_add(b).saturating_add(1));
         let cost = Cost {
             input: estimate,
-            output: 0,
+            output: Some(0),
         };
         self.attempt(cost, || self.provider.embed(texts, dimensions))
             .await
@@ -272,12 +285,13 @@ impl Lane {
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
             match call().await {
                 Ok(answer) => {
-                    self.pacer
-                        .observe(&ticket, answer.limits(), answer.input_tokens());
+                    self.answered(&ticket, &answer);
                     return Ok((answer, attempts));
                 }
                 Err(error) => {
-                    self.pacer.observe(&ticket, &error.limits, None);
+                    if self.pacer.observe(&ticket, &error.limits, None) {
+                        self.sooner.notify_waiters();
+                    }
                     if error.status == Some(429) {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                     }
@@ -315,33 +329,58 @@ impl Lane {
         }
     }
 
+    /// Reads an answer's headers and usage into the pacer, waking the
+    /// requests waiting when they may go sooner, and counts a limit the
+    /// headers say is spent.
+    fn answered(&self, ticket: &Ticket, answer: &impl Reported) {
+        if self.pacer.observe(ticket, answer.limits(), answer.used()) {
+            self.sooner.notify_waiters();
+        }
+        if answer.limits().exhausted_reset().is_some() {
+            self.counters.exhausted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Waits until the pacer lets a request of `cost` go: the provider's
-    /// pause, the budgets and the provider's word on what remains.
+    /// pause, the budgets and the provider's word on what remains. A wait
+    /// ends early when an answer lets requests go sooner.
     async fn admit(&self, cost: Cost) -> std::result::Result<Ticket, CallError> {
-        let tokens = cost.input.saturating_add(cost.output);
+        let tokens = cost.input.saturating_add(cost.output.unwrap_or(0));
         if let Some(tpm) = self.limits.tpm.filter(|tpm| tokens > *tpm) {
             return Err(CallError::fatal(format!(
                 "a request of about {tokens} tokens (prompt and max-tokens) can never fit the tokens/min budget of {tpm}; raise tpm or lower max-tokens"
             )));
         }
         loop {
+            // Made before deciding, so that an answer in between still wakes it.
+            let sooner = self.sooner.notified();
             match self.pacer.decide(cost) {
                 Decision::Go(ticket) => return Ok(ticket),
-                Decision::Wait(limiter, wait) => self.wait(limiter, wait).await,
+                Decision::Wait(limiter, wait) => {
+                    tokio::select! {
+                        () = self.wait(limiter, wait) => {}
+                        () = sooner => {}
+                    }
+                }
             }
         }
     }
 
+    /// Waits `wait`, counting it against `limiter` (as much of it as was
+    /// waited, when it is cut short).
     async fn wait(&self, limiter: Limiter, wait: Duration) {
-        self.counters.waits_ns[limiter as usize]
-            .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
         log::debug(&format!(
             "throttle: {} waits {} ms ({})",
             self.name,
             wait.as_millis(),
             limiter.name()
         ));
+        let waited = Waited {
+            ns: &self.counters.waits_ns[limiter as usize],
+            since: tokio::time::Instant::now(),
+        };
         tokio::time::sleep(wait).await;
+        drop(waited);
     }
 
     /// Total time requests of this lane waited, all limiters together.
@@ -355,9 +394,11 @@ impl Lane {
         )
     }
 
-    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>`
-    /// …), the budgets it was told (`budget_rpm/<lane>`, `budget_tpm/<lane>`)
-    /// and the limits it learned from the provider's headers
+    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>`,
+    /// `rate_limited/<lane>`, `exhausted/<lane>` …), the output tokens
+    /// credited back (`credited_tokens/<lane>`), the budgets it was told
+    /// (`budget_rpm/<lane>`, `budget_tpm/<lane>`) and the limits it learned
+    /// from the provider's headers
     /// (`learned_rpm/<lane>`, `learned_tpm/<lane>`, and Anthropic's
     /// `learned_input_tpm/<lane>` and `learned_output_tpm/<lane>`).
     pub fn metrics(&self) -> Vec<Metric> {
@@ -373,12 +414,26 @@ impl Lane {
         for (name, value) in [
             ("attempts", &c.attempts),
             ("rate_limited", &c.rate_limited),
+            ("exhausted", &c.exhausted),
             ("retries", &c.retries),
             ("failed_calls", &c.failures),
         ] {
             metrics.push(Metric {
                 name: format!("{name}/{}", self.name),
                 value: value.load(Ordering::Relaxed) as f64,
+                unit: None,
+            });
+        }
+        let credited = self.pacer.credited();
+        let output = [Counted::Tokens, Counted::OutputTokens].map(|c| {
+            let i = LIMITS.iter().position(|l| *l == c).unwrap_or(0);
+            credited[i]
+        });
+        if output.iter().any(|c| *c != 0.0) {
+            // Both count the same answers' output: the larger is all of it.
+            metrics.push(Metric {
+                name: format!("credited_tokens/{}", self.name),
+                value: output[0].max(output[1]).round(),
                 unit: None,
             });
         }
@@ -412,6 +467,20 @@ impl Lane {
             }
         }
         metrics
+    }
+}
+
+/// Adds the time since `since` to a wait counter when dropped, so that a
+/// wait cut short counts what was waited.
+struct Waited<'a> {
+    ns: &'a AtomicU64,
+    since: tokio::time::Instant,
+}
+
+impl Drop for Waited<'_> {
+    fn drop(&mut self) {
+        let waited = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.ns.fetch_add(waited, Ordering::Relaxed);
     }
 }
 

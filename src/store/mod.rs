@@ -319,6 +319,13 @@ impl Store {
         .await
     }
 
+    /// The 95th percentile of each provider's completion tokens in a run.
+    pub async fn completion_p95(&self, run_id: &str) -> Result<Vec<(String, u32)>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| read::completion_p95(conn, &run_id))
+            .await
+    }
+
     /// A run's component timings, the total first.
     pub async fn timings(&self, run_id: &str) -> Result<Vec<Timing>> {
         let run_id = run_id.to_string();
@@ -700,6 +707,33 @@ mod tests {
         assert_eq!(figures["latency_p50_ms"], 200.0);
         assert_eq!(figures["latency_mean_ms"], 200.0);
         assert!(!figures.contains_key("tokens_mean"));
+    }
+
+    #[tokio::test]
+    async fn completion_tokens_percentile_per_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+        store.begin_run(info("r1")).await.unwrap();
+        let records: Vec<CaseRecord> = (1..=100)
+            .map(|i| CaseRecord {
+                usage: Some(crate::record::Usage {
+                    prompt_tokens: 5,
+                    completion_tokens: i,
+                    total_tokens: 5 + i,
+                }),
+                ..record(&format!("c{i}"), 1.0)
+            })
+            .chain([CaseRecord {
+                error: Some("timeout".into()),
+                ..record("failed", 1.0)
+            }])
+            .collect();
+        store.write_batch("r1".into(), records).await.unwrap();
+        assert_eq!(
+            store.completion_p95("r1").await.unwrap(),
+            [("p".to_string(), 96)]
+        );
+        assert!(store.completion_p95("none").await.unwrap().is_empty());
     }
 
     #[tokio::test]
