@@ -838,3 +838,43 @@ fn anthropic_style_window_headers_are_600_rpm() {
         within(&outcome, 20.0, 1.05);
     }
 }
+
+/// Without `max-tokens`, a request reserves what the suite's answers
+/// needed on main until this run's own answers are enough, then their
+/// 95th percentile; with it, `max-tokens`.
+#[test]
+fn a_request_without_max_tokens_reserves_what_the_answers_needed() {
+    let clock = FakeRelativeClock::default();
+    let pacer = Pacer::with_clock(None, Some(6_000_000), clock.clone());
+    let unbounded = Cost {
+        input: 10,
+        output: None,
+    };
+    // A second apart, the budget never holds one back.
+    let go = |cost: Cost| {
+        clock.advance(Duration::from_secs(1));
+        match pacer.decide(cost) {
+            Decision::Go(ticket) => ticket,
+            Decision::Wait(..) => panic!("a budget of 100,000 tokens a second waits"),
+        }
+    };
+    assert_eq!(go(unbounded).output, 512.0);
+    pacer.expect_completions(40);
+    assert_eq!(go(unbounded).output, 40.0);
+    for k in 0..20 {
+        let ticket = go(unbounded);
+        let used = Used {
+            input: 10,
+            output: output(k),
+        };
+        pacer.observe(&ticket, &RateLimits::default(), Some(used));
+    }
+    // 4 to 16 tokens: 19 of the 20 fit in 15.
+    assert_eq!(go(unbounded).output, 15.0);
+    assert_eq!(go(COST).output, 16.0);
+    let long = Cost {
+        input: 10,
+        output: Some(64),
+    };
+    assert_eq!(go(long).output, 64.0);
+}
