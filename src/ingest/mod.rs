@@ -2,5 +2,6 @@
 
 pub mod cases;
 pub mod dataset;
+mod ids;
 pub mod prompt;
 pub mod shard;
