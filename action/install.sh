@@ -5,11 +5,12 @@
 #   install.sh download   Download the release asset for this runner and
 #                         check it against the SHA-256 committed in the
 #                         action at release time (action/checksums/vX.sha256).
-#                         When this action has no checksum for the version
-#                         and runner (not a release commit, a runner no asset
-#                         is built for) or the asset is absent (404), or
-#                         version is "source", set the step output build=true
-#                         instead. Any other download failure fails the step.
+#                         With version "source", set the step output
+#                         build=true instead. Nothing else builds: no
+#                         checksum committed for the version and runner, no
+#                         asset built for the runner, an asset that is absent
+#                         (404) or any other download failure fails the step
+#                         and says what to do.
 #   install.sh build      Build the binary from the action's own source
 #                         (cargo build --release --locked).
 #
@@ -41,7 +42,6 @@ escape() {
   text="${text//$'\n'/%0A}"
   printf '%s' "$text"
 }
-warn() { printf '::warning title=ai-evals install::%s\n' "$(escape "$*")"; }
 fail() {
   printf '::error title=ai-evals install::%s\n' "$(escape "$*")"
   exit 1
@@ -64,11 +64,13 @@ activate() {
   say "installed $version in $bin_dir"
 }
 
+# From standard input: GNU sha256sum starts its line with a backslash
+# when the file name holds one (D:\a\_temp\... on Windows).
 sha256() {
   if command -v sha256sum >/dev/null 2>&1; then
-    sha256sum "$1" | awk '{print $1}'
+    sha256sum <"$1" | awk '{print $1}'
   else
-    shasum -a 256 "$1" | awk '{print $1}'
+    shasum -a 256 <"$1" | awk '{print $1}'
   fi
 }
 
@@ -86,9 +88,9 @@ target_triple() {
   esac
 }
 
-# Asks for a build from source, with the reason as a warning.
+# Asks for a build from source (version: source).
 need_build() {
-  warn "$1; building ai-evals from the action's source instead (cargo build --release --locked; the first build takes 15 to 25 minutes, later ones restore the cache)"
+  say "version is source: building ai-evals from the action's source (cargo build --release --locked; the first build takes 15 to 25 minutes, later ones restore the cache)"
   output build true
   if [ -f "$action_path/Cargo.lock" ]; then
     output lock-hash "$(sha256 "$action_path/Cargo.lock")"
@@ -96,6 +98,11 @@ need_build() {
     output lock-hash none
   fi
   exit 0
+}
+
+# What to do when there is no release asset to install.
+no_asset() {
+  fail "$1. Use a release of the action (uses: OWNER/ai-evals-action@vX.Y.Z, or its commit), or set version: source to build the action's own source with cargo"
 }
 
 # The version in the action's own Cargo.toml: what this ref of the action
@@ -112,9 +119,9 @@ committed_sha256() {
 }
 
 download() {
-  local version="${INPUT_VERSION:-}" target base asset tmp expected actual status=0
+  local version="${INPUT_VERSION:-}" target base asset root tmp expected actual status=0
   case "$version" in
-    source) need_build "version is source" ;;
+    source) need_build ;;
     latest) fail "version: latest is not supported: the binary must be the one this action ref was released with. Leave version empty (the action's own release), or pin a tag like v1.2.3" ;;
     '') version="$(own_version)" ;;
   esac
@@ -122,25 +129,31 @@ download() {
     fail "version must be empty, source or a release tag like v1.2.3 (got: ${version:-no version in Cargo.toml of the action})"
   version="v${version#v}"
   target="$(target_triple)"
-  [ -n "$target" ] || need_build "no release asset is built for ${RUNNER_OS:-this OS} on ${RUNNER_ARCH:-this architecture}"
+  [ -n "$target" ] || no_asset "no release asset is built for ${RUNNER_OS:-this OS} on ${RUNNER_ARCH:-this architecture}"
   asset="ai-evals-$target.tar.gz"
   expected="$(committed_sha256 "$version" "$asset")"
   [[ "$expected" =~ ^[0-9a-f]{64}$ ]] ||
-    need_build "this action has no SHA-256 of $asset $version (action/checksums/$version.sha256): it is not a release commit, or that release did not build for this runner"
+    no_asset "this action has no SHA-256 of $asset $version (action/checksums/$version.sha256): it is not a release commit, or that release did not build for this runner"
   if [ -n "${AI_EVALS_RELEASE_URL:-}" ]; then
     base="${AI_EVALS_RELEASE_URL%/}/download/$version"
   elif [ -n "$repo" ]; then
     base="https://github.com/$repo/releases/download/$version"
   else
-    need_build "the action's repository is unknown (a local action, uses: ./)"
+    no_asset "the action's repository is unknown (a local action, uses: ./)"
   fi
-  tmp="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ai-evals-download.XXXXXX")"
+  # The download and the binary sit side by side under one folder, and the
+  # archive is opened by a relative name from inside bin/: GNU tar (Git
+  # Bash on Windows) reads "D:" in an archive path like D:\a\_temp\x.tar.gz
+  # as a remote host, and bsdtar (macOS) has no --force-local.
+  root="${bin_dir%/bin}"
+  mkdir -p "$root"
+  tmp="$(mktemp -d "$root/download.XXXXXX")"
   say "downloading $base/$asset"
   fetch "$base/$asset" "$tmp/$asset" || status=$?
   case "$status" in
     0) ;;
-    4) need_build "$asset is not in release $version ($base answered 404)" ;;
-    *) fail "cannot download $base/$asset (see curl's message above); not building from source, since the release exists. Re-run the job" ;;
+    4) fail "$asset is not in release $version ($base answered 404), though this action has its checksum: the release is not published (yet), or the asset was deleted. Re-run the job once the release is published, or set version: source" ;;
+    *) fail "cannot download $base/$asset (see curl's message above). Re-run the job" ;;
   esac
   actual="$(sha256 "$tmp/$asset" | tr 'A-F' 'a-f')"
   if [ "$actual" != "$expected" ]; then
@@ -149,7 +162,7 @@ download() {
   say "SHA-256 verified against action/checksums/$version.sha256: $actual"
   rm -rf "$bin_dir"
   mkdir -p "$bin_dir"
-  tar -xzf "$tmp/$asset" -C "$bin_dir"
+  (cd "$bin_dir" && tar -xzf "../${tmp##*/}/$asset") || fail "cannot unpack $asset"
   rm -rf "$tmp"
   [ -f "$bin_dir/ai-evals" ] || [ -f "$bin_dir/ai-evals.exe" ] || fail "$asset holds no ai-evals binary at its root"
   chmod +x "$bin_dir/ai-evals"* 2>/dev/null || true

@@ -4,12 +4,12 @@
 # into a script.
 #
 #   run.sh check    Check the inputs before anything is installed.
-#   run.sh paths    Name what the cache and artifact steps use (db-path,
-#                   cache-path, report-dir, history-key-prefix,
-#                   responses-key-prefix, history-artifact, report-artifact)
-#                   and decide what this run saves (save-history,
-#                   save-responses), with the baseline branch as
-#                   `ai-evals history info` resolves it.
+#   run.sh paths    `ai-evals history info` writes what the cache steps use
+#                   (db-path, cache-path, history-key-prefix,
+#                   responses-key-prefix, save-history, save-responses,
+#                   baseline-branch) as step outputs itself, so no value is
+#                   read back here; this adds report-dir, history-artifact
+#                   and report-artifact.
 #   run.sh run      Fetch the baseline branch's history artifact when no
 #                   history was restored, then run `ai-evals run`; keep its
 #                   exit code in the output exit-code (the step succeeds, so
@@ -21,10 +21,13 @@
 #
 # Environment: INPUT_CONFIG, INPUT_DB_PATH, INPUT_CACHE_PATH, INPUT_FAIL_ON,
 # INPUT_COMMENT, INPUT_ID, INPUT_SHARD, INPUT_BASELINE_BRANCH,
-# INPUT_WORKING_DIRECTORY, INPUT_ARGS, INPUT_REPORT_JSON, INPUT_INSTALL_ONLY;
-# BASELINE_BRANCH and HISTORY_ARTIFACT (from paths) for run;
-# HISTORY_KEY_PREFIX, RESPONSES_KEY_PREFIX and SAVE_HISTORY for gc;
-# GITHUB_TOKEN; and the runner's own variables.
+# INPUT_WORKING_DIRECTORY, INPUT_ARGS, INPUT_REPORT_JSON, INPUT_INSTALL_ONLY,
+# INPUT_CACHE, INPUT_RETENTION_DAYS; PR_HEAD_REPO (the pull request's head
+# repository, owner/name); DB_PATH, CACHE_PATH, BASELINE_BRANCH and
+# HISTORY_ARTIFACT (from paths) for run; HISTORY_KEY_PREFIX,
+# RESPONSES_KEY_PREFIX and SAVE_HISTORY for gc; AI_EVALS_GITHUB_TOKEN (the
+# github-token input, under a name only ai-evals reads: GITHUB_TOKEN is
+# never in the suite's environment); and the runner's own variables.
 #
 # Every line this prints starts with "ai-evals action:" or is a workflow
 # command built here; the input text never starts a line.
@@ -57,8 +60,9 @@ output() {
 }
 
 config="${INPUT_CONFIG:-evals.toml}"
-db="${INPUT_DB_PATH:-ai-evals.duckdb}"
-cache_dir="${INPUT_CACHE_PATH:-.ai-evals-cache}"
+# Empty: the binary resolves them (AI_EVALS_DB, the config's [cache] dir).
+db="${INPUT_DB_PATH:-}"
+cache_dir="${INPUT_CACHE_PATH:-}"
 fail_on="${INPUT_FAIL_ON:-}"
 comment="${INPUT_COMMENT:-true}"
 id="${INPUT_ID:-}"
@@ -66,6 +70,13 @@ shard="${INPUT_SHARD:-}"
 baseline_input="${INPUT_BASELINE_BRANCH:-}"
 workdir="${INPUT_WORKING_DIRECTORY:-.}"
 report_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ai-evals-report${id:+-$id}"
+# Composite steps start in the workspace; the paths from `history info`
+# are relative to it.
+workspace="${GITHUB_WORKSPACE:-$PWD}"
+
+# A token under any of these names would be in the suite's environment;
+# the binary gets the Action's under AI_EVALS_GITHUB_TOKEN instead.
+unset GITHUB_TOKEN GH_TOKEN ACTIONS_ID_TOKEN_REQUEST_TOKEN ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_RUNTIME_TOKEN
 
 # Returns non-zero, after an ::error line, when an input is malformed.
 check_inputs() {
@@ -95,101 +106,112 @@ check_inputs() {
   if [ -n "${INPUT_REPORT_JSON:-}" ] && [ -n "$shard" ]; then
     error "report-json posts another run's report; it does not go with shard"; ok=1
   fi
+  case "${INPUT_CACHE:-true}" in
+    true | false) ;;
+    *) error "cache must be true or false (got: ${INPUT_CACHE:-})"; ok=1 ;;
+  esac
+  if [[ ! "${INPUT_RETENTION_DAYS:-}" =~ ^([1-9]|[1-8][0-9]|90)?$ ]]; then
+    error "retention-days must be empty (the repository's setting) or 1 to 90 (got: ${INPUT_RETENTION_DAYS:-})"; ok=1
+  fi
+  # A path with a line break would start a new line in the outputs and
+  # the logs.
+  local name value
+  for name in config db-path cache-path working-directory report-json; do
+    case "$name" in
+      config) value="$config" ;;
+      db-path) value="$db" ;;
+      cache-path) value="$cache_dir" ;;
+      working-directory) value="$workdir" ;;
+      report-json) value="${INPUT_REPORT_JSON:-}" ;;
+    esac
+    if [[ "$value" == *$'\n'* || "$value" == *$'\r'* ]]; then
+      error "$name must be one line: it holds a line break"; ok=1
+    fi
+  done
+  fork_target || ok=1
   return "$ok"
 }
 
-# A path as actions/cache and upload-artifact see it: relative to the
-# workspace, so working-directory is put in front of a relative one.
-from_workspace() {
-  case "$1" in
-    /*) printf '%s' "$1" ;;
-    *)
-      case "$workdir" in
-        '' | . | ./) printf '%s' "$1" ;;
-        *) printf '%s/%s' "${workdir%/}" "$1" ;;
-      esac
-      ;;
-  esac
+# On pull_request_target the job holds a write token and the secrets, and
+# a fork's code must not run there: only posting another run's report
+# (report-json) and install-only are allowed.
+fork_target() {
+  [ "${GITHUB_EVENT_NAME:-}" = pull_request_target ] || return 0
+  [ -z "${INPUT_REPORT_JSON:-}" ] || return 0
+  [ "${INPUT_INSTALL_ONLY:-false}" != true ] || return 0
+  if [ -z "${PR_HEAD_REPO:-}" ] || [ "${PR_HEAD_REPO:-}" != "${GITHUB_REPOSITORY:-}" ]; then
+    error "refusing to run the suite on pull_request_target for a pull request from another repository (${PR_HEAD_REPO:-unknown}): that job holds a write token and the secrets, and the suite would be the fork's. Run the evals on pull_request and comment from workflow_run (examples/workflows/fork-safe-evals.yml and fork-safe-comment.yml)"
+    return 1
+  fi
 }
 
 # Characters an artifact name may hold.
 slug() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '-'; }
 
-# key=value lines of `ai-evals history info`: the baseline branch and the
-# storage version. Without a readable config (the run step reports why),
-# the branch is resolved without it.
-history_info() {
-  local flag=()
-  if [ -n "$baseline_input" ]; then flag=(--baseline-branch "$baseline_input"); fi
-  # (${flag[@]+...}: an empty array is an unbound variable in bash 3.2.)
-  (cd "$workdir" 2>/dev/null && ai-evals -q history info --config "$config" ${flag[@]+"${flag[@]}"} 2>/dev/null) ||
-    ai-evals -q history info ${flag[@]+"${flag[@]}"}
+# A path from `history info` (relative to the workspace) as a path here.
+from_workspace() {
+  case "$1" in
+    /* | [A-Za-z]:*) printf '%s' "$1" ;;
+    *) printf '%s/%s' "${workspace%/}" "$1" ;;
+  esac
 }
 
 paths() {
   check_inputs || exit 2
   command -v ai-evals >/dev/null 2>&1 || { error "ai-evals is not on PATH (the install step failed?)"; exit 3; }
-  local info branch storage shard_part="" event="${GITHUB_EVENT_NAME:-}" baseline_run=false
-  info="$(history_info)" || { error "ai-evals history info failed"; exit 3; }
-  branch="$(printf '%s\n' "$info" | sed -n 's/^baseline-branch=//p' | head -n 1)"
-  storage="$(printf '%s\n' "$info" | sed -n 's/^storage-version=//p' | head -n 1)"
-  [ -n "$shard" ] && shard_part="shard-${shard%/*}-of-${shard#*/}"
-  case "$event" in
-    push | workflow_dispatch | schedule)
-      if [ "${GITHUB_REF_TYPE:-branch}" = branch ] && [ "${GITHUB_REF_NAME:-}" = "$branch" ]; then
-        baseline_run=true
-      fi
-      ;;
-  esac
-  # Cache keys may not hold commas.
-  local key_config="${RUNNER_OS:-$(uname -s)}-${config//,/_}${id:+-$id}"
-  output db-path "$(from_workspace "$db")"
-  output cache-path "$(from_workspace "$cache_dir")"
-  output report-dir "$report_dir"
-  output baseline-branch "$branch"
-  # A shard's database starts empty each run (the merge job compares);
-  # only its response cache is kept.
-  if [ -z "$shard" ]; then
-    output history-key-prefix "ai-evals-history-${storage}-${key_config}-"
+  local flags=(--config "$config") shard_part=""
+  if [ -n "$baseline_input" ]; then flags+=(--baseline-branch "$baseline_input"); fi
+  if [ -n "$id" ]; then flags+=(--id "$id"); fi
+  if [ -n "$shard" ]; then flags+=(--shard "$shard"); fi
+  if [ -n "$db" ]; then flags+=(--db "$db"); fi
+  if [ -n "$cache_dir" ]; then flags+=(--cache-dir "$cache_dir"); fi
+  if ! cd "$workdir"; then
+    error "working-directory does not exist: $workdir"
+    exit 2
   fi
-  output responses-key-prefix "ai-evals-responses-${key_config}${shard_part:+-$shard_part}-"
+  # The binary resolves the paths, names the keys and decides what this
+  # run saves, and writes them as this step's outputs (JSON on stdout).
+  GITHUB_WORKSPACE="$workspace" ai-evals -q history info "${flags[@]}" >/dev/null ||
+    { error "ai-evals history info failed (see its error above)"; exit 2; }
+  [ -n "$shard" ] && shard_part="shard-${shard%/*}-of-${shard#*/}"
+  output report-dir "$report_dir"
   output history-artifact "ai-evals-history-$(slug "$config")${id:+-$id}"
   output report-artifact "ai-evals-report-$(slug "${GITHUB_JOB:-job}")-$(slug "$config")${id:+-$id}${shard_part:+-$shard_part}"
-  output save-history "$([ "$baseline_run" = true ] && [ -z "$shard" ] && echo true || echo false)"
-  # A pull request's entries are scoped to it: its next push reuses them.
-  case "$event" in
-    pull_request | pull_request_target) output save-responses true ;;
-    *) output save-responses "$baseline_run" ;;
-  esac
-  say "baseline branch: $branch; history storage: $storage"
 }
 
 # When no history was restored: the newest history artifact of the
 # baseline branch; when there is none either, a pull request says how to
 # record one.
 fetch_history() {
-  [ -z "$shard" ] && [ ! -f "$db" ] || return 0
+  [ -z "$shard" ] && [ ! -f "$1" ] || return 0
   local branch="${BASELINE_BRANCH:-}"
-  if [ -n "${GITHUB_TOKEN:-}" ] && [ -n "${GITHUB_REPOSITORY:-}" ] && [ -n "${HISTORY_ARTIFACT:-}" ]; then
+  if [ -n "${AI_EVALS_GITHUB_TOKEN:-}" ] && [ -n "${GITHUB_REPOSITORY:-}" ] && [ -n "${HISTORY_ARTIFACT:-}" ]; then
     say "no history restored from the cache; looking for the artifact ${HISTORY_ARTIFACT}"
-    ai-evals history fetch --name "$HISTORY_ARTIFACT" ${branch:+--branch "$branch"} -o "$db" ||
+    ai-evals history fetch --name "$HISTORY_ARTIFACT" ${branch:+--branch "$branch"} -o "$1" ||
       say "could not fetch the history artifact (see above); going on without it"
   fi
-  if [ ! -f "$db" ]; then
+  if [ ! -f "$1" ]; then
     case "${GITHUB_EVENT_NAME:-}" in
-      pull_request | pull_request_target)
-        notice "No history of ${branch:-the baseline branch} was found (no cache entry, no artifact), so this pull request has no baseline to compare with. Record one: run this workflow on a push to ${branch:-the baseline branch} (the quickstart in the README does), or start it there once with workflow_dispatch. Fetching the artifact needs permissions: actions: read."
+      pull_request | pull_request_target | merge_group)
+        notice "No history of ${branch:-the baseline branch} was found (no cache entry, no artifact), so this run has no baseline to compare with. Record one: run this workflow on a push to ${branch:-the baseline branch} (the quickstart in docs/action.md does), or start it there once with workflow_dispatch. Fetching the artifact needs permissions: actions: read."
         ;;
     esac
   fi
 }
 
 run() {
-  local status=0 extra=()
+  local status=0 extra=() db_file cache_folder
   if ! check_inputs; then
     output exit-code 2
     exit 0
   fi
+  if [ -z "${DB_PATH:-}" ] || [ -z "${CACHE_PATH:-}" ]; then
+    error "DB_PATH and CACHE_PATH come from the paths step (ai-evals history info), which did not run"
+    output exit-code 3
+    exit 0
+  fi
+  db_file="$(from_workspace "$DB_PATH")"
+  cache_folder="$(from_workspace "$CACHE_PATH")"
   if ! cd "$workdir"; then
     error "working-directory does not exist: $workdir"
     output exit-code 2
@@ -200,10 +222,10 @@ run() {
     output exit-code 3
     exit 0
   fi
-  fetch_history
+  fetch_history "$db_file"
   rm -rf "$report_dir"
   mkdir -p "$report_dir"
-  local args=(run --config "$config" --db "$db" --cache-dir "$cache_dir" --report-dir "$report_dir")
+  local args=(run --config "$config" --db "$db_file" --cache-dir "$cache_folder" --report-dir "$report_dir")
   # Passed only when set: otherwise evals.toml's [compare] decides.
   if [ -n "$fail_on" ]; then args+=(--fail-on "$fail_on"); fi
   if [ -n "$baseline_input" ]; then args+=(--baseline-branch "$baseline_input"); fi
@@ -211,7 +233,7 @@ run() {
   case "$comment" in
     false | False | FALSE)
       args+=(--no-comment)
-      unset GITHUB_TOKEN
+      unset AI_EVALS_GITHUB_TOKEN
       ;;
   esac
   if [ -n "$shard" ]; then
@@ -230,9 +252,12 @@ run() {
   ai-evals "${args[@]}" || status=$?
   # actions/cache/save refuses a path that does not exist, and a run that
   # looked nothing up leaves no cache folder.
-  mkdir -p "$cache_dir" 2>/dev/null || true
+  mkdir -p "$cache_folder" 2>/dev/null || true
   output exit-code "$status"
   say "ai-evals exited with $status"
+  if [ -f "$report_dir/report.html" ]; then
+    say "the report page, every case side by side: report.html in this run's report artifact"
+  fi
 }
 
 report() {
@@ -249,9 +274,10 @@ report() {
 }
 
 gc() {
-  local prefixes=("$RESPONSES_KEY_PREFIX")
-  if [ "${SAVE_HISTORY:-false}" = true ]; then prefixes+=("$HISTORY_KEY_PREFIX"); fi
-  for prefix in "${prefixes[@]}"; do
+  local prefixes=()
+  if [ -n "${RESPONSES_KEY_PREFIX:-}" ]; then prefixes+=("$RESPONSES_KEY_PREFIX"); fi
+  if [ "${SAVE_HISTORY:-false}" = true ] && [ -n "${HISTORY_KEY_PREFIX:-}" ]; then prefixes+=("$HISTORY_KEY_PREFIX"); fi
+  for prefix in ${prefixes[@]+"${prefixes[@]}"}; do
     ai-evals -q cache gc --key-prefix "$prefix" --keep 1 ||
       say "could not delete the cache entries under $prefix that this run superseded (the job needs permissions: actions: write); they expire after 7 days unused"
   done

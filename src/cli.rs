@@ -117,6 +117,27 @@ impl Cli {
         };
         format == OutputFormat::Json
     }
+
+    /// The GitHub token the command was given, if any: a secret to keep
+    /// out of everything it writes.
+    pub fn github_token(&self) -> Option<&str> {
+        match &self.command {
+            Command::Run(a) => a.delivery.github_token.as_deref(),
+            Command::Report(a) => a.delivery.github_token.as_deref(),
+            Command::History(HistoryCommand {
+                action: Some(HistoryAction::Fetch(a)),
+                ..
+            }) => a.github_token.as_deref(),
+            Command::Cache(CacheCommand::Gc(a)) => a.github_token.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the command decides itself what a first Ctrl-C or SIGTERM
+    /// means (`run` finishes what it received); any other stops at once.
+    pub fn handles_interrupts(&self) -> bool {
+        matches!(self.command, Command::Run(_))
+    }
 }
 
 /// Where a report goes besides stdout, and what renders it.
@@ -135,12 +156,12 @@ pub struct DeliveryArgs {
     )]
     pub github_token: Option<String>,
 
-    /// Also write comment.md, summary.md, report.json and junit.xml here.
+    /// Also write comment.md, summary.md, report.json, junit.xml and report.html (the page with every case) here.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
     /// Use NAME.j2 files from this folder instead of the embedded templates
-    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml).
+    /// (terminal.txt, dashboard.txt, comparison.txt, comment.md, summary.md, junit.xml, report.html).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 
@@ -163,12 +184,17 @@ fn comment_id(id: &str) -> Result<String, String> {
     }
 }
 
+/// A branch name git accepts (`git check-ref-format --branch`).
+fn branch(name: &str) -> Result<String, String> {
+    crate::config::check_branch(name).map(|()| name.to_string())
+}
+
 impl DeliveryArgs {
     /// The delivery the flags ask for.
     pub fn publish(&self) -> crate::publish::Options {
         crate::publish::Options {
             comment: !self.no_comment,
-            github_token: self.github_token.clone(),
+            github_token: crate::publish::github_token(self.github_token.clone()),
             report_dir: self.report_dir.clone(),
             comment_id: self.comment_id.clone(),
         }
@@ -187,12 +213,31 @@ pub struct BaselineArgs {
     pub baseline_db: Option<PathBuf>,
 
     /// The branch whose newest run is the baseline [default: the pull request's base branch, else [compare] baseline-branch, else main].
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", value_parser = branch)]
     pub baseline_branch: Option<String>,
 
     /// The regression severity that fails the job (exit 1) [default: [compare] fail-on, else critical].
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+
+    /// The severity at which breakage this change certainly caused (a changed request, scoring or deterministic output) fails the job [default: [compare] fail-on-certain, else major].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on_certain: Option<FailOn>,
+
+    /// Fail the job (exit 1) when there is no baseline to compare with.
+    #[arg(long)]
+    pub require_baseline: bool,
+}
+
+impl BaselineArgs {
+    /// What these flags say about the gate.
+    pub fn gate_flags(&self) -> crate::config::GateFlags {
+        crate::config::GateFlags {
+            fail_on: self.fail_on,
+            fail_on_certain: self.fail_on_certain,
+            require_baseline: self.require_baseline,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +275,14 @@ pub struct ReportArgs {
     /// Render this report.json (another job's, e.g. a fork's) instead of a stored run; it is checked against a schema and treated as untrusted, and its links are rebuilt from the workflow_run event.
     #[arg(long, value_name = "FILE")]
     pub from_json: Option<PathBuf>,
+
+    /// Write the report page to FILE: one self-contained HTML file with every case, the baseline's and this run's answers side by side, filters and charts.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_json")]
+    pub html: Option<PathBuf>,
+
+    /// The history file holding the baseline run, when it is not --db (the page shows the baseline's answers from it).
+    #[arg(long, value_name = "FILE", conflicts_with = "from_json")]
+    pub baseline_db: Option<PathBuf>,
 
     /// How to print the report.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -280,17 +333,19 @@ pub struct HistoryCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum HistoryAction {
-    /// Download the newest history artifact that a successful run on a branch uploaded (GitHub REST; needs actions: read).
+    /// Download the newest history artifact that a finished run on a branch uploaded, its gate passed or failed (GitHub REST; needs actions: read).
     ///
     /// Writes FILE only when one is found; exits 0 either way.
     ///
     /// Example: ai-evals history fetch --name ai-evals-history-evals.toml --branch main -o ai-evals.duckdb
     Fetch(FetchArgs),
 
-    /// Print, as key=value lines, what CI needs to keep a suite's history:
-    /// the baseline branch and the storage version of history files.
+    /// Print, as JSON, what CI needs to keep a suite's history: the
+    /// baseline branch, the storage version of history files, the paths a
+    /// run uses, the Actions cache key prefixes and what this run saves.
+    /// In GitHub Actions the same values are also step outputs.
     ///
-    /// Example: ai-evals history info --config evals.toml
+    /// Example: ai-evals history info --config evals.toml --id gpt-4o
     Info(InfoArgs),
 }
 
@@ -305,21 +360,21 @@ pub struct FetchArgs {
     pub output: PathBuf,
 
     /// The branch whose runs count [default: the pull request's base branch, else the repository's default branch, else main].
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", value_parser = branch)]
     pub branch: Option<String>,
 
     /// The repository (owner/name).
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
     pub repo: String,
 
-    /// A token that may read the repository's artifacts (actions: read).
+    /// A token that may read the repository's artifacts (actions: read) [default: the Action's AI_EVALS_GITHUB_TOKEN].
     #[arg(
         long,
         env = "GITHUB_TOKEN",
         hide_env_values = true,
         value_name = "TOKEN"
     )]
-    pub github_token: String,
+    pub github_token: Option<String>,
 
     /// Refuse an artifact larger than this, packed or unpacked.
     #[arg(long, value_name = "SIZE", default_value = "2GiB")]
@@ -328,13 +383,29 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The suite's config, for [compare] baseline-branch.
+    /// The suite's config, for [compare] baseline-branch and [cache] dir (one it cannot read is a warning: the run reports it).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// The baseline branch, when given (wins over the config).
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", value_parser = branch)]
     pub baseline_branch: Option<String>,
+
+    /// Tells this use of the suite from others (a matrix leg): part of the cache keys.
+    #[arg(long, value_name = "ID", default_value = "", value_parser = comment_id)]
+    pub id: String,
+
+    /// The shard a run does (I/N): its response cache is its own, and it keeps no history.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::ingest::shard::Shard>,
+
+    /// The DuckDB history file the run uses [default: ai-evals.duckdb].
+    #[arg(long, value_name = "FILE", env = "AI_EVALS_DB")]
+    pub db: Option<PathBuf>,
+
+    /// The response cache folder the run uses [default: [cache] dir, else .ai-evals-cache].
+    #[arg(long, value_name = "DIR", env = "AI_EVALS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -351,8 +422,8 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub branch: Option<String>,
 
-    /// At most this many runs, newest first.
-    #[arg(long, default_value_t = 20)]
+    /// At most this many runs, newest first (at most 100,000).
+    #[arg(long, default_value_t = 20, value_parser = count(100_000))]
     pub limit: usize,
 
     /// How to print the list.
@@ -366,12 +437,12 @@ pub struct BenchArgs {
     #[arg(long, default_value = "ai-evals.duckdb", env = "AI_EVALS_DB")]
     pub db: PathBuf,
 
-    /// Timed iterations per benchmark.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..))]
+    /// Timed iterations per benchmark (2 to 10,000).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub iterations: u32,
 
-    /// Untimed iterations first, to warm caches and allocators.
-    #[arg(long, default_value_t = 3)]
+    /// Untimed iterations first, to warm caches and allocators (at most 10,000).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub warmup: u32,
 
     /// Only benchmarks whose name contains this (e.g. scoring).
@@ -428,14 +499,14 @@ pub struct GcArgs {
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
     pub repo: String,
 
-    /// A token that may delete the repository's caches (actions: write).
+    /// A token that may delete the repository's caches (actions: write) [default: the Action's AI_EVALS_GITHUB_TOKEN].
     #[arg(
         long,
         env = "GITHUB_TOKEN",
         hide_env_values = true,
         value_name = "TOKEN"
     )]
-    pub github_token: String,
+    pub github_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -463,24 +534,28 @@ pub struct RunArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Cases read, run and stored together (overrides suite.batch-size).
-    #[arg(long, value_name = "N")]
+    /// Skip malformed dataset rows without failing the gate (by default they fail it; also [suite] allow-malformed).
+    #[arg(long, conflicts_with = "strict")]
+    pub allow_malformed: bool,
+
+    /// Cases read, run and stored together (overrides suite.batch-size; at most 10,000).
+    #[arg(long, value_name = "N", value_parser = count(crate::config::MAX_BATCH_SIZE))]
     pub batch_size: Option<usize>,
 
-    /// Cases in flight at once (overrides suite.concurrency and every provider's).
-    #[arg(long, value_name = "N")]
+    /// Cases in flight at once (overrides suite.concurrency and every provider's; at most 1,000).
+    #[arg(long, value_name = "N", value_parser = count(crate::config::MAX_CONCURRENCY))]
     pub concurrency: Option<usize>,
 
     /// Requests per minute each remote provider may spend (overrides the config).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rpm: Option<u32>,
 
     /// Tokens per minute each remote provider may spend (overrides the config).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub tpm: Option<u32>,
 
-    /// Runs of each case (overrides suite.repeat); each repeat is cached apart.
-    #[arg(long, value_name = "N")]
+    /// Runs of each case (overrides suite.repeat; at most 1,000); each repeat is cached apart.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_REPEAT as i64))]
     pub repeat: Option<u32>,
 
     /// The response cache folder [default: [cache] dir, else .ai-evals-cache].
@@ -523,4 +598,12 @@ pub enum OutputFormat {
 
 fn grace(text: &str) -> Result<std::time::Duration, String> {
     crate::units::parse_duration(text)
+}
+
+/// A parser for a count from 1 to `max`, whose error names both ends.
+fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
+    }
 }

@@ -62,6 +62,32 @@ pub fn short_hash(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex()[..16].to_string()
 }
 
+/// How a case got its id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdKind {
+    /// Written in the test or the dataset row: it names the case in every run.
+    Given,
+    /// Derived from the test's content, so it changes when the row is edited.
+    #[default]
+    Derived,
+}
+
+/// What ties a case to the same test in another run besides its id: where
+/// the test was read and what its inputs were. A row edited in place keeps
+/// its position, a row whose expected value changed keeps its inputs, so a
+/// comparison can pair either with the row it replaced although its derived
+/// id is new.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RowIdentity {
+    pub id: IdKind,
+    /// `file:line`, the file relative to the config's folder, so the same
+    /// row has the same position on every machine.
+    pub row: String,
+    /// A hash of the test's own variables.
+    pub inputs_hash: String,
+}
+
 /// One case run once (one repeat), scored.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
@@ -108,6 +134,31 @@ pub struct CaseRecord {
     pub variant: Option<String>,
     /// The prompt's name in `[prompts]`.
     pub prompt_name: Option<String>,
+    /// What pairs the case with the same test in another run.
+    pub identity: RowIdentity,
+}
+
+impl CaseRecord {
+    /// Applies `f` to every text of the record that came from outside the
+    /// suite's own names: the prompt, the output, the error, the finish
+    /// reason, and each assertion's expected value and reason (which may
+    /// quote the output). How secrets are taken out before it is stored.
+    pub fn rewrite_texts(&mut self, f: impl Fn(&mut String)) {
+        let optional = [
+            &mut self.description,
+            &mut self.prompt,
+            &mut self.output,
+            &mut self.error,
+            &mut self.finish_reason,
+        ];
+        for text in optional.into_iter().flatten() {
+            f(text);
+        }
+        for assertion in &mut self.assertions {
+            f(&mut assertion.expected);
+            f(&mut assertion.reason);
+        }
+    }
 }
 
 /// A component's time: `duration_ms` is the time the component was busy;

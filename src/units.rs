@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-/// Parses a duration such as `30s`, `15m`, `2h`, `14d` or plain seconds.
+/// Parses a duration such as `500ms`, `30s`, `15m`, `2h`, `14d` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -14,6 +14,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a duration like 30m, 12h or 14d"))?;
     let scale = match unit.trim() {
+        "ms" => 0.001,
         "" | "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
@@ -62,6 +63,7 @@ mod tests {
         assert_eq!(parse_duration("14d"), Ok(Duration::from_secs(14 * 86_400)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
         assert_eq!(parse_size("500MB"), Ok(500_000_000));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));

@@ -21,6 +21,9 @@ pub enum Check {
     Regex(Regex),
     /// Valid JSON, and valid against the schema when there is one.
     IsJson(Option<Arc<jsonschema::Validator>>),
+    /// A JSON object somewhere in the output (one valid against the
+    /// schema, when there is one).
+    ContainsJson(Option<Arc<jsonschema::Validator>>),
     /// At most `max` single-character edits from `expected`.
     Levenshtein {
         expected: String,
@@ -78,32 +81,8 @@ impl Check {
                 || format!("output matches /{}/", re.as_str()),
                 || format!("output does not match /{}/", re.as_str()),
             ),
-            Check::IsJson(schema) => match serde_json::from_str::<serde_json::Value>(output) {
-                Err(e) => Outcome {
-                    passed: false,
-                    reason: format!("output is not valid JSON: {e}"),
-                },
-                Ok(value) => match schema.as_ref().and_then(|s| s.iter_errors(&value).next()) {
-                    None => Outcome {
-                        passed: true,
-                        reason: if schema.is_some() {
-                            "output is JSON matching the schema".into()
-                        } else {
-                            "output is valid JSON".into()
-                        },
-                    },
-                    Some(error) => {
-                        let at = error.instance_path().to_string();
-                        Outcome {
-                            passed: false,
-                            reason: format!(
-                                "output does not match the schema at {}: {error}",
-                                if at.is_empty() { "/" } else { &at }
-                            ),
-                        }
-                    }
-                },
-            },
+            Check::IsJson(schema) => is_json(output, schema.as_deref()),
+            Check::ContainsJson(schema) => contains_json(output, schema.as_deref()),
             Check::Levenshtein { expected, max } => {
                 let distance = strsim::levenshtein(output, expected);
                 outcome(
@@ -140,6 +119,118 @@ impl Check {
             }
         }
     }
+}
+
+/// `is-json`: the whole output is JSON (valid against the schema, when
+/// there is one).
+fn is_json(output: &str, schema: Option<&jsonschema::Validator>) -> Outcome {
+    let value = match serde_json::from_str::<serde_json::Value>(output) {
+        Ok(value) => value,
+        Err(e) => {
+            return Outcome {
+                passed: false,
+                reason: format!("output is not valid JSON: {e}"),
+            };
+        }
+    };
+    match schema.and_then(|s| s.iter_errors(&value).next()) {
+        None => Outcome {
+            passed: true,
+            reason: if schema.is_some() {
+                "output is JSON matching the schema".into()
+            } else {
+                "output is valid JSON".into()
+            },
+        },
+        Some(error) => {
+            let at = error.instance_path().to_string();
+            Outcome {
+                passed: false,
+                reason: format!(
+                    "output does not match the schema at {}: {error}",
+                    if at.is_empty() { "/" } else { &at }
+                ),
+            }
+        }
+    }
+}
+
+/// `contains-json`: some object found by [`json_objects`] is valid (against
+/// the schema, when there is one).
+fn contains_json(output: &str, schema: Option<&jsonschema::Validator>) -> Outcome {
+    let objects = json_objects(output);
+    let Some(schema) = schema else {
+        return outcome(
+            !objects.is_empty(),
+            || format!("output contains {} JSON object(s)", objects.len()),
+            || "output contains no JSON object".into(),
+        );
+    };
+    let mut last_error = None;
+    for object in &objects {
+        match schema.iter_errors(object).next() {
+            None => {
+                return Outcome {
+                    passed: true,
+                    reason: "output contains a JSON object matching the schema".into(),
+                };
+            }
+            Some(error) => last_error = Some(error.to_string()),
+        }
+    }
+    Outcome {
+        passed: false,
+        reason: match last_error {
+            Some(error) => format!("no JSON object in the output matches the schema: {error}"),
+            None => "output contains no JSON object".into(),
+        },
+    }
+}
+
+/// The JSON objects in a text, found as promptfoo's `extractJsonObjects`
+/// finds them: from each `{`, braces are counted (inside strings too) and
+/// the text up to where they balance is read; at the end of the text the
+/// missing closing braces are added, so a cut-off answer still counts.
+/// An object found is skipped over; scanning goes on after it.
+pub(crate) fn json_objects(text: &str) -> Vec<serde_json::Value> {
+    const MAX_LEN: usize = 100_000;
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'{' {
+            i += 1;
+            continue;
+        }
+        let limit = (i + MAX_LEN).min(bytes.len());
+        let (mut open, mut close) = (1usize, 0usize);
+        let mut j = i + 1;
+        let mut next = i + 1;
+        while j < limit && open > close {
+            match bytes[j] {
+                b'{' => open += 1,
+                b'}' => close += 1,
+                _ => {}
+            }
+            j += 1;
+            let at_end = j == bytes.len() || (j == i + MAX_LEN && text.is_char_boundary(j));
+            if open == close || at_end {
+                let mut candidate = text[i..j].to_string();
+                candidate.push_str(&"}".repeat(open - close));
+                match serde_json::from_str::<serde_json::Value>(&candidate) {
+                    Ok(value @ serde_json::Value::Object(_)) => {
+                        found.push(value);
+                        next = j;
+                        break;
+                    }
+                    _ if open == close => break,
+                    _ => {}
+                }
+            }
+        }
+        i = next;
+    }
+    found
 }
 
 /// Whether `output` contains one of the needles; `how` ends the reason.
@@ -273,6 +364,41 @@ mod tests {
                 .starts_with("output is not valid JSON: trailing characters")
         );
         assert!(!run(Check::IsJson(None), "```json\n{}\n```"));
+    }
+
+    #[test]
+    fn contains_json_finds_objects_in_prose() {
+        let found = json_objects("Sure: {\"a\": {\"b\": 1}} and {\"c\": 2}. Done {");
+        assert_eq!(
+            found,
+            vec![
+                serde_json::json!({"a": {"b": 1}}),
+                serde_json::json!({"c": 2})
+            ]
+        );
+        assert_eq!(
+            json_objects("cut off: {\"a\": [1, 2]"),
+            vec![serde_json::json!({"a": [1, 2]})],
+            "a truncated object is closed, as promptfoo does"
+        );
+        assert!(
+            json_objects("[1, 2] and {oops}").is_empty(),
+            "arrays do not count"
+        );
+        assert!(run(Check::ContainsJson(None), "x {\"ok\": true} y"));
+        assert!(!run(Check::ContainsJson(None), "no json here"));
+        let schema = serde_json::json!({"type": "object", "required": ["id"]});
+        let check =
+            Check::ContainsJson(Some(Arc::new(jsonschema::Validator::new(&schema).unwrap())));
+        assert!(run(check.clone(), "{\"x\": 1} then {\"id\": 7}"));
+        let bad = check.run("{\"x\": 1}");
+        assert!(!bad.passed);
+        assert!(
+            bad.reason
+                .starts_with("no JSON object in the output matches the schema"),
+            "{}",
+            bad.reason
+        );
     }
 
     #[test]

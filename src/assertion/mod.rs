@@ -8,6 +8,7 @@
 //! `llm-judge`) are graded in [`crate::score`].
 
 mod checks;
+mod script;
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use checks::{Check, Outcome};
+pub use script::{Code, Language, Script};
 
 /// An assertion as the user wrote it (`{ type = "contains", value = "x" }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +41,14 @@ pub struct AssertionSpec {
     /// report counts each named metric's passes across the suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
+    /// Settings a `javascript` or `python` assertion's code reads as
+    /// `context.config`, so one script serves several assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    /// JavaScript (or a `file://` script) that reshapes the output for
+    /// this assertion alone, after the test's own transform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
 }
 
 /// The assertion types, without negation.
@@ -54,16 +64,19 @@ pub enum Type {
     StartsWith,
     Regex,
     IsJson,
+    ContainsJson,
     Levenshtein,
     WordCount,
     Latency,
     Cost,
     Similar,
     LlmJudge,
+    Javascript,
+    Python,
 }
 
 impl Type {
-    pub const ALL: [Type; 16] = [
+    pub const ALL: [Type; 19] = [
         Type::Equals,
         Type::Contains,
         Type::IContains,
@@ -74,12 +87,15 @@ impl Type {
         Type::StartsWith,
         Type::Regex,
         Type::IsJson,
+        Type::ContainsJson,
         Type::Levenshtein,
         Type::WordCount,
         Type::Latency,
         Type::Cost,
         Type::Similar,
         Type::LlmJudge,
+        Type::Javascript,
+        Type::Python,
     ];
 
     pub fn name(self) -> &'static str {
@@ -94,12 +110,15 @@ impl Type {
             Type::StartsWith => "starts-with",
             Type::Regex => "regex",
             Type::IsJson => "is-json",
+            Type::ContainsJson => "contains-json",
             Type::Levenshtein => "levenshtein",
             Type::WordCount => "word-count",
             Type::Latency => "latency",
             Type::Cost => "cost",
             Type::Similar => "similar",
             Type::LlmJudge => "llm-judge",
+            Type::Javascript => "javascript",
+            Type::Python => "python",
         }
     }
 
@@ -110,6 +129,11 @@ impl Type {
     /// Whether the type needs a model's help (an embedding or a verdict).
     pub fn is_graded(self) -> bool {
         matches!(self, Type::Similar | Type::LlmJudge)
+    }
+
+    /// Whether the type runs the user's code.
+    pub fn is_scripted(self) -> bool {
+        matches!(self, Type::Javascript | Type::Python)
     }
 }
 
@@ -143,6 +167,14 @@ pub enum Rule {
         threshold: Option<f64>,
         provider: Option<String>,
     },
+    /// The user's code decides: it returns a boolean, a score (passing
+    /// above 0, or at the threshold) or a `{pass, score, reason}` object.
+    Script {
+        script: Script,
+        threshold: Option<f64>,
+        /// The assertion's `config`, given to the code as `context.config`.
+        config: Option<Arc<Value>>,
+    },
 }
 
 /// A compiled assertion, ready to run on outputs.
@@ -156,6 +188,8 @@ pub struct Assertion {
     pub rule: Rule,
     /// The named metric it counts toward.
     pub metric: Option<String>,
+    /// The script that reshapes the output for this assertion alone.
+    pub transform: Option<Arc<Script>>,
 }
 
 /// One assertion's result on one output.
@@ -365,16 +399,20 @@ impl AssertionSpec {
         }
     }
 
-    /// `is-json`, with an optional JSON Schema.
-    fn is_json_rule(&self) -> Result<(Rule, String), String> {
+    /// `is-json` and `contains-json`, with an optional JSON Schema.
+    fn json_rule(&self, kind: Type) -> Result<(Rule, String), String> {
         self.no_threshold()?;
+        let check = |schema| match kind {
+            Type::IsJson => Check::IsJson(schema),
+            _ => Check::ContainsJson(schema),
+        };
         match &self.value {
-            None => Ok((Rule::Check(Check::IsJson(None)), String::new())),
+            None => Ok((Rule::Check(check(None)), String::new())),
             Some(schema @ Value::Object(_)) => {
                 let validator = jsonschema::Validator::new(schema)
                     .map_err(|e| format!("invalid JSON Schema: {e}"))?;
                 Ok((
-                    Rule::Check(Check::IsJson(Some(Arc::new(validator)))),
+                    Rule::Check(check(Some(Arc::new(validator)))),
                     "matching the schema".into(),
                 ))
             }
@@ -383,6 +421,50 @@ impl AssertionSpec {
                 self.kind
             )),
         }
+    }
+
+    /// `javascript` and `python`: inline code or a `file://` script; the
+    /// threshold, any number, is the least passing score.
+    fn script_rule(&self, kind: Type) -> Result<(Rule, String), String> {
+        let language = match kind {
+            Type::Javascript => Language::JavaScript,
+            _ => Language::Python,
+        };
+        let code = match &self.value {
+            Some(Value::String(code)) => code,
+            Some(other) => {
+                return Err(format!(
+                    "'{}' needs its code or a file://script as text, not {other}",
+                    self.kind
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "'{}' needs a value: its code or a file://script",
+                    self.kind
+                ));
+            }
+        };
+        let script = Script::parse(code, language).map_err(|m| format!("'{}': {m}", self.kind))?;
+        let threshold = match self.threshold {
+            Some(t) if !t.is_finite() => {
+                return Err(format!("'{}' threshold {t} is not a number", self.kind));
+            }
+            t => t,
+        };
+        let mut expected = script.to_string();
+        if let Some(config) = &self.config {
+            expected.push_str(&format!(" with config {config}"));
+        }
+        let config = self.config.clone().map(Arc::new);
+        Ok((
+            Rule::Script {
+                script,
+                threshold,
+                config,
+            },
+            expected,
+        ))
     }
 
     /// `levenshtein`: a text and the most edits allowed.
@@ -459,6 +541,12 @@ impl AssertionSpec {
         if self.provider.is_some() && !kind.is_graded() {
             return Err(format!("'{}' takes no provider", self.kind));
         }
+        if self.config.is_some() && !kind.is_scripted() {
+            return Err(format!(
+                "'{}' takes no config (javascript and python assertions do)",
+                self.kind
+            ));
+        }
         let (rule, expected) = match kind {
             Type::Equals | Type::Contains | Type::IContains | Type::StartsWith | Type::Regex => {
                 self.text_rule(kind)?
@@ -466,7 +554,7 @@ impl AssertionSpec {
             Type::ContainsAny | Type::ContainsAll | Type::IContainsAny | Type::IContainsAll => {
                 self.texts_rule(kind)?
             }
-            Type::IsJson => self.is_json_rule()?,
+            Type::IsJson | Type::ContainsJson => self.json_rule(kind)?,
             Type::Levenshtein => self.levenshtein_rule()?,
             Type::WordCount => self.word_count_rule()?,
             Type::Latency => {
@@ -492,6 +580,7 @@ impl AssertionSpec {
                     expected,
                 )
             }
+            Type::Javascript | Type::Python => self.script_rule(kind)?,
             Type::LlmJudge => {
                 let rubric = self.text()?;
                 let threshold = self.unit_threshold()?;
@@ -506,6 +595,12 @@ impl AssertionSpec {
                 )
             }
         };
+        let transform = self
+            .transform
+            .as_deref()
+            .map(|t| Script::parse(t, Language::JavaScript).map(Arc::new))
+            .transpose()
+            .map_err(|m| format!("'{}' transform: {m}", self.kind))?;
         Ok(Assertion {
             kind,
             negate,
@@ -513,6 +608,7 @@ impl AssertionSpec {
             expected,
             rule,
             metric: self.metric.clone(),
+            transform,
         })
     }
 }
@@ -554,7 +650,13 @@ impl Assertion {
         self.kind.is_graded()
     }
 
-    /// Evaluates an assertion that needs no model; `None` for a graded one.
+    /// Whether the user's code decides this assertion.
+    pub fn is_scripted(&self) -> bool {
+        self.kind.is_scripted()
+    }
+
+    /// Evaluates an assertion that needs neither a model nor a script;
+    /// `None` for a graded or scripted one.
     pub fn evaluate(&self, ctx: &Context<'_>) -> Option<AssertionResult> {
         let outcome = match &self.rule {
             Rule::Check(check) => check.run(ctx.output),
@@ -579,7 +681,7 @@ impl Assertion {
                         .into(),
                 },
             },
-            Rule::Similar { .. } | Rule::Judge { .. } => return None,
+            Rule::Similar { .. } | Rule::Judge { .. } | Rule::Script { .. } => return None,
         };
         Some(self.result(outcome.passed, None, outcome.reason))
     }
@@ -619,6 +721,8 @@ mod tests {
             threshold: None,
             provider: None,
             metric: None,
+            config: None,
+            transform: None,
         }
     }
 

@@ -132,8 +132,11 @@ async fn gc(args: GcArgs) -> Result<String> {
             "--key-prefix is empty: it would match every cache entry of the ref",
         ));
     }
+    let token = crate::publish::github_token(args.github_token.clone()).ok_or_else(|| {
+        Error::input("no GitHub token: pass --github-token or set GITHUB_TOKEN (in the Action, the github-token input)")
+    })?;
     let github = Environment::from_env()
-        .github(&args.github_token)
+        .github(&token)
         .map_err(|e| Error::runtime(e.message))?;
     let entries = caches::list(&github, &owner, &repo, &args.key_prefix, &args.git_ref)
         .await

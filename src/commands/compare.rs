@@ -5,18 +5,18 @@ use crate::cli::{CompareArgs, OutputFormat};
 use crate::commands::run::Outcome;
 use crate::compare::baseline;
 use crate::compare::verdict;
-use crate::config::{CompareConfig, Config};
+use crate::config::{CompareConfig, Config, Gate};
 use crate::error::{Error, Result};
 use crate::report;
 use crate::store::{Access, Store};
 
 /// Compares the runs the arguments name and applies the gate.
 pub async fn compare(args: CompareArgs) -> Result<Outcome> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)?.compare,
-        None => CompareConfig::default(),
-    };
-    let fail_on = args.baseline.fail_on.unwrap_or(config.fail_on);
+    let loaded = args.config.as_deref().map(Config::load).transpose()?;
+    let config = loaded
+        .as_ref()
+        .map_or_else(CompareConfig::default, |c| c.compare.clone());
+    let gate = Gate::new(&config, args.baseline.gate_flags());
     let mut request = baseline_request(&args.baseline);
     let store = Store::open_with(&args.db, Access::ReadOnly)?;
     let current = match args.runs.as_slice() {
@@ -29,34 +29,35 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
         _ => unreachable!("clap allows at most two runs"),
     };
     let load = async || store.run_data(&current).await;
-    let Some(compared) = baseline::compare(
-        &store,
-        &current.suite,
-        &current.run_id,
-        load,
-        &request,
-        &config,
-    )
-    .await?
-    else {
-        return Err(Error::input(format!(
-            "no baseline for run {} of suite {}: no finished run on {} in {}. Name one with --baseline-run, or point --baseline-db at main's history.",
-            current.run_id,
-            current.suite,
-            request.branch(&config),
-            request.db.as_deref().unwrap_or(&args.db).display()
-        )));
+    let stored = loaded.as_ref().map(Config::stored_path);
+    let this = baseline::Current {
+        suite: &current.suite,
+        config_path: stored.as_deref(),
+        run_id: &current.run_id,
     };
-    let reasons = verdict::gate_reasons(&compared.comparison, fail_on, config.fail_on_removed);
+    let compared = match baseline::compare(&store, this, load, &request, &config).await? {
+        baseline::Outcome::Compared(compared) => compared,
+        baseline::Outcome::NoBaseline(search) => {
+            return Err(Error::input(format!(
+                "no baseline for run {} of suite {} in {}: {}. Name one with --baseline-run, or point --baseline-db at main's history.",
+                current.run_id,
+                current.suite,
+                request.db.as_deref().unwrap_or(&args.db).display(),
+                search.why_none(&current.suite, request.branch(&config)),
+            )));
+        }
+    };
+    let reasons = verdict::gate_reasons(&compared.comparison, &gate);
     let text = match args.format {
         OutputFormat::Text => {
-            report::Renderer::new(None)?.comparison(&compared, &reasons, fail_on.as_str())?
+            report::Renderer::new(None)?.comparison(&compared, &reasons, &gate)?
         }
         OutputFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
             "current_run": current.run_id,
             "baseline": compared.baseline,
             "comparison": compared.comparison,
-            "fail_on": fail_on,
+            "fail_on": gate.fail_on,
+            "fail_on_certain": gate.fail_on_certain,
             "gate_reasons": reasons,
         }))
         .expect("a comparison serializes to JSON"),
@@ -64,5 +65,6 @@ pub async fn compare(args: CompareArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: if reasons.is_empty() { 0 } else { 1 },
         report: text,
+        failure: None,
     })
 }

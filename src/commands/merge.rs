@@ -6,15 +6,16 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::{add_comparison, baseline_request};
+use super::{add_comparison, baseline_request, no_baseline};
 use crate::cli::{MergeArgs, OutputFormat};
 use crate::commands::run::{Outcome, new_run_id, run_metrics};
 use crate::compare::baseline;
-use crate::config::{CompareConfig, Config, Targets};
+use crate::config::{CompareConfig, Config, Gate, Targets};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::record::{CacheStats, Metric};
 use crate::report::{self, escape, performance};
+use crate::secret::redact;
 use crate::store::Store;
 use crate::store::read::{ColumnRow, RunRow};
 
@@ -54,7 +55,12 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
         ));
     }
     store
-        .finish_merge(&run_id, metrics, report::render_json(&report), status)
+        .finish_merge(
+            &run_id,
+            metrics,
+            redact(&report::render_json(&report)).into_owned(),
+            status,
+        )
         .await?;
     let text = match args.format {
         OutputFormat::Text => format!(
@@ -69,6 +75,7 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: 0,
         report: text,
+        failure: None,
     })
 }
 
@@ -125,10 +132,10 @@ async fn merged_report(
         Some(c) => (c.suite.min_pass_rate, c.compare.clone(), c.targets.clone()),
         None => (1.0, CompareConfig::default(), Targets::default()),
     };
-    let fail_on = args.baseline.fail_on.unwrap_or(compare.fail_on);
+    let gate = Gate::new(&compare, args.baseline.gate_flags());
     let mut report = stored_run_report(store, row, min_pass_rate, &targets, metrics).await?;
     report.db = args.output.display().to_string();
-    report.fail_on = fail_on.as_str().to_string();
+    report.set_gate(&gate);
     let request = baseline_request(&args.baseline);
     let current = store.find_run(&row.run_id).await?;
     let load = async || {
@@ -137,16 +144,16 @@ async fn merged_report(
             .extend(metrics.iter().map(|m| (m.name.clone(), m.value)));
         Ok(std::sync::Arc::new(data))
     };
-    let compared =
-        baseline::compare(store, &current.suite, &row.run_id, load, &request, &compare).await?;
-    match compared {
-        Some(c) => add_comparison(&mut report, store, c, fail_on, compare.fail_on_removed).await,
-        None => {
-            report.no_comparison = Some(format!(
-                "no earlier finished run of suite {} on {} to compare with",
-                row.suite,
-                request.branch(&compare)
-            ));
+    let config_path = config.map(Config::stored_path);
+    let this = baseline::Current {
+        suite: &current.suite,
+        config_path: config_path.as_deref(),
+        run_id: &row.run_id,
+    };
+    match baseline::compare(store, this, load, &request, &compare).await? {
+        baseline::Outcome::Compared(c) => add_comparison(&mut report, store, *c, &gate).await,
+        baseline::Outcome::NoBaseline(search) => {
+            no_baseline(&mut report, &search, request.branch(&compare), &gate);
         }
     }
     Ok(report)
@@ -204,6 +211,7 @@ async fn stored_run_report(
         min_pass_rate,
         rows_skipped: 0,
         row_errors: Vec::new(),
+        skipped_at: Vec::new(),
         cut_short: Vec::new(),
         matrix: matrix(store.columns(run_id).await?),
         named_metrics: Vec::new(),
@@ -239,6 +247,7 @@ async fn stored_run_report(
         comparison: None,
         no_comparison: None,
         fail_on: String::new(),
+        fail_on_certain: String::new(),
         gate_reasons: Vec::new(),
         metrics,
         flipped: Vec::new(),

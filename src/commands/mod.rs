@@ -13,7 +13,7 @@ pub mod run;
 
 use crate::cli::{BaselineArgs, Cli, Command};
 use crate::compare::baseline::{self, Request};
-use crate::config::FailOn;
+use crate::config::Gate;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::store::Store;
@@ -31,6 +31,7 @@ pub async fn dispatch(cli: Cli) -> Result<run::Outcome> {
         Command::Cache(command) => cache::cache(command).await.map(|report| run::Outcome {
             exit_code: 0,
             report,
+            failure: None,
         }),
         Command::Import(command) => import::import(command),
     }
@@ -58,8 +59,7 @@ pub(crate) async fn add_comparison(
     report: &mut crate::report::Report,
     store: &Store,
     compared: baseline::Compared,
-    fail_on: FailOn,
-    fail_on_removed: bool,
+    gate: &Gate,
 ) {
     let failing = compared
         .comparison
@@ -77,7 +77,49 @@ pub(crate) async fn add_comparison(
             log::warn(&format!("cannot read the flipped cases: {}", e.message()));
             Vec::new()
         });
-    report.add_comparison(compared, fail_on, fail_on_removed, flipped);
+    report.add_comparison(compared, gate, flipped);
+}
+
+/// The report page's file name in a report folder.
+pub(crate) const PAGE: &str = "report.html";
+
+/// Writes run `report`'s page to `path` and says so on stderr: how many
+/// cases, how many with their answers, its size and how long it took.
+pub(crate) async fn write_page(
+    report: &crate::report::Report,
+    store: &Store,
+    baseline_db: Option<&std::path::Path>,
+    renderer: &crate::report::Renderer,
+    path: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let started = std::time::Instant::now();
+    let written = crate::report::html::write(report, store, baseline_db, renderer, path).await?;
+    log::note(&format!(
+        "wrote {}: {} cases, {} with their answers, {:.1} MB in {} ms",
+        written.path.display(),
+        written.cases,
+        written.in_full,
+        written.bytes as f64 / 1e6,
+        started.elapsed().as_millis()
+    ));
+    Ok(written.path)
+}
+
+/// Says in a report why there is no comparison, and fails the gate for it
+/// when the gate requires a baseline.
+pub(crate) fn no_baseline(
+    report: &mut crate::report::Report,
+    search: &baseline::Search,
+    branch: &str,
+    gate: &Gate,
+) {
+    let why = search.why_none(&report.suite, branch);
+    if gate.require_baseline {
+        report.gate_reasons.push(format!(
+            "there is no baseline to compare with and a baseline is required (--require-baseline): {why}"
+        ));
+    }
+    report.no_comparison = Some(why);
 }
 
 /// The run with this id (or unique prefix), else the newest run in `store`.

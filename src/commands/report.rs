@@ -1,8 +1,9 @@
-//! `ai-evals report`: a stored run's report rendered and delivered again,
-//! or, with `--from-json`, a report another job wrote (a fork's run),
-//! checked as untrusted input and delivered from the trusted side.
+//! `ai-evals report`: a stored run's report rendered and delivered again
+//! (with `--html`, also as the report page), or, with `--from-json`, a
+//! report another job wrote (a fork's run), checked as untrusted input and
+//! delivered from the trusted side.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::run_or_newest;
 use crate::cli::{OutputFormat, ReportArgs};
@@ -20,19 +21,34 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
     let renderer = report::Renderer::new(args.delivery.templates.as_deref())?;
     let options = args.delivery.publish();
     let mut env = Environment::from_env();
-    let (stored, cases) = match &args.from_json {
-        Some(path) => (
-            from_json(path, &mut env, options.github_token.as_deref()).await?,
-            Vec::new(),
-        ),
-        None => from_db(&args, options.report_dir.is_some()).await?,
+    let (stored, cases, page) = match &args.from_json {
+        Some(path) => {
+            if options.report_dir.is_some() {
+                log::note(
+                    "no report.html for a report.json from elsewhere: the page reads the run's answers from its history file",
+                );
+            }
+            let stored = from_json(path, &mut env, options.github_token.as_deref()).await?;
+            (stored, Vec::new(), None)
+        }
+        None => from_db(&args, options.report_dir.as_deref(), &renderer).await?,
     };
     let mut text = match args.format {
         OutputFormat::Text => renderer.text(&stored)?,
         OutputFormat::Json => report::render_json(&stored),
     };
     if let (Some(comment), OutputFormat::Text) = (
-        publish::publish(&stored, &cases, &renderer, &options, &env).await,
+        publish::publish(
+            &stored,
+            publish::Folder {
+                cases: &cases,
+                page: page.as_deref(),
+            },
+            &renderer,
+            &options,
+            &env,
+        )
+        .await,
         args.format,
     ) {
         text.push_str("\n\nThe pull-request comment (not posted: --no-comment):\n\n");
@@ -41,12 +57,18 @@ pub async fn report(args: ReportArgs) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: if stored.passed() { 0 } else { 1 },
         report: text,
+        failure: None,
     })
 }
 
-/// The stored report of the run asked for, and its cases when report
-/// files (JUnit) are written.
-async fn from_db(args: &ReportArgs, with_cases: bool) -> Result<(Report, Vec<CaseDetail>)> {
+/// The stored report of the run asked for, its cases when report files
+/// (JUnit) are written, and its page when one is asked for (`--html`, or
+/// report.html in the report folder).
+async fn from_db(
+    args: &ReportArgs,
+    report_dir: Option<&Path>,
+    renderer: &report::Renderer,
+) -> Result<(Report, Vec<CaseDetail>, Option<PathBuf>)> {
     let store = Store::open_with(&args.db, Access::ReadOnly)?;
     let run = run_or_newest(&store, args.run.as_deref()).await?;
     let Some(json) = store.report(&run.run_id).await? else {
@@ -73,12 +95,29 @@ async fn from_db(args: &ReportArgs, with_cases: bool) -> Result<(Report, Vec<Cas
             row.status
         ));
     }
-    let cases = if with_cases {
+    let cases = if report_dir.is_some() {
         store.all_cases(&run.run_id).await?
     } else {
         Vec::new()
     };
-    Ok((stored, cases))
+    let baseline_db = args.baseline_db.as_deref();
+    if let Some(path) = &args.html {
+        super::write_page(&stored, &store, baseline_db, renderer, path).await?;
+    }
+    let page = match report_dir {
+        Some(dir) => super::write_page(
+            &stored,
+            &store,
+            baseline_db,
+            renderer,
+            &dir.join(super::PAGE),
+        )
+        .await
+        .map_err(|e| log::warn(&format!("cannot write {}: {}", super::PAGE, e.message())))
+        .ok(),
+        None => None,
+    };
+    Ok((stored, cases, page))
 }
 
 /// A `report.json` from another job. Nothing in it is trusted: it must

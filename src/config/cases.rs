@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::names::Names;
-use crate::assertion::AssertionSpec;
+use crate::assertion::{AssertionSpec, Language, Script};
 
 /// The `[defaults]` section, applied to every test.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Several prompts: every test runs once per prompt (and provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,11 +23,39 @@ pub struct Defaults {
     /// Several providers: every test runs once per provider (and prompt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub vars: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assert: Vec<AssertionSpec>,
+    /// JavaScript (or a `file://` script) that reshapes every output
+    /// before it is checked, unless the test has its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
+    /// A script that returns variables to lay over each test's own before
+    /// its prompt is rendered, unless the test has its own.
+    #[serde(
+        default,
+        rename = "transform-vars",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transform_vars: Option<String>,
+}
+
+impl Defaults {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.provider.is_none()
+            && self.prompt.is_none()
+            && self.prompts.is_none()
+            && self.providers.is_none()
+            && self.threshold.is_none()
+            && self.vars.is_empty()
+            && self.assert.is_empty()
+            && self.transform.is_none()
+            && self.transform_vars.is_none()
+    }
 }
 
 /// One test case as written inline in the config or as a structured dataset
@@ -50,6 +80,18 @@ pub struct TestSpec {
     /// Run this test once per provider of the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<String>>,
+    /// JavaScript (or a `file://` script) that reshapes the output before
+    /// it is checked (instead of the defaults').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
+    /// A script that returns variables to lay over this test's own before
+    /// its prompt is rendered (instead of the defaults').
+    #[serde(
+        default,
+        rename = "transform-vars",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transform_vars: Option<String>,
 }
 
 /// What a level of the config chose for a test's prompt and provider:
@@ -178,17 +220,23 @@ pub struct Dataset {
     pub assert: Vec<AssertionSpec>,
 }
 
-#[derive(Deserialize)]
+/// A `[[datasets]]` entry as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DatasetSpec {
-    path: String,
-    format: Option<Format>,
-    prompt: Option<String>,
-    provider: Option<String>,
-    prompts: Option<Vec<String>>,
-    providers: Option<Vec<String>>,
-    #[serde(default)]
-    assert: Vec<AssertionSpec>,
+pub struct DatasetSpec {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assert: Vec<AssertionSpec>,
 }
 
 /// Checks what the defaults name; the error is (key, why).
@@ -201,9 +249,29 @@ pub(super) fn check_defaults(defaults: &Defaults, names: &Names) -> Result<(), (
     )
     .map_err(|(k, m)| (key(&k), m))?;
     check_threshold(defaults.threshold).map_err(|m| (key("threshold"), m))?;
+    check_transforms(&defaults.transform, &defaults.transform_vars)
+        .map_err(|(k, m)| (key(k), m))?;
     names
         .assertions(&defaults.assert)
         .map_err(|(k, m)| (key(&k), m))
+}
+
+/// A transform's script, which is JavaScript unless it names a `.py` file.
+pub fn transform_script(text: &str) -> Result<Script, String> {
+    Script::parse(text, Language::JavaScript)
+}
+
+/// Checks that `transform` and `transform-vars` name usable scripts.
+fn check_transforms(
+    transform: &Option<String>,
+    transform_vars: &Option<String>,
+) -> Result<(), (&'static str, String)> {
+    for (key, text) in [("transform", transform), ("transform-vars", transform_vars)] {
+        if let Some(text) = text {
+            transform_script(text).map_err(|m| (key, m))?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks what an inline test names; the error is (key within the test, why).
@@ -214,6 +282,7 @@ pub(super) fn check_test(test: &TestSpec, names: &Names) -> Result<(), (String, 
         (&test.provider, &test.providers),
     )?;
     check_threshold(test.threshold).map_err(|m| ("threshold".into(), m))?;
+    check_transforms(&test.transform, &test.transform_vars).map_err(|(k, m)| (k.into(), m))?;
     names.assertions(&test.assert)
 }
 

@@ -11,13 +11,27 @@ use super::providers::ProviderSpec;
 use super::unknown;
 
 /// The `[grading]` section as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct GradingSpec {
-    judge: Option<String>,
-    judge_prompt: Option<PromptSpec>,
-    embeddings: Option<String>,
-    dimensions: Option<u32>,
+pub struct GradingSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_prompt: Option<PromptSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+}
+
+impl GradingSpec {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.judge.is_none()
+            && self.judge_prompt.is_none()
+            && self.embeddings.is_none()
+            && self.dimensions.is_none()
+    }
 }
 
 /// The providers that grade `llm-judge` and `similar` assertions.

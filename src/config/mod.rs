@@ -16,9 +16,11 @@ mod cache;
 mod cases;
 mod compare;
 mod grading;
+mod limits;
 mod names;
 mod prompts;
 mod providers;
+mod refs;
 mod suite;
 mod targets;
 
@@ -31,19 +33,21 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 
 pub use cache::{CacheConfig, DEFAULT_CACHE_DIR, Mode};
-pub use cases::{Choices, Dataset, Defaults, Format, TestSpec};
-pub use compare::{CompareConfig, FailOn};
-pub use grading::Grading;
-pub use prompts::{ChatMessage, Prompt, Role};
-pub use providers::{HttpSpec, Price, ProviderSpec, ResponseFormat};
-pub use suite::{DEFAULT_MAX_LINE_SIZE, Suite};
+pub use cases::{Choices, Dataset, DatasetSpec, Defaults, Format, TestSpec, transform_script};
+pub use compare::{CompareConfig, FailOn, Gate, GateFlags, TimingGate};
+pub use grading::{Grading, GradingSpec};
+pub use limits::{DEFAULT_MAX_WAIT, Limits};
+pub use prompts::{ChatMessage, Prompt, PromptSpec, Role};
+pub use providers::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
+pub use refs::check_branch;
+pub use suite::{
+    DEFAULT_MAX_LINE_SIZE, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_REPEAT, Suite, Undefined,
+};
 pub use targets::Targets;
 
 use cache::CacheSpec;
-use cases::DatasetSpec;
-use grading::GradingSpec;
+use limits::LimitsSpec;
 use names::Names;
-use prompts::PromptSpec;
 
 /// A loaded, validated suite configuration.
 #[derive(Debug, Clone)]
@@ -66,6 +70,8 @@ pub struct Config {
     pub grading: Grading,
     /// The `[compare]` section: baseline, history window, severity bands.
     pub compare: CompareConfig,
+    /// The `[limits]` section: the longest wait a run sits through.
+    pub limits: Limits,
     /// The `[targets]` section: what the performance report grades against.
     pub targets: Targets,
     /// The `[defaults]` section, applied to every test.
@@ -96,6 +102,8 @@ struct RawConfig {
     #[serde(default)]
     compare: CompareConfig,
     #[serde(default)]
+    limits: LimitsSpec,
+    #[serde(default)]
     targets: Targets,
     #[serde(default)]
     defaults: Defaults,
@@ -117,6 +125,31 @@ struct Hashed<'a> {
     defaults: &'a Defaults,
     tests: Vec<&'a TestSpec>,
     datasets: &'a [Dataset],
+}
+
+/// `path` relative to `cwd` when it lies inside it, without `.` parts,
+/// with `/` between parts.
+fn stored_path(path: &Path, cwd: Option<&Path>) -> String {
+    use std::path::Component;
+    let relative = match cwd {
+        Some(cwd) if path.is_absolute() => path.strip_prefix(cwd).unwrap_or(path),
+        _ => path,
+    };
+    let mut out = String::new();
+    for part in relative.components() {
+        match part {
+            Component::CurDir => {}
+            Component::RootDir => out.push('/'),
+            Component::Prefix(prefix) => out.push_str(&prefix.as_os_str().to_string_lossy()),
+            other => {
+                if !out.is_empty() && !out.ends_with('/') {
+                    out.push('/');
+                }
+                out.push_str(&other.as_os_str().to_string_lossy());
+            }
+        }
+    }
+    out
 }
 
 /// The config file, for errors that name it.
@@ -142,6 +175,13 @@ impl Source<'_> {
 }
 
 impl Config {
+    /// The config file as the history keeps it: relative to the working
+    /// folder when inside it (a checkout's root in CI), with `/` between
+    /// parts, so every machine and checkout names it the same way.
+    pub fn stored_path(&self) -> String {
+        stored_path(&self.path, std::env::current_dir().ok().as_deref())
+    }
+
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -170,6 +210,7 @@ impl Config {
         raw.suite.check().map_err(|e| source.error(e))?;
         raw.compare.check().map_err(|e| source.error(e))?;
         let cache = raw.cache.resolve(&dir).map_err(|e| source.error(e))?;
+        let limits = raw.limits.resolve().map_err(|e| source.error(e))?;
         let prompts = prompts::resolve(raw.prompts, &dir).map_err(|e| source.error(e))?;
         let providers = providers::resolve(raw.providers, &dir).map_err(|e| source.error(e))?;
         let grading = raw
@@ -214,6 +255,7 @@ impl Config {
             cache,
             grading,
             compare: raw.compare,
+            limits,
             targets: raw.targets,
             defaults: raw.defaults,
             tests,
@@ -302,6 +344,20 @@ ask = "Q: {{ question }}"
 vars = { question = "hi" }
 assert = [{ type = "contains", value = "hi" }]
 "#;
+
+    #[test]
+    fn the_stored_config_path_is_the_same_on_every_checkout() {
+        let cwd = Path::new("/home/runner/work/app/app");
+        let at = |p: &str| stored_path(Path::new(p), Some(cwd));
+        assert_eq!(
+            at("/home/runner/work/app/app/evals/evals.toml"),
+            "evals/evals.toml"
+        );
+        assert_eq!(at("./evals/evals.toml"), "evals/evals.toml");
+        assert_eq!(at("evals.toml"), "evals.toml");
+        assert_eq!(at("/elsewhere/evals.toml"), "/elsewhere/evals.toml");
+        assert_eq!(stored_path(Path::new("a/./b.toml"), None), "a/b.toml");
+    }
 
     #[test]
     fn minimal_config_loads_with_defaults() {

@@ -48,9 +48,9 @@ pub enum Prompt {
 }
 
 /// A prompt as written: its text, a file holding it, or its messages.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub(super) enum PromptSpec {
+pub enum PromptSpec {
     Inline(String),
     File { file: PathBuf },
     Messages { messages: Vec<ChatMessage> },
@@ -58,8 +58,9 @@ pub(super) enum PromptSpec {
 
 impl PromptSpec {
     /// The template; a file is read relative to `dir` (a `.json` file
-    /// holding a list of `{role, content}` is a conversation), and an
-    /// unreadable one is an error naming `key`.
+    /// holding a list of `{role, content}` is a conversation; one that is
+    /// a template, JSON only once rendered, is a text whose rendering is
+    /// sent as messages), and an unreadable one is an error naming `key`.
     pub(super) fn read(self, key: &str, dir: &Path) -> Result<Prompt, (String, String)> {
         match self {
             PromptSpec::Inline(text) => Ok(Prompt::Text(text)),
@@ -76,6 +77,11 @@ impl PromptSpec {
                     .extension()
                     .is_some_and(|e| e.eq_ignore_ascii_case("json"));
                 if !is_json {
+                    return Ok(Prompt::Text(text));
+                }
+                let templated = serde_json::from_str::<serde_json::Value>(&text).is_err()
+                    && (text.contains("{{") || text.contains("{%"));
+                if templated {
                     return Ok(Prompt::Text(text));
                 }
                 let messages: Vec<ChatMessage> = serde_json::from_str(&text).map_err(|e| {

@@ -9,17 +9,17 @@
 //! throttled the run and whether the provider pushed back.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, OnceCell, Semaphore};
+use tokio::sync::{Notify, OnceCell, Semaphore, watch};
 
-use crate::config::HttpSpec;
+use crate::config::{DEFAULT_MAX_WAIT, HttpSpec, MAX_CONCURRENCY};
 use crate::error::{Error, Result};
 use crate::execute::cache::{self, EmbeddingCache, Key, ResponseCache};
 pub use crate::execute::pacer::Limiter;
-use crate::execute::pacer::{Cost, Decision, LIMITS, Pacer, Ticket, Used};
+use crate::execute::pacer::{self, Cost, Decision, LIMITS, Pacer, Ticket, Used};
 use crate::execute::provider::headers::Counted;
 use crate::execute::provider::{CallError, Embeddings, Provider, RateLimits, Request, Response};
 use crate::log;
@@ -44,6 +44,8 @@ pub const PRESETS: &[(&str, u32, u32, usize)] = &[
 ];
 
 const DEFAULT_MAX_RETRIES: u32 = 5;
+/// Retries past this many only keep a dead provider's cases waiting.
+const MAX_RETRIES: u32 = 100;
 
 /// Command-line overrides, applied to every remote provider.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,16 +87,22 @@ impl Limits {
             .or(spec.concurrency)
             .or(preset.map(|p| p.3))
             .unwrap_or(suite_concurrency);
-        if concurrency == 0 {
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
             return Err(Error::input(format!(
-                "providers.{name}.concurrency: must be at least 1"
+                "providers.{name}.concurrency: {concurrency} is not between 1 and {MAX_CONCURRENCY}"
+            )));
+        }
+        let max_retries = spec.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+        if max_retries > MAX_RETRIES {
+            return Err(Error::input(format!(
+                "providers.{name}.max-retries: {max_retries} is more than the largest, {MAX_RETRIES}"
             )));
         }
         Ok(Limits {
             rpm,
             tpm,
             concurrency,
-            max_retries: spec.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            max_retries,
         })
     }
 
@@ -121,6 +129,70 @@ struct Counters {
     failures: AtomicU64,
 }
 
+/// How far the run has gone towards its end, as every lane sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Running,
+    /// No request is sent any more; those under way are waited for.
+    Stopping,
+    /// Requests under way are given up too: their cases get no answer.
+    Abandoning,
+}
+
+/// What the executor and its lanes share: the run's phase, and why the
+/// run had to stop when a lane could not go on.
+struct Shared {
+    phase: watch::Sender<Phase>,
+    halted: Mutex<Option<String>>,
+    /// The longest wait for a budget or the provider's limits that the run
+    /// sits through; a longer one halts the run.
+    max_wait: Duration,
+}
+
+impl Shared {
+    fn new(max_wait: Duration) -> Shared {
+        Shared {
+            phase: watch::Sender::new(Phase::Running),
+            halted: Mutex::new(None),
+            max_wait,
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        *self.phase.borrow()
+    }
+
+    /// Moves the run on to `phase` (never back).
+    fn advance(&self, phase: Phase) {
+        self.phase.send_if_modified(|p| {
+            let later = phase > *p;
+            if later {
+                *p = phase;
+            }
+            later
+        });
+    }
+
+    /// Resolves once the run has reached `phase`.
+    async fn reached(&self, phase: Phase) {
+        let mut phases = self.phase.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = phases.wait_for(|p| *p >= phase).await;
+    }
+
+    /// Stops the run because of `why`; only the first reason is kept, and
+    /// `true` says this was it.
+    fn halt(&self, why: String) -> bool {
+        let mut halted = self.halted.lock().unwrap_or_else(|e| e.into_inner());
+        let first = halted.is_none();
+        if first {
+            *halted = Some(why);
+        }
+        self.advance(Phase::Stopping);
+        first
+    }
+}
+
 /// One provider's lane.
 pub struct Lane {
     pub name: String,
@@ -132,8 +204,8 @@ pub struct Lane {
     /// first answer, or tokens credited back.
     sooner: Notify,
     counters: Counters,
-    /// Set when the run stops: no request is sent after it.
-    stopping: Arc<AtomicBool>,
+    /// Shared with the executor: once the run stops, no request is sent.
+    shared: Arc<Shared>,
 }
 
 /// What a successful call tells its lane: the tokens the provider
@@ -201,7 +273,7 @@ impl Lane {
             sooner: Notify::new(),
             limits,
             counters: Counters::default(),
-            stopping: Arc::default(),
+            shared: Arc::new(Shared::new(DEFAULT_MAX_WAIT)),
         }
     }
 
@@ -209,6 +281,10 @@ impl Lane {
     /// their completion tokens), for requests without `max-tokens`.
     pub fn expect_completions(&self, p95: u32) {
         self.pacer.expect_completions(p95);
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.phase() >= Phase::Stopping
     }
 
     /// Sends `request`, spending budgets first and retrying what may succeed
@@ -269,21 +345,21 @@ impl Lane {
             let ticket = match self.admit(cost).await {
                 Ok(ticket) => ticket,
                 Err(error) => {
-                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    if !error.not_sent {
+                        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    }
                     return Err(Failure { error, attempts });
                 }
             };
-            // A budget wait may have outlasted the run: what was not sent
-            // by the time it stops is never sent.
-            if self.stopping.load(Ordering::Relaxed) {
-                return Err(Failure {
-                    error: CallError::not_sent(),
-                    attempts,
-                });
-            }
             attempts += 1;
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-            match call().await {
+            let Some(answered) = self.unless_abandoned(call()).await else {
+                return Err(Failure {
+                    error: CallError::abandoned(),
+                    attempts,
+                });
+            };
+            match answered {
                 Ok(answer) => {
                     self.answered(&ticket, &answer);
                     return Ok((answer, attempts));
@@ -341,9 +417,20 @@ impl Lane {
         }
     }
 
+    /// `call`'s answer, or `None` once the run gives up on requests under way.
+    async fn unless_abandoned<T>(&self, call: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = self.shared.reached(Phase::Abandoning) => None,
+            answered = call => Some(answered),
+        }
+    }
+
     /// Waits until the pacer lets a request of `cost` go: the provider's
     /// pause, the budgets and the provider's word on what remains. A wait
-    /// ends early when an answer lets requests go sooner.
+    /// ends early when an answer lets requests go sooner. Once the run
+    /// stops, what was not sent is never sent (a budget wait may outlast
+    /// the run); a wait longer than the run sits through halts it.
     async fn admit(&self, cost: Cost) -> std::result::Result<Ticket, CallError> {
         let tokens = cost.input.saturating_add(cost.output.unwrap_or(0));
         if let Some(tpm) = self.limits.tpm.filter(|tpm| tokens > *tpm) {
@@ -352,11 +439,23 @@ impl Lane {
             )));
         }
         loop {
+            if self.stopping() {
+                return Err(CallError::not_sent());
+            }
             // Made before deciding, so that an answer in between still wakes it.
             let sooner = self.sooner.notified();
             match self.pacer.decide(cost) {
                 Decision::Go(ticket) => return Ok(ticket),
                 Decision::Wait(limiter, wait) => {
+                    if let Err(stalled) = pacer::ceiling(limiter, wait, self.shared.max_wait) {
+                        let why = format!("{}: {stalled}", self.name);
+                        if self.shared.halt(why.clone()) {
+                            log::warn(&format!(
+                                "{why}; no more requests are sent, and what was answered is stored"
+                            ));
+                        }
+                        return Err(CallError::not_sent());
+                    }
                     tokio::select! {
                         () = self.wait(limiter, wait) => {}
                         () = sooner => {}
@@ -366,8 +465,8 @@ impl Lane {
         }
     }
 
-    /// Waits `wait`, counting it against `limiter` (as much of it as was
-    /// waited, when it is cut short).
+    /// Waits `wait`, or until the run stops, counting it against `limiter`
+    /// (as much of it as was waited, when it is cut short).
     async fn wait(&self, limiter: Limiter, wait: Duration) {
         log::debug(&format!(
             "throttle: {} waits {} ms ({})",
@@ -379,7 +478,10 @@ impl Lane {
             ns: &self.counters.waits_ns[limiter as usize],
             since: tokio::time::Instant::now(),
         };
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = self.shared.reached(Phase::Stopping) => {}
+        }
         drop(waited);
     }
 
@@ -515,38 +617,56 @@ pub struct Executor {
     embeddings: Option<EmbeddingCache>,
     /// Requests in flight by cache key, so identical ones make one call.
     flights: Mutex<HashMap<Key, Flight>>,
-    /// Shared with every lane: set, no more requests go out.
-    stopping: Arc<AtomicBool>,
+    /// Shared with every lane: the run's phase, and why it halted.
+    shared: Arc<Shared>,
 }
 
 impl Executor {
+    /// The executor of `lanes`; a budget or provider wait longer than
+    /// `max_wait` halts the run instead of being sat through.
     pub fn new(
         mut lanes: Vec<Lane>,
         cache: Option<ResponseCache>,
         embeddings: Option<EmbeddingCache>,
+        max_wait: Duration,
     ) -> Executor {
-        let stopping = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared::new(max_wait));
         for lane in &mut lanes {
-            lane.stopping = Arc::clone(&stopping);
+            lane.shared = Arc::clone(&shared);
         }
         Executor {
             lanes,
             cache,
             embeddings,
             flights: Mutex::new(HashMap::new()),
-            stopping,
+            shared,
         }
     }
 
-    /// Stops sending: every request not yet on the wire fails as not sent;
-    /// those in flight finish.
+    /// Stops sending: every request not yet on the wire fails as not sent
+    /// (at once, even one waiting for its budget); those in flight finish.
     pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        self.shared.advance(Phase::Stopping);
     }
 
-    /// Whether [`Executor::stop`] was called.
+    /// Stops waiting too: every request under way fails as not sent, so
+    /// the run can store what it has.
+    pub fn abandon(&self) {
+        self.shared.advance(Phase::Abandoning);
+    }
+
+    /// Whether the run has stopped sending.
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        self.shared.phase() >= Phase::Stopping
+    }
+
+    /// Why a lane halted the run, if one did.
+    pub fn halted(&self) -> Option<String> {
+        self.shared
+            .halted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn cache(&self) -> Option<&ResponseCache> {
@@ -571,14 +691,14 @@ impl Executor {
             .iter()
             .map(|t| lane.provider.embedding_key(t, dimensions))
             .collect();
-        let mut found: Vec<Option<Arc<Vec<f32>>>> = keys
-            .iter()
-            .map(|k| {
-                k.as_ref()
-                    .zip(self.embeddings.as_ref())
-                    .and_then(|(k, c)| c.get(k))
-            })
-            .collect();
+        let limit = lane.provider.cache_entry_limit();
+        let mut found: Vec<Option<Arc<Vec<f32>>>> = Vec::with_capacity(keys.len());
+        for key in &keys {
+            found.push(match (key, &self.embeddings) {
+                (Some(key), Some(cache)) => cache.get(key, limit).await,
+                _ => None,
+            });
+        }
         let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
         for batch in missing.chunks(MAX_EMBEDDING_INPUTS) {
             let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
@@ -586,7 +706,7 @@ impl Executor {
             for (&i, vector) in batch.iter().zip(embeddings.vectors) {
                 let vector = Arc::new(vector);
                 if let (Some(cache), Some(key)) = (&self.embeddings, &keys[i]) {
-                    cache.put(key, &vector);
+                    cache.put(key, &vector).await;
                 }
                 found[i] = Some(vector);
             }
@@ -624,7 +744,7 @@ impl Executor {
         let Some(cache) = cache else {
             return lane.call(request).await;
         };
-        if let Some(entry) = cache.get(&key) {
+        if let Some(entry) = cache.get(&key, lane.provider.cache_entry_limit()).await {
             return Ok(Answer {
                 response: Response {
                     output: entry.output,
@@ -674,17 +794,19 @@ impl Executor {
             .remove(&key);
         if let Ok(answer) = &outcome {
             let r = &answer.response;
-            cache.put(
-                &key,
-                &cache::Entry {
-                    model: lane.provider.model().to_string(),
-                    output: r.output.clone(),
-                    usage: r.usage,
-                    cost_usd: r.cost_usd,
-                    latency_ms: r.latency.map(|d| d.as_secs_f64() * 1000.0),
-                    finish_reason: r.finish_reason.clone(),
-                },
-            );
+            cache
+                .put(
+                    &key,
+                    &cache::Entry {
+                        model: lane.provider.model().to_string(),
+                        output: r.output.clone(),
+                        usage: r.usage,
+                        cost_usd: r.cost_usd,
+                        latency_ms: r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                        finish_reason: r.finish_reason.clone(),
+                    },
+                )
+                .await;
         }
         outcome
     }
@@ -854,6 +976,7 @@ mod tests {
             vec![Lane::new("emb".into(), provider, Limits::offline(4))],
             None,
             None,
+            DEFAULT_MAX_WAIT,
         );
         let texts: Vec<String> = (0..MAX_EMBEDDING_INPUTS + 52)
             .map(|i| format!("text number {i}"))

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use minijinja::value::Serde;
 use serde_json::{Map, Value};
 
-use crate::assertion::{Assertion, AssertionSpec};
-use crate::config::{ChatMessage, Choices, Config, TestSpec};
+use crate::assertion::{Assertion, AssertionSpec, Rule, Script};
+use crate::config::{ChatMessage, Choices, Config, TestSpec, transform_script};
 use crate::error::{Error, Result};
 use crate::ingest::dataset::Location;
 use crate::ingest::ids::Seen;
 use crate::ingest::prompt::{Prompts, Rendered};
-use crate::record::short_hash;
+use crate::record::{IdKind, RowIdentity, short_hash};
+use crate::script::{ScriptError, Scripts};
 
 /// A case ready to run.
 #[derive(Debug, Clone)]
@@ -37,18 +38,36 @@ pub struct Case {
     pub output: Option<String>,
     pub assertions: Vec<Arc<Assertion>>,
     pub threshold: Option<f64>,
-    /// A hash of the assertions and the threshold (see [`scoring_hash`]).
+    /// A hash of the assertions, the threshold and the output transform
+    /// (see [`scoring_hash`]).
     pub scoring_hash: String,
+    /// Where the test was read and a hash of its inputs, which pair it
+    /// with the same row in another run when its derived id changes.
+    pub identity: RowIdentity,
+    /// The variables the prompt was rendered with, for scripts.
+    pub vars: Arc<Map<String, Value>>,
+    /// The script that reshapes the output before it is checked.
+    pub transform: Option<Arc<Script>>,
 }
 
 /// A hash of what decides a case's verdict: each assertion (type,
-/// expected value, weight) and the threshold.
-pub fn scoring_hash(assertions: &[Arc<Assertion>], threshold: Option<f64>) -> String {
+/// expected value, weight), the threshold and the output transform.
+pub fn scoring_hash(
+    assertions: &[Arc<Assertion>],
+    threshold: Option<f64>,
+    transform: Option<&Script>,
+) -> String {
     let mut text = String::new();
     for a in assertions {
         text.push_str(&format!("{a}\u{1f}{}\u{1e}", a.weight));
+        if let Some(t) = &a.transform {
+            text.push_str(&format!("transform {t}\u{1e}"));
+        }
     }
     text.push_str(&format!("{threshold:?}"));
+    if let Some(t) = transform {
+        text.push_str(&format!("\u{1e}transform {t}"));
+    }
     short_hash(text.as_bytes())
 }
 
@@ -91,6 +110,7 @@ pub enum Origin {
 pub struct Builder<'a> {
     config: &'a Config,
     prompts: &'a Prompts,
+    scripts: &'a Scripts,
     provider_names: Vec<String>,
     needs_prompt: Vec<bool>,
     /// Inline tests first, then one layer per dataset.
@@ -156,6 +176,37 @@ fn layers(config: &Config, prompts: &Prompts, provider_names: &[String]) -> Resu
     Ok(layers)
 }
 
+/// Checks an assertion's scripts (its code, its own transform): a file
+/// that is there and compiles.
+fn check_script(scripts: &Scripts, assertion: &Assertion) -> std::result::Result<(), String> {
+    script_problem(scripts, assertion).map_err(|e| e.to_string())
+}
+
+/// What is wrong with an assertion's scripts, if anything.
+fn script_problem(
+    scripts: &Scripts,
+    assertion: &Assertion,
+) -> std::result::Result<(), ScriptError> {
+    if let Rule::Script { script, .. } = &assertion.rule {
+        scripts.check(script, None)?;
+    }
+    if let Some(transform) = &assertion.transform {
+        scripts.check(transform, Some(crate::script::Target::Output))?;
+    }
+    Ok(())
+}
+
+/// Checks a transform's script.
+fn check_transform(scripts: &Scripts, text: Option<&str>) -> std::result::Result<(), String> {
+    let Some(text) = text else {
+        return Ok(());
+    };
+    let script = transform_script(text)?;
+    scripts
+        .check(&script, Some(crate::script::Target::Output))
+        .map_err(|e| e.to_string())
+}
+
 /// Checks a templated assertion's texts against the prompt environment, so
 /// a broken template fails the config, not every case.
 fn check_templates(
@@ -200,22 +251,54 @@ fn compile(
 impl<'a> Builder<'a> {
     /// `providers` are the run's providers in order, each with whether it
     /// needs a rendered prompt; a case's provider is an index into it.
+    /// Every script the config names is checked here (its file is there
+    /// and compiles), so a broken one fails the config, not every case.
     pub fn new(
         config: &'a Config,
         prompts: &'a Prompts,
         providers: &[(String, bool)],
+        scripts: &'a Scripts,
     ) -> Result<Builder<'a>> {
         let provider_names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
         let needs_prompt = providers.iter().map(|(_, needs)| *needs).collect();
+        let config_error =
+            |key: &str, m: String| Error::input(format!("{}: {key}: {m}", config.path.display()));
+        for (key, text) in [
+            ("defaults.transform", &config.defaults.transform),
+            ("defaults.transform-vars", &config.defaults.transform_vars),
+        ] {
+            check_transform(scripts, text.as_deref()).map_err(|m| config_error(key, m))?;
+        }
         for (i, (test, _)) in config.tests.iter().enumerate() {
             for (j, spec) in test.assert.iter().enumerate() {
                 check_templates(config, prompts, &format!("tests[{i}].assert[{j}]"), spec)?;
+                if !spec.is_templated()
+                    && let Ok(assertion) = spec.compile()
+                {
+                    check_script(scripts, &assertion)
+                        .map_err(|m| config_error(&format!("tests[{i}].assert[{j}]"), m))?;
+                }
+            }
+            for (key, text) in [
+                ("transform", &test.transform),
+                ("transform-vars", &test.transform_vars),
+            ] {
+                check_transform(scripts, text.as_deref())
+                    .map_err(|m| config_error(&format!("tests[{i}].{key}"), m))?;
             }
         }
         let layers = layers(config, prompts, &provider_names)?;
+        for layer in &layers {
+            for (key, assertion) in &layer.assertions {
+                if let DefaultAssertion::Fixed(a) = assertion {
+                    check_script(scripts, a).map_err(|m| config_error(key, m))?;
+                }
+            }
+        }
         Ok(Builder {
             config,
             prompts,
+            scripts,
             provider_names,
             needs_prompt,
             layers,
@@ -245,15 +328,17 @@ impl<'a> Builder<'a> {
             Some(names) => names.into_iter().map(Some).collect(),
             None => vec![None],
         };
-        let mut vars: Map<String, Value> = self.config.defaults.vars.clone();
-        vars.extend(test.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let vars = self.vars(&test, at)?;
         let context = minijinja::Value::from(Serde(&vars));
         let assertions = self.assertions(&test, layer, &context, at)?;
         let threshold = test.threshold.or(self.config.defaults.threshold);
+        let transform = self.transform(&test, at)?;
         let id = self.case_id(&test, at)?;
+        let identity = self.identity(&test, at);
         let matrix = prompts.len() * providers.len() > 1;
         let source = at.to_string();
-        let scoring_hash = scoring_hash(&assertions, threshold);
+        let scoring_hash = scoring_hash(&assertions, threshold, transform.as_deref());
+        let vars = Arc::new(vars);
         // The prompt is rendered whenever it can be, so it is stored with
         // the result; it must render only when a provider will be called
         // with it. Rendered once per prompt, whatever the providers.
@@ -297,11 +382,63 @@ impl<'a> Builder<'a> {
                     scoring_hash: scoring_hash.clone(),
                     assertions: assertions.clone(),
                     threshold,
+                    identity: identity.clone(),
+                    vars: Arc::clone(&vars),
+                    transform: transform.clone(),
                 });
                 self.next_ordinal += 1;
             }
         }
         Ok(cases)
+    }
+
+    /// The test's variables over the defaults', then what its (or the
+    /// defaults') `transform-vars` script returns laid over them.
+    fn vars(
+        &self,
+        test: &TestSpec,
+        at: &Location,
+    ) -> std::result::Result<Map<String, Value>, Rejection> {
+        let mut vars: Map<String, Value> = self.config.defaults.vars.clone();
+        vars.extend(test.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let Some(text) =
+            test.transform_vars
+                .as_deref()
+                .or(self.config.defaults.transform_vars.as_deref())
+        else {
+            return Ok(vars);
+        };
+        let script =
+            transform_script(text).map_err(|m| Rejection::Row(format!("transform-vars: {m}")))?;
+        let context =
+            serde_json::json!({ "prompt": {}, "uuid": format!("{:032x}", fastrand::u128(..)) });
+        let more = self
+            .scripts
+            .transform_vars(&script, &vars, &context.to_string())
+            .map_err(|e| script_rejection(at, "transform-vars", e))?;
+        vars.extend(more);
+        Ok(vars)
+    }
+
+    /// The test's output transform, else the defaults'.
+    fn transform(
+        &self,
+        test: &TestSpec,
+        at: &Location,
+    ) -> std::result::Result<Option<Arc<Script>>, Rejection> {
+        let Some(text) = test
+            .transform
+            .as_deref()
+            .or(self.config.defaults.transform.as_deref())
+        else {
+            return Ok(None);
+        };
+        let script =
+            transform_script(text).map_err(|m| Rejection::Row(format!("transform: {m}")))?;
+        self.scripts
+            .check(&script, Some(crate::script::Target::Output))
+            .map_err(|e| script_rejection(at, "transform", e))?;
+        Ok(Some(Arc::new(script)))
     }
 
     /// The test's providers, else its source's.
@@ -396,9 +533,10 @@ impl<'a> Builder<'a> {
             } else {
                 spec.compile()
             };
-            assertions.push(Arc::new(
-                compiled.map_err(|m| Rejection::Row(format!("assert[{i}]: {m}")))?,
-            ));
+            let compiled = compiled.map_err(|m| Rejection::Row(format!("assert[{i}]: {m}")))?;
+            script_problem(self.scripts, &compiled)
+                .map_err(|e| script_rejection(at, &format!("assert[{i}]"), e))?;
+            assertions.push(Arc::new(compiled));
         }
         Ok(assertions)
     }
@@ -424,6 +562,27 @@ impl<'a> Builder<'a> {
                 "missing id (suite.require-ids is set)".into(),
             )),
             None => Ok(self.derive_id(test, at)),
+        }
+    }
+
+    /// Where the test was read (its file relative to the config's folder,
+    /// so every checkout names it alike) and a hash of its own variables.
+    fn identity(&self, test: &TestSpec, at: &Location) -> RowIdentity {
+        let file = at.file.strip_prefix(&self.config.dir).unwrap_or(&at.file);
+        let file = file
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let inputs = serde_json::to_vec(&test.vars).expect("variables serialize to JSON");
+        RowIdentity {
+            id: if test.id.is_some() {
+                IdKind::Given
+            } else {
+                IdKind::Derived
+            },
+            row: format!("{file}:{}", at.line),
+            inputs_hash: short_hash(&inputs),
         }
     }
 
@@ -453,6 +612,15 @@ impl<'a> Builder<'a> {
             id = format!("{base}-{n}");
         }
         id
+    }
+}
+
+/// A script that cannot be used rejects its row; no Python at all stops
+/// the suite.
+fn script_rejection(at: &Location, key: &str, error: ScriptError) -> Rejection {
+    match error {
+        ScriptError::NoPython(_) => fatal(at, format!("{key}: {error}")),
+        other => Rejection::Row(format!("{key}: {other}")),
     }
 }
 

@@ -1,22 +1,27 @@
 //! Prompt templates (minijinja): compiled once, rendered per case with the
 //! case's variables. A prompt is one text, sent as the user's message, or a
-//! chat prompt: a conversation whose every message is a template.
+//! chat prompt: a conversation whose every message is a template. A text
+//! that renders to a JSON list of `{role, content}` messages is sent as
+//! those messages (promptfoo's rule), so one template can build a
+//! conversation of any length.
 //!
-//! A variable a template uses but a case does not supply is an error, not an
-//! empty string: a silently blank prompt still gets an answer, and the suite
-//! would measure the wrong thing.
+//! By default a variable a template uses but a case does not supply is an
+//! error, not an empty string: a silently blank prompt still gets an
+//! answer, and the suite would measure the wrong thing. `[suite] undefined
+//! = "lenient"` makes it empty and false instead, as in promptfoo.
 
 use std::collections::{BTreeMap, HashSet};
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
-use crate::config::{ChatMessage, Prompt, Role};
+use crate::config::{ChatMessage, Prompt, Role, Undefined};
 use crate::error::{Error, Result};
 
 /// The suite's prompt templates.
 pub struct Prompts {
     env: Environment<'static>,
-    /// For each prompt, the variables its templates read from the case.
+    /// For each prompt, the variables its templates read from the case
+    /// (none when missing variables are allowed).
     required: BTreeMap<String, Vec<String>>,
     /// The roles of each chat prompt's messages, whose templates are named
     /// by [`message_template`].
@@ -40,9 +45,17 @@ fn message_template(name: &str, i: usize) -> String {
 
 impl Prompts {
     /// Compiles the named templates; a syntax error names the prompt.
-    pub fn new(prompts: &BTreeMap<String, Prompt>, config: &std::path::Path) -> Result<Prompts> {
+    pub fn new(
+        prompts: &BTreeMap<String, Prompt>,
+        config: &std::path::Path,
+        undefined: Undefined,
+    ) -> Result<Prompts> {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(match undefined {
+            Undefined::Strict => UndefinedBehavior::Strict,
+            // Nunjucks' way: `{{ a.b }}` of a missing `a` is empty too.
+            Undefined::Lenient => UndefinedBehavior::Chainable,
+        });
         // Keep the text exactly as written: a trailing newline is part of a prompt.
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -87,6 +100,9 @@ impl Prompts {
             }
             vars.sort();
             vars.dedup();
+            if undefined == Undefined::Lenient {
+                vars.clear();
+            }
             required.insert(name.clone(), vars);
         }
         Ok(Prompts {
@@ -120,10 +136,8 @@ impl Prompts {
         let Some(roles) = self.chats.get(name) else {
             let template = self.env.get_template(name).map_err(|e| describe(&e))?;
             let text = template.render(vars).map_err(|e| describe(&e))?;
-            return Ok(Rendered {
-                text,
-                messages: None,
-            });
+            let messages = rendered_messages(&text)?;
+            return Ok(Rendered { text, messages });
         };
         let messages = roles
             .iter()
@@ -160,6 +174,34 @@ impl Prompts {
     }
 }
 
+/// The messages a rendered text is, when it is a JSON list of `{role,
+/// content}` objects; `None` for any other text. A list of messages this
+/// tool cannot send (another role, content that is not text) is an error.
+fn rendered_messages(text: &str) -> std::result::Result<Option<Vec<ChatMessage>>, String> {
+    if !text.trim_start().starts_with('[') {
+        return Ok(None);
+    }
+    let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(text) else {
+        return Ok(None);
+    };
+    if items.is_empty() || !items.iter().all(|i| i.get("role").is_some()) {
+        return Ok(None);
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::from_value::<ChatMessage>(item).map_err(|e| {
+                format!(
+                    "the prompt renders to a list of messages, and message {} is not one ai-evals can send ({e}): roles are system, user and assistant, content is text",
+                    i + 1
+                )
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// A minijinja error in one line, with its detail (which names the variable
 /// or the syntax problem).
 fn describe(e: &minijinja::Error) -> String {
@@ -182,7 +224,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), Prompt::Text(v.to_string())))
             .collect();
-        Prompts::new(&sources, Path::new("evals.toml"))
+        Prompts::new(&sources, Path::new("evals.toml"), Undefined::Strict)
     }
 
     #[test]
@@ -213,6 +255,48 @@ mod tests {
     }
 
     #[test]
+    fn lenient_undefined_is_empty_and_false_as_in_nunjucks() {
+        let sources = [(
+            "ask".to_string(),
+            Prompt::Text(
+                "{% if context %}Context: {{ context }}\n{% endif %}Q: {{ q }}{{ obj.key }}".into(),
+            ),
+        )]
+        .into();
+        let p = Prompts::new(&sources, Path::new("evals.toml"), Undefined::Lenient).unwrap();
+        assert!(p.missing("ask", |_| false).is_empty());
+        let text = p
+            .render("ask", &minijinja::context! { q => "why?" })
+            .unwrap();
+        assert_eq!(text, "Q: why?");
+    }
+
+    #[test]
+    fn a_text_that_renders_to_messages_is_sent_as_them() {
+        let template = r#"[{% for m in history %}{"role": "{{ m.role }}", "content": {{ m.content | tojson }}},{% endfor %}{"role": "user", "content": {{ q | tojson }}}]"#;
+        let p = prompts(&[("chat", template), ("list", "[1, 2] is a list")]).unwrap();
+        let vars = minijinja::context! {
+            history => vec![minijinja::context! { role => "assistant", content => "Hi \"there\"" }],
+            q => "And now?",
+        };
+        let rendered = p.render_prompt("chat", &vars).unwrap();
+        let messages = rendered.messages.unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            (messages[0].role, messages[0].content.as_str()),
+            (Role::Assistant, "Hi \"there\"")
+        );
+        assert_eq!(messages[1].content, "And now?");
+        assert!(p.render_prompt("list", &vars).unwrap().messages.is_none());
+        let tool = prompts(&[("t", r#"[{"role": "tool", "content": "x"}]"#)]).unwrap();
+        let err = tool.render_prompt("t", &vars).unwrap_err();
+        assert!(
+            err.contains("message 1 is not one ai-evals can send"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn syntax_error_names_the_prompt() {
         let err = prompts(&[("ask", "{{ unclosed ")]).err().unwrap();
         assert!(
@@ -237,6 +321,7 @@ mod tests {
         let p = Prompts::new(
             &[("chat".to_string(), chat)].into(),
             Path::new("evals.toml"),
+            Undefined::Strict,
         )
         .unwrap();
         assert_eq!(p.missing("chat", |v| v == "question"), vec!["language"]);

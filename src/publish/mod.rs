@@ -8,9 +8,10 @@ pub mod github;
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::verdict::{Direction, Severity};
+use crate::compare::verdict::Severity;
 use crate::log;
-use crate::report::{Renderer, Report};
+use crate::report::{Headline, Renderer, Report};
+use crate::secret::redact;
 use crate::store::read::CaseDetail;
 use github::{PullRequest, actions, api::GitHub, comment};
 
@@ -21,10 +22,33 @@ pub fn mask_secrets() {
     if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
         return;
     }
-    let vars: Vec<(String, String)> = std::env::vars().collect();
-    for line in actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        eprintln!("{line}");
+    let mut vars: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(token) = crate::secret::github_token() {
+        vars.push((
+            crate::secret::GITHUB_TOKEN_VAR.into(),
+            token.expose().to_string(),
+        ));
     }
+    for line in actions::masks(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        log::to_stderr(&line);
+    }
+}
+
+/// The GitHub token: the one given (`--github-token` or `GITHUB_TOKEN`),
+/// else the one the Action handed over under its private name.
+pub fn github_token(given: Option<String>) -> Option<String> {
+    given
+        .filter(|t| !t.is_empty())
+        .or_else(|| crate::secret::github_token().map(|t| t.expose().to_string()))
+}
+
+/// What the command read or wrote for the report folder besides the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Folder<'a> {
+    /// Every case, for junit.xml.
+    pub cases: &'a [CaseDetail],
+    /// The page the command wrote there (`report.html`), for the outputs.
+    pub page: Option<&'a Path>,
 }
 
 /// How the report is delivered.
@@ -33,7 +57,8 @@ pub struct Options {
     /// Post (or update) the pull-request comment.
     pub comment: bool,
     pub github_token: Option<String>,
-    /// Write comment.md, summary.md, report.json and junit.xml here.
+    /// Write comment.md, summary.md, report.json and junit.xml here (the
+    /// command writes report.html beside them: it reads the history).
     pub report_dir: Option<PathBuf>,
     /// Tells this comment from others of the suite (`--comment-id`).
     pub comment_id: String,
@@ -73,20 +98,22 @@ impl Environment {
 }
 
 /// The line that tells a fork's maintainers how to get comments anyway.
-const FORK_HELP: &str = "the token cannot comment on this pull request (a fork's pull_request token is read-only, or the workflow lacks `permissions: pull-requests: write`). The report is in the step summary. To comment on fork pull requests, upload the report directory as an artifact and post it from a `workflow_run` job: see the README's Action section.";
+const FORK_HELP: &str = "the token cannot comment on this pull request (a fork's pull_request token is read-only, or the workflow lacks `permissions: pull-requests: write`). The report is in the step summary. To comment on fork pull requests, upload the report directory as an artifact and post it from a `workflow_run` job: see docs/action.md, \"Pull requests from forks\".";
 
 /// Delivers the report; returns the text to print after the terminal
 /// report (the comment, with `--no-comment` on a pull request).
 pub async fn publish(
     report: &Report,
-    cases: &[CaseDetail],
+    folder: Folder<'_>,
     renderer: &Renderer,
     options: &Options,
     env: &Environment,
 ) -> Option<String> {
     let marker = comment::marker(&report.suite, &options.comment_id);
+    // Every text delivered is scrubbed once more as a whole: a report read
+    // back from an older history may quote a key stored before scrubbing.
     let body = match renderer.comment(report, &marker) {
-        Ok(body) => body,
+        Ok(body) => redact(&body).into_owned(),
         Err(e) => {
             log::warn(&format!("cannot render the comment: {}", e.message()));
             return None;
@@ -96,6 +123,7 @@ pub async fn publish(
     let summary = if options.report_dir.is_some() || env.step_summary.is_some() {
         renderer
             .summary(report)
+            .map(|summary| redact(&summary).into_owned())
             .map_err(|e| log::warn(&format!("cannot render the step summary: {}", e.message())))
             .ok()
     } else {
@@ -103,7 +131,15 @@ pub async fn publish(
     };
     let mut files = Vec::new();
     if let Some(dir) = &options.report_dir {
-        files = write_files(dir, report, cases, renderer, &body, summary.as_deref());
+        files = write_files(
+            dir,
+            report,
+            folder.cases,
+            renderer,
+            &body,
+            summary.as_deref(),
+        );
+        files.extend(folder.page.map(|page| ("html-path", page.to_path_buf())));
     }
     write_actions_files(report, env, summary.as_deref(), &files);
     if env.in_actions
@@ -111,7 +147,7 @@ pub async fn publish(
     {
         // On stderr like the masks: stdout is the report.
         for line in actions::annotations(&report.suite, &compared.comparison) {
-            eprintln!("{line}");
+            log::to_stderr(&line);
         }
     }
     let pr = env.pull_request.as_ref();
@@ -124,7 +160,7 @@ pub async fn publish(
     };
     let Some(token) = options.github_token.as_deref().filter(|t| !t.is_empty()) else {
         log::warn(
-            "no GitHub token (--github-token or GITHUB_TOKEN): the comment was not posted; the report is in the step summary",
+            "no GitHub token (--github-token, GITHUB_TOKEN, or the Action's github-token input): the comment was not posted; the report is in the step summary",
         );
         return None;
     };
@@ -167,9 +203,13 @@ async fn post(env: &Environment, token: &str, pr: &PullRequest, marker: &str, bo
     };
     let repo = format!("{}/{}", pr.owner, pr.repo);
     match posted {
-        Ok(comment::Posted::Created { url, .. }) => log::note(&format!("commented: {url}")),
+        Ok(comment::Posted::Created { url, .. }) => {
+            log::note(&format!("commented: {url}"));
+            write_comment_url(env, &url);
+        }
         Ok(comment::Posted::Updated { url, .. }) => {
-            log::note(&format!("updated the comment: {url}"))
+            log::note(&format!("updated the comment: {url}"));
+            write_comment_url(env, &url);
         }
         Err(comment::CommentError::Forbidden(m)) => log::warn(&format!("{m}: {FORK_HELP}")),
         Err(comment::CommentError::NotFound(m)) => log::warn(&format!(
@@ -182,6 +222,18 @@ async fn post(env: &Environment, token: &str, pr: &PullRequest, marker: &str, bo
         Err(comment::CommentError::Other(m)) => {
             log::warn(&format!("the comment was not posted: {m}"));
         }
+    }
+}
+
+/// The step output `comment-url`: where the comment is.
+fn write_comment_url(env: &Environment, url: &str) {
+    let Some(path) = &env.output else { return };
+    let text = actions::outputs(&[("comment-url", url.to_string())]);
+    if let Err(e) = actions::append(path, &text) {
+        log::warn(&format!(
+            "cannot write the step output comment-url to {}: {e}",
+            path.display()
+        ));
     }
 }
 
@@ -219,12 +271,23 @@ fn write_files(
     for (output, name, text) in rendered {
         let Some(text) = text else { continue };
         let path = dir.join(name);
-        match std::fs::write(&path, text) {
+        match std::fs::write(&path, redact(&text).as_bytes()) {
             Ok(()) => written.push((output, path)),
             Err(e) => log::warn(&format!("cannot write {}: {e}", path.display())),
         }
     }
     written
+}
+
+/// The `headline` output's words for the report's headline.
+fn headline(headline: Headline) -> &'static str {
+    match headline {
+        Headline::GateFailed => "gate-failed",
+        Headline::Regressions => "regressions",
+        Headline::Partial => "partial",
+        Headline::NoBaseline => "no-baseline",
+        Headline::Pass => "pass",
+    }
 }
 
 /// The step outputs: the verdict, the pass rate, regressions by severity
@@ -245,15 +308,17 @@ pub fn outputs(report: &Report, files: &[(&'static str, PathBuf)]) -> Vec<(&'sta
         report.comparison.as_ref().map_or(0, |c| {
             let findings = c
                 .comparison
-                .findings
-                .iter()
-                .filter(|f| f.direction == Direction::Regression && f.severity == severity)
+                .regressions()
+                .filter(|f| f.severity == severity)
                 .count();
-            findings + usize::from(c.comparison.quality_severity == severity)
+            findings
+                + usize::from(c.comparison.quality_severity == severity)
+                + usize::from(c.comparison.suite_severity == severity)
         })
     };
     let mut pairs = vec![
         ("verdict", verdict.to_string()),
+        ("headline", headline(report.headline()).to_string()),
         (
             "pass-rate",
             report

@@ -66,6 +66,37 @@ pub fn pre(text: &str, max: usize) -> String {
     out
 }
 
+/// Text for an HTML page, appended to `out`: safe as an element's text
+/// and inside a quoted attribute (`&`, `<`, `>`, `"` and `'` as
+/// character references). Control characters, which HTML forbids or
+/// which could hide text, show as their visible pictures (U+241B for
+/// ESC); nothing else changes (a page pings nobody, so `@` stays).
+pub fn page_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {
+                out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}'));
+            }
+            '\u{7F}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9F}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+/// [`page_into`] into a new string.
+pub fn page(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    page_into(&mut out, text);
+    out
+}
+
 /// At most `max` characters of `text`, with an ellipsis when cut.
 pub fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -95,6 +126,15 @@ mod tests {
         assert_eq!(
             inline("support_bot _x_ a__b"),
             "support_bot \\_x\\_ a\\_\\_b"
+        );
+    }
+
+    #[test]
+    fn page_text_opens_no_element_and_shows_control_characters() {
+        let safe = page("<script>x</script> \"a\" 'b' &amp; @org\u{1b}[31m\u{0}\u{85}\u{2028}\n");
+        assert_eq!(
+            safe,
+            "&lt;script&gt;x&lt;/script&gt; &quot;a&quot; &#39;b&#39; &amp;amp; @org\u{241B}[31m\u{2400}\u{FFFD}\u{2028}\n"
         );
     }
 

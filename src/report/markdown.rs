@@ -5,7 +5,7 @@ use minijinja::value::Serde;
 use serde::Serialize;
 
 use super::{Renderer, Report};
-use crate::compare::verdict::{Direction, Finding};
+use crate::compare::verdict::{Direction, Finding, Role, Severity};
 use crate::error::Result;
 
 /// GitHub refuses a comment body longer than this.
@@ -110,6 +110,9 @@ pub fn headline_rows(report: &Report) -> Vec<Row> {
 /// A headline metric's verdict, from the finding that tested it.
 fn verdict(finding: Option<&Finding>) -> String {
     match finding {
+        Some(f) if f.direction == Direction::Regression && f.role == Role::Advisory => {
+            format!("{} (advisory: runner speed)", f.severity.as_str())
+        }
         Some(f) if f.direction == Direction::Regression => f.severity.as_str().to_string(),
         Some(f) if f.direction == Direction::Improvement => "improved".into(),
         Some(f) if f.direction == Direction::Insufficient => "too little history".into(),
@@ -118,15 +121,22 @@ fn verdict(finding: Option<&Finding>) -> String {
     }
 }
 
-/// The pass rate's verdict: its severity, or an improvement the test
-/// found, or noise.
+/// The pass rate's verdict: the worse severity of the paired cases' and
+/// the whole suite's, or an improvement the test found, or a comparison
+/// that covered only part of the suite, or noise.
 fn quality_verdict(c: &crate::compare::verdict::Comparison) -> String {
-    if c.quality_severity > crate::compare::verdict::Severity::None {
-        c.quality_severity.as_str().to_string()
+    let worst = c.quality_severity.max(c.suite_severity);
+    if worst > Severity::None {
+        worst.as_str().to_string()
     } else if c.quality.p_value.is_some_and(|p| p < 0.05)
         && c.quality.pass_rate_change.is_some_and(|i| i.low > 0.0)
     {
         "improved".into()
+    } else if !c.quality.coverage.is_full() {
+        format!(
+            "compared {} of {} cases",
+            c.quality.coverage.paired, c.quality.coverage.baseline_cases
+        )
     } else {
         "within noise".into()
     }
@@ -333,6 +343,7 @@ mod tests {
             direction: crate::compare::verdict::Direction::Regression,
             severity: Severity::Critical,
             magnitude: 0.8,
+            role: crate::compare::verdict::Role::Gate,
         };
         report.comparison = Some(Compared {
             baseline: Chosen {
@@ -343,6 +354,8 @@ mod tests {
                     branch: Some("main".into()),
                 },
                 why: "the pull request's base commit f95f852".into(),
+                skipped: Vec::new(),
+                renamed_from: None,
             },
             comparison: Comparison {
                 baseline_run: "20261126T120000Z-012345".into(),
@@ -390,6 +403,9 @@ mod tests {
                     }],
                     attributable: 38.0,
                     worse: 0.2,
+                    certain_failing: 38,
+                    certain_worse: 0.2,
+                    baseline_passing: 190,
                     explanation: vec![format!(
                         "{} cases newly failing: all {} because {}.",
                         ids.len(),
@@ -400,6 +416,9 @@ mod tests {
                     ..QualityChange::default()
                 },
                 quality_severity: Severity::Minor,
+                certain_severity: Severity::Minor,
+                suite: None,
+                suite_severity: Severity::None,
                 findings: vec![finding],
                 worst: Severity::Critical,
                 family: Family {

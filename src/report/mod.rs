@@ -1,7 +1,7 @@
 //! The run report: a summary built while results stream past (so memory
 //! does not grow with the suite), rendered from minijinja templates — the
-//! terminal report, the pull-request comment, the step summary, JUnit XML —
-//! or as JSON.
+//! terminal report, the pull-request comment, the step summary, JUnit XML,
+//! the HTML page ([`html`]) — or as JSON.
 //!
 //! The templates are embedded; `--templates DIR` replaces any of them by
 //! file name (`comment.md.j2` …). In the Markdown templates every string
@@ -9,6 +9,7 @@
 //! filter (`md`, `html`, `pre`) already did it for its context: suite
 //! names, run ids, gate reasons, finding names and links can come from a
 //! file someone else wrote (a fork's `report.json`, a shared history).
+//! The HTML template escapes every value as HTML unless it is marked safe.
 
 pub mod monitor;
 pub mod performance;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod throttle;
 
 pub mod escape;
+pub mod html;
 mod markdown;
 mod summary;
 pub mod untrusted;
@@ -27,7 +29,7 @@ use minijinja::{AutoEscape, Environment, Output, State, Value};
 
 use crate::error::{Error, Result};
 
-pub use summary::{Failure, Links, MatrixColumn, Report, Summary, TypeCount};
+pub use summary::{Failure, Headline, Links, MatrixColumn, Report, Summary, TypeCount};
 
 /// Every template by name, with its embedded source.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -46,6 +48,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("comment.md", include_str!("../../templates/comment.md.j2")),
     ("summary.md", include_str!("../../templates/summary.md.j2")),
     ("junit.xml", include_str!("../../templates/junit.xml.j2")),
+    (
+        "report.html",
+        include_str!("../../templates/report.html.j2"),
+    ),
 ];
 
 /// The templates, ready to render.
@@ -59,12 +65,15 @@ impl Renderer {
     /// input error naming its file.
     pub fn new(overrides: Option<&Path>) -> Result<Renderer> {
         let mut env = Environment::new();
-        // Markdown escapes by default (see `write_value`); the text and XML
-        // templates escape with the filter their format needs (xml), since
-        // minijinja's own HTML escaping of .xml would double it.
+        // Markdown escapes by default (see `write_value`), and so does HTML;
+        // the text and XML templates escape with the filter their format
+        // needs (xml), since minijinja's own HTML escaping of .xml would
+        // double it.
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".md") {
                 AutoEscape::Custom(std::borrow::Cow::Borrowed(MARKDOWN))
+            } else if name.ends_with(".html") {
+                AutoEscape::Html
             } else {
                 AutoEscape::None
             }
@@ -89,6 +98,20 @@ impl Renderer {
             .map_err(|e| Error::runtime(format!("cannot render the {name} template: {e:#}")))
     }
 
+    /// Renders `name` into `out`, for a page too large to hold twice.
+    pub(crate) fn render_to(
+        &self,
+        name: &str,
+        context: minijinja::Value,
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render_captured_to(context, out))
+            .map(|_| ())
+            .map_err(|e| Error::runtime(format!("cannot render the {name} template: {e:#}")))
+    }
+
     /// The terminal report.
     pub fn text(&self, report: &Report) -> Result<String> {
         self.render(
@@ -102,14 +125,22 @@ impl Renderer {
         &self,
         compared: &crate::compare::baseline::Compared,
         reasons: &[String],
-        fail_on: &str,
+        gate: &crate::config::Gate,
     ) -> Result<String> {
         let mut text = self.render(
             "comparison.txt",
             minijinja::context! { comparison => minijinja::Value::from(Serde(compared)) },
         )?;
         if !reasons.is_empty() {
-            text.push_str(&format!("\nGate failed (--fail-on {fail_on}):\n"));
+            let certain = if gate.fail_on_certain == gate.fail_on {
+                String::new()
+            } else {
+                format!(", --fail-on-certain {}", gate.fail_on_certain.as_str())
+            };
+            text.push_str(&format!(
+                "\nGate failed (--fail-on {}{certain}):\n",
+                gate.fail_on.as_str()
+            ));
             for reason in reasons {
                 text.push_str(&format!("  ✗ {reason}\n"));
             }
@@ -138,10 +169,13 @@ const MARKDOWN: &str = "markdown";
 
 /// Writes `{{ value }}` into a template. In Markdown, a string that no
 /// escaping filter marked safe is escaped as inline text; numbers, booleans
-/// and none are written as they are.
+/// and none are written as they are. In HTML, minijinja's own escaping.
 fn write_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    let escape = matches!(state.auto_escape(), AutoEscape::Custom(mode) if mode == MARKDOWN)
-        && !value.is_safe()
+    let markdown = matches!(state.auto_escape(), AutoEscape::Custom(mode) if mode == MARKDOWN);
+    if !markdown {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let escape = !value.is_safe()
         && !matches!(
             value.kind(),
             ValueKind::Number | ValueKind::Bool | ValueKind::None | ValueKind::Undefined

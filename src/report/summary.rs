@@ -24,6 +24,7 @@ pub struct Summary {
     failures: Vec<Failure>,
     rows_skipped: u64,
     row_errors: Vec<String>,
+    skipped_at: Vec<String>,
     cut_short: Vec<String>,
     /// Per (prompt, provider): the figures of one column of a matrix.
     columns: BTreeMap<(Option<String>, String), Column>,
@@ -91,6 +92,9 @@ pub struct Report {
     pub min_pass_rate: f64,
     pub rows_skipped: u64,
     pub row_errors: Vec<String>,
+    /// Where the first few skipped rows are (`file:line`).
+    #[serde(default)]
+    pub skipped_at: Vec<String>,
     /// Dataset files a bad row ended early: their remaining cases never ran.
     #[serde(default)]
     pub cut_short: Vec<String>,
@@ -120,6 +124,10 @@ pub struct Report {
     pub targets: Vec<crate::report::performance::TargetCheck>,
     /// The regression gate: `--fail-on` and why it failed, if it did.
     pub fail_on: String,
+    /// The severity at which breakage the pull request certainly caused
+    /// fails the gate.
+    #[serde(default)]
+    pub fail_on_certain: String,
     pub gate_reasons: Vec<String>,
     /// The run's metrics by name (latency percentiles, cost, hit rate …).
     pub metrics: std::collections::BTreeMap<String, f64>,
@@ -141,6 +149,26 @@ pub struct Written<'a> {
     /// The whole gate's verdict, the one the exit code gives: finished,
     /// `pass_rate_met` and no `gate_reasons`.
     gate_passed: bool,
+    /// What the first line of the comment says.
+    headline: Headline,
+}
+
+/// The report's first line: green only when a comparison ran over
+/// (nearly) the whole suite and found nothing; a run with nothing to
+/// compare with, or compared only in part, says that instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Headline {
+    /// ❌ the gate failed.
+    GateFailed,
+    /// ⚠️ regressions below the gate's severity.
+    Regressions,
+    /// ⚠️ the comparison covered only part of the baseline's suite.
+    Partial,
+    /// ⚪ no baseline to compare with.
+    NoBaseline,
+    /// ✅ compared over the whole suite, nothing got worse.
+    Pass,
 }
 
 /// Where a reader of the report can go next.
@@ -174,26 +202,29 @@ impl Links {
 }
 
 impl Report {
-    /// Puts a comparison into the report: the gate's reasons at `fail_on`
-    /// (and for removed cases, with `fail_on_removed`),
-    /// what the first newly failing cases got (`flipped`, read from the
-    /// store by the caller) and the link to the baseline commit.
+    /// Puts a comparison into the report: the gate's reasons, what the
+    /// first newly failing cases got (`flipped`, read from the store by the
+    /// caller) and the link to the baseline commit.
     pub fn add_comparison(
         &mut self,
         compared: crate::compare::baseline::Compared,
-        fail_on: crate::config::FailOn,
-        fail_on_removed: bool,
+        gate: &crate::config::Gate,
         flipped: Vec<crate::store::read::CaseDetail>,
     ) {
         self.gate_reasons
             .extend(crate::compare::verdict::gate_reasons(
                 &compared.comparison,
-                fail_on,
-                fail_on_removed,
+                gate,
             ));
         self.links = Links::from_env(compared.baseline.run.git_sha.as_deref());
         self.flipped = flipped;
         self.comparison = Some(compared);
+    }
+
+    /// Notes the gate's settings, which the report shows.
+    pub fn set_gate(&mut self, gate: &crate::config::Gate) {
+        self.fail_on = gate.fail_on.as_str().to_string();
+        self.fail_on_certain = gate.fail_on_certain.as_str().to_string();
     }
 
     /// Whether the run passes its gates: it finished, its pass rate, and
@@ -202,6 +233,24 @@ impl Report {
     /// carries, which may be stale or, from a fork, false.
     pub fn passed(&self) -> bool {
         self.status == "finished" && self.meets_pass_rate() && self.gate_reasons.is_empty()
+    }
+
+    /// The headline, worked out from the same fields as [`Report::passed`].
+    pub fn headline(&self) -> Headline {
+        if !self.passed() {
+            return Headline::GateFailed;
+        }
+        let Some(compared) = &self.comparison else {
+            return Headline::NoBaseline;
+        };
+        let comparison = &compared.comparison;
+        if comparison.worst != crate::compare::verdict::Severity::None {
+            Headline::Regressions
+        } else if !comparison.quality.coverage.is_full() {
+            Headline::Partial
+        } else {
+            Headline::Pass
+        }
     }
 
     fn meets_pass_rate(&self) -> bool {
@@ -215,6 +264,7 @@ impl Report {
             report: self,
             pass_rate_met: self.meets_pass_rate(),
             gate_passed: self.passed(),
+            headline: self.headline(),
         }
     }
 }
@@ -304,11 +354,14 @@ impl Summary {
         self.cut_short.extend(files);
     }
 
-    /// Notes the dataset rows that were skipped, with the first few messages.
-    pub fn add_skipped(&mut self, count: u64, messages: &[String]) {
+    /// Notes the dataset rows that were skipped, with the first few
+    /// messages and where those rows are.
+    pub fn add_skipped(&mut self, count: u64, messages: &[String], locations: &[String]) {
         self.rows_skipped += count;
         let room = LISTED.saturating_sub(self.row_errors.len());
         self.row_errors.extend(messages.iter().take(room).cloned());
+        let room = LISTED.saturating_sub(self.skipped_at.len());
+        self.skipped_at.extend(locations.iter().take(room).cloned());
     }
 
     pub fn cases_total(&self) -> u64 {
@@ -359,6 +412,7 @@ impl Summary {
             min_pass_rate,
             rows_skipped: self.rows_skipped,
             row_errors: self.row_errors.clone(),
+            skipped_at: self.skipped_at.clone(),
             cut_short: self.cut_short.clone(),
             matrix: self.matrix(),
             by_type: type_counts(&self.by_type),
@@ -373,6 +427,7 @@ impl Summary {
             bottlenecks: Vec::new(),
             targets: Vec::new(),
             fail_on: String::new(),
+            fail_on_certain: String::new(),
             gate_reasons: Vec::new(),
             metrics: Default::default(),
             flipped: Vec::new(),

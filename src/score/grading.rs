@@ -24,6 +24,14 @@ use crate::score::{Grade, cosine, parse_verdict};
 /// The built-in judge prompt; `[grading] judge-prompt` replaces it.
 const JUDGE_PROMPT: &str = include_str!("../../templates/judge.txt.j2");
 
+/// What a case's model-graded assertions grade: the output, and the one
+/// each assertion with its own transform made, by index (or why that
+/// transform failed).
+pub struct Outputs<'a> {
+    pub output: &'a str,
+    pub own: &'a [(usize, std::result::Result<String, String>)],
+}
+
 /// What grading needs from the run: the judge prompt and which lanes grade.
 pub struct Grader {
     env: Environment<'static>,
@@ -71,20 +79,30 @@ impl Grader {
         self.judge_errors.load(Ordering::Relaxed)
     }
 
-    /// Grades a case's model-graded assertions on `output`; the results come
-    /// with the index of their assertion. `timed` hears how long each took.
-    /// `None` when the run stopped before a grader could answer: the case
-    /// is left for the next run rather than failed for want of a grade.
+    /// Grades a case's model-graded assertions on `output` (an assertion
+    /// with its own transform on the output it made, in `own`, by index);
+    /// the results come with the index of their assertion. `timed` hears
+    /// how long each took. `None` when the run stopped before a grader
+    /// could answer: the case is left for the next run rather than failed
+    /// for want of a grade.
     pub async fn grade(
         &self,
         executor: &Executor,
         case: &Case,
         repeat: u32,
-        output: &str,
+        Outputs { output, own }: Outputs<'_>,
         mut timed: impl FnMut(&Assertion, Duration),
     ) -> Option<Vec<(usize, AssertionResult)>> {
         let mut results = Vec::new();
         for (i, assertion) in case.assertions.iter().enumerate() {
+            let output = match own.iter().find(|(j, _)| *j == i) {
+                None => output,
+                Some((_, Ok(text))) => text.as_str(),
+                Some((_, Err(reason))) => {
+                    results.push((i, assertion.failed(reason.clone())));
+                    continue;
+                }
+            };
             let started = Instant::now();
             let grade = match &assertion.rule {
                 Rule::Similar {

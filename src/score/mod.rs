@@ -9,6 +9,7 @@
 pub mod graded;
 pub mod grading;
 pub mod pool;
+pub mod scripted;
 
 use std::sync::Arc;
 
@@ -54,25 +55,16 @@ impl Assertion {
                 };
                 self.result(passed, Some(v.score), reason)
             }
-            (Grade::Failed(reason), _) => AssertionResult {
-                kind: self.kind,
-                negate: self.negate,
-                // A grading failure fails the assertion, negated or not.
-                passed: false,
-                score: 0.0,
-                weight: self.weight,
-                expected: self.expected.clone(),
-                reason,
-                metric: self.metric.clone(),
-            },
+            // A grading failure fails the assertion, negated or not.
+            (Grade::Failed(reason), _) => self.failed(reason),
             (grade, _) => unreachable!("{grade:?} does not grade a {} assertion", self.kind.name()),
         }
     }
 }
 
 /// Scores a case: each assertion's result (`graded` holds the model-graded
-/// ones, by index; `timed` hears how long each other one took), then the
-/// weighted mean. With a threshold the case
+/// and scripted ones, by index; `timed` hears how long each other one
+/// took), then the weighted mean. With a threshold the case
 /// passes when the score reaches it; without one, every assertion of
 /// non-zero weight must pass (weight 0 marks an informational assertion).
 /// A case with no assertions passes with score 1.
@@ -87,7 +79,7 @@ pub fn score(
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            if a.is_graded() {
+            if a.is_graded() || a.is_scripted() || a.transform.is_some() {
                 return graded_result(a, i, graded);
             }
             let started = std::time::Instant::now();
@@ -109,7 +101,12 @@ fn graded_result(
         .iter()
         .find(|(j, _)| *j == index)
         .map(|(_, r)| r.clone())
-        .unwrap_or_else(|| assertion.grade(Grade::Failed("not graded".into())))
+        .unwrap_or_else(|| match assertion.rule {
+            Rule::Script { .. } => {
+                assertion.scripted(Err(crate::script::ScriptError::Failed("not run".into())))
+            }
+            _ => assertion.grade(Grade::Failed("not graded".into())),
+        })
 }
 
 /// A case's score and verdict from its assertion results (see [`score`]).
@@ -146,6 +143,8 @@ mod tests {
             threshold: None,
             provider: None,
             metric: None,
+            config: None,
+            transform: None,
         }
     }
 

@@ -210,14 +210,16 @@ fn copy_runs_and_cases(
     tx.execute(
         &format!(
             "INSERT INTO runs (run_id, suite, config_hash, git_sha, branch, pr_number, tool_version,
-                               started_at, finished_at, status, rows_skipped, shard)
+                               started_at, finished_at, status, rows_skipped, shard,
+                               config_path, unfit)
              SELECT ?, any_value(suite), any_value(config_hash), any_value(git_sha),
                     any_value(branch), any_value(pr_number), any_value(tool_version),
-                    min(started_at), max(finished_at), 'merging', sum(rows_skipped), ?
+                    min(started_at), max(finished_at), 'merging', sum(rows_skipped), ?,
+                    any_value(config_path), string_agg(unfit, '; ')
                FROM ({})",
             union(
                 "runs",
-                "suite, config_hash, git_sha, branch, pr_number, tool_version, started_at, finished_at, rows_skipped"
+                "suite, config_hash, git_sha, branch, pr_number, tool_version, started_at, finished_at, rows_skipped, config_path, unfit"
             )
         ),
         params![run_id, format!("merged {}", runs.len())],

@@ -6,6 +6,7 @@
 //! database falls behind, the pipeline waits instead of queueing results in
 //! memory.
 
+mod answers;
 mod merge;
 pub mod read;
 mod run_data;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
+pub use answers::{Answer, AssertionResult, Cut};
 pub use run_data::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 pub use write::{RunInfo, RunStatus, RunTotals};
 
@@ -46,13 +48,14 @@ pub struct Store {
 /// reader never sees an answer older than the database.
 struct QueryCache {
     runs: LruTtlCache<String, Arc<RunData>>,
-    histories: LruTtlCache<HistoryQuery, Arc<History>>,
+    histories: LruTtlCache<HistoryKey, Arc<History>>,
     hits: u64,
     misses: u64,
 }
 
-/// A history query: suite, branch, the run left out, and how many runs.
-type HistoryQuery = (String, String, Option<String>, usize);
+/// A [`read::HistoryQuery`] as a cache key: suite, branch, the run left
+/// out, the baseline, how many runs, and the error share's bits.
+type HistoryKey = (String, String, Option<String>, Option<String>, usize, u64);
 
 const QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -110,7 +113,7 @@ impl Store {
                 path.display()
             )));
         }
-        check_header(path)?;
+        check_header(path, access)?;
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let (jobs, mut queue) = mpsc::channel::<Job>(4);
         let db_path = path.to_path_buf();
@@ -232,43 +235,45 @@ impl Store {
         }
     }
 
-    /// The newest finished run of `suite` at a commit or on a branch,
-    /// other than `exclude`.
-    pub async fn newest_finished(
+    /// The newest runs of `suite` at a commit or on a branch, other than
+    /// `exclude`, whatever their status, newest first.
+    pub async fn candidates(
         &self,
         suite: &str,
         at: read::At,
         exclude: Option<&str>,
-    ) -> Result<Option<read::RunRef>> {
+        limit: usize,
+    ) -> Result<Vec<read::Candidate>> {
         let (suite, exclude) = (suite.to_string(), exclude.map(str::to_string));
-        self.read(move |conn| read::newest_finished(conn, &suite, &at, exclude.as_deref()))
+        self.read(move |conn| read::candidates(conn, &suite, &at, exclude.as_deref(), limit))
             .await
     }
 
-    /// The baseline branch's last `limit` finished runs, newest first.
-    pub async fn history(
-        &self,
-        suite: &str,
-        branch: &str,
-        exclude: Option<&str>,
-        limit: usize,
-    ) -> Result<Arc<History>> {
+    /// The suite name the config file `config_path` last ran under, when
+    /// that is not `suite`.
+    pub async fn renamed_from(&self, config_path: &str, suite: &str) -> Result<Option<String>> {
+        let (path, suite) = (config_path.to_string(), suite.to_string());
+        self.read(move |conn| read::renamed_from(conn, &path, &suite))
+            .await
+    }
+
+    /// The baseline branch's recent runs that can serve as a reference,
+    /// newest first.
+    pub async fn history(&self, query: read::HistoryQuery) -> Result<Arc<History>> {
         let key = (
-            suite.to_string(),
-            branch.to_string(),
-            exclude.map(str::to_string),
-            limit,
+            query.suite.clone(),
+            query.branch.clone(),
+            query.exclude.clone(),
+            query.baseline.clone(),
+            query.limit,
+            query.max_errors.to_bits(),
         );
         let hit = self.queries().histories.cache_get(&key).cloned();
         if let Some(hit) = hit {
             self.queries().hits += 1;
             return Ok(hit);
         }
-        let k = key.clone();
-        let runs = Arc::new(
-            self.read(move |conn| read::history(conn, &k.0, &k.1, k.2.as_deref(), k.3))
-                .await?,
-        );
+        let runs = Arc::new(self.read(move |conn| read::history(conn, &query)).await?);
         let mut queries = self.queries();
         queries.misses += 1;
         queries.histories.cache_set(key, Arc::clone(&runs));
@@ -387,6 +392,21 @@ impl Store {
         self.read(move |conn| read::all_cases(conn, &run_id)).await
     }
 
+    /// What the given cases of run `run_id` got (prompt, output, error,
+    /// assertion results), in the order of `keys`, with texts cut to
+    /// `max_chars`; `None` for a case the run does not have. Ask for a few
+    /// hundred keys at a time.
+    pub async fn answers(
+        &self,
+        run_id: &str,
+        keys: Vec<CaseKey>,
+        max_chars: usize,
+    ) -> Result<Vec<Option<Answer>>> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| answers::answers(conn, &run_id, &keys, max_chars))
+            .await
+    }
+
     /// One run's cases, timings and metrics.
     pub async fn run_data(&self, run: &read::RunRef) -> Result<Arc<RunData>> {
         let hit = self.queries().runs.cache_get(&run.run_id).cloned();
@@ -491,9 +511,9 @@ fn read_error(e: duckdb::Error) -> Error {
 }
 
 /// DuckDB's file header carries the magic bytes `DUCK` at offset 8; checking
-/// them first turns "not a database" into a plain message instead of an
-/// engine error.
-fn check_header(path: &Path) -> Result<()> {
+/// them first turns "not a database" (an empty file too) into a plain
+/// message instead of an engine error.
+fn check_header(path: &Path, access: Access) -> Result<()> {
     let Ok(mut file) = File::open(path) else {
         return Ok(());
     };
@@ -512,7 +532,16 @@ fn check_header(path: &Path) -> Result<()> {
         }
     }
     if filled == 0 {
-        return Ok(());
+        let what = match access {
+            Access::ReadOnly => "it holds no ai-evals history. Pass the history file you meant",
+            Access::ReadWrite => {
+                "DuckDB cannot open it. Delete it (a run creates its history file itself) or pass another --db path"
+            }
+        };
+        return Err(Error::input(format!(
+            "{} is empty (0 bytes): {what}.",
+            path.display()
+        )));
     }
     if filled < header.len() || &header[8..12] != b"DUCK" {
         return Err(Error::input(format!(
@@ -666,6 +695,7 @@ mod tests {
             answer_source: crate::record::AnswerSource::Model,
             variant: None,
             prompt_name: None,
+            identity: crate::record::RowIdentity::default(),
         }
     }
 
@@ -680,6 +710,7 @@ mod tests {
             tool_version: "0".into(),
             started_at: chrono::Utc::now().naive_utc(),
             shard: None,
+            config_path: Some("evals.toml".into()),
         }
     }
 
@@ -739,67 +770,157 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn baselines_and_history_come_from_finished_runs_only() {
+    async fn answers_come_back_in_the_order_asked_cut_to_length() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
-        for id in ["r1", "r2", "r3"] {
+        store.begin_run(info("r1")).await.unwrap();
+        let mut plain = record("a", 100.0);
+        plain.prompt = Some("Q: a".into());
+        plain.output = Some("é".repeat(50));
+        plain.assertions = ["first", "second"]
+            .into_iter()
+            .map(|expected| crate::assertion::AssertionResult {
+                kind: crate::assertion::Type::Contains,
+                negate: expected == "second",
+                passed: expected == "first",
+                score: 0.5,
+                weight: 1.0,
+                expected: expected.into(),
+                reason: format!("why {expected}"),
+                metric: None,
+            })
+            .collect();
+        let mut variant = record("a", 200.0);
+        variant.variant = Some("terse @ p".into());
+        variant.output = None;
+        variant.error = Some("timed out".into());
+        store
+            .write_batch("r1".into(), vec![plain, variant])
+            .await
+            .unwrap();
+        let key = |variant: Option<&str>| CaseKey {
+            id: "a".into(),
+            repeat: 0,
+            variant: variant.map(str::to_string),
+        };
+        let missing = CaseKey {
+            id: "gone".into(),
+            ..key(None)
+        };
+        let answers = store
+            .answers("r1", vec![key(Some("terse @ p")), missing, key(None)], 10)
+            .await
+            .unwrap();
+        assert_eq!(answers.len(), 3);
+        let with_variant = answers[0].as_ref().unwrap();
+        assert_eq!(with_variant.error.as_deref(), Some("timed out"));
+        assert_eq!(with_variant.output, None);
+        assert!(answers[1].is_none());
+        let plain = answers[2].as_ref().unwrap();
+        let output = plain.output.as_ref().unwrap();
+        assert_eq!(
+            (output.text.as_str(), output.chars),
+            ("é".repeat(10).as_str(), 50)
+        );
+        assert!(output.is_cut());
+        assert!(!plain.prompt.as_ref().unwrap().is_cut());
+        let kinds: Vec<(&str, bool)> = plain
+            .assertions
+            .iter()
+            .map(|a| (a.kind.as_str(), a.passed))
+            .collect();
+        assert_eq!(kinds, [("contains", true), ("not-contains", false)]);
+        assert_eq!(plain.assertions[1].reason.as_deref(), Some("why second"));
+    }
+
+    #[tokio::test]
+    async fn baselines_and_history_come_from_healthy_finished_runs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+        // r1 healthy; r2 an outage (3 of 4 cases errored); r3 cut short;
+        // r4 never finished.
+        for (id, errored, unfit) in [
+            ("r1", 0, None),
+            ("r2", 3, None),
+            ("r3", 0, Some("a dataset was cut short")),
+            ("r4", 0, None),
+        ] {
             store.begin_run(info(id)).await.unwrap();
-            if id != "r3" {
-                store
-                    .finish_run(
-                        id.into(),
-                        RunTotals {
-                            status: RunStatus::Finished,
-                            error: None,
-                            finished_at: chrono::Utc::now().naive_utc(),
-                            cases_total: 0,
-                            cases_passed: 0,
-                            cases_errored: 0,
-                            rows_skipped: 0,
-                            pass_rate: None,
-                            mean_score: None,
-                        },
-                        vec![Timing {
-                            component: "total".into(),
-                            parent: None,
-                            duration_ms: 10.0,
-                            calls: None,
-                        }],
-                        vec![Metric {
-                            name: "peak_rss_mb".into(),
-                            value: 50.0,
-                            unit: None,
-                        }],
-                    )
-                    .await
-                    .unwrap();
+            if id == "r4" {
+                continue;
             }
+            let totals = RunTotals {
+                status: RunStatus::Finished,
+                error: None,
+                finished_at: chrono::Utc::now().naive_utc(),
+                cases_total: 4,
+                cases_passed: 4 - errored,
+                cases_errored: errored,
+                rows_skipped: 0,
+                pass_rate: None,
+                mean_score: None,
+                unfit: unfit.map(str::to_string),
+            };
+            let timing = Timing {
+                component: "total".into(),
+                parent: None,
+                duration_ms: 10.0,
+                calls: None,
+            };
+            let metric = Metric {
+                name: "peak_rss_mb".into(),
+                value: 50.0,
+                unit: None,
+            };
+            store
+                .finish_run(id.into(), totals, vec![timing], vec![metric])
+                .await
+                .unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         let main = || read::At::Branch("main".into());
-        let newest = store.newest_finished("s", main(), None).await.unwrap();
-        assert_eq!(newest.unwrap().run_id, "r2", "r3 never finished");
-        let other = store.newest_finished("s", main(), Some("r2")).await;
-        assert_eq!(other.unwrap().unwrap().run_id, "r1");
+        let all = store.candidates("s", main(), None, 10).await.unwrap();
+        let ids: Vec<&str> = all.iter().map(|c| c.run.run_id.as_str()).collect();
+        assert_eq!(ids, ["r4", "r3", "r2", "r1"], "newest first, any status");
+        assert_eq!(all[0].status, "running");
+        assert_eq!(all[1].unfit.as_deref(), Some("a dataset was cut short"));
+        assert_eq!((all[2].cases_errored, all[2].cases_total), (3, 4));
+        let other = store.candidates("s", main(), Some("r4"), 1).await.unwrap();
+        assert_eq!(other[0].run.run_id, "r3");
         let at = |sha: &str| read::At::Commit(sha.into());
-        assert!(
+        assert_eq!(
             store
-                .newest_finished("s", at("abc"), None)
+                .candidates("s", at("abc"), None, 10)
                 .await
                 .unwrap()
-                .is_some()
+                .len(),
+            4
         );
         assert!(
             store
-                .newest_finished("s", at("def"), None)
+                .candidates("s", at("def"), None, 10)
                 .await
                 .unwrap()
-                .is_none()
+                .is_empty()
         );
-        let history = store.history("s", "main", None, 30).await.unwrap();
-        assert_eq!(history.runs.len(), 2);
+        let query = |max_errors: f64| read::HistoryQuery {
+            suite: "s".into(),
+            branch: "main".into(),
+            exclude: None,
+            baseline: None,
+            limit: 30,
+            max_errors,
+        };
+        let history = store.history(query(0.2)).await.unwrap();
+        assert_eq!(history.runs.len(), 1, "only r1 is healthy");
         assert_eq!(history.runs[0].timings["total"], 10.0);
         assert_eq!(history.runs[0].metrics["peak_rss_mb"], 50.0);
+        assert_eq!(store.history(query(1.0)).await.unwrap().runs.len(), 2);
+        assert_eq!(
+            store.renamed_from("evals.toml", "renamed").await.unwrap(),
+            Some("s".into())
+        );
+        assert_eq!(store.renamed_from("evals.toml", "s").await.unwrap(), None);
         assert!(store.find_run("r").await.is_err(), "an ambiguous prefix");
         assert_eq!(store.find_run("r1").await.unwrap().run_id, "r1");
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use duckdb::{Connection, OptionalExt, params};
 use serde::{Deserialize, Serialize};
 
-use crate::record::AnswerSource;
+use crate::record::{AnswerSource, IdKind, RowIdentity};
 use crate::store::schema;
 use crate::store::{CaseKey, CaseOutcome, CaseSamples, History, HistoryRun, RunData};
 
@@ -125,42 +125,97 @@ pub enum At {
     Branch(String),
 }
 
-/// The newest finished run of `suite` at a commit or on a branch, other
-/// than `exclude`.
-pub fn newest_finished(
+/// A run that might serve as a baseline, with what tells whether it can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub run: RunRef,
+    /// `finished`, `failed`, `interrupted`, `partial` or `running`.
+    pub status: String,
+    pub cases_total: u64,
+    pub cases_errored: u64,
+    /// Why the run itself said it cannot serve as a baseline (schema 7).
+    pub unfit: Option<String>,
+}
+
+/// The newest runs of `suite` at a commit or on a branch, other than
+/// `exclude`, whatever their status, newest first, at most `limit`.
+pub fn candidates(
     conn: &Connection,
     suite: &str,
     at: &At,
     exclude: Option<&str>,
-) -> duckdb::Result<Option<RunRef>> {
+    limit: usize,
+) -> duckdb::Result<Vec<Candidate>> {
     let (column, value) = match at {
         At::Commit(sha) => ("git_sha", sha),
         At::Branch(branch) => ("branch", branch),
     };
+    let unfit = column_since(schema::version(conn)?, schema::IDENTITIES, "unfit");
+    let mut statement = conn.prepare(&format!(
+        "SELECT run_id, suite, git_sha, branch, status, coalesce(cases_total, 0),
+                coalesce(cases_errored, 0), {unfit}
+           FROM runs
+          WHERE suite = ? AND {column} = ? AND run_id IS DISTINCT FROM ?
+          ORDER BY started_at DESC LIMIT ?"
+    ))?;
+    let rows = statement.query_map(params![suite, value, exclude, limit as i64], |row| {
+        Ok(Candidate {
+            run: run_ref(row)?,
+            status: row.get(4)?,
+            cases_total: row.get::<_, i64>(5)?.max(0) as u64,
+            cases_errored: row.get::<_, i64>(6)?.max(0) as u64,
+            unfit: row.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The suite a run of the config file `config_path` was last stored
+/// under, when that is not `suite`: the suite was renamed since.
+pub fn renamed_from(
+    conn: &Connection,
+    config_path: &str,
+    suite: &str,
+) -> duckdb::Result<Option<String>> {
+    if schema::version(conn)? < schema::IDENTITIES {
+        return Ok(None);
+    }
     conn.query_row(
-        &format!(
-            "SELECT run_id, suite, git_sha, branch FROM runs
-              WHERE suite = ? AND {column} = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
-              ORDER BY started_at DESC LIMIT 1"
-        ),
-        params![suite, value, exclude],
-        run_ref,
+        "SELECT suite FROM runs
+          WHERE config_path = ? AND suite <> ? AND status = 'finished'
+          ORDER BY started_at DESC LIMIT 1",
+        params![config_path, suite],
+        |row| row.get(0),
     )
     .optional()
 }
 
-/// The last `limit` finished runs of `suite` on `branch` (other than
-/// `exclude`), newest first, with their timings and metrics, and how each
-/// of their cases answered.
-pub fn history(
-    conn: &Connection,
-    suite: &str,
-    branch: &str,
-    exclude: Option<&str>,
-    limit: usize,
-) -> duckdb::Result<History> {
-    let runs = history_runs(conn, suite, branch, exclude, limit)?;
-    let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+/// Which runs make a suite's history: the baseline branch's recent
+/// finished runs that can serve as a reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery {
+    pub suite: String,
+    pub branch: String,
+    /// The run being compared: never part of its own history.
+    pub exclude: Option<String>,
+    /// The baseline run. Its cases' answers are what the noise model
+    /// conditions on, so they do not also count toward the cases' rates.
+    pub baseline: Option<String>,
+    pub limit: usize,
+    /// Runs with a larger share of errored cases are left out (an outage
+    /// says nothing about how the suite behaves).
+    pub max_errors: f64,
+}
+
+/// The history `query` asks for, newest first: each run's timings and
+/// metrics, and how their cases answered.
+pub fn history(conn: &Connection, query: &HistoryQuery) -> duckdb::Result<History> {
+    let runs = history_runs(conn, query)?;
+    let ids: Vec<&str> = runs
+        .iter()
+        .map(|r| r.run_id.as_str())
+        .filter(|id| Some(*id) != query.baseline.as_deref())
+        .collect();
     let samples = case_samples(conn, &ids)?;
     Ok(History { runs, samples })
 }
@@ -174,7 +229,8 @@ fn quoted_list(ids: &[&str]) -> String {
 }
 
 /// Per case and request, the fresh model answers the runs got and how
-/// many passed. Empty for histories written before fingerprints.
+/// many passed; a failed call is no answer. Empty for histories written
+/// before fingerprints.
 fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSamples>> {
     let version = schema::version(conn)?;
     if ids.is_empty() || version < schema::FINGERPRINTS {
@@ -186,7 +242,7 @@ fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSampl
                 count(*) FILTER (WHERE passed)
            FROM case_results
           WHERE run_id IN ({}) AND request_hash IS NOT NULL
-            AND answer_source = 'model' AND NOT cached
+            AND answer_source = 'model' AND NOT cached AND error IS NULL
           GROUP BY ALL",
         quoted_list(ids)
     ))?;
@@ -206,7 +262,7 @@ fn case_samples(conn: &Connection, ids: &[&str]) -> duckdb::Result<Vec<CaseSampl
 }
 
 /// `column`, or NULL in a history written before schema `since` added it.
-fn column_since(version: i64, since: i64, column: &'static str) -> &'static str {
+pub(super) fn column_since(version: i64, since: i64, column: &'static str) -> &'static str {
     if version >= since {
         column
     } else {
@@ -214,22 +270,24 @@ fn column_since(version: i64, since: i64, column: &'static str) -> &'static str 
     }
 }
 
-fn history_runs(
-    conn: &Connection,
-    suite: &str,
-    branch: &str,
-    exclude: Option<&str>,
-    limit: usize,
-) -> duckdb::Result<Vec<HistoryRun>> {
+fn history_runs(conn: &Connection, query: &HistoryQuery) -> duckdb::Result<Vec<HistoryRun>> {
+    let unfit = column_since(schema::version(conn)?, schema::IDENTITIES, "unfit");
     let found: Vec<(String, Option<String>)> = {
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare(&format!(
             "SELECT run_id, git_sha FROM runs
               WHERE suite = ? AND branch = ? AND status = 'finished' AND run_id IS DISTINCT FROM ?
-              ORDER BY started_at DESC LIMIT ?",
-        )?;
-        let rows = statement.query_map(params![suite, branch, exclude, limit as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
+                AND {unfit} IS NULL
+                AND coalesce(cases_errored, 0) <= ? * coalesce(cases_total, 0)
+              ORDER BY started_at DESC LIMIT ?"
+        ))?;
+        let params = params![
+            query.suite,
+            query.branch,
+            query.exclude,
+            query.max_errors,
+            query.limit as i64
+        ];
+        let rows = statement.query_map(params, |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect::<duckdb::Result<_>>()?
     };
     let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
@@ -291,17 +349,28 @@ pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
     let fingerprints = if version >= schema::FINGERPRINTS {
         "request_hash, scoring_hash, output_hash, answer_source"
     } else {
-        "NULL, NULL, NULL, NULL"
+        // Typed: the duckdb crate cannot read an untyped NULL column.
+        "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR"
     };
     let variant = column_since(version, schema::VARIANTS, "variant");
+    let prompt_name = column_since(version, schema::VARIANTS, "prompt_name");
+    let identity = if version >= schema::IDENTITIES {
+        "row_key, inputs_hash, id_given"
+    } else {
+        "NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN"
+    };
     let mut statement = conn.prepare(&format!(
         "SELECT case_id, repeat_index, passed, score, error IS NOT NULL,
-                original_latency_ms, total_tokens, cost_usd, cached, {fingerprints}, {variant}
+                original_latency_ms, total_tokens, cost_usd, cached, {fingerprints}, {variant},
+                provider, {prompt_name}, {identity}
            FROM case_results WHERE run_id = ?"
     ))?;
     let cases = statement
         .query_map(params![run.run_id], |row| {
             Ok(CaseOutcome {
+                provider: row.get(14)?,
+                prompt: row.get(15)?,
+                identity: row_identity(row.get(16)?, row.get(17)?, row.get(18)?),
                 key: CaseKey {
                     id: row.get(0)?,
                     repeat: row.get(1)?,
@@ -340,6 +409,24 @@ pub fn run_data(conn: &Connection, run: &RunRef) -> duckdb::Result<RunData> {
         cases,
         timings,
         metrics,
+    })
+}
+
+/// A case's row identity as stored; `None` before schema 7 or when a
+/// column is missing.
+fn row_identity(
+    row: Option<String>,
+    inputs_hash: Option<String>,
+    id_given: Option<bool>,
+) -> Option<RowIdentity> {
+    Some(RowIdentity {
+        id: if id_given? {
+            IdKind::Given
+        } else {
+            IdKind::Derived
+        },
+        row: row?,
+        inputs_hash: inputs_hash?,
     })
 }
 

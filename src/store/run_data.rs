@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::AnswerSource;
+use crate::record::{AnswerSource, RowIdentity};
 
 /// Which case a result is, across runs: its id and its repeat. A tuple,
 /// not a joined string, so an id containing `#` never collides with
@@ -59,6 +59,13 @@ pub struct CaseOutcome {
     pub source: Option<AnswerSource>,
     /// Whether the answer came from the response cache.
     pub cached: bool,
+    /// The provider's name and the prompt's: with the id and the repeat,
+    /// they tell a matrix's cases apart.
+    pub provider: Option<String>,
+    pub prompt: Option<String>,
+    /// Where the case's test was read and a hash of its inputs; `None` for
+    /// a run stored before schema 7.
+    pub identity: Option<RowIdentity>,
 }
 
 /// A run's numbers: its cases (any order), component timings in ms and run

@@ -1,8 +1,11 @@
 //! The history database's schema and its migrations.
 //!
-//! Migrations are numbered and applied in order inside one transaction each;
+//! Migrations are numbered and applied in order, all of them inside one
+//! transaction: a process killed while it creates or upgrades a history
+//! leaves the file as it was (a new file empty), never half a schema.
 //! `schema_version` records what has been applied, so an older database is
-//! upgraded in place and a newer one is refused with a clear message.
+//! upgraded in place, an empty one is set up, and a newer one is refused
+//! with a clear message.
 
 use duckdb::Connection;
 
@@ -144,12 +147,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE case_results ADD COLUMN prompt_name VARCHAR;
     ALTER TABLE scores ADD COLUMN variant VARCHAR;
     "#,
+    // 7: what keeps a case paired with the same test when the pull request
+    // edits the suite: where its test was read (`row_key`, `file:line` with
+    // the file relative to the config's folder), a hash of its variables
+    // (`inputs_hash`), and whether its id was given or derived from its
+    // content (`id_given`). Per run: the config file (`config_path`), which
+    // finds a renamed suite's runs, and why the run cannot serve as a
+    // baseline (`unfit`: a dataset cut short, malformed rows, no case
+    // scored), NULL when it can.
+    r#"
+    ALTER TABLE case_results ADD COLUMN row_key VARCHAR;
+    ALTER TABLE case_results ADD COLUMN inputs_hash VARCHAR;
+    ALTER TABLE case_results ADD COLUMN id_given BOOLEAN;
+    ALTER TABLE runs ADD COLUMN config_path VARCHAR;
+    ALTER TABLE runs ADD COLUMN unfit VARCHAR;
+    "#,
 ];
 
 /// The first schema version whose cases carry fingerprints.
 pub const FINGERPRINTS: i64 = 5;
 /// The first schema version whose cases carry a matrix variant.
 pub const VARIANTS: i64 = 6;
+
+/// The first schema version whose cases carry a row identity and whose
+/// runs say whether they can serve as a baseline.
+pub const IDENTITIES: i64 = 7;
 
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
@@ -165,24 +187,57 @@ pub fn version(conn: &Connection) -> duckdb::Result<i64> {
 
 /// Checks that a database opened read-only has the schema this build reads.
 pub fn check(conn: &Connection) -> Result<(), String> {
-    let found: i64 = conn
+    let found: Option<i64> = conn
         .query_row(
             "SELECT coalesce(max(version), 0) FROM schema_version",
             [],
             |row| row.get(0),
         )
-        .map_err(|_| "not an ai-evals history (it has no schema_version table)".to_string())?;
-    // Every version up to ours holds the tables a comparison reads.
-    if !(1..=CURRENT).contains(&found) {
-        return Err(format!(
+        .ok();
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap_or(0);
+    match found {
+        // Every version up to ours holds the tables a comparison reads.
+        Some(found) if (1..=CURRENT).contains(&found) => Ok(()),
+        Some(found) if found > CURRENT => Err(format!(
             "the database has schema version {found}, this ai-evals reads 1 to {CURRENT}; use the ai-evals release that wrote it"
-        ));
+        )),
+        // A schema never finished: a run stopped while it created the file
+        // (before this build made that one transaction).
+        Some(_) => Err(unset().into()),
+        None if tables == 0 => Err(unset().into()),
+        None => Err("not an ai-evals history (it has no schema_version table)".into()),
     }
-    Ok(())
 }
 
-/// Brings the database to the current schema; returns the version it found.
+/// Why a database without our schema is no history yet, and what to do.
+fn unset() -> &'static str {
+    "holds no ai-evals history yet: its schema was never written (a run stopped while it created the file, or it is a new DuckDB database). `ai-evals run --db` with it sets it up; or pass the history file you meant"
+}
+
+/// Brings the database to the current schema in one transaction; returns
+/// the version it found. An empty database, or one left without a schema
+/// by a run that stopped while it created it, is set up whole.
 pub fn migrate(conn: &Connection) -> Result<i64, String> {
+    conn.execute_batch("BEGIN TRANSACTION")
+        .map_err(|e| e.to_string())?;
+    let migrated = apply(conn);
+    let ended = match migrated {
+        Ok(_) => conn.execute_batch("COMMIT"),
+        Err(_) => conn.execute_batch("ROLLBACK"),
+    };
+    let found = migrated?;
+    ended.map_err(|e| format!("the schema could not be written: {e}"))?;
+    Ok(found)
+}
+
+/// The migrations still missing, applied inside the caller's transaction.
+fn apply(conn: &Connection) -> Result<i64, String> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
              version    INTEGER NOT NULL,
@@ -204,13 +259,9 @@ pub fn migrate(conn: &Connection) -> Result<i64, String> {
     }
     for version in found + 1..=CURRENT {
         let sql = MIGRATIONS[(version - 1) as usize];
-        let step = format!(
-            "BEGIN TRANSACTION; {sql}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
-        );
-        if let Err(e) = conn.execute_batch(&step) {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(format!("migration to schema version {version} failed: {e}"));
-        }
+        let step = format!("{sql}; INSERT INTO schema_version (version) VALUES ({version});");
+        conn.execute_batch(&step)
+            .map_err(|e| format!("migration to schema version {version} failed: {e}"))?;
     }
     Ok(found)
 }

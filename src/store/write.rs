@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use duckdb::{Connection, params};
 
-use crate::record::{CaseRecord, Metric, Timing};
+use crate::record::{CaseRecord, IdKind, Metric, Timing};
 
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
@@ -19,6 +19,9 @@ pub struct RunInfo {
     pub started_at: NaiveDateTime,
     /// `i/n` when the run covers one shard of the suite.
     pub shard: Option<String>,
+    /// The config file as the run was given it, relative to the working
+    /// folder when inside it: a renamed suite's earlier runs share it.
+    pub config_path: Option<String>,
 }
 
 /// How a run ended.
@@ -51,13 +54,15 @@ pub struct RunTotals {
     pub rows_skipped: u64,
     pub pass_rate: Option<f64>,
     pub mean_score: Option<f64>,
+    /// Why the run cannot serve as a baseline, when it cannot.
+    pub unfit: Option<String>,
 }
 
 pub fn begin_run(conn: &Connection, run: &RunInfo) -> duckdb::Result<()> {
     conn.execute(
         "INSERT INTO runs (run_id, suite, config_hash, git_sha, branch, pr_number,
-                           tool_version, started_at, status, shard)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                           tool_version, started_at, status, shard, config_path)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
         params![
             run.run_id,
             run.suite,
@@ -68,6 +73,7 @@ pub fn begin_run(conn: &Connection, run: &RunInfo) -> duckdb::Result<()> {
             run.tool_version,
             run.started_at,
             run.shard,
+            run.config_path,
         ],
     )?;
     Ok(())
@@ -109,6 +115,9 @@ pub fn batch(conn: &mut Connection, run_id: &str, records: &[CaseRecord]) -> duc
                 r.answer_source.as_str(),
                 r.variant,
                 r.prompt_name,
+                r.identity.row,
+                r.identity.inputs_hash,
+                r.identity.id == IdKind::Given,
             ])?;
         }
         // Appender errors on drop are swallowed; flush to see them.
@@ -147,7 +156,7 @@ pub fn finish_run(
     tx.execute(
         "UPDATE runs SET finished_at = ?, status = ?, error = ?, cases_total = ?,
                 cases_passed = ?, cases_errored = ?, rows_skipped = ?, pass_rate = ?,
-                mean_score = ?
+                mean_score = ?, unfit = ?
          WHERE run_id = ?",
         params![
             totals.finished_at,
@@ -159,6 +168,7 @@ pub fn finish_run(
             totals.rows_skipped as i64,
             totals.pass_rate,
             totals.mean_score,
+            totals.unfit,
             run_id,
         ],
     )?;

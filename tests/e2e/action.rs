@@ -29,14 +29,14 @@ const COMMENTS: &str = "/repos/Codertocat/Hello-World/issues/2/comments";
 /// The pull request's base commit in `pull_request_opened.payload.json`.
 const BASE_SHA: &str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
 
-fn event(name: &str) -> PathBuf {
+pub(crate) fn event(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/github-events")
         .join(name)
 }
 
 /// One step of the action, as the runner would run it.
-fn step(suite: &Suite, which: &str, env: &[(&str, &str)]) -> Output {
+pub(crate) fn step(suite: &Suite, which: &str, env: &[(&str, &str)]) -> Output {
     let bin_dir = Path::new(BIN).parent().unwrap();
     let path = format!(
         "{}:{}",
@@ -56,8 +56,6 @@ fn step(suite: &Suite, which: &str, env: &[(&str, &str)]) -> Output {
         .env("GITHUB_OUTPUT", suite.path("github-output.txt"))
         .env("GITHUB_STEP_SUMMARY", suite.path("step-summary.md"))
         .env("INPUT_CONFIG", "evals.toml")
-        .env("INPUT_DB_PATH", "ai-evals.duckdb")
-        .env("INPUT_CACHE_PATH", ".ai-evals-cache")
         .env("INPUT_COMMENT", "true")
         .env("AI_EVALS_MOCK_KEY", "sk-mock")
         .envs(env.iter().copied());
@@ -66,7 +64,7 @@ fn step(suite: &Suite, which: &str, env: &[(&str, &str)]) -> Output {
 }
 
 /// The step outputs written so far, the last value of each name.
-fn outputs(suite: &Suite) -> BTreeMap<String, String> {
+pub(crate) fn outputs(suite: &Suite) -> BTreeMap<String, String> {
     std::fs::read_to_string(suite.path("github-output.txt"))
         .unwrap_or_default()
         .lines()
@@ -77,7 +75,7 @@ fn outputs(suite: &Suite) -> BTreeMap<String, String> {
 
 /// A suite against the mock provider whose gate fails on a major
 /// regression (`[compare] fail-on`), with bands that make no drop critical.
-fn suite(provider: &str) -> Suite {
+pub(crate) fn suite(provider: &str) -> Suite {
     Suite::new(&format!(
         r#"[suite]
 name = "action"
@@ -107,7 +105,7 @@ path = "data.jsonl"
     ))
 }
 
-fn cases(suite: &Suite, failing: usize) {
+pub(crate) fn cases(suite: &Suite, failing: usize) {
     let rows: String = (0..40)
         .map(|i| {
             let answer = if i < failing { "wrong" } else { "right" };
@@ -117,7 +115,7 @@ fn cases(suite: &Suite, failing: usize) {
     suite.write("data.jsonl", rows);
 }
 
-fn push_env(push: &Path) -> Vec<(&'static str, String)> {
+pub(crate) fn push_env(push: &Path) -> Vec<(&'static str, String)> {
     vec![
         ("GITHUB_EVENT_NAME", "push".into()),
         ("GITHUB_EVENT_PATH", push.display().to_string()),
@@ -127,21 +125,22 @@ fn push_env(push: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn pr_env(pr: &Path, api: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn pr_env(pr: &Path, api: &str) -> Vec<(&'static str, String)> {
     vec![
         ("GITHUB_EVENT_NAME", "pull_request".into()),
         ("GITHUB_EVENT_PATH", pr.display().to_string()),
         ("GITHUB_HEAD_REF", "changes".into()),
         ("GITHUB_REF", "refs/pull/2/merge".into()),
         ("GITHUB_API_URL", api.into()),
-        ("GITHUB_TOKEN", "ghs_action_test_token".into()),
+        // As action.yml hands it over: never as GITHUB_TOKEN.
+        ("AI_EVALS_GITHUB_TOKEN", "ghs_action_test_token".into()),
         ("GITHUB_SERVER_URL", "https://github.com".into()),
         ("GITHUB_REPOSITORY", REPO.into()),
         ("GITHUB_RUN_ID", "7".into()),
     ]
 }
 
-fn refs<'a>(
+pub(crate) fn refs<'a>(
     env: &'a [(&'static str, String)],
     more: &[(&'static str, &'a str)],
 ) -> Vec<(&'a str, &'a str)> {
@@ -152,11 +151,16 @@ fn refs<'a>(
 }
 
 /// `paths` then `run`, as the action's steps run them; the outputs.
-fn paths_and_run(suite: &Suite, env: &[(&str, &str)]) -> (BTreeMap<String, String>, Output) {
+pub(crate) fn paths_and_run(
+    suite: &Suite,
+    env: &[(&str, &str)],
+) -> (BTreeMap<String, String>, Output) {
     let paths = step(suite, "paths", env);
     assert!(paths.status.success(), "{paths:?}");
     let named = outputs(suite);
     let mut env = env.to_vec();
+    env.push(("DB_PATH", &named["db-path"]));
+    env.push(("CACHE_PATH", &named["cache-path"]));
     env.push(("BASELINE_BRANCH", &named["baseline-branch"]));
     env.push(("HISTORY_ARTIFACT", &named["history-artifact"]));
     let run = step(suite, "run", &env);
@@ -176,7 +180,7 @@ fn comment(id: u64, login: &str, body: &str) -> Value {
 
 /// A GitHub whose GraphQL `viewer` is `login`, with `existing` comments on
 /// pull request 2 and room for new ones.
-async fn github(login: &str, existing: Vec<Value>) -> MockServer {
+pub(crate) async fn github(login: &str, existing: Vec<Value>) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/graphql"))
@@ -199,7 +203,7 @@ async fn github(login: &str, existing: Vec<Value>) -> MockServer {
 }
 
 /// The bodies sent with `verb` to paths ending in `suffix`.
-fn sent(requests: &[Request], verb: &str, suffix: &str) -> Vec<String> {
+pub(crate) fn sent(requests: &[Request], verb: &str, suffix: &str) -> Vec<String> {
     requests
         .iter()
         .filter(|r| r.method.as_str() == verb && r.url.path().ends_with(suffix))
@@ -229,7 +233,7 @@ fn baseline_on_master_then_a_pull_request_that_fails_by_the_configs_gate() {
     assert_eq!(named["save-history"], "true", "{named:?}");
     assert_eq!(named["save-responses"], "true");
     assert!(
-        named["history-key-prefix"].starts_with("ai-evals-history-duckdb-"),
+        named["history-key-prefix"].starts_with("ai-evals-history;duckdb-"),
         "{named:?}"
     );
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -259,6 +263,11 @@ fn baseline_on_master_then_a_pull_request_that_fails_by_the_configs_gate() {
     let out = outputs(&suite);
     assert_eq!(out["exit-code"], "1", "[compare] fail-on = major: {stderr}");
     assert_eq!(out["verdict"], "fail");
+    assert_eq!(
+        out["comment-url"],
+        format!("https://github.com/{REPO}/pull/2#issuecomment-99"),
+        "the comment-url output"
+    );
     assert_eq!(out["major"], "2", "the pass rate and the mean score");
     assert_eq!(out["critical"], "0");
     // The report on stdout is fenced off from the runner's commands.
@@ -303,18 +312,23 @@ fn artifact(id: u64, run: u64, branch: &str, head_repo: u64, created: &str) -> V
     })
 }
 
-fn workflow_run(id: u64, event: &str, conclusion: &str) -> Value {
-    json!({"id": id, "event": event, "conclusion": conclusion, "head_branch": "master",
-           "repository": {"id": 1}, "head_repository": {"id": 1}})
+fn workflow_run(id: u64, event: &str, status: &str, conclusion: Option<&str>) -> Value {
+    json!({"id": id, "event": event, "status": status, "conclusion": conclusion,
+           "head_branch": "master", "repository": {"id": 1}, "head_repository": {"id": 1}})
 }
 
 /// Artifacts of master's history: the newest from a fork's pull request
-/// (whose branch is also called master), then a pull request's run, then a
-/// failed push, and the good one, whose zip GitHub serves from `blob`.
+/// (whose branch is also called master), then a pull request's run, a
+/// push that was cancelled, one still in progress, and the good one: a push
+/// whose gate failed (the run's conclusion is failure, but the Action
+/// uploads the history of every finished run), whose zip GitHub serves
+/// from `blob`. The oldest, a successful push, is never reached.
 async fn artifacts(server: &MockServer, blob: &MockServer, zip: Vec<u8>) {
-    let listed = json!({"total_count": 4, "artifacts": [
+    let listed = json!({"total_count": 6, "artifacts": [
         artifact(40, 400, "master", 666, "2026-11-27T12:00:00Z"),
         artifact(30, 300, "master", 1, "2026-11-26T12:00:00Z"),
+        artifact(25, 250, "master", 1, "2026-11-25T18:00:00Z"),
+        artifact(22, 220, "master", 1, "2026-11-25T15:00:00Z"),
         artifact(20, 200, "master", 1, "2026-11-25T12:00:00Z"),
         artifact(10, 100, "master", 1, "2026-11-24T12:00:00Z"),
     ]});
@@ -324,21 +338,24 @@ async fn artifacts(server: &MockServer, blob: &MockServer, zip: Vec<u8>) {
         .respond_with(ResponseTemplate::new(200).set_body_json(listed))
         .mount(server)
         .await;
-    for (run, event, conclusion) in [
-        (300, "pull_request", "success"),
-        (200, "push", "failure"),
-        (100, "push", "success"),
+    for (run, event, status, conclusion) in [
+        (300, "pull_request", "completed", Some("success")),
+        (250, "push", "completed", Some("cancelled")),
+        (220, "push", "in_progress", None),
+        (200, "push", "completed", Some("failure")),
+        (100, "push", "completed", Some("success")),
     ] {
         Mock::given(method("GET"))
             .and(path(format!("/repos/{REPO}/actions/runs/{run}")))
             .respond_with(
-                ResponseTemplate::new(200).set_body_json(workflow_run(run, event, conclusion)),
+                ResponseTemplate::new(200)
+                    .set_body_json(workflow_run(run, event, status, conclusion)),
             )
             .mount(server)
             .await;
     }
     Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPO}/actions/artifacts/10/zip")))
+        .and(path(format!("/repos/{REPO}/actions/artifacts/20/zip")))
         .respond_with(
             ResponseTemplate::new(302)
                 .insert_header("location", format!("{}/blob/history.zip?sig=1", blob.uri())),
@@ -382,7 +399,7 @@ fn a_pull_request_without_cached_history_fetches_the_baseline_artifact() {
     let (_, run) = paths_and_run(&pr_suite, &refs(&pr_env(&pr, &api), &[]));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains("fetched the history of master from run 100"),
+        stderr.contains("fetched the history of master from run 200"),
         "{stderr}"
     );
     assert_eq!(outputs(&pr_suite)["exit-code"], "1", "{stderr}");
@@ -420,7 +437,7 @@ fn matrix_legs_get_their_own_artifacts_keys_and_comments() {
     let api = gh.uri();
     let env = pr_env(&pr, &api);
     let mut named = Vec::new();
-    for leg in ["gpt-4o", "claude"] {
+    for leg in ["gpt-4o", "gpt-4o-mini"] {
         let suite = suite(&provider.url());
         cases(&suite, 0);
         let (out, _) = paths_and_run(&suite, &refs(&env, &[("INPUT_ID", leg)]));
@@ -447,7 +464,7 @@ fn matrix_legs_get_their_own_artifacts_keys_and_comments() {
         posted[0]
     );
     assert!(
-        posted[1].starts_with("<!-- ai-evals:action:claude -->"),
+        posted[1].starts_with("<!-- ai-evals:action:gpt-4o-mini -->"),
         "{}",
         posted[1]
     );
@@ -572,7 +589,7 @@ fn comment_job(job: &Suite, api: &str, report: &Value) -> (String, Output) {
             ("GITHUB_EVENT_NAME", "workflow_run"),
             ("GITHUB_EVENT_PATH", run_event.to_str().unwrap()),
             ("GITHUB_API_URL", api),
-            ("GITHUB_TOKEN", "ghs_comment_job_token"),
+            ("AI_EVALS_GITHUB_TOKEN", "ghs_comment_job_token"),
             ("GITHUB_REPOSITORY", "octo-org/octo-repo"),
         ],
     );

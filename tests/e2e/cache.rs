@@ -251,6 +251,71 @@ fn a_corrupt_entry_is_a_counted_miss_and_is_rewritten() {
 }
 
 #[test]
+fn a_pipe_a_link_to_dev_zero_or_a_folder_in_the_cache_is_a_counted_miss_never_a_hang() {
+    let (_rt, server) = mock(MockConfig::default());
+    let rows = rows(4);
+    let suite = suite(&server, &as_refs(&rows), "");
+    run(&suite, &[]).expect_code(0);
+    let entries: Vec<_> = walk(&suite.path("cache/v1/responses"));
+    assert_eq!(entries.len(), 4);
+    for entry in &entries[..3] {
+        std::fs::remove_file(entry).unwrap();
+    }
+    // A named pipe nobody writes to: a blocking open would wait forever.
+    let made = Command::new("mkfifo").arg(&entries[0]).status().unwrap();
+    assert!(made.success());
+    // A file with no end: an unbounded read would fill the memory.
+    std::os::unix::fs::symlink("/dev/zero", &entries[1]).unwrap();
+    std::fs::create_dir(&entries[2]).unwrap();
+    server.reset_stats();
+    // The read-only run counts them and leaves them where they are; a
+    // watchdog ends it should a read ever block.
+    let mut cmd = Command::new(BIN);
+    let cache = suite.path("cache");
+    cmd.args(["run", "--cache", "read-only", "--cache-dir"])
+        .arg(&cache)
+        .arg("--config")
+        .arg(suite.path("evals.toml"))
+        .arg("--db")
+        .arg(suite.db())
+        .env(KEY_VAR, "sk-cache-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    clean_env(&mut cmd);
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let guard = std::thread::spawn(move || {
+        if watchdog.recv_timeout(Duration::from_secs(120)).is_err() {
+            // SAFETY: kill(2) on a pid this test spawned and has not reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    done.send(()).ok();
+    guard.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(server.stats().requests, 3, "the three were asked again");
+    assert_eq!(metric(&suite, "cache_corrupt_entries"), 3);
+    assert!(
+        std::fs::symlink_metadata(&entries[1]).is_ok(),
+        "read-only removed a file"
+    );
+    // A read-write run replaces them with answers.
+    server.reset_stats();
+    run(&suite, &[]).expect_code(0);
+    assert_eq!(server.stats().requests, 3);
+    assert_eq!(metric(&suite, "cache_corrupt_entries"), 3);
+    server.reset_stats();
+    run(&suite, &[]).expect_code(0);
+    assert_eq!(
+        server.stats().requests,
+        1,
+        "only the folder is still in the way"
+    );
+}
+
+#[test]
 fn cache_commands_report_prune_and_clear() {
     let (_rt, server) = mock(MockConfig::default());
     let rows = rows(4);

@@ -119,3 +119,127 @@ fn broken_template_in_an_assertion_names_key() {
     );
     assert!(err.contains(&expected), "{err}");
 }
+
+/// An echo suite of one test with `suite` lines in `[suite]` and `extra`
+/// sections after it.
+fn bounded(suite: &str, extra: &str) -> Suite {
+    Suite::new(&format!(
+        "[suite]\nname = \"t\"\n{suite}\n\n[prompts]\nask = \"Q: {{{{ q }}}}\"\n\n[providers.echo]\ntype = \"echo\"\n\n{extra}\n\n[[tests]]\nid = \"a\"\nvars = {{ q = \"1\" }}\n"
+    ))
+}
+
+#[test]
+fn a_setting_too_large_to_hold_is_refused_naming_the_key_and_the_largest() {
+    let cases = [
+        (
+            "batch-size = 1000000000000",
+            "",
+            "suite.batch-size: 1000000000000 is not between 1 and 10000",
+        ),
+        (
+            "concurrency = 100000000",
+            "",
+            "suite.concurrency: 100000000 is not between 1 and 1000",
+        ),
+        (
+            "repeat = 4000000000",
+            "",
+            "suite.repeat: 4000000000 is not between 1 and 1000",
+        ),
+        (
+            "max-line-size = \"8GiB\"",
+            "",
+            "suite.max-line-size: 8589934592 bytes is more than the largest",
+        ),
+        (
+            "",
+            "[compare]\nhistory-window = 100000000000",
+            "compare.history-window: 100000000000 is not between 1 and 1000",
+        ),
+        (
+            "",
+            "[compare]\nhistory-window = 3",
+            "compare.min-history: 5 is not between 2 and history-window (3)",
+        ),
+        (
+            "",
+            "[limits]\nmax-wait = \"0s\"",
+            "limits.max-wait: '0s' is not a duration above zero",
+        ),
+    ];
+    for (suite_lines, extra, expected) in cases {
+        let suite = bounded(suite_lines, extra);
+        let err = error_of(&suite);
+        assert!(err.contains(expected), "{suite_lines}{extra}: {err}");
+    }
+    // A float where a count belongs is the parser's error, at its line.
+    let err = error_of(&bounded("batch-size = 1e12", ""));
+    assert!(err.contains("evals.toml:3:"), "{err}");
+}
+
+#[test]
+fn a_provider_setting_too_large_is_refused_naming_the_key() {
+    let provider = |extra: &str| {
+        Suite::new(&format!(
+            "[suite]\nname = \"t\"\n\n[prompts]\nask = \"Q: {{{{ q }}}}\"\n\n[providers.gpt]\ntype = \"openai-compatible\"\nmodel = \"m\"\nbase-url = \"http://127.0.0.1:9/v1\"\n{extra}\n\n[[tests]]\nid = \"a\"\nvars = {{ q = \"1\" }}\n"
+        ))
+    };
+    for (extra, expected) in [
+        (
+            "concurrency = 5000000",
+            "providers.gpt.concurrency: 5000000 is not between 1 and 1000",
+        ),
+        (
+            "max-retries = 4000000000",
+            "providers.gpt.max-retries: 4000000000 is more than the largest, 100",
+        ),
+        (
+            "max-response-size = \"1TB\"",
+            "providers.gpt.max-response-size: '1TB' is not a size from 1 byte to 1GiB",
+        ),
+    ] {
+        let err = error_of(&provider(extra));
+        assert!(err.contains(expected), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn a_flag_too_large_to_hold_is_a_usage_error_naming_the_flag_and_the_largest() {
+    let suite = bounded("", "");
+    for (flag, value, expected) in [
+        (
+            "--batch-size",
+            "100000000",
+            "expected a whole number from 1 to 10000",
+        ),
+        (
+            "--batch-size",
+            "0",
+            "expected a whole number from 1 to 10000",
+        ),
+        (
+            "--concurrency",
+            "1000000",
+            "expected a whole number from 1 to 1000",
+        ),
+        ("--repeat", "4000000000", "1..=1000"),
+        ("--rpm", "0", "1.."),
+    ] {
+        let run = suite.run(&[flag, value]);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert!(
+            err.contains(flag) && err.contains(expected),
+            "{flag} {value}: {err}"
+        );
+        assert!(!suite.db().exists());
+    }
+    let mut history = std::process::Command::new(crate::support::BIN);
+    history
+        .args(["history", "--limit", "18446744073709551615", "--db"])
+        .arg(suite.db());
+    crate::support::clean_env(&mut history);
+    let out = history.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from 1 to 100000"));
+}

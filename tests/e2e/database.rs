@@ -20,7 +20,7 @@ fn schema_is_created_once_and_runs_accumulate() {
             &suite.db(),
             "SELECT version::VARCHAR FROM schema_version ORDER BY version"
         ),
-        ["1", "2", "3", "4", "5", "6"]
+        ["1", "2", "3", "4", "5", "6", "7"]
     );
     let run = column(
         &suite.db(),
@@ -88,7 +88,7 @@ fn schema_from_a_newer_release_is_refused() {
     run.expect_code(2);
     assert!(
         run.stderr().contains(
-            "has schema version 99, newer than this ai-evals knows (6); upgrade ai-evals"
+            "has schema version 99, newer than this ai-evals knows (7); upgrade ai-evals"
         ),
         "{}",
         run.stderr()
@@ -122,6 +122,77 @@ fn a_history_whose_views_read_files_reads_nothing() {
             out.stderr().contains("reach outside itself"),
             "{}",
             out.stderr()
+        );
+    }
+}
+
+/// `ai-evals COMMAND --db DB` and its output.
+fn command(args: &[&str], db: &std::path::Path) -> crate::support::Run {
+    let mut cmd = std::process::Command::new(crate::support::BIN);
+    cmd.args(args).arg("--db").arg(db);
+    crate::support::clean_env(&mut cmd);
+    crate::support::Run(cmd.output().unwrap())
+}
+
+#[test]
+fn an_empty_file_is_bad_input() {
+    let suite = suite();
+    suite.write("history.duckdb", "");
+    for args in [&["history"][..], &["report"], &["compare"]] {
+        let run = command(args, &suite.db());
+        run.expect_code(2);
+        assert!(
+            run.stderr()
+                .contains("is empty (0 bytes): it holds no ai-evals history"),
+            "{args:?}: {}",
+            run.stderr()
+        );
+    }
+    let run = suite.run(&[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("is empty (0 bytes): DuckDB cannot open it. Delete it"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::metadata(suite.db()).unwrap().len(),
+        0,
+        "the file was changed"
+    );
+}
+
+#[test]
+fn a_database_without_our_schema_is_named_for_what_it_is_and_a_run_sets_it_up() {
+    // A new DuckDB file, and one left by a run stopped while it created
+    // the schema (before that was one transaction): the version table
+    // alone, empty.
+    for setup in [
+        "",
+        "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)",
+    ] {
+        let suite = suite();
+        {
+            let conn = duckdb::Connection::open(suite.db()).unwrap();
+            if !setup.is_empty() {
+                conn.execute_batch(setup).unwrap();
+            }
+        }
+        let run = command(&["history"], &suite.db());
+        run.expect_code(2);
+        assert!(
+            run.stderr()
+                .contains("holds no ai-evals history yet: its schema was never written")
+                && !run.stderr().contains("schema version 0"),
+            "{setup}: {}",
+            run.stderr()
+        );
+        suite.run(&[]).expect_code(0);
+        assert_eq!(number(&suite.db(), "SELECT count(*) FROM runs"), 1);
+        assert_eq!(
+            number(&suite.db(), "SELECT max(version) FROM schema_version"),
+            7
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Dataset formats and malformed rows: each bad row is reported as
-//! `file:line: what is wrong` and skipped, or stops the run under `--strict`.
+//! `file:line: what is wrong` and skipped (failing the gate unless
+//! `--allow-malformed`), or stops the run under `--strict`.
 
 use crate::support::{Suite, column, echo_config, number};
 
@@ -11,14 +12,16 @@ fn suite_with(file: &str, contents: &[u8]) -> Suite {
     suite
 }
 
-/// Runs the suite, expects it to finish and pass, and returns the warnings.
+/// Runs the suite skipping malformed rows, expects it to finish and pass,
+/// and returns the warnings.
 fn warnings(suite: &Suite) -> Vec<String> {
-    warnings_with_code(suite, 0)
+    warnings_with_code(suite, &["--allow-malformed"], 0)
 }
 
-/// Runs the suite, expects exit code `code`, and returns the warnings.
-fn warnings_with_code(suite: &Suite, code: i32) -> Vec<String> {
-    let run = suite.run(&[]);
+/// Runs the suite with `args`, expects exit code `code`, and returns the
+/// warnings.
+fn warnings_with_code(suite: &Suite, args: &[&str], code: i32) -> Vec<String> {
+    let run = suite.run(args);
     run.expect_code(code);
     run.stderr()
         .lines()
@@ -48,7 +51,7 @@ fn jsonl_bad_rows_are_reported_and_skipped() {
             format!("warning: {file}:3: expected a JSON object, found an array; row skipped"),
             format!("warning: {file}:4: invalid UTF-8 at byte 22 of the line; row skipped"),
             format!(
-                "warning: {file}:7: unknown field `asert`, expected one of `id`, `description`, `vars`, `assert`, `output`, `threshold`, `prompt`, `provider`, `prompts`, `providers`; row skipped"
+                "warning: {file}:7: unknown field `asert`, expected one of `id`, `description`, `vars`, `assert`, `output`, `threshold`, `prompt`, `provider`, `prompts`, `providers`, `transform`, `transform-vars`; row skipped"
             ),
         ]
     );
@@ -60,6 +63,16 @@ fn jsonl_bad_rows_are_reported_and_skipped() {
         ["a", "d"]
     );
     assert_eq!(number(&suite.db(), "SELECT rows_skipped FROM runs"), 4);
+    // Without --allow-malformed the same rows fail the gate, by location.
+    let run = suite.run(&[]);
+    run.expect_code(1);
+    assert!(
+        run.stdout().contains(&format!(
+            "the dataset was cut short: 4 rows unreadable at {file}:2, {file}:3, {file}:4, {file}:7; fix them"
+        )),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -146,17 +159,36 @@ fn json_array_rows_report_their_own_lines() {
 }
 
 #[test]
-fn json_syntax_error_skips_the_rest_of_the_file() {
+fn a_json_syntax_error_is_one_bad_row_and_reading_goes_on() {
     let contents =
         "[\n{\"id\": \"j1\", \"q\": 1},\n{\"id\": \"j2\" \"q\": 2},\n{\"id\": \"j3\", \"q\": 3}\n]";
     let suite = suite_with("d.json", contents.as_bytes());
     let file = suite.path("d.json").display().to_string();
-    // The rows before the error run; the file was cut short, so the gate
-    // cannot pass.
     assert_eq!(
-        warnings_with_code(&suite, 1),
+        warnings(&suite),
         [format!(
-            "warning: {file}:3: invalid JSON: expected `,` or `}}` (column 13); the rest of this file is skipped; row skipped"
+            "warning: {file}:3: invalid JSON: expected `,` or `}}` (column 13); row skipped"
+        )]
+    );
+    assert_eq!(
+        column(
+            &suite.db(),
+            "SELECT case_id FROM case_results ORDER BY ordinal"
+        ),
+        ["j1", "j3"]
+    );
+}
+
+#[test]
+fn a_json_string_that_never_closes_cuts_the_file_short() {
+    let contents = "[\n{\"id\": \"j1\", \"q\": 1},\n{\"id\": \"j2\", \"q\": \"2},\n{\"id\": \"j3\", \"q\": 3}\n]";
+    let suite = suite_with("d.json", contents.as_bytes());
+    let file = suite.path("d.json").display().to_string();
+    // The rows before it run; the file was cut short, so the gate cannot pass.
+    assert_eq!(
+        warnings_with_code(&suite, &["--allow-malformed"], 1),
+        [format!(
+            "warning: {file}:3: the file ends inside this element (a string or bracket never closes); the rest of this file is skipped; row skipped"
         )]
     );
     assert_eq!(
@@ -166,13 +198,46 @@ fn json_syntax_error_skips_the_rest_of_the_file() {
 }
 
 #[test]
+fn one_huge_element_or_line_is_one_bad_row_and_reading_goes_on() {
+    // 20 MB in one value, past the default 8 MiB limit.
+    let huge = "x".repeat(20 << 20);
+    let json = format!(
+        "[{{\"id\": \"a\", \"q\": 1}},\n{{\"id\": \"big\", \"q\": \"{huge}\"}},\n{{\"id\": \"c\", \"q\": 3}}]"
+    );
+    let jsonl = format!(
+        "{{\"id\": \"a\", \"q\": 1}}\n{{\"id\": \"big\", \"q\": \"{huge}\"}}\n{{\"id\": \"c\", \"q\": 3}}\n"
+    );
+    for (name, contents, what) in [
+        ("d.json", json, "an element longer than 8388608 bytes"),
+        ("d.jsonl", jsonl, "the line is longer than 8388608 bytes"),
+    ] {
+        let suite = suite_with(name, contents.as_bytes());
+        let file = suite.path(name).display().to_string();
+        assert_eq!(
+            warnings(&suite),
+            [format!(
+                "warning: {file}:2: {what} (suite.max-line-size); row skipped"
+            )]
+        );
+        assert_eq!(
+            column(
+                &suite.db(),
+                "SELECT case_id FROM case_results ORDER BY ordinal"
+            ),
+            ["a", "c"],
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn missing_id_when_required() {
     let suite = Suite::new(
         &echo_config("[[datasets]]\npath = \"d.jsonl\"\n")
             .replace("name = \"t\"", "name = \"t\"\nrequire-ids = true"),
     );
     suite.write("d.jsonl", "{\"id\": \"a\", \"q\": 1}\n{\"q\": 2}\n");
-    let run = suite.run(&[]);
+    let run = suite.run(&["--allow-malformed"]);
     run.expect_code(0);
     let expected = format!(
         "warning: {}:2: missing id (suite.require-ids is set); row skipped",

@@ -128,7 +128,12 @@ fn creates_the_comment_when_there_is_none() {
         "{}",
         bodies[0]
     );
-    assert!(bodies[0].contains("ai-evals · `t`: pass"), "{}", bodies[0]);
+    // The first run has no baseline: its headline says so, not "pass".
+    assert!(
+        bodies[0].contains("## ⚪ ai-evals · `t`: no baseline"),
+        "{}",
+        bodies[0]
+    );
     assert!(bodies[0].contains("https://github.com/Codertocat/Hello-World/actions/runs/42"));
     assert!(
         posted_bodies(&requests, "PATCH").is_empty(),

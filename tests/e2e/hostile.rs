@@ -176,3 +176,101 @@ fn an_oversized_answer_is_refused_with_the_setting_to_change() {
         "{error:?}"
     );
 }
+
+/// Three cases asked one at a time, so the second goes out only after the
+/// first's headers were read.
+fn three_cases(url: &str) -> Suite {
+    Suite::new(&format!(
+        r#"[suite]
+name = "stalled"
+min-pass-rate = 0.0
+concurrency = 1
+
+[prompts]
+ask = "Q: {{{{ q }}}}"
+
+[providers.proxy]
+type = "openai-compatible"
+model = "m"
+base-url = "{url}/v1"
+api-key-env = "{KEY_VAR}"
+
+[defaults]
+assert = [{{ type = "contains", value = "4" }}]
+
+[[tests]]
+id = "one"
+vars = {{ q = "1" }}
+
+[[tests]]
+id = "two"
+vars = {{ q = "2" }}
+
+[[tests]]
+id = "three"
+vars = {{ q = "3" }}
+"#
+    ))
+}
+
+#[test]
+fn headers_that_ask_for_a_day_long_wait_fail_the_run_at_once_and_lose_nothing() {
+    for (limit, remaining, reset) in [
+        ("1", "0", "24h"),
+        ("1", "0", "86400s"),
+        // Junk: a reset past any clock (read as the most a reset can be, a day).
+        ("1", "0", "99999999999999999999s"),
+    ] {
+        let (runtime, server) = server();
+        runtime.block_on(
+            Mock::given(method("POST"))
+                .respond_with(
+                    answer(GOOD)
+                        .insert_header("x-ratelimit-limit-requests", limit)
+                        .insert_header("x-ratelimit-remaining-requests", remaining)
+                        .insert_header("x-ratelimit-reset-requests", reset),
+                )
+                .mount(&server),
+        );
+        let suite = three_cases(&server.uri());
+        let run = suite.run_env(
+            &["--no-cache"],
+            &[(KEY_VAR, "sk-hostile"), ("GITHUB_ACTIONS", "true")],
+        );
+        let what = format!("{limit}/{remaining}/{reset}");
+        run.expect_code(3);
+        let stderr = run.stderr();
+        assert!(
+            stderr.contains("warning: proxy: the ")
+                && stderr.contains("would hold the next request back for")
+                && stderr.contains("longer than [limits] max-wait (300 s (5.0 min))"),
+            "{what}: {stderr}"
+        );
+        assert!(
+            stderr.contains("error: the run stopped: proxy: ")
+                && stderr.contains("The 1 cases answered are stored"),
+            "{what}: {stderr}"
+        );
+        let requests = runtime.block_on(server.received_requests()).unwrap();
+        assert_eq!(
+            requests.len(),
+            1,
+            "{what}: nothing was sent after the stall"
+        );
+        assert_eq!(
+            column(
+                &suite.db(),
+                "SELECT case_id || ' ' || passed FROM case_results"
+            ),
+            ["one true"],
+            "{what}"
+        );
+        assert_eq!(column(&suite.db(), "SELECT status FROM runs"), ["failed"]);
+        // A failed run prints its report through the same fence as any.
+        assert!(
+            run.stdout().starts_with("::stop-commands::"),
+            "{what}: {}",
+            run.stdout()
+        );
+    }
+}

@@ -257,3 +257,185 @@ fn a_second_signal_stops_at_once() {
     assert_eq!(code, Some(3), "the second signal ends the run with exit 3");
     assert_eq!(server.stats().answers_ok, 0, "nothing was waited for");
 }
+
+/// Starts `cmd` with SIGTERM blocked, as a parent may, and sends it at
+/// once: the signal waits, pending, until the process unblocks it. A
+/// process that counts signals from its first instruction (and unblocks
+/// them) sees it however early it came; one that never unblocks them
+/// runs as if nothing came.
+fn spawn_signalled_at_birth(cmd: &mut Command) -> Child {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("start ai-evals");
+    signal(&child, libc::SIGTERM);
+    child
+}
+
+#[test]
+fn a_signal_before_the_first_instruction_stops_the_run_before_it_begins() {
+    let suite = Suite::new(&echo_config(
+        "[[tests]]\nid = \"a\"\nvars = { q = \"1\" }\n",
+    ));
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .arg("--config")
+        .arg(suite.path("evals.toml"))
+        .arg("--db")
+        .arg(suite.db())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    clean_env(&mut cmd);
+    let out = spawn_signalled_at_birth(&mut cmd)
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("interrupted before the run began: nothing was sent or stored"),
+        "{stderr}"
+    );
+    assert!(!suite.db().exists(), "the history was touched");
+}
+
+#[test]
+fn a_signal_at_birth_ends_any_other_command_with_exit_3() {
+    let suite = Suite::new(&echo_config(
+        "[[tests]]\nid = \"a\"\nvars = { q = \"1\" }\n",
+    ));
+    suite.run(&[]).expect_code(0);
+    let mut cmd = Command::new(BIN);
+    cmd.arg("history")
+        .arg("--db")
+        .arg(suite.db())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    clean_env(&mut cmd);
+    let out = spawn_signalled_at_birth(&mut cmd)
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: interrupted"));
+}
+
+/// A provider that never answers, on its own runtime.
+fn stalled_server() -> (tokio::runtime::Runtime, wiremock::MockServer) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(wiremock::MockServer::start());
+    runtime.block_on(
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+            .mount(&server),
+    );
+    (runtime, server)
+}
+
+#[test]
+fn a_signal_while_the_history_is_created_leaves_a_whole_one() {
+    // The one case never gets an answer, so the run cannot end before the
+    // signal: it comes as soon as the history file exists, which is while
+    // its schema is written or just after.
+    let (_runtime, server) = stalled_server();
+    let suite = asking(&server.uri(), 1, 1);
+    let mut child = spawn_with(&suite, &["--grace", "100ms"]);
+    wait_until("the history file", || suite.db().exists());
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert_eq!(
+        column(&suite.db(), "SELECT status FROM runs"),
+        ["interrupted"]
+    );
+    let mut history = Command::new(BIN);
+    history.args(["history", "--db"]).arg(suite.db());
+    clean_env(&mut history);
+    let listed = history.output().unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{listed:?}");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("interrupted"));
+}
+
+/// How many answers the run has written to its cache folder.
+fn cached(suite: &Suite) -> usize {
+    let Ok(shards) = std::fs::read_dir(suite.path("cache/v1/responses")) else {
+        return 0;
+    };
+    shards
+        .flat_map(|s| std::fs::read_dir(s.unwrap().path()).unwrap())
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .count()
+}
+
+#[test]
+fn sigterm_with_one_request_stuck_past_the_grace_stores_every_answer_received() {
+    // 20 cases at once (one batch of 50 never fills); the server answers
+    // all but c7, which it holds for an hour. The signal comes once all 20
+    // requests have arrived and the 19 answers are in the cache (each is
+    // cached the moment it is received); the grace then runs out on c7.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(wiremock::MockServer::start());
+    let good = r#"{"choices":[{"message":{"role":"assistant","content":"Q: ok"},"finish_reason":"stop"}]}"#;
+    runtime.block_on(async {
+        wiremock::Mock::given(wiremock::matchers::body_string_contains("question 7\""))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+            .mount(&server)
+            .await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_raw(good.as_bytes().to_vec(), "application/json"),
+            )
+            .mount(&server)
+            .await;
+    });
+    let suite = asking(&server.uri(), 20, 20);
+    let config = std::fs::read_to_string(suite.path("evals.toml")).unwrap();
+    suite.write(
+        "evals.toml",
+        config.replace("batch-size = 20", "batch-size = 50"),
+    );
+    let child = spawn_with(&suite, &["--grace", "200ms"]);
+    wait_until("20 requests and 19 answers", || {
+        runtime
+            .block_on(server.received_requests())
+            .is_some_and(|r| r.len() == 20)
+            && cached(&suite) == 19
+    });
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        number(&suite.db(), "SELECT count(*) FROM case_results"),
+        19,
+        "{stderr}"
+    );
+    assert_eq!(
+        number(
+            &suite.db(),
+            "SELECT count(*) FROM case_results WHERE case_id = 'c7'"
+        ),
+        0
+    );
+    assert!(
+        stderr.contains("the 19 cases finished so far are stored"),
+        "{stderr}"
+    );
+    assert_eq!(
+        column(&suite.db(), "SELECT status FROM runs"),
+        ["interrupted"]
+    );
+}

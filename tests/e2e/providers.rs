@@ -349,7 +349,7 @@ fn the_key_appears_nowhere() {
     );
     assert_eq!(
         error,
-        ["401 Unauthorized: Incorrect API key provided: ***."]
+        ["401 Unauthorized: Incorrect API key provided: [redacted]."]
     );
     for table in ["runs", "case_results", "scores", "timings", "metrics"] {
         let leaks = number(

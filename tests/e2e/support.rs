@@ -79,8 +79,12 @@ pub fn clean_env(cmd: &mut Command) {
         "GITHUB_RUN_ID",
         "GITHUB_STEP_SUMMARY",
         "GITHUB_OUTPUT",
+        "GITHUB_WORKSPACE",
+        "GH_TOKEN",
         "AI_EVALS_CONFIG",
         "AI_EVALS_DB",
+        "AI_EVALS_CACHE_DIR",
+        "AI_EVALS_GITHUB_TOKEN",
     ] {
         cmd.env_remove(var);
     }

@@ -97,6 +97,40 @@ pub fn all() -> Vec<Benchmark> {
             setup: verdicts,
         },
     ]
+    .into_iter()
+    .chain(scripts())
+    .collect()
+}
+
+/// The scripted assertions' benchmarks: one call of a one-line
+/// expression, after the engine (or interpreter) is found and warm.
+fn scripts() -> Vec<Benchmark> {
+    vec![
+        Benchmark {
+            name: "scoring/javascript",
+            what: "a one-line javascript assertion on a 1 KB output, after start-up",
+            ops: 1_000,
+            setup: |ops| {
+                script(
+                    ops,
+                    "javascript",
+                    "output.includes(context.vars.word) && output.length > 100",
+                )
+            },
+        },
+        Benchmark {
+            name: "scoring/python",
+            what: "a one-line python assertion on a 1 KB output (a python3 process per call)",
+            ops: 2,
+            setup: |ops| {
+                script(
+                    ops,
+                    "python",
+                    "context['vars']['word'] in output and len(output) > 100",
+                )
+            },
+        },
+    ]
 }
 
 /// A deterministic 1 KB text of words; `seed` varies it.
@@ -123,6 +157,8 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
         threshold: Some(400.0).filter(|_| kind == "levenshtein"),
         provider: None,
         metric: None,
+        config: None,
+        transform: None,
     };
     let assertion = spec
         .compile()
@@ -136,6 +172,48 @@ fn scorer(ops: u64, kind: &str, value: serde_json::Value) -> Result<Work> {
                 cost_usd: None,
             };
             black_box(assertion.evaluate(&ctx));
+        }
+    }))
+}
+
+/// A scripted assertion called `ops` times with a case's context; the
+/// engine is started and the code compiled before timing starts.
+fn script(ops: u64, kind: &str, code: &str) -> Result<Work> {
+    use crate::assertion::Rule;
+    use crate::script::{Input, Limits, Scripts};
+    let spec = AssertionSpec {
+        kind: kind.into(),
+        value: Some(json!(code)),
+        weight: None,
+        threshold: None,
+        provider: None,
+        metric: None,
+        config: None,
+        transform: None,
+    };
+    let fail = |e: String| Error::runtime(format!("benchmark {kind}: {e}"));
+    let Rule::Script { script, .. } = spec.compile().map_err(fail)?.rule else {
+        return Err(fail("not a script".into()));
+    };
+    let scripts = Scripts::new(
+        std::path::Path::new("."),
+        Limits {
+            timeout: std::time::Duration::from_secs(10),
+            memory: 512 << 20,
+        },
+    );
+    let output = kilobyte(1);
+    let context = json!({
+        "prompt": kilobyte(4),
+        "vars": {"word": "refund", "language": "English", "ticket": 42},
+        "test": {"description": "a refund question", "vars": {"word": "refund"}},
+    })
+    .to_string();
+    let call = move || scripts.assertion(&script, None, Input::Text(&output), &context);
+    call().map_err(|e| fail(e.to_string()))?;
+    Ok(Box::new(move || {
+        for _ in 0..ops {
+            black_box(call().ok());
         }
     }))
 }
@@ -197,10 +275,17 @@ fn cache_lookup(ops: u64) -> Result<Work> {
         latency_ms: Some(420.0),
         finish_reason: Some("stop".into()),
     };
+    // The cache reads and writes on a runtime's blocking pool, as in a run.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start a runtime: {e}")))?;
+    let limit = crate::execute::cache::entry_limit(16 << 20);
     let writer = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
-    for key in &keys {
-        writer.put(key, &entry);
-    }
+    runtime.block_on(async {
+        for key in &keys {
+            writer.put(key, &entry).await;
+        }
+    });
     if writer.stats().writes != ops {
         return Err(Error::runtime(format!(
             "cannot write the benchmark cache in {}",
@@ -210,9 +295,11 @@ fn cache_lookup(ops: u64) -> Result<Work> {
     Ok(Box::new(move || {
         // A new cache each time: its memory layer is empty, so every lookup reads a file.
         let cache = ResponseCache::new(Settings::new(dir.path().to_path_buf()));
-        for key in &keys {
-            assert!(cache.get(black_box(key)).is_some());
-        }
+        runtime.block_on(async {
+            for key in &keys {
+                assert!(cache.get(black_box(key), limit).await.is_some());
+            }
+        });
     }))
 }
 
@@ -253,8 +340,11 @@ fn prompt_render(ops: u64) -> Result<Work> {
         "qa".to_string(),
         crate::config::Prompt::Text("You are a support agent for {{ company }}.\nAnswer in {{ language }}.\n\nQuestion: {{ question }}\n".to_string()),
     )]);
-    let prompts =
-        crate::ingest::prompt::Prompts::new(&sources, std::path::Path::new("bench.toml"))?;
+    let prompts = crate::ingest::prompt::Prompts::new(
+        &sources,
+        std::path::Path::new("bench.toml"),
+        crate::config::Undefined::Strict,
+    )?;
     let vars = minijinja::Value::from(minijinja::value::Serde(
         json!({"company": "Acme", "language": "English", "question": kilobyte(3)}),
     ));
@@ -311,6 +401,9 @@ fn verdicts(_: u64) -> Result<Work> {
                 output_hash: Some(format!("{:016x}", rng.next_u64())),
                 source: Some(AnswerSource::Model),
                 cached: false,
+                provider: Some("model".into()),
+                prompt: Some("ask".into()),
+                identity: None,
             })
             .collect(),
         timings: [
@@ -428,6 +521,8 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
                 branch: Some("main".into()),
             },
             why: "the newest run on main".into(),
+            skipped: Vec::new(),
+            renamed_from: None,
         },
         comparison: Comparison {
             baseline_run: "base".into(),
@@ -435,6 +530,9 @@ fn flipped_comparison(newly_failing: Vec<String>) -> crate::compare::baseline::C
             history_runs: 30,
             quality: flipped_quality(newly_failing),
             quality_severity: Severity::Minor,
+            certain_severity: Severity::Minor,
+            suite: None,
+            suite_severity: Severity::None,
             findings: Vec::new(),
             worst: Severity::Minor,
             family: Family {
@@ -503,6 +601,9 @@ fn flipped_quality(newly_failing: Vec<String>) -> crate::compare::verdict::Quali
         )],
         attributable: flips.len() as f64,
         worse: flips.len() as f64 / 9_000.0,
+        certain_failing: flips.len(),
+        certain_worse: flips.len() as f64 / 9_000.0,
+        baseline_passing: 9_000,
         flips,
         ..QualityChange::default()
     }

@@ -3,6 +3,7 @@
 //! step summary, outputs, annotations, the comment and the report files).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,14 +13,15 @@ use super::pipeline::Executed;
 use super::setup::Setup;
 use super::{Options, Outcome};
 use crate::cli::OutputFormat;
-use crate::compare::baseline::{self, Compared};
-use crate::config::FailOn;
+use crate::compare::baseline::{self, Outcome as Compared};
+use crate::config::{CompareConfig, Gate};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::publish;
 use crate::record::{Metric, Timing};
 use crate::report::monitor::{Component, Monitor};
 use crate::report::{self, Report, performance};
+use crate::secret::redact;
 use crate::store::read::{CaseDetail, RunRef};
 use crate::store::{RunStatus, RunTotals, Store};
 
@@ -29,6 +31,8 @@ pub(super) struct Reported {
     pub(super) rendered: String,
     /// Why the comparison with the baseline failed, if it did.
     pub(super) comparison_error: Option<Error>,
+    /// Why the run cannot serve as a later run's baseline, if it cannot.
+    pub(super) unfit: Option<String>,
 }
 
 /// Compares a finished run with its baseline and builds its report.
@@ -50,9 +54,9 @@ pub(super) async fn report(
     let mut timings = monitor.timings();
     timings.retain(|t| t.component != Component::Report.name());
     let compared = if status == RunStatus::Finished {
-        compare_with_baseline(store, run, &timings, &metric_values, options, setup).await
+        Some(compare_with_baseline(store, run, &timings, &metric_values, options, setup).await)
     } else {
-        Ok(None)
+        None
     };
     let mut model = executed.summary.report(
         &config.suite.name,
@@ -62,7 +66,7 @@ pub(super) async fn report(
         config.suite.min_pass_rate,
         timings,
     );
-    let fail_on = options.fail_on.unwrap_or(config.compare.fail_on);
+    let gate = Gate::new(&config.compare, options.gate);
     model.cache = setup.executor.cache().map(|c| c.stats());
     model.throttle = report::throttle::from_metrics(&metric_values);
     model.throttled_ms = model.throttle.total_ms();
@@ -73,14 +77,26 @@ pub(super) async fn report(
         config.targets.bottleneck_percent,
     );
     model.targets = performance::check_targets(&model.timings, &metric_values, &config.targets);
-    model.fail_on = fail_on.as_str().to_string();
+    model.set_gate(&gate);
     model.metrics = metric_values;
     model.links = report::Links::from_env(None);
     let comparison_error =
-        take_comparison(&mut model, store, compared, status, setup, options, fail_on).await;
+        take_comparison(&mut model, store, compared, options, &config.compare, &gate).await;
     let (_, failure) = executed.status();
-    let reasons = fail_closed(&model, status, failure, comparison_error.as_ref());
+    let malformed = if options.allow_malformed || config.suite.allow_malformed {
+        Malformed::Allowed
+    } else {
+        Malformed::FailTheGate
+    };
+    let checks = Checks {
+        status,
+        failure,
+        comparison_error: comparison_error.as_ref(),
+        malformed,
+    };
+    let reasons = fail_closed(&model, &checks);
     model.gate_reasons.extend(reasons);
+    let unfit = unfit(&model, malformed);
     let rendered = match options.format {
         OutputFormat::Text => setup.renderer.text(&model)?,
         OutputFormat::Json => report::render_json(&model),
@@ -90,6 +106,7 @@ pub(super) async fn report(
         model,
         rendered,
         comparison_error,
+        unfit,
     })
 }
 
@@ -98,27 +115,19 @@ pub(super) async fn report(
 async fn take_comparison(
     model: &mut Report,
     store: &Store,
-    compared: Result<Option<Compared>>,
-    status: RunStatus,
-    setup: &Setup,
+    compared: Option<Result<Compared>>,
     options: &Options,
-    fail_on: FailOn,
+    compare: &CompareConfig,
+    gate: &Gate,
 ) -> Option<Error> {
-    let config = &setup.config;
-    match compared {
-        Ok(Some(c)) => {
-            super::super::add_comparison(model, store, c, fail_on, config.compare.fail_on_removed)
-                .await;
+    match compared? {
+        Ok(Compared::Compared(c)) => {
+            super::super::add_comparison(model, store, *c, gate).await;
             None
         }
-        Ok(None) => {
-            if status == RunStatus::Finished {
-                model.no_comparison = Some(format!(
-                    "no earlier finished run of suite {} on {} to compare with; the first one becomes the baseline",
-                    config.suite.name,
-                    options.baseline.branch(&config.compare)
-                ));
-            }
+        Ok(Compared::NoBaseline(search)) => {
+            let branch = options.baseline.branch(compare);
+            super::super::no_baseline(model, &search, branch, gate);
             None
         }
         Err(e) => {
@@ -128,26 +137,56 @@ async fn take_comparison(
     }
 }
 
-/// Why the gate cannot vouch for a run whatever its comparison says: it did
-/// not finish, it scored no case, a dataset ended early, or the comparison
-/// itself failed. Red must mean "look here", and green "nothing broke";
-/// a run that saw less than the whole suite cannot be green.
-fn fail_closed(
-    model: &Report,
+/// Whether malformed rows fail the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Malformed {
+    FailTheGate,
+    Allowed,
+}
+
+/// What the fail-closed checks look at besides the report.
+struct Checks<'a> {
     status: RunStatus,
-    failure: Option<&Error>,
-    comparison_error: Option<&Error>,
-) -> Vec<String> {
+    failure: Option<&'a Error>,
+    comparison_error: Option<&'a Error>,
+    malformed: Malformed,
+}
+
+/// Why the gate cannot vouch for a run whatever its comparison says: it did
+/// not finish, it scored no case, a dataset ended early or had unreadable
+/// rows, or the comparison itself failed. Red must mean "look here", and
+/// green "nothing broke"; a run that saw less than the whole suite cannot
+/// be green.
+fn fail_closed(model: &Report, checks: &Checks) -> Vec<String> {
     let mut reasons = Vec::new();
-    if status != RunStatus::Finished {
+    if checks.status != RunStatus::Finished {
         reasons.push(format!(
             "the run did not finish ({}){}; its results cannot vouch for this change",
-            status.as_str(),
-            failure
+            checks.status.as_str(),
+            checks
+                .failure
                 .map(|e| format!(": {}", e.message()))
                 .unwrap_or_default()
         ));
     }
+    reasons.extend(unfit_reasons(model));
+    if checks.malformed == Malformed::FailTheGate && model.rows_skipped > 0 && model.cases_total > 0
+    {
+        reasons.push(malformed_reason(model));
+    }
+    if let Some(e) = checks.comparison_error {
+        reasons.push(format!(
+            "the comparison with the baseline failed, so no regression could be ruled out: {}",
+            e.message()
+        ));
+    }
+    reasons
+}
+
+/// Why a finished run saw less than its whole suite: no case scored, a
+/// dataset cut short. Such a run also never serves as a baseline.
+fn unfit_reasons(model: &Report) -> Vec<String> {
+    let mut reasons = Vec::new();
     if model.cases_total == 0 {
         let skipped = match model.rows_skipped {
             0 => String::new(),
@@ -165,13 +204,42 @@ fn fail_closed(
             "a dataset was cut short, so its later cases never ran: {file}"
         ));
     }
-    if let Some(e) = comparison_error {
+    reasons
+}
+
+/// "the dataset was cut short: 10 rows unreadable at d.csv:3, …".
+fn malformed_reason(model: &Report) -> String {
+    let n = model.rows_skipped;
+    let more = if n as usize > model.skipped_at.len() {
+        ", …"
+    } else {
+        ""
+    };
+    format!(
+        "the dataset was cut short: {n} {} unreadable at {}{more}; fix {}, or pass --allow-malformed (or set [suite] allow-malformed) to skip malformed rows",
+        if n == 1 { "row" } else { "rows" },
+        model.skipped_at.join(", "),
+        if n == 1 { "it" } else { "them" }
+    )
+}
+
+/// Why this run cannot serve as a later run's baseline, if it cannot:
+/// it saw less than its suite. Malformed rows a suite allows do not count,
+/// or a suite that always skips a few rows would never have a baseline.
+fn unfit(model: &Report, malformed: Malformed) -> Option<String> {
+    let mut reasons = unfit_reasons(model);
+    if malformed == Malformed::FailTheGate && model.rows_skipped > 0 && model.cases_total > 0 {
         reasons.push(format!(
-            "the comparison with the baseline failed, so no regression could be ruled out: {}",
-            e.message()
+            "{} malformed dataset {} skipped",
+            model.rows_skipped,
+            if model.rows_skipped == 1 {
+                "row was"
+            } else {
+                "rows were"
+            }
         ));
     }
-    reasons
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// Compares the finished run with its baseline. The run's own timings and
@@ -183,7 +251,7 @@ async fn compare_with_baseline(
     metrics: &BTreeMap<String, f64>,
     options: &Options,
     setup: &Setup,
-) -> Result<Option<Compared>> {
+) -> Result<Compared> {
     let load = async || {
         let mut now = (*store.run_data(current).await?).clone();
         now.timings = timings
@@ -193,15 +261,13 @@ async fn compare_with_baseline(
         now.metrics = metrics.clone();
         Ok(Arc::new(now))
     };
-    baseline::compare(
-        store,
-        &current.suite,
-        &current.run_id,
-        load,
-        &options.baseline,
-        &setup.config.compare,
-    )
-    .await
+    let config_path = setup.config.stored_path();
+    let this = baseline::Current {
+        suite: &current.suite,
+        config_path: Some(&config_path),
+        run_id: &current.run_id,
+    };
+    baseline::compare(store, this, load, &options.baseline, &setup.config.compare).await
 }
 
 /// Stores the report (for `ai-evals report`) and the run's totals, timings
@@ -210,10 +276,11 @@ pub(super) async fn record(
     store: &Store,
     run_id: &str,
     executed: &Executed,
-    report: &Report,
+    reported: &Reported,
     metrics: Vec<Metric>,
     monitor: &Monitor,
 ) -> Result<()> {
+    let report = &reported.model;
     let (status, failure) = executed.status();
     let summary = &executed.summary;
     let totals = RunTotals {
@@ -226,8 +293,12 @@ pub(super) async fn record(
         rows_skipped: summary.rows_skipped(),
         pass_rate: summary.pass_rate(),
         mean_score: summary.mean_score(),
+        unfit: reported.unfit.clone(),
     };
-    if let Err(e) = store.save_report(run_id, report::render_json(report)).await {
+    // Kept as delivered: a flipped case read from an older history may
+    // quote a key stored before answers were scrubbed.
+    let json = redact(&report::render_json(report)).into_owned();
+    if let Err(e) = store.save_report(run_id, json).await {
         log::warn(&format!(
             "cannot keep the report for `ai-evals report`: {}",
             e.message()
@@ -258,17 +329,45 @@ pub(super) async fn junit_cases(
     })
 }
 
+/// The run's page (report.html) in the report folder, when one is asked
+/// for; a page that cannot be written is a warning, like the other files.
+pub(super) async fn page(
+    store: &Store,
+    setup: &Setup,
+    options: &Options,
+    reported: &Reported,
+) -> Option<PathBuf> {
+    let dir = options.publish.report_dir.as_ref()?;
+    crate::commands::write_page(
+        &reported.model,
+        store,
+        options.baseline.db.as_deref(),
+        &setup.renderer,
+        &dir.join(crate::commands::PAGE),
+    )
+    .await
+    .map_err(|e| {
+        log::warn(&format!(
+            "cannot write {}: {}",
+            crate::commands::PAGE,
+            e.message()
+        ))
+    })
+    .ok()
+}
+
 /// Delivers a finished run's report and decides the exit code.
 pub(super) async fn deliver(
     setup: &Setup,
     options: &Options,
     reported: Reported,
-    cases: &[CaseDetail],
+    folder: publish::Folder<'_>,
 ) -> Outcome {
     let Reported {
         model,
         mut rendered,
         comparison_error,
+        unfit: _,
     } = reported;
     if let Some(e) = comparison_error {
         log::warn(&format!(
@@ -281,7 +380,7 @@ pub(super) async fn deliver(
     }
     let delivered = publish::publish(
         &model,
-        cases,
+        folder,
         &setup.renderer,
         &options.publish,
         &publish::Environment::from_env(),
@@ -294,5 +393,6 @@ pub(super) async fn deliver(
     Outcome {
         exit_code: if model.passed() { 0 } else { 1 },
         report: rendered,
+        failure: None,
     }
 }

@@ -20,9 +20,10 @@ use chrono::Utc;
 
 use crate::cli::OutputFormat;
 use crate::compare::baseline;
-use crate::config::FailOn;
+use crate::config::GateFlags;
 use crate::error::{Error, Result};
 use crate::execute::executor::Overrides;
+use crate::interrupt;
 use crate::log;
 use crate::publish;
 use crate::publish::context::GitContext;
@@ -39,6 +40,8 @@ pub struct Options {
     pub db: PathBuf,
     pub format: OutputFormat,
     pub strict: bool,
+    /// Malformed rows do not fail the gate (also `[suite] allow-malformed`).
+    pub allow_malformed: bool,
     pub batch_size: Option<usize>,
     /// Overrides of every remote provider's limits (and of the suite's concurrency).
     pub overrides: Overrides,
@@ -52,8 +55,8 @@ pub struct Options {
     pub repeat: Option<u32>,
     /// How to find the baseline to compare with.
     pub baseline: baseline::Request,
-    /// The regression severity that fails the gate (overrides `[compare] fail-on`).
-    pub fail_on: Option<FailOn>,
+    /// The gate's flags, over `[compare]`.
+    pub gate: GateFlags,
     /// Where the report goes besides stdout.
     pub publish: publish::Options,
     /// Templates that replace the embedded ones.
@@ -72,6 +75,7 @@ impl Options {
             db: args.db,
             format: args.format,
             strict: args.strict,
+            allow_malformed: args.allow_malformed,
             batch_size: args.batch_size,
             overrides: Overrides {
                 concurrency: args.concurrency,
@@ -87,7 +91,7 @@ impl Options {
             },
             repeat: args.repeat,
             baseline: super::baseline_request(&args.baseline),
-            fail_on: args.baseline.fail_on,
+            gate: args.baseline.gate_flags(),
             publish: args.delivery.publish(),
             templates: args.delivery.templates,
             shard: args.shard,
@@ -96,13 +100,18 @@ impl Options {
     }
 }
 
-/// What a finished run hands back to `main`.
+/// What a command hands back to `main`: the report for stdout and the
+/// exit code, or, for a run that made its report and then failed (it was
+/// interrupted, a batch could not be stored), the error that decides the
+/// exit code after the report is printed.
 #[derive(Debug)]
 pub struct Outcome {
     /// 0 when the gate passed, 1 when it failed.
     pub exit_code: i32,
     /// What to print on stdout: the report, as text or JSON.
     pub report: String,
+    /// The failure to tell after the report; its exit code wins.
+    pub failure: Option<Error>,
 }
 
 /// Runs the suite, stores every result and the report, and delivers it.
@@ -110,6 +119,13 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let monitor = Arc::new(Monitor::new());
     let setup = setup::Setup::new(options)?;
     check_baseline_request(&options.baseline, &options.db).await?;
+    // From here on a signal is answered by an `interrupted` run in the
+    // history; before, there is nothing to keep.
+    if interrupt::count() > 0 {
+        return Err(Error::runtime(
+            "interrupted before the run began: nothing was sent or stored",
+        ));
+    }
     let store = Arc::new(Store::open(&options.db)?);
     let run = begin(&setup, options, &store).await?;
     expect_completions(&setup, options, &store).await;
@@ -118,17 +134,15 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     monitor.stop_total();
     let reported =
         finish::report(&setup, options, &store, &run, &executed, &metrics, &monitor).await?;
-    let recorded = finish::record(
-        &store,
-        &run.run_id,
-        &executed,
-        &reported.model,
-        metrics,
-        &monitor,
-    )
-    .await;
+    let recorded =
+        finish::record(&store, &run.run_id, &executed, &reported, metrics, &monitor).await;
     let (status, _) = executed.status();
     let cases = finish::junit_cases(&store, &run.run_id, options, status).await;
+    let page = if executed.interrupted {
+        None
+    } else {
+        finish::page(&store, &setup, options, &reported).await
+    };
     match Arc::try_unwrap(store) {
         Ok(store) => store.close(),
         Err(_) => log::warn("the database is still in use; it will be closed at exit"),
@@ -138,23 +152,33 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         interrupted,
         read,
         stored,
+        halted,
     } = executed;
     if interrupted {
-        println!("{}", reported.rendered);
-        recorded?;
-        return Err(Error::runtime(format!(
-            "interrupted; the {} cases finished so far are stored in {} (run {})",
-            summary.cases_total(),
-            options.db.display(),
-            run.run_id
-        )));
+        let failure = recorded.err().unwrap_or_else(|| {
+            Error::runtime(format!(
+                "interrupted; the {} cases finished so far are stored in {} (run {})",
+                summary.cases_total(),
+                options.db.display(),
+                run.run_id
+            ))
+        });
+        return Ok(Outcome {
+            exit_code: failure.exit_code(),
+            report: reported.rendered,
+            failure: Some(failure),
+        });
     }
     // A run that failed still says so in every report form before it exits
     // with its error's code.
-    let outcome = finish::deliver(&setup, options, reported, &cases).await;
-    if let Err(e) = read.and(stored).and(recorded) {
-        println!("{}", outcome.report);
-        return Err(e);
+    let folder = publish::Folder {
+        cases: &cases,
+        page: page.as_deref(),
+    };
+    let mut outcome = finish::deliver(&setup, options, reported, folder).await;
+    if let Err(e) = read.and(stored).and(halted).and(recorded) {
+        outcome.exit_code = e.exit_code();
+        outcome.failure = Some(e);
     }
     Ok(outcome)
 }
@@ -181,11 +205,16 @@ async fn begin(setup: &setup::Setup, options: &Options, store: &Store) -> Result
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: started_at.naive_utc(),
             shard: options.shard.map(|s| s.to_string()),
+            config_path: Some(config.stored_path()),
         })
         .await?;
     log::debug(&format!("run {} started", run.run_id));
     Ok(run)
 }
+
+/// How many of the baseline branch's newest runs are searched for a
+/// finished one whose answers say what a completion needs.
+const HISTORY_DEPTH: usize = 10;
 
 /// Tells each lane what the suite's answers needed in the baseline branch's
 /// newest run (the 95th percentile of their completion tokens), so that a
@@ -195,10 +224,11 @@ async fn expect_completions(setup: &setup::Setup, options: &Options, store: &Sto
     let config = &setup.config;
     let branch = options.baseline.branch(&config.compare).to_string();
     let newest = store
-        .newest_finished(&config.suite.name, At::Branch(branch), None)
-        .await;
+        .candidates(&config.suite.name, At::Branch(branch), None, HISTORY_DEPTH)
+        .await
+        .map(|found| found.into_iter().find(|c| c.status == "finished"));
     let needed = match newest {
-        Ok(Some(run)) => store.completion_p95(&run.run_id).await,
+        Ok(Some(found)) => store.completion_p95(&found.run.run_id).await,
         Ok(None) => return,
         Err(e) => Err(e),
     };

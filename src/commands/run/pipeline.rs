@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::Options;
 use super::setup::Setup;
-use crate::assertion::{AssertionResult, Context};
+use crate::assertion::{Assertion, AssertionResult, Context};
 use crate::config::Config;
 use crate::error::{Error, Kind, Result};
 use crate::execute::cache::{Key, key};
@@ -25,13 +25,17 @@ use crate::execute::provider::Request;
 use crate::ingest::cases::{Builder, Case, Origin, Rejection};
 use crate::ingest::dataset::{self, Location, Row};
 use crate::ingest::prompt::Prompts;
+use crate::interrupt;
 use crate::log;
 use crate::record::{AnswerSource, CaseRecord, short_hash};
 use crate::report::Summary;
 use crate::report::monitor::{Component, Monitor, millis};
 use crate::report::progress::Progress;
 use crate::score;
-use crate::score::grading::Grader;
+use crate::score::grading::{Grader, Outputs};
+use crate::score::pool::Pool;
+use crate::script::{Input, Scripts, Transformed};
+use crate::secret;
 use crate::store::{RunStatus, Store};
 
 /// At most this many skipped rows are printed as warnings; all are counted.
@@ -47,13 +51,16 @@ pub(super) struct Executed {
     pub(super) read: Result<()>,
     /// `Err` when a batch could not be stored.
     pub(super) stored: Result<()>,
+    /// `Err` when a provider's limits held requests back longer than the
+    /// run waits (`[limits] max-wait`), which stopped it.
+    pub(super) halted: Result<()>,
 }
 
 impl Executed {
     /// The run's status, and the error that failed it.
     pub(super) fn status(&self) -> (RunStatus, Option<&Error>) {
-        match (&self.read, &self.stored) {
-            (Err(e), _) | (_, Err(e)) => (RunStatus::Failed, Some(e)),
+        match (&self.read, &self.stored, &self.halted) {
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => (RunStatus::Failed, Some(e)),
             _ if self.interrupted => (RunStatus::Interrupted, None),
             _ => (RunStatus::Finished, None),
         }
@@ -109,18 +116,26 @@ pub(super) async fn execute(
     {
         Ok((busy, skipped)) => {
             monitor.add(Component::DatasetLoading, busy, 0);
-            summary.add_skipped(skipped.count, &skipped.messages);
+            summary.add_skipped(skipped.count, &skipped.messages, &skipped.locations);
             summary.add_cut_short(skipped.cut_short);
             Ok(())
         }
         Err(e) if interrupted || e.kind() == Kind::Stopped => Ok(()),
         Err(e) => Err(e),
     };
+    let halted = match setup.executor.halted() {
+        Some(why) => Err(Error::runtime(format!(
+            "the run stopped: {why}. The {} cases answered are stored; the next run asks only for the rest",
+            summary.cases_total()
+        ))),
+        None => Ok(()),
+    };
     Ok(Executed {
         summary,
         interrupted,
         read,
         stored,
+        halted,
     })
 }
 
@@ -131,13 +146,14 @@ fn spawn_reader(
     strict: bool,
     out: mpsc::Sender<Vec<Case>>,
 ) -> tokio::task::JoinHandle<Result<(Duration, Skipped)>> {
-    let (config, prompts, providers) = (
+    let (config, prompts, providers, scripts) = (
         setup.config.clone(),
         setup.prompts.clone(),
         setup.providers.clone(),
+        setup.scripts.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        let mut feeder = Feeder::new(&config, &prompts, &providers, strict, out)?;
+        let mut feeder = Feeder::new(&config, &prompts, &providers, &scripts, strict, out)?;
         let result = feeder.read_all();
         let (busy, skipped) = feeder.finish();
         result.map(|()| (busy, skipped))
@@ -157,6 +173,11 @@ async fn run_cases(
 ) {
     let started = Instant::now();
     let (executor, grader) = (&setup.executor, &setup.grader);
+    let shaper = Shaper {
+        scripts: &setup.scripts,
+        pool: &setup.pool,
+        monitor,
+    };
     let repeat = setup.config.suite.repeat;
     let shard = options.shard;
     let cases = futures::stream::poll_fn(|cx| case_rx.poll_recv(cx))
@@ -171,13 +192,15 @@ async fn run_cases(
     // Deterministic scoring runs on the worker pool a batch at a time,
     // overlapping with the next batch's requests.
     let mut records = cases
-        .map(|(case, r)| run_case(case, r, executor, grader, monitor))
+        .map(|(case, r)| run_case(case, r, executor, grader, &shaper, monitor))
         .buffer_unordered(executor.width())
         .filter_map(std::future::ready)
         .chunks(setup.config.suite.batch_size)
         .map(|batch| {
-            let monitor = monitor.clone();
-            setup.pool.run(move || score_batch(batch, &monitor))
+            let (monitor, scripts) = (monitor.clone(), setup.scripts.clone());
+            setup
+                .pool
+                .run(move || score_batch(batch, &scripts, &monitor))
         })
         .buffered(2);
     while let Some(batch) = records.next().await {
@@ -220,15 +243,109 @@ struct Obtained {
     not_sent: bool,
 }
 
+/// What reshapes an output before it is checked: the case's transform,
+/// run on the scoring pool.
+struct Shaper<'a> {
+    scripts: &'a Arc<Scripts>,
+    pool: &'a Pool,
+    monitor: &'a Arc<Monitor>,
+}
+
+impl Shaper<'_> {
+    /// The output reshaped by the case's transform (with the JSON of a
+    /// value that is not text); a transform that fails makes the case's
+    /// error, as a provider failure would.
+    async fn shape(&self, case: &Arc<Case>, obtained: &mut Obtained) -> Option<String> {
+        let (Some(transform), Some(output), None) =
+            (&case.transform, &obtained.output, &obtained.error)
+        else {
+            return None;
+        };
+        let context = serde_json::json!({
+            "vars": &*case.vars,
+            "prompt": { "raw": case.prompt, "label": case.prompt_name },
+        })
+        .to_string();
+        let (scripts, transform, output) = (
+            Arc::clone(self.scripts),
+            Arc::clone(transform),
+            output.clone(),
+        );
+        let (shaped, took) = self
+            .pool
+            .run(move || {
+                let started = Instant::now();
+                let shaped = scripts.transform_output(&transform, Input::Text(&output), &context);
+                (shaped, started.elapsed())
+            })
+            .await;
+        self.monitor.add_scorer("transform", took, 1);
+        match shaped {
+            Ok(Transformed { text, json }) => {
+                obtained.output = Some(text);
+                json
+            }
+            Err(e) => {
+                obtained.error = Some(format!("the output transform failed: {e}"));
+                None
+            }
+        }
+    }
+}
+
+impl Shaper<'_> {
+    /// The outputs the model-graded assertions with their own transform
+    /// grade, by assertion index (or why the transform failed).
+    async fn graded_outputs(
+        &self,
+        case: &Arc<Case>,
+        output: &str,
+        output_json: &Option<String>,
+    ) -> Vec<(usize, std::result::Result<String, String>)> {
+        if !case
+            .assertions
+            .iter()
+            .any(|a| a.is_graded() && a.transform.is_some())
+        {
+            return Vec::new();
+        }
+        let (scripts, case, output, output_json) = (
+            Arc::clone(self.scripts),
+            Arc::clone(case),
+            output.to_string(),
+            output_json.clone(),
+        );
+        self.pool
+            .run(move || {
+                let input = match &output_json {
+                    Some(json) => Input::Json(json),
+                    None => Input::Text(&output),
+                };
+                case.assertions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.is_graded())
+                    .filter_map(|(i, a)| {
+                        let own = score::scripted::assertion_output(&scripts, a, &case, input);
+                        own.transpose().map(|own| (i, own.map(|t| t.text)))
+                    })
+                    .collect()
+            })
+            .await
+    }
+}
+
 /// Runs one repeat of a case on its provider (unless the case carries its
-/// output) and grades its model-graded assertions. `None` when the run
-/// stopped before the case could be asked or graded: it is not stored, and
-/// the next run asks again (answers already received are in the cache).
+/// output), reshapes the output with the case's transform, and grades its
+/// model-graded assertions. `None` when the run stopped before the case
+/// could be asked or graded: it is not stored, and the next run asks again
+/// (answers already received are in the cache).
 async fn run_case(
     case: Arc<Case>,
     repeat: u32,
     executor: &Executor,
     grader: &Grader,
+    shaper: &Shaper<'_>,
     monitor: &Monitor,
 ) -> Option<Pending> {
     let lane = executor.lane(case.provider);
@@ -245,16 +362,22 @@ async fn run_case(
             lane.provider.answer_source(),
         ),
     };
-    let obtained = obtain(&case, request, request_hash, executor).await;
+    let mut obtained = obtain(&case, request, request_hash, executor).await;
     if obtained.not_sent {
         return None;
     }
+    let output_json = shaper.shape(&case, &mut obtained).await;
     let graded = match (&obtained.output, &obtained.error) {
         (Some(output), None) if case.assertions.iter().any(|a| a.is_graded()) => {
+            let own = shaper.graded_outputs(&case, output, &output_json).await;
             grader
-                .grade(executor, &case, repeat, output, |a, took| {
-                    monitor.add_scorer(a.kind.name(), took, 1)
-                })
+                .grade(
+                    executor,
+                    &case,
+                    repeat,
+                    Outputs { output, own: &own },
+                    |a, took| monitor.add_scorer(a.kind.name(), took, 1),
+                )
                 .await?
         }
         _ => Vec::new(),
@@ -264,6 +387,7 @@ async fn run_case(
         record,
         case,
         graded,
+        output_json,
     })
 }
 
@@ -289,10 +413,11 @@ fn unscored_record(
         error,
         not_sent: _,
     } = obtained;
+    // Hashed as it is stored (and cached): without secrets.
     let output_hash = output
         .as_deref()
         .filter(|_| error.is_none())
-        .map(|o| short_hash(o.as_bytes()));
+        .map(|o| short_hash(secret::redact(o).as_bytes()));
     CaseRecord {
         case_id: case.id.clone(),
         repeat,
@@ -321,6 +446,7 @@ fn unscored_record(
         answer_source,
         variant: case.variant.clone(),
         prompt_name: case.prompt_name.clone(),
+        identity: case.identity.clone(),
     }
 }
 
@@ -391,11 +517,15 @@ struct Pending {
     record: CaseRecord,
     case: Arc<Case>,
     graded: Vec<(usize, AssertionResult)>,
+    /// The output as the JSON of the value the transform returned, when
+    /// that was not text.
+    output_json: Option<String>,
 }
 
-/// Scores a batch on a pool worker: each deterministic assertion (timed by
-/// type), the graded results, then each case's score and verdict.
-fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
+/// Scores a batch on a pool worker: each deterministic and scripted
+/// assertion (timed by type), the graded results, then each case's score
+/// and verdict.
+fn score_batch(batch: Vec<Pending>, scripts: &Scripts, monitor: &Monitor) -> Vec<CaseRecord> {
     let mut timings: BTreeMap<&'static str, (Duration, u64)> = BTreeMap::new();
     let records = batch
         .into_iter()
@@ -403,11 +533,29 @@ fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
             let Pending {
                 mut record,
                 case,
-                graded,
+                mut graded,
+                output_json,
             } = pending;
             let Some(output) = record.output.as_deref().filter(|_| record.error.is_none()) else {
                 return record;
             };
+            if case.assertions.iter().any(|a| needs_scripts(a)) {
+                let context = score::scripted::context(&case, &record);
+                let checked = score::scripted::Checked {
+                    output: match &output_json {
+                        Some(json) => Input::Json(json),
+                        None => Input::Text(output),
+                    },
+                    latency_ms: record.original_latency_ms,
+                    cost_usd: record.cost_usd,
+                    context: &context,
+                };
+                graded.extend(score::scripted::run(scripts, &case, &checked, |a, took| {
+                    let entry = timings.entry(a.kind.name()).or_default();
+                    entry.0 += took;
+                    entry.1 += 1;
+                }));
+            }
             let ctx = Context {
                 output,
                 latency_ms: record.original_latency_ms,
@@ -430,12 +578,23 @@ fn score_batch(batch: Vec<Pending>, monitor: &Monitor) -> Vec<CaseRecord> {
             record.assertions = scored.assertions;
             record
         })
+        // Scored on the raw text; kept, counted and reported without secrets.
+        .map(|mut record| {
+            record.rewrite_texts(secret::redact_in_place);
+            record
+        })
         .collect::<Vec<_>>();
     for (name, (busy, calls)) in timings {
         monitor.add_scorer(name, busy, calls);
     }
     monitor.add(Component::Scoring, Duration::ZERO, records.len() as u64);
     records
+}
+
+/// Whether an assertion is scored through the scripts: it is code, or
+/// has its own transform (a model-graded one's is run before grading).
+fn needs_scripts(a: &Assertion) -> bool {
+    !a.is_graded() && (a.is_scripted() || a.transform.is_some())
 }
 
 /// Writes batches as they come; the first failure stops it.
@@ -479,6 +638,8 @@ async fn store_batches(
 struct Skipped {
     count: u64,
     messages: Vec<String>,
+    /// Where the first few bad rows are (`file:line`).
+    locations: Vec<String>,
     /// The files a bad row ended early, with why: the run did not see all
     /// of its cases.
     cut_short: Vec<String>,
@@ -502,12 +663,13 @@ impl<'a> Feeder<'a> {
         config: &'a Config,
         prompts: &'a Prompts,
         providers: &'a [(String, bool)],
+        scripts: &'a Scripts,
         strict: bool,
         out: mpsc::Sender<Vec<Case>>,
     ) -> Result<Feeder<'a>> {
         Ok(Feeder {
             config,
-            builder: Builder::new(config, prompts, providers)?,
+            builder: Builder::new(config, prompts, providers, scripts)?,
             strict,
             batch: Vec::with_capacity(config.suite.batch_size),
             out,
@@ -545,7 +707,7 @@ impl<'a> Feeder<'a> {
                 if bad.cuts_file_short {
                     self.skipped.cut_short.push(bad.to_string());
                 }
-                return self.skip(bad.to_string());
+                return self.skip(&bad.at, bad.to_string());
             }
         };
         match self.builder.build(test, &at, origin) {
@@ -556,12 +718,12 @@ impl<'a> Feeder<'a> {
                 }
                 Ok(())
             }
-            Err(Rejection::Row(message)) => self.skip(format!("{at}: {message}")),
+            Err(Rejection::Row(message)) => self.skip(&at, format!("{at}: {message}")),
             Err(Rejection::Fatal(e)) => Err(e),
         }
     }
 
-    fn skip(&mut self, message: String) -> Result<()> {
+    fn skip(&mut self, at: &Location, message: String) -> Result<()> {
         if self.strict {
             return Err(Error::input(format!(
                 "{message} (--strict stops at the first bad row)"
@@ -575,6 +737,7 @@ impl<'a> Feeder<'a> {
         }
         if self.skipped.messages.len() < 10 {
             self.skipped.messages.push(message);
+            self.skipped.locations.push(at.to_string());
         }
         Ok(())
     }
@@ -603,8 +766,11 @@ impl<'a> Feeder<'a> {
 }
 
 /// Runs `execution` to its end, or, on Ctrl-C or SIGTERM (a cancelled CI
-/// job), stops sending and lets what is under way finish, score and store
-/// for at most `grace`; a second signal exits at once. Whether the run was
+/// job, counted since the process started), stops sending and lets what
+/// is under way finish, score and store for at most `grace`; then gives up
+/// on the answers still under way, and the cases already answered are
+/// scored and stored, the unfilled batch too. (A second signal ends the
+/// process at once, see `ai_evals::execute`.) Whether the run was
 /// interrupted.
 async fn finish_or_stop(
     execution: impl Future<Output = ()>,
@@ -613,47 +779,23 @@ async fn finish_or_stop(
 ) -> bool {
     tokio::pin!(execution);
     tokio::select! {
+        // A signal that came before the run began is seen before any
+        // request goes out.
+        biased;
+        () = interrupt::received(1) => {}
         () = &mut execution => return false,
-        () = shutdown_signal() => {}
     }
     setup.executor.stop();
     log::warn(&format!(
-        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {} s; interrupt again to stop at once)",
-        grace.as_secs()
+        "interrupted: no more requests are sent; the answers under way are scored and stored (up to {:.1} s; interrupt again to stop at once)",
+        grace.as_secs_f64()
     ));
-    tokio::select! {
-        finished = tokio::time::timeout(grace, &mut execution) => {
-            if finished.is_err() {
-                log::warn("the grace period ended: answers still under way are dropped");
-            }
-        }
-        () = shutdown_signal() => {
-            log::error("interrupted again: stopping at once; every batch stored so far is kept");
-            std::process::exit(3);
-        }
+    if tokio::time::timeout(grace, &mut execution).await.is_err() {
+        log::warn(
+            "the grace period ended: requests still under way are given up; what was answered is stored",
+        );
+        setup.executor.abandon();
+        execution.await;
     }
     true
-}
-
-/// Resolves on Ctrl-C or SIGTERM (what CI sends when a job is cancelled).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

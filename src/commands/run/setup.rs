@@ -18,6 +18,7 @@ use crate::ingest::prompt::Prompts;
 use crate::report::Renderer;
 use crate::score::grading::Grader;
 use crate::score::pool::Pool;
+use crate::script::{Limits as ScriptLimits, Scripts};
 
 /// What a run is made of, ready to go.
 pub(super) struct Setup {
@@ -29,12 +30,18 @@ pub(super) struct Setup {
     pub(super) grader: Grader,
     pub(super) pool: Pool,
     pub(super) renderer: Renderer,
+    /// The `javascript` and `python` assertions' and transforms' runner.
+    pub(super) scripts: Arc<Scripts>,
 }
 
 impl Setup {
     pub(super) fn new(options: &Options) -> Result<Setup> {
         let config = Arc::new(load_config(options)?);
-        let prompts = Arc::new(Prompts::new(&config.prompts, &config.path)?);
+        let prompts = Arc::new(Prompts::new(
+            &config.prompts,
+            &config.path,
+            config.suite.undefined,
+        )?);
         let settings = cache_settings(&config, options.cache_dir.clone(), options.cache_mode);
         let embeddings = (settings.mode != Mode::Off).then(|| EmbeddingCache::new(&settings));
         let cache = (settings.mode != Mode::Off).then(|| ResponseCache::new(settings));
@@ -48,9 +55,18 @@ impl Setup {
                 .map(|l| (l.name.clone(), l.provider.needs_prompt()))
                 .collect(),
         );
-        // Check the defaults against the providers before the database is touched.
-        Builder::new(&config, &prompts, &providers)?;
+        let scripts = Arc::new(Scripts::new(
+            &config.dir,
+            ScriptLimits {
+                timeout: config.suite.script_timeout,
+                memory: config.suite.script_memory,
+            },
+        ));
+        // Check the defaults against the providers, and every script the
+        // config names, before the database is touched.
+        Builder::new(&config, &prompts, &providers, &scripts)?;
         Ok(Setup {
+            scripts,
             renderer: Renderer::new(options.templates.as_deref())?,
             config,
             prompts,
@@ -66,13 +82,13 @@ impl Setup {
 fn load_config(options: &Options) -> Result<Config> {
     let mut config = Config::load(&options.config)?;
     if let Some(n) = options.batch_size {
-        config.suite.batch_size = n.max(1);
+        config.suite.batch_size = n;
     }
     if let Some(n) = options.overrides.concurrency {
-        config.suite.concurrency = n.max(1);
+        config.suite.concurrency = n;
     }
     if let Some(n) = options.repeat {
-        config.suite.repeat = n.max(1);
+        config.suite.repeat = n;
     }
     Ok(config)
 }
@@ -134,5 +150,10 @@ fn executor(
         };
         lanes.push(Lane::new(name.clone(), provider, limits));
     }
-    Ok(Executor::new(lanes, cache, embeddings))
+    Ok(Executor::new(
+        lanes,
+        cache,
+        embeddings,
+        config.limits.max_wait,
+    ))
 }

@@ -30,6 +30,7 @@ mod distributions;
 mod flips;
 mod history;
 mod paired;
+mod proportions;
 mod ranks;
 mod samples;
 mod special;
@@ -39,6 +40,7 @@ pub use descriptive::{Summary, mean, median, percentile};
 pub use flips::{net_count_upper_tail, sign_test_upper};
 pub use history::{check_against_history, noise_floor};
 pub use paired::{compare_paired_ratios, compare_paired_scores, compare_pass_rates};
+pub use proportions::compare_proportions;
 pub use samples::compare_geometric_means;
 
 /// A point estimate with a two-sided interval around it.

@@ -8,6 +8,7 @@ use super::distributions::*;
 use super::flips::*;
 use super::history::*;
 use super::paired::*;
+use super::proportions::*;
 use super::ranks::*;
 use super::samples::*;
 use super::special::*;
@@ -415,6 +416,24 @@ fn pass_rates_match_newcombe_and_binomtest() {
     //          - 2 * phi * (w2.high - 0.78) * (0.66 - w1.low) + (0.66 - w1.low)**2)
     assert_close(result.change.low, -0.012697367579973473, 1e-9);
     assert_close(result.change.high, 0.24885523725196843, 1e-10);
+}
+
+#[test]
+fn independent_proportions_match_newcombe() {
+    // Newcombe (1998), Statistics in Medicine 17:873, Table II, example
+    // (a): 56/70 − 48/80 = 0.2000, method 10 gives 0.0524 to 0.3339.
+    let change = compare_proportions((48, 80), (56, 70), 0.95).unwrap();
+    assert_close(change.estimate, 0.2, 1e-12);
+    assert_close(change.low, 0.052431472402364815, 1e-9);
+    assert_close(change.high, 0.3338726540369059, 1e-9);
+    // A rate of 1 keeps a sensible width; the sign flips with the order.
+    let drop = compare_proportions((40, 40), (28, 40), 0.95).unwrap();
+    assert_close(drop.estimate, -0.3, 1e-12);
+    assert!(drop.high < 0.0 && drop.low > -1.0, "{drop:?}");
+    let same = compare_proportions((40, 40), (40, 40), 0.95).unwrap();
+    assert!(same.low < 0.0 && same.high > 0.0, "{same:?}");
+    assert_eq!(compare_proportions((0, 0), (1, 2), 0.95), None);
+    assert_eq!(compare_proportions((3, 2), (1, 2), 0.95), None);
 }
 
 #[test]

@@ -7,8 +7,9 @@
 //! test), so the family's correction counts only tests that could raise an
 //! alarm; a test that cannot fire is reported without a level.
 
-use super::{Bands, Direction, Finding, Settings, Severity};
+use super::{Bands, Direction, Finding, Role, Settings, Severity};
 use crate::compare::stats::{self, Interval};
+use crate::config::TimingGate;
 use crate::store::{CaseOutcome, History, RunData};
 
 /// Run metrics that are compared against the history like timings.
@@ -78,13 +79,16 @@ impl<'a> Inputs<'a> {
     /// How many tests can fire: each becomes one member of the family.
     pub(super) fn fireable(&self, settings: &Settings) -> usize {
         let differs = |(b, c): &Series| b.iter().zip(c).any(|(x, y)| x != y);
-        let latency = self.latency_known(settings) && differs(&self.latency);
+        let gates = |gate: TimingGate| settings.role(gate) == Role::Gate;
+        let latency =
+            gates(TimingGate::Latency) && self.latency_known(settings) && differs(&self.latency);
         let tail = latency && self.latency.0.len() >= TAIL_MIN_CASES;
         let timings = self
             .current
             .timings
             .keys()
             .filter(|name| self.history_timing(name).len() >= settings.min_history)
+            .filter(|_| gates(TimingGate::Stages))
             .count();
         let run_metrics = HISTORY_METRICS
             .iter()
@@ -92,6 +96,7 @@ impl<'a> Inputs<'a> {
                 self.current.metrics.contains_key(*name)
                     && self.history_metric(name).len() >= settings.min_history
             })
+            .filter(|_| gates(TimingGate::Memory))
             .count();
         [
             latency,
@@ -132,8 +137,9 @@ impl<'a> Inputs<'a> {
             settings,
         ));
         findings.extend(tail_ratio(base, cur, tail_floor, latency_alpha, settings));
-        if !latency_known {
-            for finding in &mut findings[first_latency..] {
+        for finding in &mut findings[first_latency..] {
+            finding.role = settings.role(TimingGate::Latency);
+            if !latency_known {
                 finding.direction = Direction::Insufficient;
                 finding.severity = Severity::None;
                 finding.magnitude = 0.0;
@@ -182,21 +188,25 @@ impl<'a> Inputs<'a> {
                 alpha,
                 settings,
             )
+            .with_role(settings.role(TimingGate::Stages))
         });
         let metrics = HISTORY_METRICS.iter().filter_map(|(name, unit)| {
             let value = *self.current.metrics.get(*name)?;
-            Some(against_history(
-                &Measure {
-                    name: name.to_string(),
-                    unit,
-                    value,
-                    baseline: self.baseline.metrics.get(*name).copied(),
-                },
-                &self.history_metric(name),
-                0.0,
-                alpha,
-                settings,
-            ))
+            Some(
+                against_history(
+                    &Measure {
+                        name: name.to_string(),
+                        unit,
+                        value,
+                        baseline: self.baseline.metrics.get(*name).copied(),
+                    },
+                    &self.history_metric(name),
+                    0.0,
+                    alpha,
+                    settings,
+                )
+                .with_role(settings.role(TimingGate::Memory)),
+            )
         });
         timings.chain(metrics).collect()
     }
@@ -286,6 +296,7 @@ fn paired_ratio(
         direction,
         severity,
         magnitude,
+        role: Role::Gate,
     })
 }
 
@@ -333,6 +344,7 @@ fn tail_ratio(
         direction,
         severity,
         magnitude,
+        role: Role::Gate,
     })
 }
 
@@ -407,6 +419,7 @@ fn score_change(
         direction,
         severity,
         magnitude,
+        role: Role::Gate,
     })
 }
 
@@ -448,6 +461,7 @@ fn against_history(
         direction: Direction::Insufficient,
         severity: Severity::None,
         magnitude: 0.0,
+        role: Role::Gate,
     };
     if history.len() < settings.min_history {
         return insufficient;

@@ -1,17 +1,20 @@
 //! The noise model for cases whose request did not change but whose model
-//! drew a new answer: how many of them would flip by chance alone.
+//! drew a new answer: how many of them would newly fail by chance alone.
 //!
 //! Each case passes with its own probability π on the baseline branch,
 //! learnt from the fresh answers its unchanged request got on the branch's
-//! recent runs (and from its repeats), and shrunk toward the suite-wide
-//! rate, so a case seen only a few times is not taken as certain. Given
-//! which cases passed on the baseline, a case that passed newly fails with
-//! probability 1 − π and one that failed newly passes with probability π;
-//! the net count of newly failing cases then has a known distribution, and
-//! the observed count is tested against it. Unlike McNemar's test, which
-//! assumes flips either way are equally likely, this knows that a case that
-//! always passes on main cannot flip back, and that a lucky baseline makes
-//! failures likelier.
+//! recent runs other than the baseline (and from its repeats), and shrunk
+//! toward the suite-wide rate, so a case seen only a few times is not taken
+//! as certain. Given which cases passed on the baseline, a case that passed
+//! newly fails with probability 1 − π; the number of newly failing cases
+//! then has a known distribution (Poisson-binomial), and the observed count
+//! is tested against it, one-sided. Cases that newly pass are improvements:
+//! they are reported and never offset a failure, so a pull request that
+//! fixes ten cases and breaks ten others is judged on the ten it broke.
+//!
+//! With no fresh answer on record there is no rate to learn; then the only
+//! sound test left is McNemar's (flips either way equally likely under no
+//! change), which does weigh failures against passes.
 
 use std::collections::HashMap;
 
@@ -49,15 +52,17 @@ pub struct NoiseTest {
     /// many runs' worth of weight it carries.
     pub prior_pass_rate: Option<f64>,
     pub prior_strength: Option<f64>,
-    /// Net newly failing cases expected by chance, and observed.
-    pub expected_net: f64,
-    pub observed_net: i64,
-    /// P(at least the observed net count by chance).
+    /// Newly failing cases expected by chance, and observed.
+    #[serde(alias = "expected_net")]
+    pub expected_failing: f64,
+    #[serde(alias = "observed_net")]
+    pub observed_failing: i64,
+    /// P(at least the observed count by chance).
     pub p_value: f64,
     /// The level it was decided at (the family's).
     pub alpha: f64,
-    /// Net newly failing cases beyond what chance explains; 0 when within
-    /// the noise.
+    /// Newly failing cases beyond what chance explains; 0 when within the
+    /// noise.
     pub beyond_noise: f64,
 }
 
@@ -96,23 +101,21 @@ pub(super) fn test(
         .iter()
         .filter(|e| !e.baseline_passed && e.current_passed)
         .count();
-    let observed_net = newly_failing as i64 - newly_passing as i64;
-    let (method, expected_net, p_value) = match prior {
+    let observed = newly_failing as i64;
+    let (method, expected, p_value) = match prior {
         Some(_) => {
-            let (up, down) = flip_probabilities(&estimates);
-            let (mean, p) = stats::net_count_upper_tail(&up, &down, observed_net);
+            let chances = failure_chances(&estimates);
+            let (mean, p) = stats::net_count_upper_tail(&chances, &[], observed);
             ("history", mean, p)
         }
         None => {
-            let p = stats::sign_test_upper(
-                newly_failing as u64,
-                (newly_failing + newly_passing) as u64,
-            );
-            ("symmetric", 0.0, p)
+            let discordant = newly_failing + newly_passing;
+            let p = stats::sign_test_upper(newly_failing as u64, discordant as u64);
+            ("symmetric", discordant as f64 / 2.0, p)
         }
     };
     let beyond_noise = if p_value < alpha {
-        (observed_net as f64 - expected_net).max(0.0)
+        (observed as f64 - expected).max(0.0)
     } else {
         0.0
     };
@@ -125,8 +128,8 @@ pub(super) fn test(
         history_runs,
         prior_pass_rate: prior.map(|(mean, _)| mean),
         prior_strength: prior.map(|(_, strength)| strength),
-        expected_net,
-        observed_net,
+        expected_failing: expected,
+        observed_failing: observed,
         p_value,
         alpha,
         beyond_noise,
@@ -206,18 +209,11 @@ fn fit_prior<'a>(counts: impl Iterator<Item = &'a (u64, u64)> + Clone) -> Option
     Some((mean, strength))
 }
 
-/// Each pair's chance to fail anew (it passed on the baseline) or to pass
-/// anew (it failed there).
-fn flip_probabilities(estimates: &[Estimate]) -> (Vec<f64>, Vec<f64>) {
-    let mut up = Vec::new();
-    let mut down = Vec::new();
-    for e in estimates {
-        let pass = e.pass_probability.unwrap_or(0.5);
-        if e.baseline_passed {
-            up.push(1.0 - pass);
-        } else {
-            down.push(pass);
-        }
-    }
-    (up, down)
+/// Each pair that passed on the baseline: its chance to fail anew.
+fn failure_chances(estimates: &[Estimate]) -> Vec<f64> {
+    estimates
+        .iter()
+        .filter(|e| e.baseline_passed)
+        .map(|e| 1.0 - e.pass_probability.unwrap_or(0.5))
+        .collect()
 }

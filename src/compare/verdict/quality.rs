@@ -5,17 +5,20 @@
 //! recorded about it: its request's fingerprint, a hash of its assertions,
 //! a hash of its output and where the output came from. A changed request,
 //! changed scoring or a changed deterministic output is certain: the pull
-//! request did it, and every such flip counts in full. A new answer from a
-//! model to an unchanged request may be chance; those flips count only
-//! beyond what the noise model expects. The severity is the net
-//! attributable drop relative to the baseline's passing cases, graded by
-//! the bands (worse by more than 10 % minor, 25 % major, 50 % critical).
+//! request did it, and every such failure counts in full. A new answer
+//! from a model to an unchanged request may be chance; those failures count
+//! only beyond what the noise model expects. The severity is the newly
+//! failing cases the pull request accounts for, relative to the baseline's
+//! passing cases, graded by the bands (10 % minor, 25 % major, 50 %
+//! critical). Newly passing cases are improvements: they are reported and
+//! never cancel a breakage.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::noise::{self, NoiseTest};
+use super::pairing::{Coverage, Pairs};
 use super::{Settings, Severity};
 use crate::compare::stats::{self, Interval};
 use crate::record::AnswerSource;
@@ -123,34 +126,32 @@ pub struct QualityChange {
     /// The resampled cases against the noise model, when there are any.
     #[serde(default)]
     pub noise: Option<NoiseTest>,
-    /// Net newly failing cases the pull request accounts for: certain
-    /// flips in full, resampled ones beyond the noise.
+    /// Newly failing cases the pull request accounts for: those with a
+    /// certain cause in full, resampled ones beyond the noise. Newly
+    /// passing cases do not offset them.
     #[serde(default)]
     pub attributable: f64,
     /// That drop as a fraction of the baseline's passing shared cases,
     /// which the bands grade.
     #[serde(default)]
     pub worse: f64,
+    /// Newly failing cases with a certain cause (the pull request changed
+    /// their request, their scoring or a deterministic output).
+    #[serde(default)]
+    pub certain_failing: usize,
+    /// Those as a fraction of the baseline's passing shared cases.
+    #[serde(default)]
+    pub certain_worse: f64,
+    /// The shared cases that passed on the baseline: what the drops are
+    /// relative to.
+    #[serde(default)]
+    pub baseline_passing: usize,
+    /// How much of the baseline's suite was compared case by case.
+    #[serde(default)]
+    pub coverage: Coverage,
     /// Why, in plain words.
     #[serde(default)]
     pub explanation: Vec<String>,
-}
-
-/// Pairs each current case with the baseline's case of the same key, in
-/// key order.
-pub(super) fn pair_cases<'a>(
-    current: &'a RunData,
-    baseline: &'a RunData,
-) -> Vec<(&'a CaseOutcome, &'a CaseOutcome)> {
-    let by_key: HashMap<&CaseKey, &CaseOutcome> =
-        baseline.cases.iter().map(|c| (&c.key, c)).collect();
-    let mut pairs: Vec<_> = current
-        .cases
-        .iter()
-        .filter_map(|c| by_key.get(&c.key).map(|b| (*b, c)))
-        .collect();
-    pairs.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-    pairs
 }
 
 /// Why `current` differs from `baseline`, from what both recorded.
@@ -197,16 +198,26 @@ pub(super) fn can_fire(pairs: &[(&CaseOutcome, &CaseOutcome)]) -> bool {
     pairs.iter().any(|(b, c)| drawn_anew(b, c))
 }
 
-/// The quality change, its severity, at the family's level `alpha`.
+/// The quality verdict: the change, its severity, and the severity of the
+/// part the pull request certainly caused.
+pub(super) struct Graded {
+    pub(super) quality: QualityChange,
+    pub(super) severity: Severity,
+    pub(super) certain: Severity,
+}
+
+/// The quality change of the paired cases, at the family's level `alpha`.
 pub(super) fn assess(
     current: &RunData,
     baseline: &RunData,
-    pairs: &[(&CaseOutcome, &CaseOutcome)],
+    pairs: &Pairs,
+    coverage: Coverage,
     history: &History,
     alpha: f64,
     settings: &Settings,
-) -> (QualityChange, Severity) {
+) -> Graded {
     let mut quality = flips_and_rates(current, baseline, pairs, settings.confidence);
+    quality.coverage = coverage;
     let resampled: Vec<_> = pairs
         .iter()
         .filter(|(b, c)| drawn_anew(b, c))
@@ -215,34 +226,46 @@ pub(super) fn assess(
     quality.noise = (!resampled.is_empty())
         .then(|| noise::test(&resampled, &history.samples, history.runs.len(), alpha));
     quality.p_value = quality.noise.as_ref().map(|n| n.p_value);
-    let certain_net: i64 = quality
+    quality.certain_failing = quality
         .flips
         .iter()
-        .filter(|f| f.cause.is_certain())
-        .map(|f| if f.newly_failing { 1 } else { -1 })
-        .sum();
+        .filter(|f| f.newly_failing && f.cause.is_certain())
+        .count();
     let beyond_noise = quality.noise.as_ref().map_or(0.0, |n| n.beyond_noise);
-    quality.attributable = certain_net as f64 + beyond_noise;
+    quality.attributable = quality.certain_failing as f64 + beyond_noise;
     let baseline_passes = pairs.iter().filter(|(b, _)| b.passed).count();
-    quality.worse = if baseline_passes > 0 {
-        (quality.attributable / baseline_passes as f64).max(0.0)
-    } else {
-        0.0
+    quality.baseline_passing = baseline_passes;
+    let share = |n: f64| {
+        if baseline_passes > 0 {
+            n / baseline_passes as f64
+        } else {
+            0.0
+        }
     };
-    let severity = if quality.attributable > 0.0 {
-        settings.bands.grade(quality.worse)
-    } else {
-        Severity::None
+    quality.worse = share(quality.attributable);
+    quality.certain_worse = share(quality.certain_failing as f64);
+    let grade = |n: f64, worse: f64| {
+        if n > 0.0 {
+            settings.bands.grade(worse)
+        } else {
+            Severity::None
+        }
     };
+    let severity = grade(quality.attributable, quality.worse);
+    let certain = grade(quality.certain_failing as f64, quality.certain_worse);
     quality.explanation = explain(&quality);
-    (quality, severity)
+    Graded {
+        quality,
+        severity,
+        certain,
+    }
 }
 
 /// The flips, their causes, the lists of keys and the pass rates.
 fn flips_and_rates(
     current: &RunData,
     baseline: &RunData,
-    pairs: &[(&CaseOutcome, &CaseOutcome)],
+    pairs: &Pairs,
     confidence: f64,
 ) -> QualityChange {
     let before: Vec<bool> = pairs.iter().map(|(b, _)| b.passed).collect();
@@ -274,21 +297,20 @@ fn flips_and_rates(
         new_errors: keys(|b, c| !b.errored && c.errored),
         added_cases: current.cases.len() - pairs.len(),
         removed_cases: baseline.cases.len() - pairs.len(),
-        removed: removed_cases(current, baseline),
+        removed: removed_cases(baseline, pairs),
         causes: cause_counts(pairs),
         flips,
         ..QualityChange::default()
     }
 }
 
-/// The baseline's cases this run does not have, in key order.
-fn removed_cases(current: &RunData, baseline: &RunData) -> Vec<RemovedCase> {
-    let present: std::collections::HashSet<&CaseKey> =
-        current.cases.iter().map(|c| &c.key).collect();
+/// The baseline's cases that found no partner in this run, in key order.
+fn removed_cases(baseline: &RunData, pairs: &Pairs) -> Vec<RemovedCase> {
+    let paired: HashSet<*const CaseOutcome> = pairs.iter().map(|(b, _)| *b as *const _).collect();
     let mut removed: Vec<RemovedCase> = baseline
         .cases
         .iter()
-        .filter(|b| !present.contains(&b.key))
+        .filter(|b| !paired.contains(&(*b as *const _)))
         .map(|b| RemovedCase {
             key: b.key.clone(),
             passed: b.passed,
@@ -358,14 +380,30 @@ fn explain(quality: &QualityChange) -> Vec<String> {
         .sum();
     if certain_passing > 0 {
         lines.push(format!(
-            "{certain_passing} {} newly passing because of this PR's changes.",
+            "{certain_passing} {} newly passing because of this PR's changes: improvements, which never offset a failure.",
             cases(certain_passing)
         ));
     }
     if let Some(noise) = &quality.noise {
         lines.extend(explain_noise(noise));
     }
+    lines.extend(explain_coverage(&quality.coverage));
     lines
+}
+
+/// Says loudly when the case-by-case comparison covered only part of the
+/// baseline's suite.
+fn explain_coverage(coverage: &Coverage) -> Option<String> {
+    if coverage.is_full() {
+        return None;
+    }
+    let missing = coverage.baseline_cases - coverage.paired;
+    Some(format!(
+        "Only {} of the baseline's {} cases were compared case by case ({:.0}%): {missing} have no partner in this run (their ids changed, or they were removed); the suite's pass rate over all cases judges the rest.",
+        coverage.paired,
+        coverage.baseline_cases,
+        100.0 * coverage.share()
+    ))
 }
 
 /// The resampled cases' flips against the noise model, in plain words.
@@ -396,7 +434,7 @@ fn explain_noise(noise: &NoiseTest) -> Option<String> {
     };
     Some(if noise.beyond_noise > 0.0 {
         format!(
-            "{what}: {:.0} more failing than {basis} explains (p {}); the model's answers changed, not this PR's requests.",
+            "{what}: {:.0} more newly failing than {basis} explains (p {}); the model's answers changed, not this PR's requests.",
             noise.beyond_noise,
             p_text(noise.p_value)
         )
@@ -530,11 +568,14 @@ mod tests {
 
     #[test]
     fn certain_flips_count_in_full_against_the_bands() {
+        // A band's edge belongs to it: 2 of 20 is minor, 5 major, 10 critical.
         for (failing, severity) in [
             (1, Severity::None),
-            (5, Severity::Minor),
-            (6, Severity::Major),
+            (2, Severity::Minor),
+            (4, Severity::Minor),
+            (5, Severity::Major),
             (9, Severity::Major),
+            (10, Severity::Critical),
             (11, Severity::Critical),
         ] {
             let c = replay_suite(failing);
@@ -544,8 +585,13 @@ mod tests {
                 c.quality
             );
             assert_eq!(c.quality.attributable, failing as f64);
+            assert_eq!(c.certain_severity, severity);
             assert!(c.quality.noise.is_none(), "no case was resampled");
-            assert_eq!(c.family.tests, 1, "only the score can fire: {:?}", c.family);
+            assert_eq!(
+                c.family.tests, 2,
+                "only the score and the suite's pass rate can fire: {:?}",
+                c.family
+            );
             let why = &c.quality.explanation[0];
             let expected = if failing == 1 {
                 "1 case newly failing: 1 because the application's output changed".to_string()
@@ -594,7 +640,8 @@ mod tests {
             c.quality.explanation[0],
             "5 cases newly failing: all 5 because this PR changed their request (prompt, model, parameters or vars)."
         );
-        assert_eq!(c.quality_severity, Severity::Minor);
+        // 5 of 20 is 25 %: the major band's edge.
+        assert_eq!(c.quality_severity, Severity::Major);
     }
 
     #[test]
@@ -632,6 +679,61 @@ mod tests {
                 },
                 passed: false
             }]
+        );
+    }
+
+    /// Issue 21's first row: 40 replayed cases, 30 passing on the baseline;
+    /// the pull request fixes the 10 failing ones and breaks 10 others.
+    #[test]
+    fn fixes_never_cancel_breakages() {
+        let baseline: Vec<CaseOutcome> = (0..40)
+            .map(|i| {
+                let mut c = case(
+                    &format!("c{i}"),
+                    i >= 10,
+                    &format!("r{i}"),
+                    "a",
+                    AnswerSource::Replay,
+                );
+                c.score = if c.passed { 1.0 } else { 0.0 };
+                c
+            })
+            .collect();
+        let current: Vec<CaseOutcome> = baseline
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let flip = i < 20;
+                CaseOutcome {
+                    passed: if flip { !c.passed } else { c.passed },
+                    score: if flip == c.passed { 0.0 } else { 1.0 },
+                    output_hash: Some(if flip { "b".into() } else { "a".into() }),
+                    ..c.clone()
+                }
+            })
+            .collect();
+        let c = compare(
+            &run("pr", current),
+            &run("base", baseline),
+            &History::default(),
+            &Settings::default(),
+        );
+        let q = &c.quality;
+        assert_eq!((q.newly_failing.len(), q.newly_passing.len()), (10, 10));
+        assert_eq!(
+            q.baseline_pass_rate, q.current_pass_rate,
+            "the rates net out"
+        );
+        assert_eq!((q.certain_failing, q.baseline_passing), (10, 30));
+        assert!((q.worse - 1.0 / 3.0).abs() < 1e-12, "{q:?}");
+        assert_eq!(c.quality_severity, Severity::Major);
+        assert_eq!(c.certain_severity, Severity::Major);
+        assert!(
+            q.explanation
+                .iter()
+                .any(|l| l.contains("improvements, which never offset a failure")),
+            "{:?}",
+            q.explanation
         );
     }
 

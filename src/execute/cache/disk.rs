@@ -6,10 +6,17 @@
 //! An entry's modification time is when it was written (tar keeps it, so the
 //! TTL survives a cache restore); its access time is set on every hit and
 //! orders the least-recently-used pruning.
+//!
+//! A cache folder crosses trust boundaries (restored by actions/cache,
+//! copied between shards), so a read trusts nothing in it: only a regular
+//! file is read, opened without blocking (a FIFO would wait for a writer
+//! forever) and never more than the caller's size limit (a link to
+//! `/dev/zero` has no end). Anything else is a corrupt entry. Reads block
+//! on the disk: callers on the async runtime run them on its blocking pool.
 
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::key::Key;
@@ -38,6 +45,9 @@ pub enum Lookup {
     Found(Vec<u8>),
     Missing,
     Expired,
+    /// Something is there that no writer of this cache leaves: not a
+    /// regular file, or larger than an entry can be. Never read.
+    Corrupt(String),
 }
 
 /// One namespace of the cache directory.
@@ -70,22 +80,32 @@ impl Disk {
         self.root.join(&hex[..2]).join(&hex)
     }
 
-    /// Reads an entry written less than `ttl` ago, marking it used.
-    pub fn read(&self, key: &Key, ttl: Duration, now: SystemTime) -> io::Result<Lookup> {
+    /// Reads an entry written less than `ttl` ago and at most `max_bytes`
+    /// long, marking it used.
+    pub fn read(
+        &self,
+        key: &Key,
+        ttl: Duration,
+        now: SystemTime,
+        max_bytes: u64,
+    ) -> io::Result<Lookup> {
         let path = self.path(key);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
-            Err(e) => return Err(e),
+        let (file, meta) = match open_regular(&path, max_bytes)? {
+            Opened::File(file, meta) => (file, meta),
+            Opened::Missing => return Ok(Lookup::Missing),
+            Opened::Refused(why) => return Ok(Lookup::Corrupt(why)),
         };
-        let written = file.metadata()?.modified()?;
+        let written = meta.modified()?;
         if is_expired(written, ttl, now) {
             drop(file);
             self.remove(key);
             return Ok(Lookup::Expired);
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
+        let Some(bytes) = read_capped(&file, meta.len(), max_bytes)? else {
+            return Ok(Lookup::Corrupt(format!(
+                "grew past {max_bytes} bytes while read"
+            )));
+        };
         if !self.read_only {
             // Only the access time moves: the write time carries the TTL.
             let _ = file.set_times(FileTimes::new().set_accessed(now));
@@ -228,6 +248,92 @@ impl Disk {
     }
 }
 
+/// A file opened for reading, or why not.
+enum Opened {
+    File(File, fs::Metadata),
+    Missing,
+    /// There is something, but not a regular file of a readable size.
+    Refused(String),
+}
+
+/// Opens `path` for reading if it is a regular file of at most `max_bytes`:
+/// opened without blocking (a FIFO answers at once instead of waiting for a
+/// writer), then checked on the open file itself, so a swap between check
+/// and read cannot change what is read.
+fn open_regular(path: &Path, max_bytes: u64) -> io::Result<Opened> {
+    let mut options = File::options();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
+        // Opening a device or socket may fail on its own terms.
+        Err(e) if !fs::metadata(path).is_ok_and(|m| m.is_file()) => {
+            return Ok(Opened::Refused(format!("not a regular file ({e})")));
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Opened::Refused(format!(
+            "{}, not a regular file",
+            kind_of(&meta)
+        )));
+    }
+    if meta.len() > max_bytes {
+        return Ok(Opened::Refused(format!(
+            "{} bytes, more than the {max_bytes} an entry may have",
+            meta.len()
+        )));
+    }
+    Ok(Opened::File(file, meta))
+}
+
+/// The whole of `file` (about `len` bytes), or `None` when it holds more
+/// than `max_bytes`: never more than that plus one byte is read.
+fn read_capped(file: &File, len: u64, max_bytes: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(len.min(max_bytes)).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
+}
+
+/// Reads a small file that should be regular (a cache's bookkeeping), at
+/// most `max_bytes` of it; `None` for anything else.
+pub fn read_regular(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
+    match open_regular(path, max_bytes).ok()? {
+        Opened::File(file, meta) => read_capped(&file, meta.len(), max_bytes).ok()?,
+        Opened::Missing | Opened::Refused(_) => None,
+    }
+}
+
+/// What a file that is not regular is, for a message.
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
 fn is_expired(written: SystemTime, ttl: Duration, now: SystemTime) -> bool {
     now.duration_since(written).unwrap_or_default() > ttl
 }
@@ -254,21 +360,24 @@ mod tests {
         let now = SystemTime::now();
         let day = Duration::from_secs(86_400);
         assert!(matches!(
-            disk.read(&k(1), day, now).unwrap(),
+            disk.read(&k(1), day, now, 1 << 20).unwrap(),
             Lookup::Missing
         ));
         disk.write(&k(1), b"hello").unwrap();
-        match disk.read(&k(1), day, now).unwrap() {
+        match disk.read(&k(1), day, now, 1 << 20).unwrap() {
             Lookup::Found(bytes) => assert_eq!(bytes, b"hello"),
             other => panic!("{other:?}"),
         }
         set_times(&disk, &k(1), now - 2 * day, now - 2 * day);
         assert!(matches!(
-            disk.read(&k(1), day, now).unwrap(),
+            disk.read(&k(1), day, now, 1 << 20).unwrap(),
             Lookup::Expired
         ));
         assert!(
-            matches!(disk.read(&k(1), day, now).unwrap(), Lookup::Missing),
+            matches!(
+                disk.read(&k(1), day, now, 1 << 20).unwrap(),
+                Lookup::Missing
+            ),
             "expired entries are removed"
         );
     }
@@ -281,7 +390,8 @@ mod tests {
         disk.write(&k(1), b"x").unwrap();
         let old = now - Duration::from_secs(3600);
         set_times(&disk, &k(1), old, old);
-        disk.read(&k(1), Duration::from_secs(86_400), now).unwrap();
+        disk.read(&k(1), Duration::from_secs(86_400), now, 1 << 20)
+            .unwrap();
         let info = &disk.scan().unwrap()[0];
         assert_eq!(info.written, old);
         assert!(info.used > old);
@@ -328,5 +438,43 @@ mod tests {
         assert_eq!(disk.clear().unwrap(), 2);
         assert!(disk.scan().unwrap().is_empty());
         assert!(!shard.join(".tmp-interrupted").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Disk::new(dir.path().to_path_buf());
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let place = |n: u32| {
+            let path = disk.path(&k(n));
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            path
+        };
+        // A named pipe with no writer: a blocking open would wait forever.
+        let fifo = std::ffi::CString::new(place(1).to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) on a path this test owns.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        // A link to a file without end.
+        std::os::unix::fs::symlink("/dev/zero", place(2)).unwrap();
+        fs::create_dir(place(3)).unwrap();
+        disk.write(&k(4), &[b'x'; 100]).unwrap();
+        disk.write(&k(5), &[b'x'; 64]).unwrap();
+        let read = |n| disk.read(&k(n), day, now, 64).unwrap();
+        for (n, expected) in [
+            (1, "a named pipe"),
+            (2, "a device"),
+            (3, "a directory"),
+            (4, "100 bytes, more than the 64"),
+        ] {
+            match read(n) {
+                Lookup::Corrupt(why) => assert!(why.starts_with(expected), "{n}: {why}"),
+                other => panic!("{n}: {other:?}"),
+            }
+        }
+        assert!(matches!(read(5), Lookup::Found(bytes) if bytes.len() == 64));
+        assert_eq!(read_regular(&place(2), 64), None);
+        assert_eq!(read_regular(&place(5), 64).map(|b| b.len()), Some(64));
     }
 }

@@ -23,7 +23,9 @@ pub use disk::{Disk, Lookup, Pruned};
 pub use key::Key;
 
 use crate::config::Mode;
+use crate::log;
 use crate::record::{CacheStats as Stats, Usage};
+use crate::secret::redact_in_place;
 
 /// Stored answers expire after two weeks: CI runs of one pull request are
 /// days apart, and GitHub evicts a cache unused for a week anyway.
@@ -126,12 +128,14 @@ impl ResponseCache {
     }
 
     /// Looks `key` up (memory, then disk) and counts a hit or a miss. A
-    /// corrupt or truncated file is a miss: it is counted and removed.
-    pub fn get(&self, key: &Key) -> Option<Entry> {
+    /// damaged entry (unreadable, not a regular file, more than `max_bytes`)
+    /// is a miss: it is counted and removed. The disk is read on the
+    /// runtime's blocking pool.
+    pub async fn get(&self, key: &Key, max_bytes: u64) -> Option<Entry> {
         if self.settings.mode == Mode::Off {
             return None;
         }
-        let found = self.lookup(key);
+        let found = self.lookup(key, max_bytes).await;
         match &found {
             Some(entry) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -165,25 +169,41 @@ impl ResponseCache {
         }
     }
 
-    fn lookup(&self, key: &Key) -> Option<Entry> {
+    async fn lookup(&self, key: &Key, max_bytes: u64) -> Option<Entry> {
         if let Some(entry) = self.memory().cache_get(key) {
             return Some(entry.clone());
         }
-        match self.disk.read(key, self.settings.ttl, SystemTime::now()) {
-            Ok(Lookup::Found(bytes)) => match serde_json::from_slice::<Entry>(&bytes) {
-                Ok(entry) => {
-                    self.memory().cache_set(*key, entry.clone());
-                    Some(entry)
+        let (disk, key, ttl) = (self.disk.clone(), *key, self.settings.ttl);
+        let read = tokio::task::spawn_blocking(move || {
+            match disk.read(&key, ttl, SystemTime::now(), max_bytes) {
+                Ok(Lookup::Found(bytes)) => match serde_json::from_slice::<Entry>(&bytes) {
+                    Ok(entry) => Read::Hit(entry),
+                    Err(_) => {
+                        disk.remove(&key);
+                        Read::Corrupt
+                    }
+                },
+                Ok(Lookup::Corrupt(why)) => {
+                    log::debug(&format!("cache entry {}: {why}; a miss", key.hex()));
+                    disk.remove(&key);
+                    Read::Corrupt
                 }
-                Err(_) => {
-                    self.corrupt.fetch_add(1, Ordering::Relaxed);
-                    self.disk.remove(key);
-                    None
-                }
-            },
-            Ok(Lookup::Missing | Lookup::Expired) => None,
-            // An unreadable cache must never fail a run: it is a miss.
-            Err(_) => None,
+                // An unreadable cache must never fail a run: it is a miss.
+                Ok(Lookup::Missing | Lookup::Expired) | Err(_) => Read::Miss,
+            }
+        })
+        .await
+        .unwrap_or(Read::Miss);
+        match read {
+            Read::Hit(entry) => {
+                self.memory().cache_set(key, entry.clone());
+                Some(entry)
+            }
+            Read::Corrupt => {
+                self.corrupt.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Read::Miss => None,
         }
     }
 
@@ -196,18 +216,27 @@ impl ResponseCache {
         }
     }
 
-    /// Stores an answer (in read-write mode); a failed write is counted, not fatal.
-    pub fn put(&self, key: &Key, entry: &Entry) {
+    /// Stores an answer (in read-write mode), its text without secrets; a
+    /// failed write is counted, not fatal. The file is written on the
+    /// runtime's blocking pool.
+    pub async fn put(&self, key: &Key, entry: &Entry) {
         if self.settings.mode != Mode::ReadWrite || !self.accepts(entry.finish_reason.as_deref()) {
             return;
         }
-        let bytes = serde_json::to_vec(entry).expect("an entry serializes to JSON");
-        match self.disk.write(key, &bytes) {
-            Ok(()) => {
+        let mut entry = entry.clone();
+        redact_in_place(&mut entry.output);
+        if let Some(reason) = &mut entry.finish_reason {
+            redact_in_place(reason);
+        }
+        let bytes = serde_json::to_vec(&entry).expect("an entry serializes to JSON");
+        let (disk, key) = (self.disk.clone(), *key);
+        let written = tokio::task::spawn_blocking(move || disk.write(&key, &bytes)).await;
+        match written {
+            Ok(Ok(())) => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
-                self.memory().cache_set(*key, entry.clone());
+                self.memory().cache_set(key, entry);
             }
-            Err(_) => {
+            _ => {
                 self.write_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -246,6 +275,20 @@ impl ResponseCache {
         write_last_run(&self.settings.dir, &stats)?;
         Ok(Some(pruned))
     }
+}
+
+/// What a read of the disk found.
+enum Read {
+    Hit(Entry),
+    Miss,
+    Corrupt,
+}
+
+/// The most bytes an entry for answers of at most `max_answer` bytes may
+/// hold: the answer's text (JSON escapes and `[redacted]` can make it
+/// longer than it came) and the entry's own fields.
+pub fn entry_limit(max_answer: u64) -> u64 {
+    max_answer.saturating_mul(2).saturating_add(64 << 10)
 }
 
 /// One namespace of the cache folder, opened as the mode allows: in
@@ -319,8 +362,9 @@ impl EmbeddingCache {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The stored vector for `key`, if any; a damaged entry is a counted miss.
-    pub fn get(&self, key: &Key) -> Option<std::sync::Arc<Vec<f32>>> {
+    /// The stored vector for `key`, if any; a damaged entry (not a regular
+    /// file, more than `max_bytes`, or not a vector) is a counted miss.
+    pub async fn get(&self, key: &Key, max_bytes: u64) -> Option<std::sync::Arc<Vec<f32>>> {
         if self.mode == Mode::Off {
             return None;
         }
@@ -328,20 +372,37 @@ impl EmbeddingCache {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Some(v.clone());
         }
-        let found = match self.disk.read(key, self.ttl, SystemTime::now()) {
-            Ok(Lookup::Found(bytes)) => match decode_embedding(&bytes) {
-                Some(v) => {
-                    let v = std::sync::Arc::new(v);
-                    self.memory().cache_set(*key, v.clone());
-                    Some(v)
-                }
-                None => {
-                    self.corrupt.fetch_add(1, Ordering::Relaxed);
-                    self.disk.remove(key);
+        let (disk, key, ttl) = (self.disk.clone(), *key, self.ttl);
+        let read = tokio::task::spawn_blocking(move || {
+            let vector = match disk.read(&key, ttl, SystemTime::now(), max_bytes) {
+                Ok(Lookup::Found(bytes)) => decode_embedding(&bytes),
+                Ok(Lookup::Corrupt(why)) => {
+                    log::debug(&format!(
+                        "embedding cache entry {}: {why}; a miss",
+                        key.hex()
+                    ));
                     None
                 }
-            },
-            _ => None,
+                Ok(Lookup::Missing | Lookup::Expired) | Err(_) => return Ok(None),
+            };
+            if vector.is_none() {
+                disk.remove(&key);
+            }
+            vector.map(Some).ok_or(())
+        })
+        .await
+        .unwrap_or(Ok(None));
+        let found = match read {
+            Ok(Some(v)) => {
+                let v = std::sync::Arc::new(v);
+                self.memory().cache_set(key, v.clone());
+                Some(v)
+            }
+            Ok(None) => None,
+            Err(()) => {
+                self.corrupt.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         };
         let counter = if found.is_some() {
             &self.hits
@@ -352,14 +413,16 @@ impl EmbeddingCache {
         found
     }
 
-    pub fn put(&self, key: &Key, vector: &std::sync::Arc<Vec<f32>>) {
+    /// Stores a vector, on disk in read-write mode (on the runtime's
+    /// blocking pool); a failed write only costs a later lookup.
+    pub async fn put(&self, key: &Key, vector: &std::sync::Arc<Vec<f32>>) {
         if self.mode == Mode::Off {
             return;
         }
         self.memory().cache_set(*key, vector.clone());
         if self.mode == Mode::ReadWrite {
-            // A failed write only costs a later lookup.
-            let _ = self.disk.write(key, &encode_embedding(vector));
+            let (disk, key, bytes) = (self.disk.clone(), *key, encode_embedding(vector));
+            let _ = tokio::task::spawn_blocking(move || disk.write(&key, &bytes)).await;
         }
     }
 
@@ -412,15 +475,18 @@ fn write_last_run(dir: &Path, stats: &Stats) -> std::io::Result<()> {
     std::fs::rename(temp, path)
 }
 
-/// The last run's record, if one was written.
+/// The last run's record, if one was written (a regular file of at most
+/// 64 KiB: it holds a few counters).
 pub fn last_run(dir: &Path) -> Option<LastRun> {
-    let bytes = std::fs::read(last_run_path(dir)).ok()?;
+    let bytes = disk::read_regular(&last_run_path(dir), 64 << 10)?;
     serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMIT: u64 = 1 << 20;
 
     fn entry(finish: Option<&str>) -> Entry {
         Entry {
@@ -444,52 +510,59 @@ mod tests {
         })
     }
 
-    #[test]
-    fn hit_keeps_what_was_first_measured_and_counts_savings() {
+    #[tokio::test]
+    async fn hit_keeps_what_was_first_measured_and_counts_savings() {
         let dir = tempfile::tempdir().unwrap();
         let k = key::of(&serde_json::json!("q"));
         let writer = cache(dir.path(), Mode::ReadWrite);
-        assert_eq!(writer.get(&k), None);
-        writer.put(&k, &entry(Some("stop")));
+        assert_eq!(writer.get(&k, LIMIT).await, None);
+        writer.put(&k, &entry(Some("stop"))).await;
         // A fresh process reads the disk, not the memory layer.
         let reader = cache(dir.path(), Mode::ReadWrite);
-        assert_eq!(reader.get(&k), Some(entry(Some("stop"))));
+        assert_eq!(reader.get(&k, LIMIT).await, Some(entry(Some("stop"))));
         let stats = reader.stats();
         assert_eq!((stats.hits, stats.misses, stats.tokens_saved), (1, 0, 15));
         assert!((stats.cost_saved_usd - 0.002).abs() < 1e-9);
         assert_eq!(stats.hit_rate(), Some(1.0));
     }
 
-    #[test]
-    fn refusals_and_truncations_are_not_stored_unless_asked() {
+    #[tokio::test]
+    async fn refusals_and_truncations_are_not_stored_unless_asked() {
         let dir = tempfile::tempdir().unwrap();
         let c = cache(dir.path(), Mode::ReadWrite);
         for (n, finish) in ["refusal", "length", "max_tokens"].iter().enumerate() {
             let k = key::of(&serde_json::json!(n));
-            c.put(&k, &entry(Some(finish)));
-            assert_eq!(c.get(&k), None, "{finish}");
+            c.put(&k, &entry(Some(finish))).await;
+            assert_eq!(c.get(&k, LIMIT).await, None, "{finish}");
         }
         let keep = ResponseCache::new(Settings {
             keep_truncated: true,
             ..Settings::new(dir.path().to_path_buf())
         });
         let k = key::of(&serde_json::json!("long"));
-        keep.put(&k, &entry(Some("length")));
-        assert!(keep.get(&k).is_some());
+        keep.put(&k, &entry(Some("length"))).await;
+        assert!(keep.get(&k, LIMIT).await.is_some());
     }
 
-    #[test]
-    fn read_only_writes_nothing_and_off_reads_nothing() {
+    #[tokio::test]
+    async fn read_only_writes_nothing_and_off_reads_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let k = key::of(&serde_json::json!("q"));
         let ro = cache(dir.path(), Mode::ReadOnly);
-        ro.put(&k, &entry(None));
+        ro.put(&k, &entry(None)).await;
         ro.finish().unwrap();
         assert!(!dir.path().join("v1").exists(), "read-only created files");
-        cache(dir.path(), Mode::ReadWrite).put(&k, &entry(None));
-        assert!(cache(dir.path(), Mode::ReadOnly).get(&k).is_some());
+        cache(dir.path(), Mode::ReadWrite)
+            .put(&k, &entry(None))
+            .await;
+        assert!(
+            cache(dir.path(), Mode::ReadOnly)
+                .get(&k, LIMIT)
+                .await
+                .is_some()
+        );
         let off = cache(dir.path(), Mode::Off);
-        assert_eq!(off.get(&k), None);
+        assert_eq!(off.get(&k, LIMIT).await, None);
         assert_eq!(off.stats().misses, 0, "off counts nothing");
     }
 
@@ -513,8 +586,8 @@ mod tests {
         files
     }
 
-    #[test]
-    fn read_only_changes_no_file_not_even_expired_or_damaged_ones() {
+    #[tokio::test]
+    async fn read_only_changes_no_file_not_even_expired_or_damaged_ones() {
         let dir = tempfile::tempdir().unwrap();
         let (good, damaged, old) = (
             key::of(&serde_json::json!("good")),
@@ -523,7 +596,7 @@ mod tests {
         );
         let rw = cache(dir.path(), Mode::ReadWrite);
         for k in [&good, &damaged, &old] {
-            rw.put(k, &entry(None));
+            rw.put(k, &entry(None)).await;
         }
         let root = dir.path().join("v1/responses");
         let path = |k: &Key| root.join(&k.hex()[..2]).join(k.hex());
@@ -541,15 +614,15 @@ mod tests {
             .unwrap();
         let before = snapshot(dir.path());
         let ro = cache(dir.path(), Mode::ReadOnly);
-        assert!(ro.get(&good).is_some());
-        assert_eq!(ro.get(&damaged), None);
-        assert_eq!(ro.get(&old), None, "expired");
+        assert!(ro.get(&good, LIMIT).await.is_some());
+        assert_eq!(ro.get(&damaged, LIMIT).await, None);
+        assert_eq!(ro.get(&old, LIMIT).await, None, "expired");
         ro.finish().unwrap();
         let embeddings = EmbeddingCache::new(&Settings {
             mode: Mode::ReadOnly,
             ..Settings::new(dir.path().to_path_buf())
         });
-        assert_eq!(embeddings.get(&good), None);
+        assert_eq!(embeddings.get(&good, LIMIT).await, None);
         embeddings.finish().unwrap();
         assert_eq!(
             snapshot(dir.path()),
@@ -559,12 +632,12 @@ mod tests {
         assert_eq!(ro.stats().corrupt, 1);
     }
 
-    #[test]
-    fn corrupt_and_truncated_entries_are_counted_misses_and_removed() {
+    #[tokio::test]
+    async fn corrupt_and_truncated_entries_are_counted_misses_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         let c = cache(dir.path(), Mode::ReadWrite);
         let k = key::of(&serde_json::json!("q"));
-        c.put(&k, &entry(None));
+        c.put(&k, &entry(None)).await;
         let hex = k.hex();
         let path = c
             .settings()
@@ -574,27 +647,99 @@ mod tests {
         let whole = std::fs::read(&path).unwrap();
         std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
         let fresh = cache(dir.path(), Mode::ReadWrite);
-        assert_eq!(fresh.get(&k), None);
+        assert_eq!(fresh.get(&k, LIMIT).await, None);
         assert_eq!(fresh.stats().corrupt, 1);
         assert!(!path.exists());
     }
 
-    #[test]
-    fn embeddings_round_trip_and_damage_is_a_miss() {
+    #[tokio::test]
+    async fn embeddings_round_trip_and_damage_is_a_miss() {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings::new(dir.path().to_path_buf());
         let k = key::embedding("openai", "u", "m", None, "hello");
         let v = std::sync::Arc::new(vec![0.25f32, -1.5, 3.0]);
-        EmbeddingCache::new(&settings).put(&k, &v);
+        EmbeddingCache::new(&settings).put(&k, &v).await;
         let fresh = EmbeddingCache::new(&settings);
-        assert_eq!(fresh.get(&k).as_deref(), Some(&*v));
+        assert_eq!(fresh.get(&k, LIMIT).await.as_deref(), Some(&*v));
         assert_eq!(decode_embedding(&encode_embedding(&v)[..9]), None);
         assert_eq!(decode_embedding(b"nope"), None);
         let hex = k.hex();
         let path = settings.namespace("embeddings").join(&hex[..2]).join(&hex);
         std::fs::write(&path, b"EMB1\x03\0\0\0short").unwrap();
         let damaged = EmbeddingCache::new(&settings);
-        assert_eq!(damaged.get(&k), None);
+        assert_eq!(damaged.get(&k, LIMIT).await, None);
         assert_eq!(damaged.counts(), (0, 1, 1));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_pipe_or_a_link_to_dev_zero_is_a_counted_miss_and_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cache(dir.path(), Mode::ReadWrite);
+        let (pipe, zero) = (
+            key::of(&serde_json::json!(1)),
+            key::of(&serde_json::json!(2)),
+        );
+        let path = |k: &Key| {
+            let hex = k.hex();
+            let path = c
+                .settings()
+                .namespace("responses")
+                .join(&hex[..2])
+                .join(&hex);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            path
+        };
+        let fifo = std::ffi::CString::new(path(&pipe).to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) on a path this test owns.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", path(&zero)).unwrap();
+        assert_eq!(c.get(&pipe, LIMIT).await, None);
+        assert_eq!(c.get(&zero, LIMIT).await, None);
+        let stats = c.stats();
+        assert_eq!((stats.corrupt, stats.misses, stats.hits), (2, 2, 0));
+        assert!(!path(&pipe).exists() && std::fs::symlink_metadata(path(&zero)).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_entry_over_the_limit_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cache(dir.path(), Mode::ReadWrite);
+        let k = key::of(&serde_json::json!("big"));
+        let big = Entry {
+            output: "x".repeat(4096),
+            ..entry(None)
+        };
+        c.put(&k, &big).await;
+        let fresh = cache(dir.path(), Mode::ReadOnly);
+        assert_eq!(fresh.get(&k, 1024).await, None);
+        assert_eq!(fresh.stats().corrupt, 1);
+        assert_eq!(fresh.get(&k, entry_limit(4096)).await, Some(big));
+    }
+
+    #[tokio::test]
+    async fn secrets_are_stored_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "sk-cache-unit-0123456789";
+        crate::secret::register(secret);
+        let c = cache(dir.path(), Mode::ReadWrite);
+        let k = key::of(&serde_json::json!("leak"));
+        c.put(
+            &k,
+            &Entry {
+                output: format!("the key is {secret}, again {secret}"),
+                ..entry(None)
+            },
+        )
+        .await;
+        let stored = cache(dir.path(), Mode::ReadWrite)
+            .get(&k, LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(stored.output, "the key is [redacted], again [redacted]");
+        for (path, ..) in snapshot(dir.path()) {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret));
+        }
     }
 }

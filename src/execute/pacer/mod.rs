@@ -683,9 +683,123 @@ fn sample(quota: &Quota, ticket: &Ticket, now: f64, limit: &Limit) -> Option<Sam
     })
 }
 
+/// A wait longer than the run will sit through: a limit that headers
+/// describe as spent for hours (`remaining: 0`, `reset: 24h`), a rate
+/// learned from junk values, or a budget too small for the suite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stalled {
+    pub limiter: Limiter,
+    pub wait: Duration,
+    pub max: Duration,
+}
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.limiter {
+            Limiter::Requests => "the requests/min budget (told, or learned from its headers)",
+            Limiter::Tokens => "the tokens/min budget (told, or learned from its headers)",
+            Limiter::Provider => "the provider's rate-limit headers (or a 429)",
+            Limiter::Retry => "a retry",
+        };
+        write!(
+            f,
+            "{what} would hold the next request back for {}, longer than [limits] max-wait ({}); check the provider's limits and the suite's rpm/tpm, or raise max-wait",
+            human(self.wait),
+            human(self.max)
+        )
+    }
+}
+
+/// `wait` if the run may sit through it, else why not: waits longer than
+/// `max` are refused, never slept.
+pub fn ceiling(limiter: Limiter, wait: Duration, max: Duration) -> Result<Duration, Stalled> {
+    if wait > max {
+        Err(Stalled { limiter, wait, max })
+    } else {
+        Ok(wait)
+    }
+}
+
+/// A wait as people read it: `86400 s (24.0 h)`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 1e9 {
+        "longer than anyone waits".into()
+    } else if s >= 3600.0 {
+        format!("{s:.0} s ({:.1} h)", s / 3600.0)
+    } else if s >= 60.0 {
+        format!("{s:.0} s ({:.1} min)", s / 60.0)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
 mod simulation;
+
+#[cfg(test)]
+mod tests {
+    use governor::clock::FakeRelativeClock;
+
+    use super::*;
+    use crate::execute::provider::headers::Quota;
+
+    /// One request answered with `limit`, `remaining` and `reset` for
+    /// requests; what the pacer then says of the next one.
+    fn after_headers(limit: u64, remaining: u64, reset: Duration) -> Decision {
+        let pacer = Pacer::with_clock(None, None, FakeRelativeClock::default());
+        let cost = Cost {
+            input: 10,
+            output: Some(10),
+        };
+        let Decision::Go(ticket) = pacer.decide(cost) else {
+            panic!("the first request waits");
+        };
+        let limits = RateLimits {
+            requests: Quota {
+                limit: Some(limit),
+                remaining: Some(remaining),
+                reset: Some(reset),
+                ..Quota::default()
+            },
+            ..RateLimits::default()
+        };
+        let used = Used {
+            input: 10,
+            output: 10,
+        };
+        pacer.observe(&ticket, &limits, Some(used));
+        pacer.decide(cost)
+    }
+
+    #[test]
+    fn a_day_long_reset_is_refused_not_slept() {
+        let day = Duration::from_secs(86_400);
+        let max = Duration::from_secs(300);
+        let Decision::Wait(limiter, wait) = after_headers(1, 0, day) else {
+            panic!("the spent limit let a request through");
+        };
+        let stalled = ceiling(limiter, wait, max).unwrap_err();
+        assert!(stalled.wait > Duration::from_secs(86_000), "{stalled:?}");
+        let message = stalled.to_string();
+        assert!(
+            message.contains("longer than [limits] max-wait (300 s (5.0 min))"),
+            "{message}"
+        );
+        assert!(message.contains("(24.0 h)"), "{message}");
+    }
+
+    #[test]
+    fn waits_within_the_ceiling_pass_and_endless_ones_read_plainly() {
+        let max = Duration::from_secs(300);
+        let minute = Duration::from_secs(60);
+        assert_eq!(ceiling(Limiter::Requests, minute, max), Ok(minute));
+        assert_eq!(ceiling(Limiter::Requests, max, max), Ok(max));
+        let endless = ceiling(Limiter::Tokens, Duration::MAX, max).unwrap_err();
+        assert!(endless.to_string().contains("for longer than anyone waits"));
+    }
+}

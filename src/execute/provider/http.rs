@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::headers::RateLimits;
 use super::{CallError, Request, Response};
 use crate::config::{ChatMessage, Price, Role};
-use crate::config::{HttpSpec, ResponseFormat};
+use crate::config::{HttpKind, HttpSpec, ResponseFormat};
 use crate::error::{Error, Result};
 use crate::execute::pricing::Prices;
 use crate::record::Usage;
@@ -28,8 +28,34 @@ pub fn client() -> Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("ai-evals/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect_policy())
         .build()
         .map_err(|e| Error::runtime(format!("cannot set up the HTTP client: {e}")))
+}
+
+/// The most same-origin redirects followed for one call.
+const MAX_REDIRECTS: usize = 3;
+
+/// Which redirects a provider call follows: only a 307 or 308 to the same
+/// origin (scheme, host and port) as the URL configured, which repeat the
+/// POST with its body and its key. Anything else comes back as the
+/// redirect itself, which [`Http::post`] turns into an error: a key sent
+/// with the provider's own header (`x-api-key`, `api-key`, or any other)
+/// must never reach another host, and a 301, 302 or 303 would turn the
+/// POST into a GET whose reply is no answer.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        let keeps_method = matches!(attempt.status().as_u16(), 307 | 308);
+        if same_origin && keeps_method && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Which wire format and authentication a provider speaks.
@@ -51,14 +77,13 @@ impl Api {
         }
     }
 
-    /// The variables that hold the API key when the config names none,
-    /// the first one set winning (Azure's two, in promptfoo's order).
-    fn default_key_env(self) -> &'static [&'static str] {
+    /// The config's name for the API, which knows its environment variables.
+    fn kind(self) -> HttpKind {
         match self {
-            Api::OpenAi => &["OPENAI_API_KEY"],
-            Api::AzureOpenAi => &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
-            Api::Anthropic => &["ANTHROPIC_API_KEY"],
-            Api::OpenAiCompatible => &[],
+            Api::OpenAi => HttpKind::Openai,
+            Api::OpenAiCompatible => HttpKind::OpenaiCompatible,
+            Api::AzureOpenAi => HttpKind::AzureOpenai,
+            Api::Anthropic => HttpKind::Anthropic,
         }
     }
 }
@@ -71,7 +96,9 @@ const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest answer read by default: far above any model's reply, small
 /// enough that a misbehaving server cannot exhaust memory.
-const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
+/// The largest `max-response-size`: an answer is held in memory whole.
+const MAX_RESPONSE_BYTES: u64 = 1 << 30;
 /// A call that takes longer than an hour is a mistake in the config.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -120,13 +147,16 @@ impl Http {
         let timeout = check_settings(name, api, spec)?;
         let max_response_bytes = match &spec.max_response_size {
             None => DEFAULT_MAX_RESPONSE_BYTES,
-            Some(text) => parse_size(text).ok().filter(|n| *n > 0).ok_or_else(|| {
-                key_error(
-                    name,
-                    "max-response-size",
-                    format!("'{text}' is not a size like 16MiB or 64MB"),
-                )
-            })?,
+            Some(text) => parse_size(text)
+                .ok()
+                .filter(|n| (1..=MAX_RESPONSE_BYTES).contains(n))
+                .ok_or_else(|| {
+                    key_error(
+                        name,
+                        "max-response-size",
+                        format!("'{text}' is not a size from 1 byte to 1GiB, like 16MiB or 64MB"),
+                    )
+                })?,
         };
         let key = api_key(name, api, spec, env)?;
         Ok(Http {
@@ -161,6 +191,11 @@ impl Http {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The largest answer body read.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.max_response_bytes
     }
 
     /// The prompt's tokens, estimated before sending: four characters a
@@ -339,6 +374,9 @@ impl Http {
         };
         let status = response.status();
         let limits = RateLimits::from_headers(response.headers(), chrono::Utc::now());
+        if status.is_redirection() {
+            return Err(redirected(url, &response, limits));
+        }
         let bytes = self.read_body(url, response, &limits).await?;
         if !status.is_success() {
             let code = status.as_u16();
@@ -487,6 +525,39 @@ impl Http {
             not_sent: false,
             limits: Box::default(),
         }
+    }
+}
+
+/// A redirect the client did not follow (see [`redirect_policy`]): the
+/// case's error, naming where it pointed, never an answer. Not retried:
+/// the provider will send it there again.
+fn redirected(url: &str, response: &reqwest::Response, limits: RateLimits) -> CallError {
+    let status = response.status();
+    let location = response.headers().get(reqwest::header::LOCATION);
+    let to = location.map(|l| l.to_str().ok().and_then(|l| response.url().join(l).ok()));
+    let target = match to {
+        Some(Some(to)) if to.origin() == response.url().origin() => {
+            let path: String = to.path().chars().take(200).collect();
+            format!("to {path} on the same host")
+        }
+        // The origin names the host without the path and query, which
+        // may carry a token of the other side's own.
+        Some(Some(to)) => format!("to another host, {}", to.origin().ascii_serialization()),
+        Some(None) => "to an address that is not a URL".to_string(),
+        None => "with no Location".to_string(),
+    };
+    CallError {
+        message: redact(&format!(
+            "{url} answered {} {}, a redirect {target}; provider calls follow no redirect but a 307 or 308 on the same host (the API key must not go elsewhere): set the provider's base-url (or endpoint) to the address that answers",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("redirect"),
+        ))
+        .into_owned(),
+        status: Some(status.as_u16()),
+        retryable: false,
+        max_attempts: None,
+        not_sent: false,
+        limits: Box::new(limits),
     }
 }
 
@@ -693,9 +764,11 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The start of a body, for an error: at most 300 characters, on one line.
+/// The start of a body, for an error: at most 300 characters, on one line,
+/// cut after secrets are taken out (a cut could leave part of a key).
 fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
+    let text = redact(&text);
     let mut excerpt: String = text.chars().take(300).collect();
     if text.chars().nth(300).is_some() {
         excerpt.push('…');
@@ -703,7 +776,8 @@ fn body_excerpt(body: &[u8]) -> String {
     format!("{excerpt:?}")
 }
 
-/// The message of an error body in either API's format, else its start.
+/// The message of an error body in either API's format, else its start
+/// (cut after secrets are taken out, so no part of a key is left at the cut).
 pub fn error_message(body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if let Some(message) = parsed
@@ -711,9 +785,10 @@ pub fn error_message(body: &[u8]) -> String {
         .and_then(|v| v.pointer("/error/message"))
         .and_then(Value::as_str)
     {
-        return message.to_string();
+        return redact(message).into_owned();
     }
     let text = String::from_utf8_lossy(body);
+    let text = redact(&text);
     let text = text.trim();
     if text.is_empty() {
         return "(empty body)".into();
@@ -746,10 +821,14 @@ fn endpoints(
             .clone()
             .or_else(|| env_base_url(api, env))
             .ok_or_else(|| {
+                let vars: Vec<&str> = api.kind().url_vars().iter().map(|v| v.name()).collect();
                 key_error(
                     name,
                     "endpoint",
-                    "required for azure-openai (https://NAME.openai.azure.com), or set AZURE_API_HOST / AZURE_OPENAI_API_HOST",
+                    format!(
+                        "required for azure-openai (https://NAME.openai.azure.com), or set one of {}",
+                        vars.join(", ")
+                    ),
                 )
             })?;
         let deployment = spec
@@ -802,34 +881,9 @@ fn endpoints(
 /// points at a proxy or a local server the way the rest of a team's tools
 /// do. A `..._HOST` is a host name, served over HTTPS.
 fn env_base_url(api: Api, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let set = |name: &str| env_value(env, name);
-    // A host given with its scheme is taken as the host it names.
-    let https = |host: String| {
-        let host = host
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
-        format!("https://{host}")
-    };
-    match api {
-        Api::OpenAi | Api::OpenAiCompatible => set("OPENAI_API_HOST")
-            .map(|h| format!("{}/v1", https(h)))
-            .or_else(|| set("OPENAI_API_BASE_URL"))
-            .or_else(|| set("OPENAI_BASE_URL")),
-        Api::Anthropic => set("ANTHROPIC_API_BASE_URL").or_else(|| set("ANTHROPIC_BASE_URL")),
-        Api::AzureOpenAi => [
-            "AZURE_API_BASE_URL",
-            "AZURE_OPENAI_API_BASE_URL",
-            "AZURE_OPENAI_BASE_URL",
-        ]
-        .iter()
-        .find_map(|name| set(name))
-        .or_else(|| {
-            set("AZURE_API_HOST")
-                .or_else(|| set("AZURE_OPENAI_API_HOST"))
-                .map(https)
-        }),
-    }
+    api.kind()
+        .url_from_env(|name| env_value(env, name))
+        .map(|(url, _)| url)
 }
 
 /// A variable's value, trimmed; unset and blank are the same.
@@ -913,7 +967,7 @@ fn api_key(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>> {
     let named = spec.api_key_env.as_deref().map(|v| vec![v]);
-    let vars = named.unwrap_or_else(|| api.default_key_env().to_vec());
+    let vars = named.unwrap_or_else(|| api.kind().key_vars().to_vec());
     if vars.is_empty() {
         return Ok(None);
     }

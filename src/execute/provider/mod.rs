@@ -61,7 +61,9 @@ pub struct CallError {
     /// the lane allows: a malformed answer is asked for once more, not five
     /// times.
     pub max_attempts: Option<u32>,
-    /// The request was never sent: the run was stopping.
+    /// The case gets no answer in this run and is not stored (the next run
+    /// asks again): the run stopped before the request went out, or gave
+    /// up on it while it was under way.
     pub not_sent: bool,
     /// Boxed: errors travel through every `Result`, and most carry none.
     pub limits: Box<RateLimits>,
@@ -85,6 +87,14 @@ impl CallError {
         CallError {
             not_sent: true,
             ..CallError::fatal("not sent: the run was interrupted".into())
+        }
+    }
+
+    /// A request under way that the run stopped waiting for.
+    pub fn abandoned() -> CallError {
+        CallError {
+            not_sent: true,
+            ..CallError::fatal("abandoned: the run stopped before the answer came".into())
         }
     }
 }
@@ -136,6 +146,16 @@ impl Provider {
     /// Whether a case must render a prompt for this provider.
     pub fn needs_prompt(&self) -> bool {
         !matches!(self, Provider::Replay(_))
+    }
+
+    /// The most bytes a cache entry of this provider's answers may hold:
+    /// an entry is never read past it.
+    pub fn cache_entry_limit(&self) -> u64 {
+        let answer = match self {
+            Provider::Http(p) => p.max_response_bytes(),
+            Provider::Echo(_) | Provider::Replay(_) => http::DEFAULT_MAX_RESPONSE_BYTES,
+        };
+        crate::execute::cache::entry_limit(answer)
     }
 
     /// Whether calls leave the process (and so need budgets and retries).

@@ -4,13 +4,18 @@
 //! [`convert`] reads the YAML text (and the files it references, relative to
 //! the config's folder) and returns a [`Conversion`]: the `evals.toml` text,
 //! dataset files to write beside it, and every item it could not convert, each
-//! with its place and the reason. Nothing is dropped silently: what converts
-//! with a caveat is a [`Conversion::notes`] entry, what does not is a
-//! [`Conversion::skipped`] entry, and the exit class says which happened.
+//! with its place and the reason. Nothing is dropped silently: what does not
+//! convert is a [`Conversion::skipped`] entry, what converts but may grade
+//! differently is a [`Conversion::warnings`] entry naming its test, what
+//! converts with an informational caveat is a [`Conversion::notes`] entry,
+//! and the exit class says which happened.
 //!
-//! The output targets the ai-evals suite format plus three additions the core
-//! is gaining: `prompts = [...]` / `providers = [...]` matrices, chat prompts
-//! (`[prompts.NAME] messages = [...]`) and an assertion's `metric` label.
+//! The suite is built from the config's own types ([`Suite`], [`TestSpec`],
+//! [`Defaults`], [`AssertionSpec`](crate::assertion::AssertionSpec),
+//! [`ProviderSpec`](crate::config::ProviderSpec) …) and serialized, so a
+//! change to the config format is a compile error here. An imported suite
+//! keeps promptfoo's lenient undefined variables (`[suite] undefined =
+//! "lenient"`).
 
 mod assertions;
 mod cases;
@@ -24,8 +29,12 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
+use crate::config::{
+    DatasetSpec, Defaults, GradingSpec, PromptSpec, ProviderSpec, Suite, TestSpec, Undefined,
+};
 use yaml::{Kind, Node};
 
 /// Where an item is in the source: a file (relative to the config's folder),
@@ -76,17 +85,24 @@ impl fmt::Display for Place {
     }
 }
 
-/// A skipped item, or a converted one with a caveat.
+/// A skipped item, a converted one that may grade differently, or one
+/// with an informational caveat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub place: Place,
+    /// The test it belongs to, by its description, when it has one.
+    pub test: Option<String>,
     pub what: String,
     pub why: String,
 }
 
 impl fmt::Display for Item {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.place, self.what, self.why)
+        write!(f, "{}", self.place)?;
+        if let Some(test) = &self.test {
+            write!(f, " (test {test:?})")?;
+        }
+        write!(f, ": {}: {}", self.what, self.why)
     }
 }
 
@@ -99,15 +115,33 @@ pub struct Conversion {
     pub files: Vec<(PathBuf, String)>,
     /// What was not converted.
     pub skipped: Vec<Item>,
-    /// What was converted with a caveat (an approximation, a dropped
-    /// informational key); these do not change the exit class.
+    /// What was converted but may pass or fail where promptfoo would not
+    /// (a judge answer without `pass`, UTF-16 edit distances, …).
+    pub warnings: Vec<Item>,
+    /// What was converted with an informational caveat (a dropped key that
+    /// changes nothing, where a URL came from); no effect on pass/fail.
     pub notes: Vec<Item>,
+    /// Why the suite would run nothing (no prompt, provider or test left),
+    /// when that is so.
+    pub nothing_to_run: Option<String>,
 }
 
 impl Conversion {
-    /// 0: everything converted; 1: some parts were skipped.
+    /// 0: everything converted; 1: some parts were skipped, the rest runs;
+    /// 2: nothing is left to run.
     pub fn exit_code(&self) -> i32 {
-        if self.skipped.is_empty() { 0 } else { 1 }
+        if self.nothing_to_run.is_some() {
+            2
+        } else if self.skipped.is_empty() {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// Whether everything converted and grades as in promptfoo.
+    pub fn is_complete(&self) -> bool {
+        self.skipped.is_empty() && self.warnings.is_empty() && self.nothing_to_run.is_none()
     }
 }
 
@@ -123,6 +157,14 @@ impl fmt::Display for NotPromptfoo {
     }
 }
 
+/// What a template's rendering is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rendered {
+    Text,
+    /// JSON, parsed again (a chat prompt's messages).
+    Json,
+}
+
 /// Shared state of one conversion.
 pub(crate) struct Ctx<'a> {
     dir: PathBuf,
@@ -131,32 +173,61 @@ pub(crate) struct Ctx<'a> {
     /// The config's own `env:` block (it overrides the process environment).
     config_env: Vec<(String, String)>,
     skipped: Vec<Item>,
+    warnings: Vec<Item>,
     notes: Vec<Item>,
-    prompts: Vec<(String, Value)>,
+    /// The description of the test being converted, which warnings name.
+    test: Option<String>,
+    prompts: Vec<(String, PromptSpec)>,
     providers: Vec<providers::Provider>,
     /// Variables used as `x | load` in templates.
     load_vars: BTreeSet<String>,
-    files: Vec<(PathBuf, String)>,
+    /// Generated dataset files and their rows.
+    datasets: Vec<(String, Vec<TestSpec>)>,
+    /// Whether a chat prompt is JSON that promptfoo renders as one
+    /// template (so a variable can break it).
+    json_prompts: bool,
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn skip(&mut self, place: Place, what: &str, why: &str) {
-        self.skipped.push(Item {
+    fn item(&self, place: Place, what: &str, why: &str) -> Item {
+        Item {
             place,
+            test: self.test.clone(),
             what: what.to_string(),
             why: why.to_string(),
-        });
+        }
+    }
+
+    pub(crate) fn skip(&mut self, place: Place, what: &str, why: &str) {
+        let item = self.item(place, what, why);
+        self.skipped.push(item);
+    }
+
+    /// Converted, but promptfoo may pass or fail it differently.
+    pub(crate) fn warn(&mut self, place: Place, what: &str, why: &str) {
+        let item = self.item(place, what, why);
+        if !self.warnings.contains(&item) {
+            self.warnings.push(item);
+        }
     }
 
     pub(crate) fn note(&mut self, place: Place, what: &str, why: &str) {
-        let item = Item {
-            place,
-            what: what.to_string(),
-            why: why.to_string(),
-        };
+        let item = self.item(place, what, why);
         if !self.notes.contains(&item) {
             self.notes.push(item);
         }
+    }
+
+    /// Runs `convert` with warnings naming the test `description`.
+    pub(crate) fn in_test<T>(
+        &mut self,
+        description: Option<&str>,
+        convert: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let outer = std::mem::replace(&mut self.test, description.map(str::to_string));
+        let result = convert(self);
+        self.test = outer;
+        result
     }
 
     /// An environment variable: the config's `env:` block first, then the
@@ -173,13 +244,37 @@ impl<'a> Ctx<'a> {
     /// Translates a Nunjucks template (or returns plain text unchanged);
     /// `None` when it cannot be translated (recorded as skipped).
     pub(crate) fn template(&mut self, text: &str, place: &Place, what: &str) -> Option<String> {
+        self.template_as(text, place, what, Rendered::Text)
+    }
+
+    /// [`Ctx::template`] for a template whose rendering is read as JSON
+    /// (a chat prompt), where `tojson`'s extra escapes decode away.
+    pub(crate) fn json_template(
+        &mut self,
+        text: &str,
+        place: &Place,
+        what: &str,
+    ) -> Option<String> {
+        self.template_as(text, place, what, Rendered::Json)
+    }
+
+    fn template_as(
+        &mut self,
+        text: &str,
+        place: &Place,
+        what: &str,
+        rendered: Rendered,
+    ) -> Option<String> {
         if !template::is_template(text) {
             return Some(text.to_string());
         }
         match template::translate(text) {
             Ok(t) => {
+                if t.tojson && rendered == Rendered::Text {
+                    self.warn(place.clone(), what, template::TOJSON_NOTE);
+                }
                 for n in &t.notes {
-                    self.note(place.clone(), what, n);
+                    self.warn(place.clone(), what, n);
                 }
                 self.load_vars.extend(t.load_vars);
                 Some(t.text)
@@ -196,9 +291,10 @@ impl<'a> Ctx<'a> {
         self.dir.join(rel)
     }
 
-    /// A `file://` assertion value as promptfoo 0.123 reads it: a script
-    /// (`.js`, `.py`, `.rb`, … before any `:function`) is refused, any other
-    /// file is read by [`Ctx::read_value_file`].
+    /// A `file://` value of an assertion that is not a script assertion,
+    /// as promptfoo 0.123 reads it: a script (`.js`, `.py`, `.rb`, …
+    /// before any `:function`) computes the value and is refused, any
+    /// other file is read by [`Ctx::read_value_file`].
     pub(crate) fn load_value_file(&mut self, rel: &str) -> Result<Value, String> {
         let path_part = rel.split_once(':').map_or(rel, |(p, _)| p);
         let lower = path_part.to_ascii_lowercase();
@@ -209,7 +305,7 @@ impl<'a> Ctx<'a> {
             || path_part.ends_with(".rb")
         {
             return Err(format!(
-                "the value comes from running {rel}; ai-evals runs no scripts"
+                "the value comes from running {rel}; ai-evals computes assertion values only in javascript and python assertions"
             ));
         }
         self.read_value_file(rel)
@@ -242,22 +338,19 @@ impl<'a> Ctx<'a> {
             .map_err(|e| format!("{rel}: {e}"))
     }
 
-    /// Adds a generated file; returns its path (relative), made unique.
-    pub(crate) fn add_file(&mut self, wanted: &str, contents: String) -> String {
+    /// Adds a generated dataset of `rows`; returns its path (relative),
+    /// made unique.
+    pub(crate) fn add_dataset(&mut self, wanted: &str, rows: Vec<TestSpec>) -> String {
         let mut name = wanted.to_string();
         let mut n = 1;
-        while self
-            .files
-            .iter()
-            .any(|(p, _)| p.to_str() == Some(name.as_str()))
-        {
+        while self.datasets.iter().any(|(p, _)| *p == name) {
             n += 1;
             name = match wanted.rsplit_once('.') {
                 Some((stem, ext)) => format!("{stem}-{n}.{ext}"),
                 None => format!("{wanted}-{n}"),
             };
         }
-        self.files.push((PathBuf::from(&name), contents));
+        self.datasets.push((name.clone(), rows));
         name
     }
 }
@@ -273,18 +366,72 @@ pub fn convert(
     let root = parse_config(yaml_text)?;
     let root = resolve_refs(&root, &root, 0);
     let mut ctx = new_ctx(&root, config_path, env);
-    let suite = top_level_keys(&mut ctx, &root);
+    let mut suite = suite(&ctx, &root);
+    top_level_keys(&mut ctx, &root, &mut suite);
     convert_prompts_and_providers(&mut ctx, &root);
     let main_providers: Vec<String> = ctx.providers.iter().map(|p| p.name.clone()).collect();
-    let converted = cases::convert_tests(&mut ctx, &root);
-    let suite_table = suite_table(&ctx, &root, suite);
-    let toml = emit(&ctx, suite_table, &main_providers, converted);
+    let mut converted = cases::convert_tests(&mut ctx, &root);
+    set_matrix(&ctx, &main_providers, &mut converted.defaults);
+    let nothing_to_run = nothing_to_run(&ctx, &main_providers, &converted);
+    let toml = emit(&ctx, &suite, &converted);
+    let files = ctx
+        .datasets
+        .iter()
+        .map(|(name, rows)| (PathBuf::from(name), jsonl(rows)))
+        .collect();
     Ok(Conversion {
         toml,
-        files: ctx.files,
+        files,
         skipped: ctx.skipped,
+        warnings: ctx.warnings,
         notes: ctx.notes,
+        nothing_to_run,
     })
+}
+
+/// Why the converted suite would run nothing, if it would not run
+/// anything: it needs a prompt, a provider and a test.
+fn nothing_to_run(
+    ctx: &Ctx,
+    main_providers: &[String],
+    converted: &cases::Converted,
+) -> Option<String> {
+    let has_tests = !converted.tests.is_empty() || ctx.datasets.iter().any(|(_, r)| !r.is_empty());
+    let missing: Vec<&str> = [
+        ("prompt", ctx.prompts.is_empty()),
+        ("provider", main_providers.is_empty()),
+        ("test", !has_tests),
+    ]
+    .into_iter()
+    .filter_map(|(what, none)| none.then_some(what))
+    .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "no {} could be converted, so the suite would run nothing",
+        missing.join(", no ")
+    ))
+}
+
+/// A dataset's rows as JSONL, each row a test without its unset keys.
+fn jsonl(rows: &[TestSpec]) -> String {
+    let mut text = String::new();
+    for row in rows {
+        let mut value = serde_json::to_value(row).expect("a test serializes");
+        if let Value::Object(map) = &mut value {
+            let unset = |v: &Value| match v {
+                Value::Null => true,
+                Value::Array(items) => items.is_empty(),
+                Value::Object(map) => map.is_empty(),
+                _ => false,
+            };
+            map.retain(|_, v| !unset(v));
+        }
+        text.push_str(&value.to_string());
+        text.push('\n');
+    }
+    text
 }
 
 /// The parsed config, or why the text is not a promptfoo config: it must be
@@ -339,11 +486,14 @@ fn new_ctx<'a>(
         env,
         config_env: config_env(root),
         skipped: Vec::new(),
+        warnings: Vec::new(),
         notes: Vec::new(),
+        test: None,
         prompts: Vec::new(),
         providers: Vec::new(),
         load_vars: BTreeSet::new(),
-        files: Vec::new(),
+        datasets: Vec::new(),
+        json_prompts: false,
     }
 }
 
@@ -367,10 +517,7 @@ fn config_env(root: &Node) -> Vec<(String, String)> {
 const UNCONVERTED_KEYS: &[(&str, &str)] = &[
     ("scenarios", "scenario × data matrices are not converted"),
     ("redteam", "red-team generation has no ai-evals counterpart"),
-    (
-        "extensions",
-        "extension hooks run user code; ai-evals has none",
-    ),
+    ("extensions", "extension hooks have no ai-evals counterpart"),
     (
         "nunjucksFilters",
         "custom JavaScript filters; templates using them are skipped where they appear",
@@ -387,9 +534,8 @@ const UNCONVERTED_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Notes and skips the top-level keys that are not converted elsewhere;
-/// returns the `[suite]` settings they give.
-fn top_level_keys(ctx: &mut Ctx, root: &Node) -> Map<String, Value> {
-    let mut suite = Map::new();
+/// the `[suite]` settings they give go into `suite`.
+fn top_level_keys(ctx: &mut Ctx, root: &Node, suite: &mut Suite) {
     for (key, node) in root.entries().unwrap_or(&[]) {
         let place = Place::config(ctx, node.line, key.clone());
         match key.as_str() {
@@ -403,7 +549,7 @@ fn top_level_keys(ctx: &mut Ctx, root: &Node) -> Map<String, Value> {
             "outputPath" | "sharing" | "writeLatestResults" | "metadata" | "tags" => {
                 ctx.note(place, key, "has no effect on pass/fail; dropped")
             }
-            "evaluateOptions" => evaluate_options(ctx, node, &place, &mut suite),
+            "evaluateOptions" => evaluate_options(ctx, node, &place, suite),
             other => match UNCONVERTED_KEYS.iter().find(|(k, _)| *k == other) {
                 Some((_, why)) => ctx.skip(place, other, why),
                 None => ctx.skip(
@@ -414,19 +560,18 @@ fn top_level_keys(ctx: &mut Ctx, root: &Node) -> Map<String, Value> {
             },
         }
     }
-    suite
 }
 
 /// `evaluateOptions`: concurrency and repeat carry over.
-fn evaluate_options(ctx: &mut Ctx, node: &Node, place: &Place, suite: &mut Map<String, Value>) {
+fn evaluate_options(ctx: &mut Ctx, node: &Node, place: &Place, suite: &mut Suite) {
     for (k, v) in node.entries().unwrap_or(&[]) {
         let p = place.child(v.line, k);
         match (k.as_str(), v.as_f64()) {
             ("maxConcurrency", Some(n)) if n >= 1.0 => {
-                suite.insert("concurrency".into(), Value::from(n as u64));
+                suite.concurrency = n.min(1e6) as usize;
             }
             ("repeat", Some(n)) if n >= 1.0 => {
-                suite.insert("repeat".into(), Value::from(n as u64));
+                suite.repeat = n.min(1e6) as u32;
             }
             ("cache", _) | ("showProgressBar", _) => {
                 ctx.note(p, k, "no effect on pass/fail; dropped");
@@ -466,8 +611,8 @@ fn convert_prompts_and_providers(ctx: &mut Ctx, root: &Node) {
 }
 
 /// `[suite]`: a name from the description (else the config's folder), the
-/// description, then the settings of `evaluateOptions`.
-fn suite_table(ctx: &Ctx, root: &Node, settings: Map<String, Value>) -> Map<String, Value> {
+/// description, and promptfoo's lenient undefined variables.
+fn suite(ctx: &Ctx, root: &Node) -> Suite {
     let description = root
         .get("description")
         .and_then(Node::as_str)
@@ -483,16 +628,10 @@ fn suite_table(ctx: &Ctx, root: &Node, settings: Map<String, Value>) -> Map<Stri
         .unwrap_or_else(|| "promptfoo".into());
     let mut name = providers::sanitize(&name_source.to_lowercase());
     name.truncate(64);
-    let mut table = Map::new();
-    table.insert(
-        "name".into(),
-        Value::String(name.trim_end_matches(['-', '.']).to_string()),
-    );
-    if let Some(d) = description {
-        table.insert("description".into(), Value::String(d));
-    }
-    table.extend(settings);
-    table
+    let mut suite = Suite::named(name.trim_end_matches(['-', '.']).to_string());
+    suite.description = description;
+    suite.undefined = Undefined::Lenient;
+    suite
 }
 
 /// Resolves `$ref: '#/a/b'` JSON pointers against the document (promptfoo
@@ -548,126 +687,81 @@ fn resolve_refs(node: &Node, root: &Node, depth: usize) -> Node {
     }
 }
 
-/// JSON → TOML. TOML has no null: `None` when one is found.
-fn to_toml(v: &Value) -> Option<toml::Value> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => toml::Value::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => toml::Value::Integer(i),
-            None => toml::Value::Float(n.as_f64()?),
-        },
-        Value::String(s) => toml::Value::String(s.clone()),
-        Value::Array(items) => {
-            toml::Value::Array(items.iter().map(to_toml).collect::<Option<_>>()?)
-        }
-        Value::Object(map) => {
-            let mut t = toml::Table::new();
-            for (k, v) in map {
-                t.insert(k.clone(), to_toml(v)?);
-            }
-            toml::Value::Table(t)
-        }
-    })
+/// Entries serialized as a table in their order.
+struct Ordered<'a, T>(Vec<(&'a str, &'a T)>);
+
+impl<T: Serialize> Serialize for Ordered<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
+    }
 }
 
-fn table_of(map: &Map<String, Value>) -> toml::Table {
-    match to_toml(&Value::Object(map.clone())) {
-        Some(toml::Value::Table(t)) => t,
-        _ => toml::Table::new(),
+impl<T> Ordered<'_, T> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The suite document, in the config's own types.
+#[derive(Serialize)]
+struct Document<'a> {
+    suite: &'a Suite,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    prompts: Ordered<'a, PromptSpec>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    providers: Ordered<'a, ProviderSpec>,
+    #[serde(skip_serializing_if = "GradingSpec::is_empty")]
+    grading: &'a GradingSpec,
+    #[serde(skip_serializing_if = "Defaults::is_empty")]
+    defaults: &'a Defaults,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tests: &'a [TestSpec],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    datasets: Vec<DatasetSpec>,
+}
+
+/// `[defaults]` runs every test on each prompt and provider of the config.
+fn set_matrix(ctx: &Ctx, main_providers: &[String], defaults: &mut Defaults) {
+    let prompts: Vec<String> = ctx.prompts.iter().map(|(n, _)| n.clone()).collect();
+    (defaults.prompt, defaults.prompts) = one_or_many(prompts);
+    (defaults.provider, defaults.providers) = one_or_many(main_providers.to_vec());
+}
+
+/// One name as `one = "x"`, several as `many = ["x", "y"]`, none not at all.
+fn one_or_many(names: Vec<String>) -> (Option<String>, Option<Vec<String>>) {
+    match names.len() {
+        0 => (None, None),
+        1 => (names.into_iter().next(), None),
+        _ => (None, Some(names)),
     }
 }
 
 /// Builds the suite document and serializes it, under a header that says
-/// what did not convert.
-fn emit(
-    ctx: &Ctx,
-    suite: Map<String, Value>,
-    main_providers: &[String],
-    converted: cases::Converted,
-) -> String {
-    let mut doc = toml::Table::new();
-    doc.insert("suite".into(), toml::Value::Table(table_of(&suite)));
-    if !ctx.prompts.is_empty() {
-        let mut prompts = toml::Table::new();
-        for (name, value) in &ctx.prompts {
-            if let Some(v) = to_toml(value) {
-                prompts.insert(name.clone(), v);
-            }
-        }
-        doc.insert("prompts".into(), toml::Value::Table(prompts));
-    }
-    if !ctx.providers.is_empty() {
-        let mut providers = toml::Table::new();
-        for p in &ctx.providers {
-            providers.insert(p.name.clone(), toml::Value::Table(table_of(&p.table)));
-        }
-        doc.insert("providers".into(), toml::Value::Table(providers));
-    }
-    if !converted.grading.is_empty() {
-        doc.insert(
-            "grading".into(),
-            toml::Value::Table(table_of(&converted.grading)),
-        );
-    }
-    let defaults = defaults_table(ctx, main_providers, converted.defaults);
-    if !defaults.is_empty() {
-        doc.insert("defaults".into(), toml::Value::Table(table_of(&defaults)));
-    }
-    if !converted.tests.is_empty() {
-        let tests: Vec<toml::Value> = converted
-            .tests
+/// what did not convert and what may grade differently.
+fn emit(ctx: &Ctx, suite: &Suite, converted: &cases::Converted) -> String {
+    let document = Document {
+        suite,
+        prompts: Ordered(ctx.prompts.iter().map(|(n, p)| (n.as_str(), p)).collect()),
+        providers: Ordered(
+            ctx.providers
+                .iter()
+                .map(|p| (p.name.as_str(), &p.spec))
+                .collect(),
+        ),
+        grading: &converted.grading,
+        defaults: &converted.defaults,
+        tests: &converted.tests,
+        datasets: ctx
+            .datasets
             .iter()
-            .map(|t| toml::Value::Table(table_of(t)))
-            .collect();
-        doc.insert("tests".into(), toml::Value::Array(tests));
-    }
-    if !converted.datasets.is_empty() {
-        doc.insert("datasets".into(), datasets(&converted.datasets));
-    }
-    let body = toml::to_string_pretty(&doc).expect("a TOML table serializes");
+            .map(|(path, _)| DatasetSpec {
+                path: path.clone(),
+                ..DatasetSpec::default()
+            })
+            .collect(),
+    };
+    let body = toml::to_string_pretty(&document).expect("the suite serializes to TOML");
     header(ctx) + &body
-}
-
-/// `[defaults]`: the prompt and provider matrices, then defaultTest's part.
-fn defaults_table(
-    ctx: &Ctx,
-    main_providers: &[String],
-    from_default_test: Map<String, Value>,
-) -> Map<String, Value> {
-    let mut defaults = Map::new();
-    let prompt_names: Vec<String> = ctx.prompts.iter().map(|(n, _)| n.clone()).collect();
-    insert_one_or_many(&mut defaults, "prompt", "prompts", &prompt_names);
-    insert_one_or_many(&mut defaults, "provider", "providers", main_providers);
-    defaults.extend(from_default_test);
-    defaults
-}
-
-/// One name as `one = "x"`, several as `many = ["x", "y"]`, none not at all.
-fn insert_one_or_many(map: &mut Map<String, Value>, one: &str, many: &str, names: &[String]) {
-    match names {
-        [] => {}
-        [name] => {
-            map.insert(one.into(), Value::String(name.clone()));
-        }
-        _ => {
-            let list = names.iter().map(|n| Value::String(n.clone())).collect();
-            map.insert(many.into(), Value::Array(list));
-        }
-    }
-}
-
-/// `[[datasets]]` tables, one a generated file.
-fn datasets(paths: &[String]) -> toml::Value {
-    let tables = paths
-        .iter()
-        .map(|path| {
-            let mut t = toml::Table::new();
-            t.insert("path".into(), toml::Value::String(path.clone()));
-            toml::Value::Table(t)
-        })
-        .collect();
-    toml::Value::Array(tables)
 }
 
 /// The comment above the suite: where it came from, where URLs came from,
@@ -684,14 +778,24 @@ fn header(ctx: &Ctx) -> String {
             header.push_str(&format!("# providers.{}: {c}\n", p.name));
         }
     }
-    if ctx.skipped.is_empty() {
+    if ctx.skipped.is_empty() && ctx.warnings.is_empty() {
         header.push_str("# Everything converted.\n");
-    } else {
+    }
+    if !ctx.skipped.is_empty() {
         header.push_str(&format!(
             "# {} item(s) were NOT converted:\n",
             ctx.skipped.len()
         ));
         for item in &ctx.skipped {
+            header.push_str(&format!("#   - {}\n", one_line(&item.to_string())));
+        }
+    }
+    if !ctx.warnings.is_empty() {
+        header.push_str(&format!(
+            "# {} difference(s) from promptfoo that may change pass/fail:\n",
+            ctx.warnings.len()
+        ));
+        for item in &ctx.warnings {
             header.push_str(&format!("#   - {}\n", one_line(&item.to_string())));
         }
     }

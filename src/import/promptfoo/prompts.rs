@@ -8,10 +8,11 @@
 //! array of `{role, content}` messages is a chat prompt, as promptfoo's
 //! providers parse it. Script prompts (`.js`, `.py`, `exec:` …) are skipped.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::yaml::{Kind, Node};
 use super::{Ctx, Place};
+use crate::config::{ChatMessage, PromptSpec, Role};
 
 pub fn convert_all(ctx: &mut Ctx, node: &Node) {
     let base = Place::config(ctx, node.line, "prompts");
@@ -166,7 +167,7 @@ fn one(ctx: &mut Ctx, raw: &str, label: Option<&str>, place: &Place) {
             ctx.skip(
                 place.clone(),
                 &format!("prompt {raw:?}"),
-                "a prompt function or script; ai-evals runs no code",
+                "a prompt built by a function; ai-evals prompts are templates",
             );
             return;
         }
@@ -295,7 +296,16 @@ fn chat_file(ctx: &mut Ctx, text: &str, ext: &str, name: &str, place: &Place, wh
                 "not an array of {role, content} messages with text content",
             ),
         },
-        Err(_) if ext == "json" => add_text(ctx, text, Some(name), place),
+        Err(_) if ext == "json" => {
+            // A template that is JSON once rendered (a loop over a
+            // history, say): rendered first, then sent as its messages.
+            ctx.json_prompts |= super::template::is_template(text);
+            let Some(t) = ctx.json_template(text, place, "prompt") else {
+                return;
+            };
+            let name = unique_name(ctx, Some(name));
+            ctx.prompts.push((name, PromptSpec::Inline(t)));
+        }
         Err(e) => ctx.skip(place.clone(), what, &format!("does not parse: {e}")),
     }
 }
@@ -387,32 +397,37 @@ fn add_text(ctx: &mut Ctx, text: &str, label: Option<&str>, place: &Place) {
         return;
     };
     let name = unique_name(ctx, label);
-    ctx.prompts.push((name, Value::String(t)));
+    ctx.prompts.push((name, PromptSpec::Inline(t)));
 }
 
 fn add_messages(ctx: &mut Ctx, messages: Vec<Value>, label: Option<&str>, place: &Place) {
     let mut out = Vec::new();
+    let mut templated = false;
     for m in messages {
-        let role = m["role"].as_str().unwrap_or("").to_string();
-        if !["system", "user", "assistant"].contains(&role.as_str()) {
-            ctx.skip(
-                place.clone(),
-                "chat prompt",
-                &format!("role `{role}` has no ai-evals counterpart"),
-            );
-            return;
-        }
+        let role = match m["role"].as_str().unwrap_or("") {
+            "system" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                ctx.skip(
+                    place.clone(),
+                    "chat prompt",
+                    &format!("role `{other}` has no ai-evals counterpart"),
+                );
+                return;
+            }
+        };
         let content = m["content"].as_str().unwrap_or("");
-        let Some(t) = ctx.template(content, place, "chat prompt") else {
+        templated |= super::template::is_template(content);
+        let Some(content) = ctx.template(content, place, "chat prompt") else {
             return;
         };
-        let mut msg = Map::new();
-        msg.insert("role".into(), Value::String(role));
-        msg.insert("content".into(), Value::String(t));
-        out.push(Value::Object(msg));
+        out.push(ChatMessage { role, content });
     }
+    ctx.json_prompts |= templated;
     let name = unique_name(ctx, label);
-    ctx.prompts.push((name, json!({ "messages": out })));
+    ctx.prompts
+        .push((name, PromptSpec::Messages { messages: out }));
 }
 
 #[cfg(test)]

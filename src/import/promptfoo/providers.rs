@@ -1,31 +1,24 @@
-//! promptfoo providers → `[providers.NAME]` tables.
+//! promptfoo providers → `[providers.NAME]` ([`ProviderSpec`]s).
 //!
 //! Base URLs and keys are resolved as promptfoo resolves them. A URL the
 //! promptfoo config itself sets (`config.apiHost`, `config.apiBaseUrl`, its
 //! `env:` block) is written into the suite; the process environment's URL
 //! variables are left to ai-evals, which reads the same ones at run time,
 //! and API keys are never copied, only the name of the variable that holds
-//! one:
+//! one. The variables and their order are [`HttpKind`]'s, the one place
+//! that knows them; promptfoo puts its config's settings before them:
 //! - OpenAI (`openai:…`): `config.apiHost` (→ `https://HOST/v1`), then
-//!   `config.apiBaseUrl`, then `$OPENAI_API_HOST` (→ `https://HOST/v1`), then
-//!   `$OPENAI_API_BASE_URL`, then `$OPENAI_BASE_URL`, else
-//!   `https://api.openai.com/v1`; a base URL with no path gets `/v1`. Key:
-//!   `config.apiKey`, else `$<config.apiKeyEnvar>`, else `$OPENAI_API_KEY`.
-//! - Anthropic: `config.apiBaseUrl`, then `$ANTHROPIC_API_BASE_URL`, then the
-//!   Anthropic SDK's `$ANTHROPIC_BASE_URL`, else `https://api.anthropic.com`.
-//!   Key: `config.apiKey`, else `$ANTHROPIC_API_KEY`.
-//! - Azure: `config.apiBaseUrl`, then the first set of
-//!   `$AZURE_API_BASE_URL`, `$AZURE_OPENAI_API_BASE_URL`,
-//!   `$AZURE_OPENAI_BASE_URL`, then `config.apiHost`, then `$AZURE_API_HOST`,
-//!   `$AZURE_OPENAI_API_HOST` (hosts → `https://HOST`). Key: `config.apiKey`, `$<apiKeyEnvar>`,
-//!   `$AZURE_API_KEY`, `$AZURE_OPENAI_API_KEY`, else Entra ID credentials.
+//!   `config.apiBaseUrl` (a URL with no path gets `/v1`), then the
+//!   variables. Key: `$<config.apiKeyEnvar>`, else the API's variable.
+//! - Anthropic: `config.apiBaseUrl`, then the variables.
+//! - Azure: `config.apiBaseUrl`, then the URL variables, then
+//!   `config.apiHost`, then the host variables (hosts → `https://HOST`).
 //!
 //! A config's top-level `env:` block overrides the process environment.
 
-use serde_json::{Map, Value, json};
-
 use super::yaml::{Kind, Node};
 use super::{Ctx, Place};
+use crate::config::{HttpKind, HttpSpec, Price, ProviderSpec, ResponseFormat, UrlVar};
 
 /// What a grading provider is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +33,7 @@ pub struct Provider {
     pub name: String,
     /// promptfoo ids and labels that refer to it.
     pub aliases: Vec<String>,
-    pub table: Map<String, Value>,
+    pub spec: ProviderSpec,
     /// Comment lines for the emitted table (where a URL came from, …).
     pub comments: Vec<String>,
 }
@@ -79,48 +72,42 @@ pub fn convert_all(ctx: &mut Ctx, node: &Node, key: &str) {
         }
         Kind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                let path = format!("{key}[{i}]");
-                let p = Place::config(ctx, item.line, path.clone());
-                match &item.kind {
-                    Kind::Str(id) => {
-                        convert_one(ctx, id, None, None, &p);
-                    }
-                    Kind::Map(entries) => {
-                        if let Some(id) = item.get("id").and_then(Node::as_str) {
-                            convert_one(
-                                ctx,
-                                id,
-                                item.get("label").and_then(Node::as_str),
-                                Some(item),
-                                &p,
-                            );
-                        } else if entries.len() == 1 {
-                            // { "openai:gpt-4": { config: … } }
-                            let (id, body) = &entries[0];
-                            let id = body
-                                .get("id")
-                                .and_then(Node::as_str)
-                                .unwrap_or(id)
-                                .to_string();
-                            convert_one(
-                                ctx,
-                                &id,
-                                body.get("label").and_then(Node::as_str),
-                                Some(body),
-                                &p,
-                            );
-                        } else {
-                            ctx.skip(p, "provider", "an object without an `id`");
-                        }
-                    }
-                    _ => ctx.skip(p, "provider", "neither an id nor an object"),
-                }
+                let p = Place::config(ctx, item.line, format!("{key}[{i}]"));
+                convert_item(ctx, item, &p);
             }
         }
         _ => {
             let p = Place::config(ctx, node.line, key.to_string());
             ctx.skip(p, "providers", "neither an id nor a list of providers");
         }
+    }
+}
+
+/// One item of the providers list: an id, `{id, label, config, …}`, or
+/// `{ "openai:gpt-4": { config: … } }`.
+fn convert_item(ctx: &mut Ctx, item: &Node, p: &Place) {
+    match &item.kind {
+        Kind::Str(id) => {
+            convert_one(ctx, id, None, None, p);
+        }
+        Kind::Map(entries) => {
+            if let Some(id) = item.get("id").and_then(Node::as_str) {
+                let label = item.get("label").and_then(Node::as_str);
+                convert_one(ctx, id, label, Some(item), p);
+            } else if entries.len() == 1 {
+                let (id, body) = &entries[0];
+                let id = body
+                    .get("id")
+                    .and_then(Node::as_str)
+                    .unwrap_or(id)
+                    .to_string();
+                let label = body.get("label").and_then(Node::as_str);
+                convert_one(ctx, &id, label, Some(body), p);
+            } else {
+                ctx.skip(p.clone(), "provider", "an object without an `id`");
+            }
+        }
+        _ => ctx.skip(p.clone(), "provider", "neither an id nor an object"),
     }
 }
 
@@ -150,7 +137,9 @@ pub fn convert_one(
     }
     let (api, model) = parse_id(id);
     let built = match api {
-        Api::Echo => Built::new("echo"),
+        Api::Echo => {
+            return Some(register(ctx, id, label, ProviderSpec::Echo {}, Vec::new()));
+        }
         Api::OpenAi => openai(ctx, &src, &model?),
         Api::Anthropic => anthropic(ctx, &src, &model?),
         Api::Azure => azure(ctx, &src, &model?),
@@ -160,14 +149,20 @@ pub fn convert_one(
         }
     };
     let Built {
-        mut table,
+        kind,
+        mut spec,
         comments,
     } = built;
     if let Some(cfg) = src.config {
-        let api = api_name(&table);
-        convert_config(ctx, cfg, &mut table, api, place, &src.what);
+        convert_config(ctx, cfg, &mut spec, kind, place, &src.what);
     }
-    Some(register(ctx, id, label, table, comments))
+    Some(register(
+        ctx,
+        id,
+        label,
+        ProviderSpec::http(kind, spec),
+        comments,
+    ))
 }
 
 /// Where a provider is written, with what it needs while converting.
@@ -206,29 +201,34 @@ impl Source<'_> {
             .filter(|v| !v.is_empty())
     }
 
+    /// The first of `vars` this provider's environment sets: the API root
+    /// it names, and where it came from.
+    fn url_from(&self, ctx: &Ctx, vars: &[UrlVar]) -> Option<(String, String)> {
+        vars.iter().find_map(|var| {
+            self.env(ctx, var.name())
+                .map(|value| (var.url(&value), format!("${}", var.name())))
+        })
+    }
+
     fn config_str(&self, key: &str) -> Option<String> {
         cfg_str(self.config, key)
     }
 }
 
-/// A provider table being built, with comment lines for the suite's header.
+/// A provider being built, with comment lines for the suite's header.
 struct Built {
-    table: Map<String, Value>,
+    kind: HttpKind,
+    spec: HttpSpec,
     comments: Vec<String>,
 }
 
 impl Built {
-    fn new(kind: &str) -> Built {
-        let mut table = Map::new();
-        table.insert("type".into(), json!(kind));
+    fn new(kind: HttpKind) -> Built {
         Built {
-            table,
+            kind,
+            spec: HttpSpec::default(),
             comments: Vec::new(),
         }
-    }
-
-    fn set(&mut self, key: &str, value: Value) {
-        self.table.insert(key.into(), value);
     }
 }
 
@@ -240,22 +240,25 @@ fn openai(ctx: &mut Ctx, src: &Source, model: &str) -> Built {
         .as_deref()
         .is_some_and(|u| !u.starts_with("https://api.openai.com"));
     let mut b = Built::new(if compatible {
-        "openai-compatible"
+        HttpKind::OpenaiCompatible
     } else {
-        "openai"
+        HttpKind::Openai
     });
-    b.set("model", json!(model));
+    b.spec.model = Some(model.to_string());
     if let Some(u) = url {
         b.comments
             .push(format!("base-url from {from} at conversion time"));
-        b.set("base-url", json!(u));
+        b.spec.base_url = Some(u);
     }
-    let default_key = compatible.then_some("OPENAI_API_KEY");
-    key_env(ctx, src, &mut b.table, default_key);
+    // An OpenAI-compatible server has no key variable of its own; the
+    // promptfoo provider still sends OpenAI's.
+    let default_key = compatible.then_some(HttpKind::Openai.key_vars()[0]);
+    key_env(ctx, src, &mut b.spec, default_key);
     b
 }
 
-/// The OpenAI base URL in promptfoo's order, and where it came from.
+/// The OpenAI base URL in promptfoo's order (the config's `apiHost` and
+/// `apiBaseUrl`, then the environment's), and where it came from.
 fn openai_base_url(ctx: &Ctx, src: &Source) -> (Option<String>, String) {
     if let Some(h) = src.config_str("apiHost") {
         (
@@ -264,113 +267,103 @@ fn openai_base_url(ctx: &Ctx, src: &Source) -> (Option<String>, String) {
         )
     } else if let Some(b) = src.config_str("apiBaseUrl") {
         (Some(normalize_openai_base(&b)), "config.apiBaseUrl".into())
-    } else if let Some(h) = src.env(ctx, "OPENAI_API_HOST") {
-        (
-            Some(format!("{}/v1", host_url(&h))),
-            "$OPENAI_API_HOST".into(),
-        )
-    } else if let Some(b) = src.env(ctx, "OPENAI_API_BASE_URL") {
-        (Some(b), "$OPENAI_API_BASE_URL".into())
-    } else if let Some(b) = src.env(ctx, "OPENAI_BASE_URL") {
-        (Some(b), "$OPENAI_BASE_URL".into())
     } else {
-        (None, String::new())
+        match src.url_from(ctx, HttpKind::Openai.url_vars()) {
+            Some((url, from)) => (Some(url), from),
+            None => (None, String::new()),
+        }
     }
 }
 
 /// `anthropic:…`: the Messages API.
 fn anthropic(ctx: &mut Ctx, src: &Source, model: &str) -> Built {
-    let mut b = Built::new("anthropic");
-    b.set("model", json!(model));
+    let mut b = Built::new(HttpKind::Anthropic);
+    b.spec.model = Some(model.to_string());
     let url = src
         .config_str("apiBaseUrl")
-        .map(|u| (u, "config.apiBaseUrl"))
-        .or_else(|| {
-            src.env(ctx, "ANTHROPIC_API_BASE_URL")
-                .map(|u| (u, "$ANTHROPIC_API_BASE_URL"))
-        })
-        .or_else(|| {
-            src.env(ctx, "ANTHROPIC_BASE_URL")
-                .map(|u| (u, "$ANTHROPIC_BASE_URL"))
-        });
+        .map(|u| (u, "config.apiBaseUrl".to_string()))
+        .or_else(|| src.url_from(ctx, HttpKind::Anthropic.url_vars()));
     if let Some((u, from)) = url {
         b.comments
             .push(format!("base-url from {from} at conversion time"));
-        b.set("base-url", json!(u));
+        b.spec.base_url = Some(u);
     }
-    key_env(ctx, src, &mut b.table, None);
+    key_env(ctx, src, &mut b.spec, None);
     b
 }
 
 /// `azure:chat:DEPLOYMENT`: Azure OpenAI.
 fn azure(ctx: &mut Ctx, src: &Source, deployment: &str) -> Built {
-    let mut b = Built::new("azure-openai");
-    b.set("deployment", json!(deployment));
+    let mut b = Built::new(HttpKind::AzureOpenai);
+    b.spec.deployment = Some(deployment.to_string());
     match azure_endpoint(ctx, src) {
         Some((url, from)) => {
             b.comments
                 .push(format!("endpoint from {from} at conversion time"));
             if from == "config.apiHost" {
+                let vars = url_var_names(HttpKind::AzureOpenai);
                 ctx.note(
                     src.place.clone(),
                     &src.what,
-                    "config.apiHost is written as the endpoint; promptfoo lets $AZURE_API_BASE_URL (or AZURE_OPENAI_API_BASE_URL, AZURE_OPENAI_BASE_URL) override it, ai-evals does not",
+                    &format!("config.apiHost is written as the endpoint; promptfoo lets {vars} override it, ai-evals does not"),
                 );
             }
-            b.set("endpoint", json!(url));
+            b.spec.endpoint = Some(url);
         }
-        None => ctx.note(
-            src.place.clone(),
-            &src.what,
-            "no endpoint in the config: ai-evals reads it at run time from AZURE_API_BASE_URL, AZURE_OPENAI_API_BASE_URL, AZURE_OPENAI_BASE_URL, AZURE_API_HOST or AZURE_OPENAI_API_HOST, as promptfoo does",
-        ),
+        None => {
+            let vars = HttpKind::AzureOpenai
+                .url_vars()
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            ctx.note(
+                src.place.clone(),
+                &src.what,
+                &format!("no endpoint in the config: ai-evals reads it at run time from {vars}, as promptfoo does"),
+            );
+        }
     }
     if let Some(v) = src.config_str("apiVersion") {
-        b.set("api-version", json!(v));
+        b.spec.api_version = Some(v);
     } else {
         ctx.note(src.place.clone(), &src.what, "no apiVersion: promptfoo's default Azure API version differs from ai-evals' (2024-10-21); set api-version if it matters");
     }
-    // promptfoo reads AZURE_API_KEY before AZURE_OPENAI_API_KEY.
-    let default_key = ctx.env_var("AZURE_API_KEY").map(|_| "AZURE_API_KEY");
-    key_env(ctx, src, &mut b.table, default_key);
+    // Left unset, ai-evals reads the key variables in promptfoo's order;
+    // set when the config's own env block chose the first of them.
+    let first_key = HttpKind::AzureOpenai.key_vars()[0];
+    let default_key = ctx.env_var(first_key).map(|_| first_key);
+    key_env(ctx, src, &mut b.spec, default_key);
     b
+}
+
+/// The names of an API's URL variables (not its host variables).
+fn url_var_names(kind: HttpKind) -> String {
+    kind.url_vars()
+        .iter()
+        .filter(|v| matches!(v, UrlVar::Url(_)))
+        .map(|v| v.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The Azure endpoint in promptfoo's order (`config.apiBaseUrl`, the base
 /// URL variables, `config.apiHost`, the host variables), and where it came
 /// from. Only the config's own `env:` block is read here.
 fn azure_endpoint(ctx: &Ctx, src: &Source) -> Option<(String, String)> {
-    let from_env = |names: &[&str]| {
-        names.iter().find_map(|name| {
-            src.env(ctx, name).map(|v| {
-                let url = if name.ends_with("_HOST") {
-                    host_url(&v)
-                } else {
-                    v.trim_end_matches('/').to_string()
-                };
-                (url, format!("${name}"))
-            })
-        })
-    };
+    let vars = HttpKind::AzureOpenai.url_vars();
+    let (urls, hosts): (Vec<UrlVar>, Vec<UrlVar>) =
+        vars.iter().partition(|v| matches!(v, UrlVar::Url(_)));
+    let trimmed = |(url, from): (String, String)| (url.trim_end_matches('/').to_string(), from);
     src.config_str("apiBaseUrl")
-        .map(|b| {
-            (
-                b.trim_end_matches('/').to_string(),
-                "config.apiBaseUrl".to_string(),
-            )
-        })
-        .or_else(|| {
-            from_env(&[
-                "AZURE_API_BASE_URL",
-                "AZURE_OPENAI_API_BASE_URL",
-                "AZURE_OPENAI_BASE_URL",
-            ])
-        })
+        .map(|b| (b, "config.apiBaseUrl".to_string()))
+        .or_else(|| src.url_from(ctx, &urls))
+        .map(trimmed)
         .or_else(|| {
             src.config_str("apiHost")
                 .map(|h| (host_url(&h), "config.apiHost".to_string()))
         })
-        .or_else(|| from_env(&["AZURE_API_HOST", "AZURE_OPENAI_API_HOST"]))
+        .or_else(|| src.url_from(ctx, &hosts))
 }
 
 /// Adds the provider under a unique name (its label or id, sanitized);
@@ -379,7 +372,7 @@ fn register(
     ctx: &mut Ctx,
     id: &str,
     label: Option<&str>,
-    table: Map<String, Value>,
+    spec: ProviderSpec,
     comments: Vec<String>,
 ) -> String {
     let base_name = sanitize(label.unwrap_or(id));
@@ -396,28 +389,16 @@ fn register(
     ctx.providers.push(Provider {
         name: name.clone(),
         aliases,
-        table,
+        spec,
         comments,
     });
     name
 }
 
-fn api_name(table: &Map<String, Value>) -> String {
-    table
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-/// `https://HOST` for a host name, whether or not it came with its scheme
-/// (the run time's `env_base_url` reads `..._HOST` variables the same way).
+/// `https://HOST` for a host name, whether or not it came with its scheme,
+/// as the run time reads a `..._HOST` variable.
 fn host_url(h: &str) -> String {
-    let h = h
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    format!("https://{h}")
+    UrlVar::Host { name: "", path: "" }.url(h)
 }
 
 /// promptfoo adds `/v1` to an OpenAI base URL that has no path.
@@ -439,7 +420,7 @@ fn cfg_str(config: Option<&Node>, key: &str) -> Option<String> {
 }
 
 /// `api-key-env`: the variable that holds the key (never the key itself).
-fn key_env(ctx: &mut Ctx, src: &Source, table: &mut Map<String, Value>, default: Option<&str>) {
+fn key_env(ctx: &mut Ctx, src: &Source, spec: &mut HttpSpec, default: Option<&str>) {
     if src.config.and_then(|c| c.get("apiKey")).is_some() {
         ctx.skip(
             src.place.clone(),
@@ -447,99 +428,91 @@ fn key_env(ctx: &mut Ctx, src: &Source, table: &mut Map<String, Value>, default:
             "a literal API key is never copied; export it and set api-key-env",
         );
     }
-    if src
+    let required = src
         .config
         .and_then(|c| c.get("apiKeyRequired"))
         .and_then(|n| match n.kind {
             Kind::Bool(b) => Some(b),
             _ => None,
-        })
-        == Some(false)
-    {
+        });
+    if required == Some(false) {
         return;
     }
-    if let Some(var) = src.config_str("apiKeyEnvar") {
-        table.insert("api-key-env".into(), json!(var));
-    } else if let Some(var) = default {
-        table.insert("api-key-env".into(), json!(var));
-    }
+    spec.api_key_env = src
+        .config_str("apiKeyEnvar")
+        .or_else(|| default.map(str::to_string));
 }
 
 /// Sampling and format settings from `config`.
 fn convert_config(
     ctx: &mut Ctx,
     cfg: &Node,
-    table: &mut Map<String, Value>,
-    api: String,
+    spec: &mut HttpSpec,
+    kind: HttpKind,
     place: &Place,
     what: &str,
 ) {
     for (k, v) in cfg.entries().unwrap_or(&[]) {
-        if let Err(why) = config_key(table, k, v, &api) {
+        if let Err(why) = config_key(spec, k, v, kind) {
             ctx.skip(place.clone(), &format!("{what}: config.{k}"), why);
         }
     }
 }
 
-/// One `config` key into the table, or why it has no ai-evals counterpart.
-fn config_key(
-    table: &mut Map<String, Value>,
-    k: &str,
-    v: &Node,
-    api: &str,
-) -> Result<(), &'static str> {
-    let value = match k {
-        "apiHost" | "apiBaseUrl" | "apiKey" | "apiKeyEnvar" | "apiKeyRequired" | "apiVersion" => {
-            return Ok(());
-        }
-        "temperature" | "top_p" => {
-            let f = v.as_f64().ok_or("not a number")?;
-            table.insert(k.replace('_', "-"), json!(f));
-            return Ok(());
-        }
+/// One `config` key into the provider's settings, or why it has no
+/// ai-evals counterpart.
+fn config_key(spec: &mut HttpSpec, k: &str, v: &Node, kind: HttpKind) -> Result<(), &'static str> {
+    let anthropic = kind == HttpKind::Anthropic;
+    match k {
+        "apiHost" | "apiBaseUrl" | "apiKey" | "apiKeyEnvar" | "apiKeyRequired" | "apiVersion" => {}
+        "temperature" => spec.temperature = Some(v.as_f64().ok_or("not a number")?),
+        "top_p" => spec.top_p = Some(v.as_f64().ok_or("not a number")?),
         "max_tokens" | "max_completion_tokens" => match v.as_f64() {
-            Some(f) if f >= 1.0 => ("max-tokens", json!(f as u64)),
+            Some(f) if f >= 1.0 => spec.max_tokens = Some(f.min(f64::from(u32::MAX)) as u32),
             _ => return Err("not a positive whole number"),
         },
         "seed" => match v.kind {
-            Kind::Int(i) if api != "anthropic" => ("seed", json!(i)),
+            Kind::Int(i) if !anthropic => spec.seed = Some(i),
             _ => return Err("not a whole number, or the API has no seed"),
         },
-        "stop" => match &v.kind {
-            Kind::Str(s) => ("stop", json!([s])),
-            Kind::Seq(items) => (
-                "stop",
-                json!(texts(items).ok_or("not a text or a list of texts")?),
-            ),
-            _ => return Err("not a text or a list of texts"),
-        },
-        "stop_sequences" if api == "anthropic" => match v.items().and_then(texts) {
-            Some(list) => ("stop", json!(list)),
-            None => return Err("not a list of texts"),
-        },
-        "response_format" => ("response-format", json!(response_format(v, api)?)),
+        "stop" => {
+            spec.stop = match &v.kind {
+                Kind::Str(s) => vec![s.clone()],
+                Kind::Seq(items) => texts(items).ok_or("not a text or a list of texts")?,
+                _ => return Err("not a text or a list of texts"),
+            }
+        }
+        "stop_sequences" if anthropic => {
+            spec.stop = v.items().and_then(texts).ok_or("not a list of texts")?;
+        }
+        "response_format" => spec.response_format = Some(response_format(v, anthropic)?),
         // promptfoo: USD per token, input and output alike.
         "cost" => {
             let c = v.as_f64().ok_or("not a number")?;
-            ("price", json!({ "input": c * 1e6, "output": c * 1e6 }))
+            spec.price = Some(Price {
+                input: c * 1e6,
+                output: c * 1e6,
+            });
         }
-        "system" if api == "anthropic" => ("system", json!(v.as_str().ok_or("not a text")?)),
+        "system" if anthropic => spec.system = Some(v.as_str().ok_or("not a text")?.to_string()),
         _ => return Err("no ai-evals counterpart"),
-    };
-    table.insert(value.0.into(), value.1);
+    }
     Ok(())
 }
 
 /// Every item's text, or `None` when one is not a text.
-fn texts(items: &[Node]) -> Option<Vec<&str>> {
-    items.iter().map(Node::as_str).collect()
+fn texts(items: &[Node]) -> Option<Vec<String>> {
+    items
+        .iter()
+        .map(|i| i.as_str().map(str::to_string))
+        .collect()
 }
 
 /// `response_format`: JSON mode (not on Anthropic) or plain text.
-fn response_format(v: &Node, api: &str) -> Result<&'static str, &'static str> {
+fn response_format(v: &Node, anthropic: bool) -> Result<ResponseFormat, &'static str> {
     match v.get("type").and_then(Node::as_str) {
-        Some("json_object") if api != "anthropic" => Ok("json"),
-        Some("text") => Ok("text"),
+        Some("json_object") if !anthropic => Ok(ResponseFormat::Json),
+        Some("text") => Ok(ResponseFormat::Text),
         _ => Err(
             "only {type: json_object} and {type: text} have ai-evals counterparts (json_schema does not)",
         ),
@@ -733,5 +706,6 @@ mod tests {
             host_url("x.openai.azure.com/"),
             "https://x.openai.azure.com"
         );
+        assert_eq!(host_url("https://x.example/"), "https://x.example");
     }
 }

@@ -7,12 +7,15 @@
 //! - `x | load` (promptfoo's JSON.parse filter) on a plain variable becomes the
 //!   variable `x__json`, which the converter fills with the parsed value in
 //!   every test that sets `x` (minijinja has no JSON-parsing filter);
-//! - `x.length` (a JavaScript property) becomes `(x | length)`.
+//! - `x.length` (a JavaScript property) becomes `(x | length)`;
+//! - `{% for k, v in obj %}` (Nunjucks iterates an object's pairs) becomes
+//!   `{% for k, v in obj | items %}`; a loop already over a filter (`|
+//!   items`, `| dictsort`) is kept.
 //!
 //! Refused, with the reason: `env.*` (the process environment), JavaScript
 //! method calls (`x.toUpperCase()`), JavaScript operators (`===`, `&&`, `!`),
-//! filters minijinja lacks, `{% for k, v in obj %}` over an object, and
-//! `include`/`import`/`extends`, which need template files.
+//! filters minijinja lacks, and `include`/`import`/`extends`, which need
+//! template files.
 
 use std::collections::BTreeSet;
 
@@ -24,7 +27,14 @@ pub struct Translated {
     pub load_vars: BTreeSet<String>,
     /// Approximations worth telling (not refusals).
     pub notes: Vec<String>,
+    /// Whether `| dump` became `| tojson`, which escapes more: a
+    /// difference in text, none inside JSON that is parsed again.
+    pub tojson: bool,
 }
+
+/// What [`Translated::tojson`] changes, for a template that stays text.
+pub const TOJSON_NOTE: &str =
+    "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)";
 
 /// The suffix of the variable that holds `x | load` already parsed.
 pub const LOAD_SUFFIX: &str = "__json";
@@ -303,32 +313,70 @@ type Edit = (usize, usize, String);
 fn translate_tag(inner: &str, block: bool, out: &mut Translated) -> Result<String, String> {
     let tokens = Tokens::new(inner);
     if block {
-        check_block_tag(inner, &tokens)?;
+        check_block_tag(inner)?;
     }
     let mut edits = collect_edits(&tokens, out)?;
-    if edits.is_empty() {
-        return Ok(inner.to_string());
+    let text = if edits.is_empty() {
+        inner.to_string()
+    } else {
+        edits.sort_by_key(|x| x.0);
+        rebuild(&tokens, &edits)
+    };
+    // `for a, b in x` iterates an object's pairs in Nunjucks.
+    if block && first_word(inner) == "for" {
+        let at = (0..tokens.sig.len()).find(|&k| is_ident(tokens.get(k), "for"));
+        if at.is_some_and(|k| is_other(tokens.get(k + 2), ",")) {
+            return Ok(over_items(&text, out));
+        }
     }
-    edits.sort_by_key(|x| x.0);
-    Ok(rebuild(&tokens, &edits))
+    Ok(text)
 }
 
-/// Block tags minijinja lacks, and `for` over an object's pairs.
-fn check_block_tag(inner: &str, tokens: &Tokens) -> Result<(), String> {
+/// A whitespace-control mark at either end of a tag (`{%-`, `+%}`).
+fn is_trim_mark(tok: Option<&Tok>) -> bool {
+    ["-", "+", "~"].iter().any(|m| is_other(tok, m))
+}
+
+/// Block tags minijinja lacks.
+fn check_block_tag(inner: &str) -> Result<(), String> {
     let word = first_word(inner);
     if !TAGS_OK.contains(&word) {
         return Err(format!(
             "the {{% {word} %}} tag is not translated (minijinja in ai-evals has no template files to include)"
         ));
     }
-    // `for a, b in x` iterates an object's pairs in Nunjucks.
-    if word == "for" && is_other(tokens.get(2), ",") {
-        return Err(
-            "{% for key, value in object %} iterates an object in Nunjucks; minijinja needs `object | items`"
-                .into(),
-        );
-    }
     Ok(())
+}
+
+/// `for k, v in obj` → `for k, v in obj | items`: the iterable (up to an
+/// `if` or `recursive`) gets `| items` unless it already ends in a filter.
+fn over_items(tag: &str, out: &mut Translated) -> String {
+    let t = Tokens::new(tag);
+    let Some(start) = (0..t.sig.len()).find(|&k| is_ident(t.get(k), "in")) else {
+        return tag.to_string();
+    };
+    let mut end = t.sig.len();
+    while end > start + 1 && is_trim_mark(t.get(end - 1)) {
+        end -= 1;
+    }
+    let end = (start + 1..end)
+        .find(|&k| is_ident(t.get(k), "if") || is_ident(t.get(k), "recursive"))
+        .unwrap_or(end);
+    if end <= start + 1 || (start + 1..end).any(|k| is_other(t.get(k), "|")) {
+        return tag.to_string();
+    }
+    let last = t.sig[end - 1];
+    let mut text = String::new();
+    for (i, tok) in t.all.iter().enumerate() {
+        text.push_str(text_of(tok));
+        if i == last {
+            text.push_str(" | items");
+        }
+    }
+    out.notes.push(
+        "`{% for k, v in x %}` became `{% for k, v in x | items %}`: right for an object, an error in minijinja when x is a list of pairs".into(),
+    );
+    text
 }
 
 /// The edits a tag needs; the error says what cannot be translated.
@@ -356,6 +404,12 @@ fn collect_edits(t: &Tokens, out: &mut Translated) -> Result<Vec<Edit>, String> 
                     "`env` (the process environment) is not available in ai-evals templates".into(),
                 );
             }
+            Tok::Ident(name) if name == "_conversation" && !is_other(t.before(k, 1), ".") => {
+                out.notes.push(
+                    "promptfoo's `_conversation` (the earlier turns of the thread, run in order) has no ai-evals counterpart: it renders empty, so every test is sent without the earlier turns".into(),
+                );
+                k + 1
+            }
             Tok::Other(p) if p == "|" => filter_edit(t, k, out, &mut edits)?,
             Tok::Other(p) if p == "." => property_edit(t, k, out, &mut edits)?,
             _ => k + 1,
@@ -381,10 +435,7 @@ fn filter_edit(
                 return Err("`dump` with arguments is not translated".into());
             }
             edits.push((k + 1, k + 2, "tojson".into()));
-            out.notes.push(
-                "`| dump` became `| tojson`, which also escapes <, >, & and ' (JSON.stringify does not)"
-                    .into(),
-            );
+            out.tojson = true;
         }
         "load" => {
             // `name | load`, the name a plain variable (not an attribute).
@@ -505,13 +556,58 @@ mod tests {
     fn dump_load_and_length() {
         let d = translate("{{ items | dump }}").unwrap();
         assert_eq!(d.text, "{{ items | tojson }}");
-        assert_eq!(d.notes.len(), 1);
+        assert!(d.tojson);
         let l = translate("- Tone: {{ (style_config | load).tone }}").unwrap();
         assert_eq!(l.text, "- Tone: {{ (style_config__json).tone }}");
         assert!(l.load_vars.contains("style_config"));
         assert_eq!(
             t("{{ a.b.length }} {{ xs.length }}"),
             "{{ (a.b | length) }} {{ (xs | length) }}"
+        );
+    }
+
+    #[test]
+    fn loops_over_pairs_go_over_items() {
+        assert_eq!(
+            t("{% for k, v in obj %}{{ k }}={{ v }}{% endfor %}"),
+            "{% for k, v in obj | items %}{{ k }}={{ v }}{% endfor %}"
+        );
+        assert_eq!(
+            t("{%- for role, text in turns.all if text -%}"),
+            "{%- for role, text in turns.all | items if text -%}"
+        );
+        assert_eq!(
+            t("{%- for k, v in obj -%}"),
+            "{%- for k, v in obj | items -%}"
+        );
+        let kept =
+            "{% for k, v in obj | items %}{% endfor %}{% for k, v in o | dictsort %}{% endfor %}";
+        assert_eq!(t(kept), kept);
+        assert_eq!(
+            t("{% for x in xs %}{% endfor %}"),
+            "{% for x in xs %}{% endfor %}"
+        );
+        let rendered = minijinja::Environment::new()
+            .render_str(
+                &t("{% for k, v in obj %}{{ k }}={{ v }};{% endfor %}"),
+                minijinja::context! { obj => minijinja::context! { a => 1, b => 2 } },
+            )
+            .unwrap();
+        assert_eq!(rendered, "a=1;b=2;");
+    }
+
+    #[test]
+    fn the_conversation_built_in_is_noted() {
+        let translated =
+            translate("{% for c in _conversation %}{{ c.output }}{% endfor %}").unwrap();
+        assert_eq!(
+            translated.text,
+            "{% for c in _conversation %}{{ c.output }}{% endfor %}"
+        );
+        assert!(
+            translated.notes[0].contains("`_conversation`"),
+            "{:?}",
+            translated.notes
         );
     }
 
@@ -529,11 +625,7 @@ mod tests {
                 .contains("===")
         );
         assert!(translate("{{ x | nl2br }}").unwrap_err().contains("nl2br"));
-        assert!(
-            translate("{% for k, v in obj %}{% endfor %}")
-                .unwrap_err()
-                .contains("items")
-        );
+
         assert!(translate("{% include 'a.j2' %}").is_err());
         assert!(translate("{{ (a.b | load).c }}").is_err());
         assert!(translate("{{ x ").is_err());

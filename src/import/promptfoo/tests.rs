@@ -94,6 +94,9 @@ fn fixture(name: &str) {
     for s in &c.skipped {
         snap.push_str(&format!("skipped: {s}\n"));
     }
+    for w in &c.warnings {
+        snap.push_str(&format!("differs: {w}\n"));
+    }
     let file: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("src/import/promptfoo/snapshots")
         .join(format!("{name}.snap"));
@@ -130,6 +133,26 @@ fn example_azure_openai() {
 #[test]
 fn example_anthropic_basic() {
     fixture("anthropic-basic");
+}
+
+#[test]
+fn example_openai_chat_history() {
+    fixture("openai-chat-history");
+}
+
+#[test]
+fn example_eval_javascript_assert_params() {
+    fixture("eval-javascript-assert-params");
+}
+
+#[test]
+fn example_config_transform_file() {
+    fixture("config-transform-file");
+}
+
+#[test]
+fn example_python_assert() {
+    fixture("python-assert");
 }
 
 // ---------- not a promptfoo config ----------
@@ -248,7 +271,7 @@ fn prompt_templates_translated_or_skipped() {
         Some("{{ items | tojson }}")
     );
     assert_eq!(c.skipped.len(), 2, "{}", skipped_text(&c));
-    assert!(c.notes.iter().any(|n| n.why.contains("tojson")));
+    assert!(c.warnings.iter().any(|n| n.why.contains("tojson")));
 }
 
 // ---------- providers ----------
@@ -556,27 +579,24 @@ fn test_sources_csv_yaml_json_jsonl_glob() {
         serde_json::json!({"type": "equals", "value": "Paris"})
     );
     assert_eq!(rows[1]["description"], "Row #2");
-    assert!(
-        rows[2].get("assert").is_none(),
-        "the javascript assertion is skipped"
+    assert_eq!(
+        rows[2]["assert"][0],
+        serde_json::json!({"type": "javascript", "value": "output.length > 2"}),
+        "a CSV `fn:` is a javascript assertion"
     );
     assert_eq!(
         t["grading"]["embeddings"].as_str(),
         Some("promptfoo-default-embeddings")
     );
     let s = skipped_text(&c);
-    assert!(
-        s.contains("cases.csv:4 row 3.assert[0]"),
-        "CSV places name file, line and column:\n{s}"
-    );
     assert!(s.contains("gen.py"), "{s}");
-    assert_eq!(c.skipped.len(), 2, "{s}");
+    assert_eq!(c.skipped.len(), 1, "{s}");
 }
 
 #[test]
 fn unsupported_top_level_items_are_listed_with_lines() {
     let c = run(
-        "description: d\nprompts: ['{{q}}']\nproviders: [echo]\nredteam: {plugins: [harmful]}\nscenarios: []\nextensions: [file://hook.js]\ntests:\n  - vars: {q: a}\n    assert:\n      - type: javascript\n        value: output.length > 1\n      - type: python\n        value: len(output)\n      - type: webhook\n        value: https://x\n",
+        "description: d\nprompts: ['{{q}}']\nproviders: [echo]\nredteam: {plugins: [harmful]}\nscenarios: []\nextensions: [file://hook.js]\ntests:\n  - vars: {q: a}\n    assert:\n      - type: ruby\n        value: output.length > 1\n      - type: moderation\n      - type: webhook\n        value: https://x\n",
         &[],
     );
     let s = skipped_text(&c);
@@ -591,8 +611,9 @@ fn unsupported_top_level_items_are_listed_with_lines() {
         s.contains("promptfooconfig.yaml:12 tests[0].assert[1]"),
         "{s}"
     );
+    assert!(s.contains("runs Ruby"), "{s}");
     assert!(
-        s.contains("promptfooconfig.yaml:14 tests[0].assert[2]"),
+        s.contains("promptfooconfig.yaml:13 tests[0].assert[2]"),
         "{s}"
     );
     assert_eq!(c.skipped.len(), 6);
@@ -607,7 +628,10 @@ fn one_assert(yaml: &str) -> Conversion {
         &format!(
             "prompts: ['{{{{q}}}}']\nproviders: [echo]\ntests:\n  - vars: {{ q: a, expected: b }}\n    assert:\n      - {yaml}\n"
         ),
-        &[("schema.json", r#"{"type": "object"}"#)],
+        &[
+            ("schema.json", r#"{"type": "object"}"#),
+            ("check.js", "module.exports.strict = () => true;\n"),
+        ],
     )
 }
 
@@ -711,12 +735,12 @@ fn measured_and_graded_assertions_and_their_negations() {
         converts_to(
             &format!("{{ type: {neg}levenshtein, value: '{{{{expected}}}}' }}"),
             &format!(
-                r#"{{ type = "{neg}levenshtein", value = "{{{{expected}}}}", threshold = 5 }}"#
+                r#"{{ type = "{neg}levenshtein", value = "{{{{expected}}}}", threshold = 5.0 }}"#
             ),
         );
         converts_to(
             &format!("{{ type: {neg}levenshtein, value: x, threshold: 2.5 }}"),
-            &format!(r#"{{ type = "{neg}levenshtein", value = "x", threshold = 2 }}"#),
+            &format!(r#"{{ type = "{neg}levenshtein", value = "x", threshold = 2.0 }}"#),
         );
         converts_to(
             &format!("{{ type: {neg}latency, threshold: 3000 }}"),
@@ -752,18 +776,27 @@ fn rewritten_assertions() {
         "{ type: word-count, value: 5 }",
         r#"{ type = "word-count", value = 5 }"#,
     );
+    converts_to(
+        "{ type: contains, value: x, transform: 'output.trim()' }",
+        r#"{ type = "contains", value = "x", transform = "output.trim()" }"#,
+    );
+    converts_to(
+        "{ type: javascript, value: 'file://check.js:strict', threshold: 0.5, config: { n: 2 } }",
+        r#"{ type = "javascript", value = "file://check.js:strict", threshold = 0.5, config = { n = 2 } }"#,
+    );
 }
 
 #[test]
 fn unconvertible_assertions_say_why() {
     skipped(
-        "{ type: javascript, value: 'output.length' }",
-        "runs user code",
+        "{ type: javascript, value: 'file://check.ts' }",
+        "TypeScript",
     );
+    skipped("{ type: python, value: 42 }", "needs its code");
     skipped("{ type: regex, value: 'a(?=b)' }", "lookahead");
     skipped(
-        "{ type: contains, value: x, transform: 'output.trim()' }",
-        "transform",
+        "{ type: contains, value: x, transform: 42 }",
+        "`transform` is not a text",
     );
     skipped("{ type: contains, value: '' }", "non-empty");
     skipped("{ type: starts-with, value: 42 }", "non-empty text");
@@ -874,6 +907,14 @@ fn note_text(c: &Conversion) -> String {
         .join("\n")
 }
 
+fn warning_text(c: &Conversion) -> String {
+    c.warnings
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn values_as_promptfoo_resolves_them() {
     // promptfoo splits on commas and trims JavaScript white space (U+FEFF too).
@@ -962,7 +1003,7 @@ fn keys_promptfoo_ignores_are_noted_not_refused() {
         "promptfoo 0.123's default grader"
     );
     let c = one_assert("{ type: regex, value: '^{{expected}}$' }");
-    assert!(note_text(&c).contains("Rust regex syntax"));
+    assert!(warning_text(&c).contains("Rust regex syntax"));
 }
 
 #[test]
@@ -983,7 +1024,10 @@ fn csv_columns_as_promptfoo_0_123_reads_them() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows[0]["threshold"], 0.0, "a 0 threshold is kept");
-    assert!(rows[0].get("assert").is_none(), "agent-rubric is a type");
+    assert!(
+        rows[0].get("assert").is_none(),
+        "agent-rubric is a type (skipped)"
+    );
     assert!(rows[1].get("threshold").is_none(), "0.5x is not a number");
     assert_eq!(rows[1]["assert"][0]["type"], "icontains-any");
     let s = skipped_text(&c);
@@ -994,4 +1038,50 @@ fn csv_columns_as_promptfoo_0_123_reads_them() {
         "a malformed __config column is ignored: {}",
         note_text(&c)
     );
+}
+
+// ---------- scripts ----------
+
+#[test]
+fn scripts_convert_with_their_files_config_and_transforms() {
+    let c = run(
+        "prompts: ['{{q}}']\nproviders: [echo]\ndefaultTest:\n  options:\n    transform: output.trim()\n    transformVars: '{ ...vars, n: 1 }'\ntests:\n  - description: scripted\n    vars: {q: a}\n    options:\n      postprocess: file://shape.py:tidy\n    assert:\n      - type: javascript\n        value: file://check.js:strict\n        config: {least: 2}\n      - type: python\n        value: \"output == '{{ q }}'\"\n      - type: javascript\n        value: file://gone.js\n  - description: transform file missing\n    vars: {q: b}\n    options:\n      transform: file://gone.py\n",
+        &[
+            ("check.js", "module.exports.strict = () => true;\n"),
+            (
+                "shape.py",
+                "def tidy(output, context):\n    return output\n",
+            ),
+        ],
+    );
+    let t = suite(&c);
+    assert_eq!(t["defaults"]["transform"].as_str(), Some("output.trim()"));
+    assert_eq!(
+        t["defaults"]["transform-vars"].as_str(),
+        Some("{ ...vars, n: 1 }")
+    );
+    let tests = tests_of(&c);
+    assert_eq!(
+        tests.len(),
+        1,
+        "the test whose transform file is missing is skipped"
+    );
+    assert_eq!(tests[0]["transform"].as_str(), Some("file://shape.py:tidy"));
+    let asserts = tests[0]["assert"].as_array().unwrap();
+    assert_eq!(asserts[0]["value"].as_str(), Some("file://check.js:strict"));
+    assert_eq!(asserts[0]["config"]["least"].as_integer(), Some(2));
+    assert_eq!(asserts[1]["value"].as_str(), Some("output == '{{ q }}'"));
+    assert_eq!(
+        (asserts[2]["type"].as_str(), asserts[2]["value"].as_str()),
+        (Some("not-regex"), Some("")),
+        "a missing script fails every test in promptfoo; so it does here"
+    );
+    let s = skipped_text(&c);
+    assert!(s.contains("gone.py does not exist"), "{s}");
+    assert!(
+        note_text(&c).contains("gone.js does not exist"),
+        "{}",
+        note_text(&c)
+    );
+    assert_eq!(t["suite"]["undefined"].as_str(), Some("lenient"));
 }

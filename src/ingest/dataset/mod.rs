@@ -304,7 +304,8 @@ mod tests {
             rows("d.json", Format::Json, &json, 100),
             [
                 "1 a".to_string(),
-                "2 an element longer than 100 bytes (suite.max-line-size); the rest of this file is skipped (cut)".into()
+                "2 an element longer than 100 bytes (suite.max-line-size)".into(),
+                "3 c".into()
             ]
         );
     }

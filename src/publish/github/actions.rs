@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::compare::verdict::{Comparison, Direction, Severity};
+use crate::compare::verdict::{Comparison, Severity};
 
 /// GitHub shows at most this many errors and warnings per step.
 pub const ANNOTATIONS_PER_LEVEL: usize = 10;
@@ -100,11 +100,22 @@ pub fn annotations(suite: &str, comparison: &Comparison) -> Vec<String> {
             ),
         );
     }
-    for f in comparison
-        .findings
-        .iter()
-        .filter(|f| f.direction == Direction::Regression)
+    if let Some(suite) = &comparison.suite
+        && comparison.suite_severity >= Severity::Major
     {
+        add(
+            comparison.suite_severity,
+            format!(
+                "the suite's pass rate fell from {}/{} to {}/{} cases, at least {:.0}% worse",
+                suite.baseline_passed,
+                suite.baseline_cases,
+                suite.current_passed,
+                suite.current_cases,
+                100.0 * suite.worse
+            ),
+        );
+    }
+    for f in comparison.regressions() {
         add(
             f.severity,
             format!(

@@ -2,10 +2,15 @@
 //! fallback when the Actions cache has lost it (GitHub evicts entries
 //! unused for 7 days, and a repository's oldest beyond 10 GB).
 //!
-//! Only an artifact that a successful `push`, `workflow_dispatch` or
+//! Only an artifact that a finished `push`, `workflow_dispatch` or
 //! `schedule` run of the branch uploaded in this repository counts: a
 //! pull request's run (a fork's included, whose branch may be called
-//! `main` too) can upload an artifact of the same name.
+//! `main` too) can upload an artifact of the same name. The run may have
+//! failed: the Action uploads the history only after a finished run (exit
+//! code 0 or 1), so a failed gate still leaves a good history, and the
+//! artifact's existence is what says its history step succeeded (the REST
+//! API shows a composite action as one step). A run that was cancelled,
+//! timed out or is still going is not trusted to have finished writing.
 
 use std::io::Write;
 use std::path::Path;
@@ -52,7 +57,7 @@ struct ArtifactRun {
     head_sha: Option<String>,
 }
 
-/// The newest artifact `name` of a successful baseline run on `branch`.
+/// The newest artifact `name` of a finished baseline run on `branch`.
 pub async fn newest_history(
     github: &GitHub,
     owner: &str,
@@ -98,7 +103,8 @@ pub async fn newest_history(
     Ok(None)
 }
 
-/// Whether run `id` recorded `branch`'s baseline and succeeded.
+/// Whether run `id` recorded `branch`'s baseline and ran to its end:
+/// completed with success, or with failure (a failed gate).
 async fn baseline_run(
     github: &GitHub,
     owner: &str,
@@ -120,7 +126,8 @@ async fn baseline_run(
         && run.pointer("/head_repository/id") == run.pointer("/repository/id");
     Ok(same_repository
         && text("/head_branch") == Some(branch)
-        && text("/conclusion") == Some("success")
+        && text("/status") == Some("completed")
+        && matches!(text("/conclusion"), Some("success" | "failure"))
         && matches!(
             text("/event"),
             Some("push" | "workflow_dispatch" | "schedule")

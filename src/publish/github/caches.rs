@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::{ApiError, GitHub};
+use super::keys;
 
 /// One cache entry, as the REST API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,7 +25,8 @@ struct Page {
     actions_caches: Vec<Entry>,
 }
 
-/// The entries of `git_ref` whose key starts with `prefix`, newest first.
+/// The entries of `git_ref` that saves under `prefix` wrote
+/// (`<prefix><sha>-<run>-<attempt>`), newest first.
 pub async fn list(
     github: &GitHub,
     owner: &str,
@@ -53,9 +55,11 @@ pub async fn list(
             break;
         }
     }
-    // The API matches the key as a prefix and the ref; checked again here,
-    // since a deletion cannot be undone.
-    entries.retain(|e| e.key.starts_with(prefix) && e.git_ref == git_ref);
+    // The API matches the key as a prefix and the ref. A deletion cannot
+    // be undone, so only the whole shape of a save under this prefix
+    // counts: a prefix someone wrote without an end marker cannot reach
+    // another suite's entries.
+    entries.retain(|e| keys::is_saved_under(prefix, &e.key) && e.git_ref == git_ref);
     entries.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     Ok(entries)
 }

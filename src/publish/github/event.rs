@@ -137,9 +137,21 @@ pub fn default_branch(event: &Value) -> Option<String> {
 }
 
 /// The pull request's base from a GitHub event payload: a `pull_request`
-/// event, or a `workflow_run` event for a pull request (the way a comment
-/// is posted for a fork).
+/// event, a `workflow_run` event for a pull request (the way a comment is
+/// posted for a fork), or a `merge_group` event, whose run is compared
+/// with its base commit as a push to the branch would be.
 pub fn base_of_event(event: &Value) -> Option<Base> {
+    if let Some(group) = event.get("merge_group") {
+        let sha = group.get("base_sha")?.as_str().filter(|s| !s.is_empty())?;
+        let branch = group
+            .get("base_ref")
+            .and_then(Value::as_str)
+            .map(|r| r.strip_prefix("refs/heads/").unwrap_or(r).to_string());
+        return Some(Base {
+            sha: sha.to_string(),
+            branch,
+        });
+    }
     let base = event
         .pointer("/pull_request/base")
         .or_else(|| event.pointer("/workflow_run/pull_requests/0/base"))?;
@@ -238,6 +250,15 @@ mod tests {
             ..Request::default()
         };
         assert_eq!(request.branch(&CompareConfig::default()), "master");
+    }
+
+    #[test]
+    fn a_merge_group_is_compared_with_its_base_commit() {
+        let event = fixture("merge_group_checks_requested.payload.json");
+        let base = base_of_event(&event).unwrap();
+        assert_eq!(base.sha, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e");
+        assert_eq!(base.branch.as_deref(), Some("main"));
+        assert_eq!(pull_request(&event), None, "no comment to post");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! pull request a job runs for; [`comment`] keeps one sticky comment per
 //! suite on it; [`actions`] writes the step summary, outputs and
 //! annotations; [`artifacts`] fetches a branch's history artifact;
-//! [`caches`] deletes superseded Actions cache entries.
+//! [`keys`] names the Action's cache entries; [`caches`] deletes
+//! superseded ones.
 
 pub mod actions;
 pub mod api;
@@ -13,5 +14,6 @@ pub mod artifacts;
 pub mod caches;
 pub mod comment;
 pub mod event;
+pub mod keys;
 
 pub use event::PullRequest;

@@ -192,7 +192,11 @@ fn script_assertion(e: &str) -> Option<Value> {
         || e.starts_with("eval:")
         || (e.starts_with("file://") && is_js_file(&e["file://".len()..]))
     {
-        return Some(json!({ "type": "javascript", "value": e }));
+        let code = ["javascript:", "fn:", "eval:"]
+            .iter()
+            .find_map(|p| e.strip_prefix(p))
+            .unwrap_or(e);
+        return Some(json!({ "type": "javascript", "value": code.trim() }));
     }
     if let Some(rest) = e
         .strip_prefix("grade:")
@@ -203,7 +207,9 @@ fn script_assertion(e: &str) -> Option<Value> {
     if e.starts_with("python:")
         || (e.starts_with("file://") && (e.ends_with(".py") || e.contains(".py:")))
     {
-        return Some(json!({ "type": "python", "value": e }));
+        // promptfoo cuts seven characters either way: `python:`, and also
+        // `file://`, which leaves the path to be run as Python code.
+        return Some(json!({ "type": "python", "value": e[7..].trim() }));
     }
     None
 }
@@ -337,16 +343,21 @@ mod tests {
             json!({"type": "llm-rubric", "value": "is polite"})
         );
         assert_eq!(
-            from_csv_string("fn:output.length > 3").unwrap()["type"],
-            "javascript"
+            from_csv_string("fn: output.length > 3").unwrap(),
+            json!({"type": "javascript", "value": "output.length > 3"})
         );
         assert_eq!(
-            from_csv_string("python:len(output)").unwrap()["type"],
-            "python"
+            from_csv_string("file://check.js").unwrap(),
+            json!({"type": "javascript", "value": "file://check.js"})
         );
         assert_eq!(
-            from_csv_string("file://check.py").unwrap()["type"],
-            "python"
+            from_csv_string("python:len(output)").unwrap(),
+            json!({"type": "python", "value": "len(output)"})
+        );
+        assert_eq!(
+            from_csv_string("file://check.py").unwrap(),
+            json!({"type": "python", "value": "check.py"}),
+            "promptfoo 0.123 runs the path as code"
         );
         assert_eq!(from_csv_string("containsx").unwrap()["type"], "equals");
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Model-graded assertions: `similar` (embeddings) and `llm-rubric` (a judge).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::super::Ctx;
 use super::super::providers::{self, GraderKind};
@@ -17,14 +17,15 @@ pub(super) fn similar(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Option<
             &format!("threshold {t} is outside 0..1, which ai-evals requires"),
         );
     }
+    if a.negate {
+        a.warn(ctx, &format!("at a similarity of exactly {t}, not-similar passes in promptfoo and fails in ai-evals"));
+    }
     let value = if refs.len() == 1 {
         refs[0].clone()
     } else {
         Value::Array(refs)
     };
-    let spec = Spec::new("similar", a.negate)
-        .with("value", value)
-        .with("threshold", json!(t));
+    let spec = Spec::new("similar", a.negate).value(value).threshold(t);
     graded.embeddings = true;
     with_grader(ctx, a, spec, GraderKind::Embeddings)
 }
@@ -53,8 +54,7 @@ pub(super) fn llm_rubric(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Opti
             "needs a text rubric (object rubrics and rubricPrompt-only rubrics are not converted)",
         ),
     };
-    let mut spec =
-        Spec::new("llm-judge", a.negate).with("value", Value::String(a.template(ctx, &rubric)?));
+    let mut spec = Spec::new("llm-judge", a.negate).value(Value::String(a.template(ctx, &rubric)?));
     if let Some(t) = a.threshold {
         if !(0.0..=1.0).contains(&t) {
             return a.skip(
@@ -62,7 +62,12 @@ pub(super) fn llm_rubric(ctx: &mut Ctx, a: &Assert, graded: &mut Graded) -> Opti
                 &format!("threshold {t} is outside 0..1, which ai-evals requires"),
             );
         }
-        spec = spec.with("threshold", json!(t));
+        spec = spec.threshold(t);
+    }
+    if a.threshold.is_some() {
+        a.warn(ctx, "a judge score above 1 (a 0–10 or 0–100 scale) is compared with the threshold as it is in promptfoo, and as a share (8 → 0.8) in ai-evals");
+    } else {
+        a.warn(ctx, "a judge answer with a score and no `pass` passes in promptfoo whatever the score, and in ai-evals only at a score of 0.5 or more (a 0–10 or 0–100 score read as a share)");
     }
     graded.judge = true;
     with_grader(ctx, a, spec, GraderKind::Judge)
@@ -76,7 +81,7 @@ fn with_grader(ctx: &mut Ctx, a: &Assert, spec: Spec, kind: GraderKind) -> Optio
         None => a.test_grader.map(str::to_string),
     };
     Some(match provider {
-        Some(p) => spec.with("provider", Value::String(p)),
+        Some(p) => spec.provider(p),
         None => spec,
     })
 }

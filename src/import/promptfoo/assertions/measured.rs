@@ -1,5 +1,5 @@
-//! Assertions that measure the output or the call: is-json, levenshtein,
-//! word-count, latency and cost.
+//! Assertions that measure the output or the call: is-json,
+//! contains-json, levenshtein, word-count, latency and cost.
 
 use serde_json::{Value, json};
 
@@ -12,9 +12,13 @@ use super::{Assert, Origin, Spec, constant};
 /// `format`) differently.
 const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
 
-/// `is-json`, with an optional schema (an object, or YAML/JSON text of one).
-pub(super) fn is_json(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
-    let spec = Spec::new("is-json", a.negate);
+/// `is-json` and `contains-json`, with an optional schema (an object, or
+/// YAML/JSON text of one).
+pub(super) fn json(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
+    let spec = Spec::new(&a.base, a.negate);
+    if a.base == "contains-json" {
+        a.warn(ctx, "promptfoo also counts YAML-style objects ({a: 1}) and objects with // comments, which ai-evals reads as no JSON");
+    }
     let schema = match &a.value {
         // promptfoo checks a schema only when the value is truthy.
         None | Some(Value::Bool(false)) => return Some(spec),
@@ -33,7 +37,7 @@ pub(super) fn is_json(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         },
         Some(_) => return a.skip(ctx, "the schema must be an object (promptfoo raises an error on JSON output otherwise)"),
     };
-    Some(spec.with("value", with_draft(schema)))
+    Some(spec.value(with_draft(schema)))
 }
 
 /// The schema with `$schema` set to draft-07 unless it names its own draft.
@@ -59,11 +63,12 @@ pub(super) fn levenshtein(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         return constant(ctx, a, a.negate, "a negative threshold");
     }
     let value = a.template(ctx, &s)?;
+    a.warn(ctx, "promptfoo counts UTF-16 code units, ai-evals characters: where the output or the value has characters outside the Basic Multilingual Plane (emoji, …), the distances differ");
     // Distances are whole numbers, so `d <= t` is `d <= floor(t)`.
     Some(
         Spec::new("levenshtein", a.negate)
-            .with("value", Value::String(value))
-            .with("threshold", json!(t.floor() as i64)),
+            .value(Value::String(value))
+            .threshold(t.floor()),
     )
 }
 
@@ -77,7 +82,10 @@ pub(super) fn word_count(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         _ => None,
     };
     match value {
-        Some(v) => Some(Spec::new("word-count", a.negate).with("value", v)),
+        Some(v) => {
+            a.warn(ctx, "promptfoo splits words on JavaScript's white space, ai-evals on Unicode's: an output with U+FEFF or U+0085 between words counts differently");
+            Some(Spec::new("word-count", a.negate).value(v))
+        }
         None => a.skip(
             ctx,
             "needs a whole number or { min, max } with min at most max",
@@ -128,5 +136,5 @@ pub(super) fn required_threshold(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
             "needs a threshold (promptfoo raises an error without one)",
         );
     };
-    Some(Spec::new(&a.base, a.negate).with("threshold", json!(t)))
+    Some(Spec::new(&a.base, a.negate).threshold(t))
 }

@@ -16,14 +16,17 @@
 mod csv;
 mod graded;
 mod measured;
+mod scripts;
 mod text;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::yaml::Node;
 use super::{Ctx, Place};
+use crate::assertion::{AssertionSpec, Language};
 
 pub use csv::from_csv_string;
+pub use scripts::script_warnings;
 
 /// Where an assertion came from: CSV `__expected` strings get different
 /// defaults (similar 0.8, other threshold types 0.75) from YAML (similar 0.75,
@@ -63,7 +66,11 @@ struct Assert<'a> {
 struct Spec {
     kind: String,
     negate: bool,
-    fields: Map<String, Value>,
+    value: Option<Value>,
+    threshold: Option<f64>,
+    provider: Option<String>,
+    /// A script assertion's `config`.
+    config: Option<Value>,
 }
 
 impl Spec {
@@ -71,12 +78,25 @@ impl Spec {
         Spec {
             kind: kind.to_string(),
             negate,
-            fields: Map::new(),
+            value: None,
+            threshold: None,
+            provider: None,
+            config: None,
         }
     }
 
-    fn with(mut self, key: &str, value: Value) -> Spec {
-        self.fields.insert(key.into(), value);
+    fn value(mut self, value: Value) -> Spec {
+        self.value = Some(value);
+        self
+    }
+
+    fn threshold(mut self, threshold: f64) -> Spec {
+        self.threshold = Some(threshold);
+        self
+    }
+
+    fn provider(mut self, provider: String) -> Spec {
+        self.provider = Some(provider);
         self
     }
 }
@@ -92,14 +112,19 @@ impl Assert<'_> {
         ctx.note(self.place.clone(), &self.what, why);
     }
 
+    /// Converted, but promptfoo may pass or fail it differently.
+    fn warn(&self, ctx: &mut Ctx, why: &str) {
+        ctx.warn(self.place.clone(), &self.what, why);
+    }
+
     /// A text of the value translated to minijinja (`None`: skipped).
     fn template(&self, ctx: &mut Ctx, text: &str) -> Option<String> {
         ctx.template(text, self.place, &self.what)
     }
 }
 
-/// A converted assertion (an ai-evals `AssertionSpec` as JSON) or nothing
-/// (skipped, with the reason recorded in `ctx`).
+/// A converted assertion, or nothing (skipped, with the reason recorded
+/// in `ctx`).
 pub fn convert(
     ctx: &mut Ctx,
     node: &Node,
@@ -107,7 +132,7 @@ pub fn convert(
     origin: Origin,
     test_grader: Option<&str>,
     graded: &mut Graded,
-) -> Option<Value> {
+) -> Option<AssertionSpec> {
     let a = read(ctx, node, place, origin, test_grader)?;
     let spec = match a.base.as_str() {
         "equals" => text::equals(ctx, &a),
@@ -116,7 +141,8 @@ pub fn convert(
             text::any_or_all(ctx, &a)
         }
         "regex" => text::regex(ctx, &a),
-        "is-json" => measured::is_json(ctx, &a),
+        "is-json" | "contains-json" => measured::json(ctx, &a),
+        "javascript" | "python" => scripts::script(ctx, &a),
         "levenshtein" => measured::levenshtein(ctx, &a),
         "word-count" => measured::word_count(ctx, &a),
         "latency" | "cost" => measured::required_threshold(ctx, &a),
@@ -171,10 +197,14 @@ fn read<'a>(
 fn check_key(ctx: &mut Ctx, a: &Assert, key: &str) -> Option<()> {
     match key {
         "type" | "value" | "threshold" | "weight" | "metric" | "provider" => Some(()),
-        "transform" => a.skip(
-            ctx,
-            "`transform` runs JavaScript on the output first; ai-evals has no output transforms",
-        ),
+        "config" if matches!(a.base.as_str(), "javascript" | "python") => Some(()),
+        "transform" => match a.node.get("transform").and_then(Node::as_str) {
+            Some(_) => Some(()),
+            None => a.skip(
+                ctx,
+                "its `transform` is not a text of code or a file://script",
+            ),
+        },
         "rubricPrompt" if a.base == "llm-rubric" => a.skip(
             ctx,
             "its own `rubricPrompt` (a per-assertion judge prompt) has no ai-evals counterpart",
@@ -205,10 +235,14 @@ fn load_value(ctx: &mut Ctx, a: &Assert) -> Option<Option<Value>> {
     let Some(v) = a.node.get("value").filter(|v| !v.is_null()) else {
         return Some(None);
     };
+    let scripted = matches!(a.base.as_str(), "javascript" | "python");
     let loaded = match v.to_json() {
-        Value::String(s) if s.starts_with("package:") => {
-            Err("the value comes from running a package's function; ai-evals runs no code".into())
-        }
+        Value::String(s) if s.starts_with("package:") => Err(
+            "the value comes from running an npm package's function, which ai-evals does not load"
+                .into(),
+        ),
+        // A script assertion's file is its code, run by ai-evals too.
+        Value::String(s) if scripted => Ok(Value::String(s)),
         Value::String(s) => match s.strip_prefix("file://") {
             Some(rel) => ctx.load_value_file(rel),
             None => Ok(Value::String(s)),
@@ -246,42 +280,53 @@ fn constant(ctx: &mut Ctx, a: &Assert, passes: bool, why: &str) -> Option<Spec> 
             "{why}: it {outcome} in promptfoo; converted to a `regex \"\"` that does the same"
         ),
     );
-    Some(Spec::new("regex", !passes).with("value", Value::String(String::new())))
+    Some(Spec::new("regex", !passes).value(Value::String(String::new())))
 }
 
 /// Adds the type, weight and metric; drops thresholds the type does not use.
-fn finish(ctx: &mut Ctx, a: &Assert, spec: Spec) -> Option<Value> {
-    let mut out = Map::new();
-    let full = if spec.negate {
+fn finish(ctx: &mut Ctx, a: &Assert, spec: Spec) -> Option<AssertionSpec> {
+    let kind = if spec.negate {
         format!("not-{}", spec.kind)
     } else {
         spec.kind.clone()
     };
-    out.insert("type".into(), Value::String(full));
-    out.extend(spec.fields);
-    if let Some(w) = a.node.get("weight") {
-        match w.as_f64() {
-            Some(w) if w >= 0.0 && w.is_finite() => {
-                out.insert("weight".into(), json!(w));
-            }
+    let weight = match a.node.get("weight") {
+        None => None,
+        Some(w) => match w.as_f64() {
+            Some(w) if w >= 0.0 && w.is_finite() => Some(w),
             _ => {
                 return a.skip(
                     ctx,
                     "a negative or non-numeric weight has no ai-evals counterpart",
                 );
             }
-        }
-    }
-    if let Some(m) = a
+        },
+    };
+    let metric = a
         .node
         .get("metric")
         .and_then(Node::as_str)
         .filter(|m| !m.is_empty())
-    {
-        out.insert("metric".into(), Value::String(m.to_string()));
+        .map(str::to_string);
+    let transform = a
+        .node
+        .get("transform")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    if let Some(code) = &transform {
+        script_warnings(ctx, code, Language::JavaScript, a.place, &a.what);
     }
     note_unused_keys(ctx, a, &spec.kind);
-    Some(Value::Object(out))
+    Some(AssertionSpec {
+        kind,
+        value: spec.value,
+        weight,
+        threshold: spec.threshold,
+        provider: spec.provider,
+        metric,
+        config: spec.config,
+        transform,
+    })
 }
 
 /// A `threshold` or `provider` that promptfoo does not read for the type is
@@ -289,7 +334,7 @@ fn finish(ctx: &mut Ctx, a: &Assert, spec: Spec) -> Option<Value> {
 fn note_unused_keys(ctx: &mut Ctx, a: &Assert, kind: &str) {
     let uses_threshold = matches!(
         kind,
-        "levenshtein" | "latency" | "cost" | "similar" | "llm-judge"
+        "levenshtein" | "latency" | "cost" | "similar" | "llm-judge" | "javascript" | "python"
     );
     if !uses_threshold && a.node.get("threshold").is_some() && a.origin == Origin::Yaml {
         a.note(
@@ -308,7 +353,7 @@ fn note_unused_keys(ctx: &mut Ctx, a: &Assert, kind: &str) {
 /// Why promptfoo assertion types without an ai-evals counterpart are skipped.
 fn unsupported_reason(base: &str) -> &'static str {
     match base {
-        "javascript" | "python" | "ruby" => "runs user code; ai-evals has no script assertions",
+        "ruby" => "runs Ruby; ai-evals runs JavaScript and Python only",
         "webhook" => "calls a webhook; ai-evals has no webhook assertion",
         "assert-set" => "assertion groups with their own threshold have no ai-evals counterpart",
         "select-best" | "max-score" => {

@@ -14,18 +14,18 @@ pub(super) fn equals(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
         // promptfoo parses the output as JSON and deep-compares; a JSON
         // Schema `const` does exactly that, and a non-JSON output fails.
         a.note(ctx, "object value: converted to is-json with a `const` schema (same pass/fail: output parsed as JSON, deep equality)");
-        return Some(Spec::new("is-json", a.negate).with("value", json!({ "const": obj })));
+        return Some(Spec::new("is-json", a.negate).value(json!({ "const": obj })));
     }
     let s = text_value(ctx, a)?;
     let t = a.template(ctx, &s)?;
-    Some(Spec::new("equals", a.negate).with("value", Value::String(t)))
+    Some(Spec::new("equals", a.negate).value(Value::String(t)))
 }
 
 /// `contains`, `icontains` and `starts-with`: one text, kept as it is.
 pub(super) fn one_text(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     let s = text_value(ctx, a)?;
     let t = a.template(ctx, &s)?;
-    Some(Spec::new(&a.base, a.negate).with("value", Value::String(t)))
+    Some(Spec::new(&a.base, a.negate).value(Value::String(t)))
 }
 
 /// The value as the text promptfoo compares (a number as JavaScript prints
@@ -58,7 +58,7 @@ pub(super) fn any_or_all(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     for s in items {
         rendered.push(Value::String(a.template(ctx, &s)?));
     }
-    Some(Spec::new(&a.base, a.negate).with("value", Value::Array(rendered)))
+    Some(Spec::new(&a.base, a.negate).value(Value::Array(rendered)))
 }
 
 /// The texts of a contains-any/contains-all value, before templates.
@@ -99,9 +99,9 @@ pub(super) fn regex(ctx: &mut Ctx, a: &Assert) -> Option<Spec> {
     };
     let t = a.template(ctx, &translated)?;
     if template::is_template(&s) {
-        a.note(ctx, "the pattern is completed by variables at run time: their text is read as Rust regex syntax, not JavaScript");
+        a.warn(ctx, "the pattern is completed by variables at run time: their text is read as Rust regex syntax, not JavaScript");
     }
-    Some(Spec::new("regex", a.negate).with("value", Value::String(t)))
+    Some(Spec::new("regex", a.negate).value(Value::String(t)))
 }
 
 fn translate_regex(s: &str) -> Result<String, String> {

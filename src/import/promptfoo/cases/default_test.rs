@@ -1,12 +1,15 @@
 //! `defaultTest` → `[defaults]` (threshold, assertions, simple vars) and
 //! `[grading]` (its options' graders and rubric prompt).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::super::assertions::{Graded, Origin};
 use super::super::yaml::{self, Kind, Node};
 use super::super::{Ctx, Place};
-use super::{Converted, Defaults, convert_asserts, grading_options, null_to_empty, strip_newline};
+use super::{
+    Converted, Defaults, Transforms, convert_asserts, fit_for_toml, grading_options, null_to_empty,
+    strip_newline, strip_nulls,
+};
 
 /// The judge and embeddings graders defaultTest's options name.
 pub(super) type Graders = (Option<String>, Option<String>);
@@ -33,7 +36,10 @@ pub(super) fn convert(
     let mut graders = (None, None);
     if let Some(options) = dt.get("options") {
         let p = place.child(options.line, "options");
-        graders = grading_options(ctx, options, &p, true, &mut out.grading);
+        let mut transforms = Transforms::default();
+        graders = grading_options(ctx, options, &p, true, &mut out.grading, &mut transforms);
+        out.defaults.transform = transforms.output;
+        out.defaults.transform_vars = transforms.vars;
     }
     if let Some(vars) = dt.get("vars") {
         read_vars(ctx, vars, &place, dflt);
@@ -44,9 +50,7 @@ pub(super) fn convert(
     if let Some(list) = dt.get("assert") {
         let p = place.child(list.line, "assert");
         let asserts = convert_asserts(ctx, list, &p, Origin::Yaml, None, graded);
-        if !asserts.is_empty() {
-            out.defaults.insert("assert".into(), Value::Array(asserts));
-        }
+        out.defaults.assert = fit_for_toml(ctx, asserts, &p);
     }
     Some(graders)
 }
@@ -112,9 +116,7 @@ fn simple_var(v: &Node) -> bool {
 
 fn read_threshold(ctx: &mut Ctx, t: &Node, place: &Place, out: &mut Converted) {
     match t.as_f64() {
-        Some(t) if (0.0..=1.0).contains(&t) => {
-            out.defaults.insert("threshold".into(), json!(t));
-        }
+        Some(t) if (0.0..=1.0).contains(&t) => out.defaults.threshold = Some(t),
         _ => ctx.skip(
             place.child(t.line, "threshold"),
             "defaultTest.threshold",
@@ -124,7 +126,7 @@ fn read_threshold(ctx: &mut Ctx, t: &Node, place: &Place, out: &mut Converted) {
 }
 
 /// `[defaults] vars` when defaultTest's vars need no per-test treatment.
-pub(super) fn defaults_vars(dflt: &Defaults) -> Option<Value> {
+pub(super) fn defaults_vars(dflt: &Defaults) -> Option<Map<String, Value>> {
     if !dflt.vars_in_defaults || dflt.vars.is_empty() {
         return None;
     }
@@ -136,5 +138,6 @@ pub(super) fn defaults_vars(dflt: &Defaults) -> Option<Value> {
         }
         m.insert(k.clone(), null_to_empty(value));
     }
-    Some(Value::Object(m))
+    strip_nulls(&mut m);
+    Some(m)
 }

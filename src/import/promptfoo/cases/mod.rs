@@ -20,23 +20,29 @@ mod vars;
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::assertions::{self, Graded, Origin};
 use super::providers::{self, GraderKind};
 use super::template::LOAD_SUFFIX;
 use super::yaml::{Kind, Node};
 use super::{Ctx, Place};
+use crate::assertion::{AssertionSpec, Code, Language, Script};
+use crate::config::{
+    Defaults as DefaultsSpec, GradingSpec, HttpSpec, PromptSpec, ProviderSpec, ResponseFormat,
+    TestSpec,
+};
 use default_test::Graders;
 use files::file_tests;
 use test::convert_test;
 
+/// The converted tests: `[grading]`, `[defaults]`, the inline `[[tests]]`
+/// (test files become datasets, kept in [`Ctx`]).
 #[derive(Debug, Default)]
 pub struct Converted {
-    pub grading: Map<String, Value>,
-    pub defaults: Map<String, Value>,
-    pub tests: Vec<Map<String, Value>>,
-    pub datasets: Vec<String>,
+    pub grading: GradingSpec,
+    pub defaults: DefaultsSpec,
+    pub tests: Vec<TestSpec>,
 }
 
 /// What `defaultTest` contributes to every test.
@@ -61,7 +67,7 @@ pub fn convert_tests(ctx: &mut Ctx, root: &Node) -> Converted {
         }
     }
     if let Some(vars) = default_test::defaults_vars(&dflt) {
-        out.defaults.insert("vars".into(), vars);
+        out.defaults.vars = vars;
     }
     match root.get("tests") {
         None => ctx.skip(
@@ -86,7 +92,7 @@ fn convert_tests_value(
 ) {
     let place = Place::config(ctx, tests.line, "tests");
     match &tests.kind {
-        Kind::Str(path) => file_tests(ctx, path, &place, dflt, out, graded),
+        Kind::Str(path) => file_tests(ctx, path, &place, dflt, graded),
         Kind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let p = place.child(item.line, &format!("[{i}]"));
@@ -95,7 +101,7 @@ fn convert_tests_value(
         }
         Kind::Map(_) if tests.get("path").and_then(Node::as_str).is_some() => {
             let path = tests.get("path").and_then(Node::as_str).unwrap();
-            file_tests(ctx, path, &place, dflt, out, graded);
+            file_tests(ctx, path, &place, dflt, graded);
         }
         _ => ctx.skip(place, "tests", "neither a path, a list nor {path}"),
     }
@@ -111,7 +117,7 @@ fn convert_tests_item(
     graded: &mut Graded,
 ) {
     match &item.kind {
-        Kind::Str(path) => file_tests(ctx, path, p, dflt, out, graded),
+        Kind::Str(path) => file_tests(ctx, path, p, dflt, graded),
         Kind::Map(_) if item.get("path").and_then(Node::as_str).is_some() => {
             let path = item.get("path").and_then(Node::as_str).unwrap();
             if item.get("config").is_some() {
@@ -121,10 +127,14 @@ fn convert_tests_item(
                     "generator config is for script test files",
                 );
             }
-            file_tests(ctx, path, p, dflt, out, graded);
+            file_tests(ctx, path, p, dflt, graded);
         }
         Kind::Map(_) => {
-            let rows = convert_test(ctx, item, p, Origin::Yaml, dflt, graded);
+            let mut rows = convert_test(ctx, item, p, Origin::Yaml, dflt, graded);
+            for row in rows.iter_mut() {
+                strip_nulls(&mut row.vars);
+                row.assert = fit_for_toml(ctx, std::mem::take(&mut row.assert), p);
+            }
             out.tests.extend(rows);
         }
         _ => ctx.skip(p.clone(), "test", "neither a path nor a test"),
@@ -134,17 +144,17 @@ fn convert_tests_item(
 /// Graders for graded assertions that name none: defaultTest's, else
 /// promptfoo's defaults.
 fn add_default_graders(ctx: &mut Ctx, graded: Graded, graders: Graders, out: &mut Converted) {
-    if graded.judge && !out.grading.contains_key("judge") {
+    if graded.judge && out.grading.judge.is_none() {
         let name = graders
             .0
             .unwrap_or_else(|| default_provider(ctx, GraderKind::Judge));
-        out.grading.insert("judge".into(), json!(name));
+        out.grading.judge = Some(name);
     }
-    if graded.embeddings && !out.grading.contains_key("embeddings") {
+    if graded.embeddings && out.grading.embeddings.is_none() {
         let name = graders
             .1
             .unwrap_or_else(|| default_provider(ctx, GraderKind::Embeddings));
-        out.grading.insert("embeddings".into(), json!(name));
+        out.grading.embeddings = Some(name);
     }
 }
 
@@ -155,25 +165,14 @@ fn add_load_vars_everywhere(ctx: &mut Ctx, out: &mut Converted) {
     if load_vars.is_empty() {
         return;
     }
-    if let Some(Value::Object(vars)) = out.defaults.get_mut("vars") {
-        add_load_vars(vars, &load_vars);
-    }
+    add_load_vars(&mut out.defaults.vars, &load_vars);
     for t in out.tests.iter_mut() {
-        if let Some(Value::Object(vars)) = t.get_mut("vars") {
-            add_load_vars(vars, &load_vars);
-        }
+        add_load_vars(&mut t.vars, &load_vars);
     }
-    for (_, contents) in ctx.files.iter_mut() {
-        let mut lines = Vec::new();
-        for line in contents.lines() {
-            let mut row: Map<String, Value> =
-                serde_json::from_str(line).expect("rows are JSON objects");
-            if let Some(Value::Object(vars)) = row.get_mut("vars") {
-                add_load_vars(vars, &load_vars);
-            }
-            lines.push(serde_json::to_string(&row).expect("a row serializes"));
+    for (_, rows) in ctx.datasets.iter_mut() {
+        for row in rows.iter_mut() {
+            add_load_vars(&mut row.vars, &load_vars);
         }
-        *contents = lines.join("\n") + "\n";
     }
 }
 
@@ -190,10 +189,17 @@ fn add_load_vars(vars: &mut Map<String, Value>, load_vars: &BTreeSet<String>) {
 /// A default grader for graded assertions that name none: promptfoo's own
 /// (added once, with a note saying which).
 fn default_provider(ctx: &mut Ctx, kind: GraderKind) -> String {
-    let (name, table, why) = match kind {
+    let openai = |model: &str, response_format| {
+        ProviderSpec::Openai(HttpSpec {
+            model: Some(model.to_string()),
+            response_format,
+            ..HttpSpec::default()
+        })
+    };
+    let (name, spec, why) = match kind {
         GraderKind::Judge => (
             "promptfoo-default-grader",
-            json!({ "type": "openai", "model": providers::DEFAULT_GRADER_MODEL, "response-format": "json" }),
+            openai(providers::DEFAULT_GRADER_MODEL, Some(ResponseFormat::Json)),
             format!(
                 "no grader was set, so promptfoo's default is used: OpenAI {} in JSON mode (promptfoo picks another vendor's default when no OpenAI key is set, and the model varies by promptfoo version)",
                 providers::DEFAULT_GRADER_MODEL
@@ -201,7 +207,7 @@ fn default_provider(ctx: &mut Ctx, kind: GraderKind) -> String {
         ),
         GraderKind::Embeddings => (
             "promptfoo-default-embeddings",
-            json!({ "type": "openai", "model": providers::DEFAULT_EMBEDDING_MODEL }),
+            openai(providers::DEFAULT_EMBEDDING_MODEL, None),
             format!(
                 "no embedding provider was set, so promptfoo's default is used: OpenAI {}",
                 providers::DEFAULT_EMBEDDING_MODEL
@@ -214,34 +220,63 @@ fn default_provider(ctx: &mut Ctx, kind: GraderKind) -> String {
         ctx.providers.push(providers::Provider {
             name: name.to_string(),
             aliases: vec![],
-            table: table.as_object().unwrap().clone(),
+            spec,
             comments: vec![],
         });
     }
     name.to_string()
 }
 
+/// The transforms a test's (or defaultTest's) `options` name.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Transforms {
+    pub(super) output: Option<String>,
+    pub(super) vars: Option<String>,
+}
+
 /// `options` of defaultTest (into `[grading]`) or of a test (the test's
-/// grader). Returns the judge and embeddings provider names.
+/// grader), and their transforms. Returns the judge and embeddings
+/// provider names.
 pub(super) fn grading_options(
     ctx: &mut Ctx,
     options: &Node,
     place: &Place,
     is_default: bool,
-    grading: &mut Map<String, Value>,
+    grading: &mut GradingSpec,
+    transforms: &mut Transforms,
 ) -> (Option<String>, Option<String>) {
     let mut judge = None;
     let mut embeddings = None;
     for (k, v) in options.entries().unwrap_or(&[]) {
         let p = place.child(v.line, k);
         match k.as_str() {
+            "transform" | "postprocess" => match v.as_str() {
+                // `transform` wins over `postprocess`, as in promptfoo.
+                Some(code) if k == "transform" || transforms.output.is_none() => {
+                    transforms.output = transform_code(ctx, code, &p, k);
+                }
+                Some(_) => {}
+                None => ctx.skip(
+                    p,
+                    &format!("options.{k}"),
+                    "not a text of code or a file://script",
+                ),
+            },
+            "transformVars" => match v.as_str() {
+                Some(code) => transforms.vars = transform_code(ctx, code, &p, k),
+                None => ctx.skip(
+                    p,
+                    "options.transformVars",
+                    "not a text of code or a file://script",
+                ),
+            },
             "provider" => {
                 judge = providers::grader(ctx, v, GraderKind::Judge, &p);
                 // A chat provider cannot embed; only an embedding id (or
                 // {embedding: …}) sets the embeddings grader.
-                let embed_node = v.get("embedding").or_else(|| {
-                    v.as_str().filter(|s| s.contains(":embedding")).map(|_| v)
-                });
+                let embed_node = v
+                    .get("embedding")
+                    .or_else(|| v.as_str().filter(|s| s.contains(":embedding")).map(|_| v));
                 if let Some(e) = embed_node {
                     embeddings = providers::grader(ctx, e, GraderKind::Embeddings, &p);
                 }
@@ -250,24 +285,60 @@ pub(super) fn grading_options(
                 Some(s) => {
                     // Same variables (rubric, output) in ai-evals' judge prompt.
                     if let Some(t) = ctx.template(s, &p, "rubricPrompt") {
-                        grading.insert("judge-prompt".into(), json!(t));
+                        grading.judge_prompt = Some(PromptSpec::Inline(t));
                     }
                 }
-                None => ctx.skip(p, "rubricPrompt", "chat-message rubric prompts are not converted"),
+                None => ctx.skip(
+                    p,
+                    "rubricPrompt",
+                    "chat-message rubric prompts are not converted",
+                ),
             },
-            "rubricPrompt" => ctx.skip(p, "rubricPrompt", "a per-test judge prompt has no ai-evals counterpart"),
-            other => ctx.skip(p, &format!("options.{other}"), "no ai-evals counterpart (output transforms, prompt prefixes, … change what is checked)"),
+            "rubricPrompt" => ctx.skip(
+                p,
+                "rubricPrompt",
+                "a per-test judge prompt has no ai-evals counterpart",
+            ),
+            other => ctx.skip(
+                p,
+                &format!("options.{other}"),
+                "no ai-evals counterpart (prompt prefixes, … change what is sent or checked)",
+            ),
         }
     }
     if is_default {
-        if let Some(j) = &judge {
-            grading.insert("judge".into(), json!(j));
+        if judge.is_some() {
+            grading.judge.clone_from(&judge);
         }
-        if let Some(e) = &embeddings {
-            grading.insert("embeddings".into(), json!(e));
+        if embeddings.is_some() {
+            grading.embeddings.clone_from(&embeddings);
         }
     }
     (judge, embeddings)
+}
+
+/// A transform's code as it is written into the suite: the same
+/// JavaScript, or `file://` script; `None` (skipped) when it names no
+/// script that is there, which fails every test in promptfoo.
+fn transform_code(ctx: &mut Ctx, code: &str, place: &Place, key: &str) -> Option<String> {
+    let what = format!("options.{key}");
+    match crate::config::transform_script(code) {
+        Err(why) => {
+            ctx.skip(place.clone(), &what, &why);
+            return None;
+        }
+        Ok(Script {
+            code: Code::File { path, .. },
+            ..
+        }) if !ctx.resolve(&path).is_file() => {
+            let why = format!("{path} does not exist (promptfoo fails every test it applies to)");
+            ctx.skip(place.clone(), &what, &why);
+            return None;
+        }
+        Ok(_) => {}
+    }
+    assertions::script_warnings(ctx, code, Language::JavaScript, place, &what);
+    Some(code.to_string())
 }
 
 pub(super) fn convert_asserts(
@@ -277,7 +348,7 @@ pub(super) fn convert_asserts(
     origin: Origin,
     grader: Option<&str>,
     graded: &mut Graded,
-) -> Vec<Value> {
+) -> Vec<AssertionSpec> {
     let Some(items) = list.items() else {
         ctx.skip(place.clone(), "assert", "not a list");
         return Vec::new();
@@ -288,7 +359,7 @@ pub(super) fn convert_asserts(
         let mut g = Graded::default();
         if let Some(v) = assertions::convert(ctx, a, &p, origin, grader, &mut g) {
             // Only assertions that grade with [grading] need its defaults.
-            if v.get("provider").is_none() {
+            if v.provider.is_none() {
                 graded.judge |= g.judge;
                 graded.embeddings |= g.embeddings;
             }
@@ -296,6 +367,61 @@ pub(super) fn convert_asserts(
         }
     }
     out
+}
+
+/// TOML has no null. In variables a null inside a list or object goes
+/// (a missing variable renders as the empty text a null does); a whole
+/// whole number too large for TOML becomes a float.
+pub(super) fn strip_nulls(vars: &mut Map<String, Value>) {
+    fn fit(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(fit);
+            }
+            Value::Array(items) => {
+                items.retain(|v| !v.is_null());
+                items.iter_mut().for_each(fit);
+            }
+            Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_some() => {
+                *value = Value::from(n.as_f64().unwrap_or(f64::MAX));
+            }
+            _ => {}
+        }
+    }
+    vars.values_mut().for_each(fit);
+}
+
+/// The assertions that TOML can hold; one whose value or config holds a
+/// null (a JSON Schema's `const: null`, say) is skipped, since dropping
+/// the null would change what it checks.
+pub(super) fn fit_for_toml(
+    ctx: &mut Ctx,
+    asserts: Vec<AssertionSpec>,
+    place: &Place,
+) -> Vec<AssertionSpec> {
+    fn has_null(value: &Value) -> bool {
+        match value {
+            Value::Null => true,
+            Value::Array(items) => items.iter().any(has_null),
+            Value::Object(map) => map.values().any(has_null),
+            _ => false,
+        }
+    }
+    asserts
+        .into_iter()
+        .filter(|a| {
+            let null = a.value.as_ref().is_some_and(has_null) || a.config.as_ref().is_some_and(has_null);
+            if null {
+                ctx.skip(
+                    place.clone(),
+                    &format!("assertion `{}`", a.kind),
+                    "its value or config holds a null, which the suite's TOML cannot (put the test in a JSON or YAML test file, which converts to JSONL)",
+                );
+            }
+            !null
+        })
+        .collect()
 }
 
 pub(super) fn strip_newline(s: &str) -> String {

@@ -7,9 +7,11 @@ use super::super::providers;
 use super::super::yaml::{Kind, Node};
 use super::super::{Ctx, Place};
 use super::vars::{combinations, load_var_file, load_vars_files, resolve_variables};
-use super::{Defaults, convert_asserts, grading_options, strip_newline};
+use super::{Defaults, Transforms, convert_asserts, grading_options, strip_newline};
+use crate::config::{GradingSpec, TestSpec};
 
 /// One promptfoo test → its ai-evals tests; none when the test is skipped.
+/// What cannot convert, and what may grade differently, names the test.
 pub(super) fn convert_test(
     ctx: &mut Ctx,
     node: &Node,
@@ -17,7 +19,21 @@ pub(super) fn convert_test(
     origin: Origin,
     dflt: &Defaults,
     graded: &mut Graded,
-) -> Vec<Map<String, Value>> {
+) -> Vec<TestSpec> {
+    let description = node.get("description").and_then(Node::as_str);
+    ctx.in_test(description, |ctx| {
+        convert_described(ctx, node, place, origin, dflt, graded)
+    })
+}
+
+fn convert_described(
+    ctx: &mut Ctx,
+    node: &Node,
+    place: &Place,
+    origin: Origin,
+    dflt: &Defaults,
+    graded: &mut Graded,
+) -> Vec<TestSpec> {
     let Some(test) = test_fields(ctx, node, place, origin, graded) else {
         return Vec::new();
     };
@@ -46,9 +62,10 @@ pub(super) fn convert_test(
     let mut out = Vec::new();
     for combo in combos {
         if let Some(own) = combo_vars(ctx, combo, &defaults_json, place) {
-            let mut t = test.clone();
-            t.insert("vars".into(), Value::Object(own));
-            out.push(t);
+            out.push(TestSpec {
+                vars: own,
+                ..test.clone()
+            });
         }
     }
     out
@@ -61,24 +78,29 @@ fn test_fields(
     place: &Place,
     origin: Origin,
     graded: &mut Graded,
-) -> Option<Map<String, Value>> {
+) -> Option<TestSpec> {
     check_keys(ctx, node, place)?;
-    let mut test = Map::new();
-    if let Some(d) = node.get("description").and_then(Node::as_str) {
-        test.insert("description".into(), json!(d));
-    }
-    let grader = test_grader(ctx, node, place)?;
+    let mut test = TestSpec {
+        description: node
+            .get("description")
+            .and_then(Node::as_str)
+            .map(str::to_string),
+        ..TestSpec::default()
+    };
+    let (grader, transforms) = test_options(ctx, node, place)?;
+    test.transform = transforms.output;
+    test.transform_vars = transforms.vars;
     if let Some(pr) = node.get("provider") {
-        test.insert("provider".into(), json!(test_provider(ctx, pr, place)?));
+        test.provider = Some(test_provider(ctx, pr, place)?);
     }
     if let Some(t) = node.get("threshold") {
-        test.insert("threshold".into(), json!(test_threshold(ctx, t, place)?));
+        test.threshold = Some(test_threshold(ctx, t, place)?);
     }
     if let Some(o) = node.get("providerOutput") {
-        test.insert("output".into(), json!(provider_output(ctx, o, place)?));
+        test.output = Some(provider_output(ctx, o, place)?.to_string());
     }
     if let Some(list) = node.get("assert") {
-        let asserts = convert_asserts(
+        test.assert = convert_asserts(
             ctx,
             list,
             &place.child(list.line, "assert"),
@@ -86,11 +108,24 @@ fn test_fields(
             grader.as_deref(),
             graded,
         );
-        if !asserts.is_empty() {
-            test.insert("assert".into(), Value::Array(asserts));
-        }
     }
+    warn_all_weightless(ctx, &test, place);
     Some(test)
+}
+
+/// promptfoo scores a test whose assertions all weigh 0 as 0, ai-evals as
+/// 1: it matters only against a threshold.
+fn warn_all_weightless(ctx: &mut Ctx, test: &TestSpec, place: &Place) {
+    if test.threshold.is_some()
+        && !test.assert.is_empty()
+        && test.assert.iter().all(|a| a.weight == Some(0.0))
+    {
+        ctx.warn(
+            place.clone(),
+            "test threshold",
+            "every assertion weighs 0: promptfoo scores the test 0, ai-evals 1, so the threshold may decide differently",
+        );
+    }
 }
 
 /// `None` when a key with no ai-evals counterpart rules the test out.
@@ -114,16 +149,17 @@ fn check_keys(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<()> {
     Some(())
 }
 
-/// The judge named by the test's `options.provider`; `None` when other
-/// options rule the test out.
-fn test_grader(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<Option<String>> {
+/// The judge the test's `options.provider` names, and its transforms;
+/// `None` when other options rule the test out.
+fn test_options(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<(Option<String>, Transforms)> {
     let Some(options) = node.get("options") else {
-        return Some(None);
+        return Some((None, Transforms::default()));
     };
     let p = place.child(options.line, "options");
     let before = ctx.skipped.len();
-    let mut unused = Map::new();
-    let grader = grading_options(ctx, options, &p, false, &mut unused).0;
+    let mut unused = GradingSpec::default();
+    let mut transforms = Transforms::default();
+    let grader = grading_options(ctx, options, &p, false, &mut unused, &mut transforms).0;
     if ctx.skipped.len() > before {
         ctx.skip(
             place.clone(),
@@ -132,7 +168,7 @@ fn test_grader(ctx: &mut Ctx, node: &Node, place: &Place) -> Option<Option<Strin
         );
         return None;
     }
-    Some(grader)
+    Some((grader, transforms))
 }
 
 /// The suite's name of the test's own provider (converted when new).
@@ -280,7 +316,36 @@ fn combo_vars(
         }
     }
     nulls_to_empty(ctx, &mut own, place);
+    if ctx.json_prompts {
+        warn_json_breakers(ctx, &merged, place);
+    }
     Some(own)
+}
+
+/// promptfoo renders a JSON chat prompt as one template and then parses
+/// it: a variable with a quote, a backslash or a line break makes it
+/// invalid JSON, and the test an error there; ai-evals renders each
+/// message, or sends an unparsable rendering as text.
+fn warn_json_breakers(ctx: &mut Ctx, vars: &Map<String, Value>, place: &Place) {
+    let breaks = |s: &str| s.chars().any(|c| c == '"' || c == '\\' || c < ' ');
+    let breaking: Vec<&str> = vars
+        .iter()
+        .filter(|(_, v)| v.as_str().is_some_and(breaks))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !breaking.is_empty() {
+        ctx.warn(
+            place.clone(),
+            "chat prompt",
+            &format!(
+                "{} a quote, backslash or line break: promptfoo renders its JSON chat prompt into invalid JSON and fails the test, ai-evals sends the messages",
+                match breaking.as_slice() {
+                    [one] => format!("variable `{one}` has"),
+                    many => format!("variables `{}` have", many.join("`, `")),
+                }
+            ),
+        );
+    }
 }
 
 /// A var's value as promptfoo renders it: a `file://` value loaded, one
