@@ -21,10 +21,15 @@ fn main() -> ExitCode {
     // glibc gives each thread that allocates its own arena; with the async
     // runtime, the scoring pool and the database thread that multiplies
     // resident memory for no speed. Two arenas keep a million-case run flat.
+    // And glibc raises its mmap threshold each time a large block is freed,
+    // after which the database's 256 KB blocks come from the heap and stay
+    // resident when freed: a fixed threshold of 128 KB gives them back
+    // (measured, 1M cases: 105 MB peak without it, 97 MB with it).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
     // SAFETY: no other thread has started yet.
     unsafe { ai_evals::take_github_token() };

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::chaos::{self, Kind};
+use crate::config::TokenAccounting;
 use crate::errors::{self, Failure};
 use crate::headers::{self, put};
 use crate::limiter::{Cost, Scale, Snapshot};
@@ -57,12 +58,12 @@ impl<'a> Call<'a> {
         })
     }
 
-    /// Which figures the rate-limit headers show: OpenAI's follow
-    /// [`crate::Config::headers_window`], Anthropic's always the minute.
+    /// Which figures the rate-limit headers show, in either dialect.
     fn scale(&self) -> Scale {
-        match self.api {
-            Api::OpenAi if self.state.config.headers_window => Scale::Window,
-            _ => Scale::Minute,
+        if self.state.config.headers_window {
+            Scale::Window
+        } else {
+            Scale::Minute
         }
     }
 
@@ -93,8 +94,21 @@ impl<'a> Call<'a> {
             }
             self.status = status.unwrap_or(StatusCode::OK);
         }
-        match state.limiter.admit(cost, Instant::now(), self.scale()) {
-            Ok(snapshot) => self.quota = Some(snapshot),
+        let usage = state.config.token_accounting == TokenAccounting::Usage;
+        let admitted = if usage {
+            state
+                .limiter
+                .admit_prompt(cost, Instant::now(), self.scale())
+        } else {
+            state.limiter.admit(cost, Instant::now(), self.scale())
+        };
+        match admitted {
+            Ok(snapshot) => {
+                self.quota = Some(snapshot);
+                if !usage {
+                    state.stats.charged(cost.tokens());
+                }
+            }
             Err(denied) => {
                 state.stats.rate_limited();
                 self.quota = Some(denied.snapshot);
@@ -128,11 +142,32 @@ impl<'a> Call<'a> {
     /// A well-formed answer; its tokens count now, the answer itself once
     /// its body has been handed over (see [`crate::served`]).
     pub(crate) fn succeed(
-        self,
+        mut self,
         body: Value,
         prompt_tokens: u64,
         completion_tokens: u64,
     ) -> Response {
+        self.settle(prompt_tokens, completion_tokens);
+        self.respond(body, prompt_tokens, completion_tokens)
+    }
+
+    /// A server counting usage counts the answer's tokens now that it is
+    /// done, and its headers show them.
+    fn settle(&mut self, prompt_tokens: u64, completion_tokens: u64) {
+        let state = self.state;
+        if state.config.token_accounting != TokenAccounting::Usage {
+            return;
+        }
+        let scale = self.scale();
+        let snapshot =
+            state
+                .limiter
+                .settle(prompt_tokens, completion_tokens, Instant::now(), scale);
+        state.stats.charged(prompt_tokens + completion_tokens);
+        self.quota = Some(snapshot);
+    }
+
+    fn respond(self, body: Value, prompt_tokens: u64, completion_tokens: u64) -> Response {
         self.state.stats.tokens(prompt_tokens, completion_tokens);
         let stats = Arc::clone(&self.state.stats);
         let response = served::json(self.status, &body, stats);
@@ -142,16 +177,17 @@ impl<'a> Call<'a> {
     /// A chat answer, which chaos mode may turn hostile unless a rule
     /// scripted it.
     pub(crate) fn succeed_chat(
-        self,
+        mut self,
         body: Value,
         prompt_tokens: u64,
         completion_tokens: u64,
     ) -> Response {
+        self.settle(prompt_tokens, completion_tokens);
         let config = &self.state.config;
         let chaos = chaos::draw(config.seed, config.chaos, self.arrival)
             .filter(|_| self.rule_headers.is_none());
         let Some(chaos) = chaos else {
-            return self.succeed(body, prompt_tokens, completion_tokens);
+            return self.respond(body, prompt_tokens, completion_tokens);
         };
         self.state.stats.chaos(chaos.kind.name());
         let api = self.api;

@@ -28,7 +28,8 @@ pub struct Config {
     /// Requests per minute, shared by all endpoints; `None` for no limit.
     pub rpm: Option<u64>,
     /// Tokens per minute (prompt plus requested `max_tokens`, 16 when
-    /// absent), shared by all endpoints; `None` for no limit.
+    /// absent, or what the answer used: see [`Config::token_accounting`]),
+    /// shared by all endpoints; `None` for no limit.
     pub tpm: Option<u64>,
     /// Capacity of the request bucket; defaults to one second's worth, `rpm / 60`, at least 1.
     /// Only with [`Enforcement::TokenBucket`].
@@ -50,9 +51,13 @@ pub struct Config {
     /// back for a shorter reply: the real APIs settle the difference later,
     /// which only makes a client's wait shorter than the mock's.
     pub otpm: Option<u64>,
-    /// OpenAI-style headers describe the enforcement window (a bucket's
-    /// capacity, a sliding window's share of the minute) instead of the
-    /// whole minute. Anthropic-style headers always describe the minute.
+    /// What the token limits count, and when: `max_tokens` in full at
+    /// admission, or the tokens each answer used once it is done.
+    pub token_accounting: TokenAccounting,
+    /// The headers describe the enforcement window (a bucket's capacity,
+    /// a sliding window's share of the minute) instead of the whole
+    /// minute, in either API's dialect (Anthropic's: limit 10 with a reset
+    /// about a second ahead for 600 RPM in a 1-second window).
     pub headers_window: bool,
     /// The wall-clock time the server's clock reads when it starts; `None`
     /// for the system clock. Fixed windows turn at this clock's minutes and
@@ -100,6 +105,7 @@ impl Default for Config {
             rpd: None,
             itpm: None,
             otpm: None,
+            token_accounting: TokenAccounting::default(),
             headers_window: false,
             start_time: None,
             error_rate: 0.0,
@@ -196,6 +202,22 @@ pub enum Enforcement {
     /// limits are buckets holding a whole minute's worth. The requests
     /// headers report the day.
     Daily,
+}
+
+/// What a server's token limits count, and when.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenAccounting {
+    /// A request's prompt and its `max_tokens` (16 when absent), in full
+    /// when it is admitted, as OpenAI and Azure count; a shorter answer
+    /// gives nothing back.
+    #[default]
+    MaxTokens,
+    /// The prompt and the completion an answer used, counted when it is
+    /// done, as a gateway counting usage does. A request is admitted while
+    /// every tokens limit has room for its prompt; the answers may then
+    /// take a limit past its figure, and the headers say 0 remaining until
+    /// it has room again.
+    Usage,
 }
 
 /// A scripted answer for requests whose text contains `contains`.

@@ -34,8 +34,11 @@
 //! | OpenAI (and Azure, Groq) | `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` | Go duration: `20ms`, `6m0s`, `1m26.4s` |
 //! | Anthropic | `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` | RFC 3339: `2023-11-14T22:14:00Z` |
 //!
-//! OpenAI's figures describe the minute, or with [`Config::headers_window`]
-//! the enforcement window (limit 50 for 3,000 RPM in a 1-second window).
+//! The figures describe the minute, or with [`Config::headers_window`] the
+//! enforcement window (limit 50 for 3,000 RPM in a 1-second window).
+//! Tokens are counted as OpenAI counts them, `max_tokens` in full at
+//! admission, or with [`TokenAccounting::Usage`] as the answers used them,
+//! when each is done (its headers then show its own usage).
 //! A reset is the time until the limit is whole again. A 429 from the
 //! limits carries `retry-after` in whole seconds, and for OpenAI also
 //! `retry-after-ms`, both the exact wait rounded up.
@@ -77,7 +80,7 @@ mod state;
 mod stats;
 mod text;
 
-pub use config::{Config, Enforcement, Rule, WRONG_REPLY};
+pub use config::{Config, Enforcement, Rule, TokenAccounting, WRONG_REPLY};
 pub use embeddings::embed;
 pub use server::{MockServer, start, start_on};
 pub use stats::Stats;

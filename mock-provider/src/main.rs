@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use mock_provider::{Config, Enforcement, Rule};
+use mock_provider::{Config, Enforcement, Rule, TokenAccounting};
 
 /// A local stand-in for the OpenAI, Azure OpenAI and Anthropic APIs.
 #[derive(Debug, Parser)]
@@ -63,11 +63,16 @@ struct Args {
     /// Output tokens per minute, charged the requested max_tokens (no limit when absent).
     #[arg(long)]
     otpm: Option<u64>,
-    /// OpenAI-style rate-limit headers describe the enforcement window
+    /// Rate-limit headers (either API's) describe the enforcement window
     /// (e.g. limit 50 for 3000 rpm in a 1 s sliding window) instead of the
     /// whole minute.
     #[arg(long)]
     headers_window: bool,
+    /// What the token limits count: max-tokens (a request's prompt and
+    /// max_tokens, in full at admission, as OpenAI) or usage (the prompt
+    /// and completion an answer used, when it is done).
+    #[arg(long, value_enum, default_value_t = AccountingArg::MaxTokens)]
+    token_accounting: AccountingArg,
     /// Share of requests, 0 to 1, answered with a server error.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
@@ -92,6 +97,12 @@ struct Args {
     /// Default embedding dimensions.
     #[arg(long, default_value_t = 256)]
     dimensions: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AccountingArg {
+    MaxTokens,
+    Usage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,6 +156,10 @@ fn config(args: &Args) -> Result<Config, String> {
         rpd: args.rpd,
         itpm: args.itpm,
         otpm: args.otpm,
+        token_accounting: match args.token_accounting {
+            AccountingArg::MaxTokens => TokenAccounting::MaxTokens,
+            AccountingArg::Usage => TokenAccounting::Usage,
+        },
         headers_window: args.headers_window,
         start_time: None,
         error_rate: args.error_rate,

@@ -23,6 +23,11 @@ pub struct Stats {
     pub prompt_tokens: u64,
     /// Completion tokens of successful answers (not of hostile ones).
     pub completion_tokens: u64,
+    /// Tokens counted against the token limits: each admitted request's
+    /// prompt and `max_tokens`, or with usage accounting the prompt and
+    /// completion of each answer, when it was done.
+    #[serde(default)]
+    pub charged_tokens: u64,
     /// Requests received by URL path.
     pub by_path: BTreeMap<String, u64>,
     /// Well-formed successful answers whose whole body was handed to the
@@ -97,6 +102,10 @@ impl StatsCollector {
 
     pub(crate) fn chaos(&self, kind: &str) {
         *self.lock().by_chaos.entry(kind.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn charged(&self, tokens: u64) {
+        self.lock().charged_tokens += tokens;
     }
 
     pub(crate) fn tokens(&self, prompt: u64, completion: u64) {

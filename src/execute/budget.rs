@@ -79,14 +79,32 @@ impl Budget {
 
     /// Spends `units` at `now`, whether or not the schedule allowed it (a
     /// replayed send, or a charge after [`Budget::wait`] said zero). Up to
-    /// [`CATCH_UP`] after its turn it is booked on its turn.
+    /// [`CATCH_UP`] after its turn it is booked on its turn. Negative units
+    /// are a refund.
     pub fn spend(&mut self, now: f64, units: f64) {
+        if units < 0.0 {
+            self.refund(now, -units);
+            return;
+        }
         let turn = if self.tat < now - CATCH_UP {
             now
         } else {
             self.tat
         };
         self.tat = turn + units * self.interval;
+    }
+
+    /// Gives back `units` spent before (an answer used fewer tokens than
+    /// were reserved for it): the schedule moves back by their time, but
+    /// not before `now`, so an idle budget banks nothing. Returns the units
+    /// it took back.
+    pub fn refund(&mut self, now: f64, units: f64) -> f64 {
+        if self.tat <= now {
+            return 0.0;
+        }
+        let back = (units * self.interval).min(self.tat - now);
+        self.tat -= back;
+        back / self.interval
     }
 }
 
@@ -239,6 +257,26 @@ pub(crate) mod tests {
         assert!((budget.wait(0.0) - 1.0).abs() < 1e-9);
         budget.spend(1.0, 49.0);
         assert!((budget.wait(1.0) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_refund_moves_the_schedule_back_but_not_before_now() {
+        // 6,000 tokens a minute less the headroom: 98 a second.
+        let mut tokens = Budget::new(6_000.0, 1);
+        tokens.spend(0.0, 98.0 * 5.0);
+        assert!((tokens.wait(0.1) - 4.9).abs() < 1e-9);
+        // The answer used 98 of the 490 reserved.
+        assert!((tokens.refund(0.1, 392.0) - 392.0).abs() < 1e-9);
+        assert!((tokens.wait(0.1) - 0.9).abs() < 1e-9);
+        // Only what the schedule is ahead of now comes back.
+        assert!((tokens.refund(0.1, 1_000.0) - 88.2).abs() < 1e-9);
+        assert_eq!(tokens.wait(0.1), 0.0);
+        assert_eq!(tokens.refund(0.1, 10.0), 0.0);
+        tokens.spend(0.1, 49.0);
+        assert!((tokens.wait(0.1) - 0.5).abs() < 1e-9);
+        // A negative spend is a refund.
+        tokens.spend(0.1, -49.0);
+        assert!(tokens.wait(0.1) < 1e-9);
     }
 
     #[test]

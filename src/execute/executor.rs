@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OnceCell, Semaphore, watch};
+use tokio::sync::{Notify, OnceCell, Semaphore, watch};
 
 use crate::config::{DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT, HttpSpec, MAX_CONCURRENCY, Tier};
 use crate::error::{Error, Result};
 use crate::execute::cache::{self, EmbeddingCache, Key, ResponseCache};
 pub use crate::execute::pacer::Limiter;
-use crate::execute::pacer::{self, Cost, Decision, LIMITS, Pacer, Ticket};
+use crate::execute::pacer::{self, Cost, Decision, LIMITS, Pacer, Ticket, Used};
 use crate::execute::provider::headers::Counted;
 use crate::execute::provider::{CallError, Embeddings, Provider, RateLimits, Request, Response};
 use crate::log;
@@ -98,6 +98,8 @@ struct Counters {
     waits_ns: [AtomicU64; 4],
     attempts: AtomicU64,
     rate_limited: AtomicU64,
+    /// Answers whose headers said a limit had nothing left.
+    exhausted: AtomicU64,
     retries: AtomicU64,
     failures: AtomicU64,
 }
@@ -173,21 +175,27 @@ pub struct Lane {
     limits: Limits,
     slots: Semaphore,
     pacer: Pacer,
+    /// Wakes the requests waiting when an answer lets them go sooner: the
+    /// first answer, or tokens credited back.
+    sooner: Notify,
     counters: Counters,
     /// Shared with the executor: once the run stops, no request is sent.
     shared: Arc<Shared>,
 }
 
-/// What a successful call tells its lane: the input tokens the provider
-/// counted (to correct the estimate) and its rate-limit headers.
+/// What a successful call tells its lane: the tokens the provider
+/// counted (to correct the estimates) and its rate-limit headers.
 pub trait Reported {
-    fn input_tokens(&self) -> Option<u64>;
+    fn used(&self) -> Option<Used>;
     fn limits(&self) -> &RateLimits;
 }
 
 impl Reported for Response {
-    fn input_tokens(&self) -> Option<u64> {
-        self.usage.map(|u| u.prompt_tokens)
+    fn used(&self) -> Option<Used> {
+        self.usage.map(|u| Used {
+            input: u.prompt_tokens,
+            output: u.completion_tokens,
+        })
     }
 
     fn limits(&self) -> &RateLimits {
@@ -196,8 +204,8 @@ impl Reported for Response {
 }
 
 impl Reported for Embeddings {
-    fn input_tokens(&self) -> Option<u64> {
-        self.tokens
+    fn used(&self) -> Option<Used> {
+        self.tokens.map(|input| Used { input, output: 0 })
     }
 
     fn limits(&self) -> &RateLimits {
@@ -237,10 +245,17 @@ impl Lane {
             provider,
             slots: Semaphore::new(limits.concurrency),
             pacer: Pacer::new(limits.rpm, limits.tpm),
+            sooner: Notify::new(),
             limits,
             counters: Counters::default(),
             shared: Arc::new(Shared::new(DEFAULT_MAX_WAIT)),
         }
+    }
+
+    /// What this suite's answers needed on main (the 95th percentile of
+    /// their completion tokens), for requests without `max-tokens`.
+    pub fn expect_completions(&self, p95: u32) {
+        self.pacer.expect_completions(p95);
     }
 
     fn stopping(&self) -> bool {
@@ -250,11 +265,9 @@ impl Lane {
     /// Sends `request`, spending budgets first and retrying what may succeed
     /// on another attempt.
     pub async fn call(&self, request: Request<'_>) -> std::result::Result<Answer, Failure> {
-        let estimate = self.provider.estimate_tokens(request.prompt);
-        let output = self.provider.completion_estimate().min(estimate);
         let cost = Cost {
-            input: estimate - output,
-            output,
+            input: self.provider.prompt_estimate(request.prompt),
+            output: self.provider.max_output(),
         };
         let (response, attempts) = self
             .attempt(cost, || self.provider.complete(request))
@@ -278,7 +291,7 @@ impl Lane {
             .fold(0u32, |a, b| a.saturating_add(b).saturating_add(1));
         let cost = Cost {
             input: estimate,
-            output: 0,
+            output: Some(0),
         };
         self.attempt(cost, || self.provider.embed(texts, dimensions))
             .await
@@ -323,12 +336,13 @@ impl Lane {
             };
             match answered {
                 Ok(answer) => {
-                    self.pacer
-                        .observe(&ticket, answer.limits(), answer.input_tokens());
+                    self.answered(&ticket, &answer);
                     return Ok((answer, attempts));
                 }
                 Err(error) => {
-                    self.pacer.observe(&ticket, &error.limits, None);
+                    if self.pacer.observe(&ticket, &error.limits, None) {
+                        self.sooner.notify_waiters();
+                    }
                     if error.status == Some(429) {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                     }
@@ -366,6 +380,18 @@ impl Lane {
         }
     }
 
+    /// Reads an answer's headers and usage into the pacer, waking the
+    /// requests waiting when they may go sooner, and counts a limit the
+    /// headers say is spent.
+    fn answered(&self, ticket: &Ticket, answer: &impl Reported) {
+        if self.pacer.observe(ticket, answer.limits(), answer.used()) {
+            self.sooner.notify_waiters();
+        }
+        if answer.limits().exhausted_reset().is_some() {
+            self.counters.exhausted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// `call`'s answer, or `None` once the run gives up on requests under way.
     async fn unless_abandoned<T>(&self, call: impl Future<Output = T>) -> Option<T> {
         tokio::select! {
@@ -376,11 +402,12 @@ impl Lane {
     }
 
     /// Waits until the pacer lets a request of `cost` go: the provider's
-    /// pause, the budgets and the provider's word on what remains. Once
-    /// the run stops, what was not sent is never sent (a budget wait may
-    /// outlast the run); a wait longer than the run sits through halts it.
+    /// pause, the budgets and the provider's word on what remains. A wait
+    /// ends early when an answer lets requests go sooner. Once the run
+    /// stops, what was not sent is never sent (a budget wait may outlast
+    /// the run); a wait longer than the run sits through halts it.
     async fn admit(&self, cost: Cost) -> std::result::Result<Ticket, CallError> {
-        let tokens = cost.input.saturating_add(cost.output);
+        let tokens = cost.input.saturating_add(cost.output.unwrap_or(0));
         if let Some(tpm) = self.limits.tpm.filter(|tpm| tokens > *tpm) {
             return Err(CallError::fatal(format!(
                 "a request of about {tokens} tokens (prompt and max-tokens) can never fit the tokens/min budget of {tpm}; raise tpm or lower max-tokens"
@@ -390,6 +417,8 @@ impl Lane {
             if self.stopping() {
                 return Err(CallError::not_sent());
             }
+            // Made before deciding, so that an answer in between still wakes it.
+            let sooner = self.sooner.notified();
             match self.pacer.decide(cost) {
                 Decision::Go(ticket) => return Ok(ticket),
                 Decision::Wait(limiter, wait) => {
@@ -402,26 +431,33 @@ impl Lane {
                         }
                         return Err(CallError::not_sent());
                     }
-                    self.wait(limiter, wait).await;
+                    tokio::select! {
+                        () = self.wait(limiter, wait) => {}
+                        () = sooner => {}
+                    }
                 }
             }
         }
     }
 
-    /// Waits `wait`, or until the run stops.
+    /// Waits `wait`, or until the run stops, counting it against `limiter`
+    /// (as much of it as was waited, when it is cut short).
     async fn wait(&self, limiter: Limiter, wait: Duration) {
-        self.counters.waits_ns[limiter as usize]
-            .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
         log::debug(&format!(
             "throttle: {} waits {} ms ({})",
             self.name,
             wait.as_millis(),
             limiter.name()
         ));
+        let waited = Waited {
+            ns: &self.counters.waits_ns[limiter as usize],
+            since: tokio::time::Instant::now(),
+        };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = self.shared.reached(Phase::Stopping) => {}
         }
+        drop(waited);
     }
 
     /// Total time requests of this lane waited, all limiters together.
@@ -435,9 +471,11 @@ impl Lane {
         )
     }
 
-    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>`
-    /// …), the budgets it was told (`budget_rpm/<lane>`, `budget_tpm/<lane>`)
-    /// and the limits it learned from the provider's headers
+    /// The lane's counters as run metrics (`throttle_wait_ms/<lane>/<limiter>`,
+    /// `rate_limited/<lane>`, `exhausted/<lane>` …), the output tokens
+    /// credited back (`credited_tokens/<lane>`), the budgets it was told
+    /// (`budget_rpm/<lane>`, `budget_tpm/<lane>`) and the limits it learned
+    /// from the provider's headers
     /// (`learned_rpm/<lane>`, `learned_tpm/<lane>`, and Anthropic's
     /// `learned_input_tpm/<lane>` and `learned_output_tpm/<lane>`).
     pub fn metrics(&self) -> Vec<Metric> {
@@ -453,12 +491,26 @@ impl Lane {
         for (name, value) in [
             ("attempts", &c.attempts),
             ("rate_limited", &c.rate_limited),
+            ("exhausted", &c.exhausted),
             ("retries", &c.retries),
             ("failed_calls", &c.failures),
         ] {
             metrics.push(Metric {
                 name: format!("{name}/{}", self.name),
                 value: value.load(Ordering::Relaxed) as f64,
+                unit: None,
+            });
+        }
+        let credited = self.pacer.credited();
+        let output = [Counted::Tokens, Counted::OutputTokens].map(|c| {
+            let i = LIMITS.iter().position(|l| *l == c).unwrap_or(0);
+            credited[i]
+        });
+        if output.iter().any(|c| *c != 0.0) {
+            // Both count the same answers' output: the larger is all of it.
+            metrics.push(Metric {
+                name: format!("credited_tokens/{}", self.name),
+                value: output[0].max(output[1]).round(),
                 unit: None,
             });
         }
@@ -492,6 +544,20 @@ impl Lane {
             }
         }
         metrics
+    }
+}
+
+/// Adds the time since `since` to a wait counter when dropped, so that a
+/// wait cut short counts what was waited.
+struct Waited<'a> {
+    ns: &'a AtomicU64,
+    since: tokio::time::Instant,
+}
+
+impl Drop for Waited<'_> {
+    fn drop(&mut self) {
+        let waited = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.ns.fetch_add(waited, Ordering::Relaxed);
     }
 }
 

@@ -17,11 +17,18 @@
 //! - **a window**: `remaining` plus what a per-minute rate refills in
 //!   `reset` falls short of the limit, so the limit comes back faster than
 //!   a minute could bring it: it is per window, and the window is the
-//!   longest `reset` seen, in whole seconds (a sliding window reports the
-//!   time until it clears, a bucket the time until it is full).
-//! - **a fixed window**: answers sent at different times report resets
-//!   ending at the same instant (the boundary), so the limit is per
-//!   minute however short the reset looks near the boundary.
+//!   longest `reset` among the recent answers, in whole seconds (a sliding
+//!   window reports the time until it clears, a bucket the time until it
+//!   is full; neither is ever longer than the window). A reset rounded up
+//!   to the second (Anthropic's timestamps) is read as its lower bound, so
+//!   the rounding never stretches the window: a limit of 10 whose reset
+//!   is about a second ahead is 10 a second, 600 a minute. A window
+//!   learned too long (a late answer, an early outlier) shortens again
+//!   once the recent answers no longer show it.
+//! - **a fixed window**: answers sent at different times (further apart
+//!   than the resets' rounding) report resets ending at the same instant
+//!   (the boundary), so the limit is per minute however short the reset
+//!   looks near the boundary.
 //! - **longer than a minute**: a reset beyond a minute is a per-day limit
 //!   (Groq's requests): it caps the run but does not set its pace, and a
 //!   large `remaining` in it is no licence to burst. (Until its reset
@@ -48,6 +55,9 @@ pub struct Sample {
     /// arrived: all the provider can have counted, unless another client
     /// shares the key.
     pub sent: f64,
+    /// How coarse `reset` is: the limit may be whole again up to this many
+    /// seconds sooner (a timestamp rounded up to the second).
+    pub resolution: f64,
 }
 
 /// The period a limit is stated for.
@@ -73,6 +83,8 @@ const FIXED_APART: f64 = 0.2;
 /// fast answers come.
 const RECENT: usize = 8;
 const RECENT_APART: f64 = 0.1;
+/// The window is the longest of this many recent answers' resets.
+const WINDOWS: usize = 16;
 
 /// What the answers so far say about one limit.
 #[derive(Debug, Clone, Default)]
@@ -83,8 +95,8 @@ pub struct Learner {
     /// Decided on the first answer: `remaining` is an allowance rather than
     /// the limit less what was used.
     allowance: Option<bool>,
-    /// The longest window a reset has shown.
-    window: Option<f64>,
+    /// The window each recent answer's reset has shown, newest last.
+    windows: VecDeque<f64>,
     period: Option<Period>,
 }
 
@@ -96,6 +108,7 @@ impl Learner {
         }
         let sample = Sample {
             remaining: sample.remaining.min(sample.limit),
+            resolution: sample.resolution.max(0.0),
             ..sample
         };
         let used = (sample.limit - sample.remaining) as f64;
@@ -103,10 +116,11 @@ impl Learner {
         self.seen += 1;
         self.newest = Some(sample);
         self.period = self.classify(&sample, allowance).or(self.period);
+        let apart = RECENT_APART.max((FIXED_APART + sample.resolution) / 4.0);
         if self
             .recent
             .back()
-            .is_none_or(|last| sample.at - last.at >= RECENT_APART)
+            .is_none_or(|last| sample.at - last.at >= apart)
         {
             if self.recent.len() == RECENT {
                 self.recent.pop_front();
@@ -126,22 +140,27 @@ impl Learner {
             return None;
         }
         if self.fixed(newest) {
-            self.window = None;
+            self.windows.clear();
             return Some(Period::Minute);
         }
         if refills_within_a_minute(newest) {
-            let whole = (newest.reset - 0.05).ceil().clamp(1.0, 60.0);
-            self.window = Some(self.window.map_or(whole, |w| w.max(whole)));
+            let whole = (earliest_reset(newest) - 0.05).ceil().clamp(1.0, 60.0);
+            if self.windows.len() == WINDOWS {
+                self.windows.pop_front();
+            }
+            self.windows.push_back(whole);
         }
-        Some(self.window.map_or(Period::Minute, Period::Window))
+        let window = self.windows.iter().copied().reduce(f64::max);
+        Some(window.map_or(Period::Minute, Period::Window))
     }
 
     /// The newest answer and one sent at least [`FIXED_APART`] before it
-    /// have resets ending at the same instant.
+    /// (beyond the resets' rounding) have resets ending at the same instant.
     fn fixed(&self, newest: &Sample) -> bool {
-        self.recent
-            .iter()
-            .any(|s| newest.at - s.at >= FIXED_APART && ends_together(s, newest))
+        self.recent.iter().any(|s| {
+            newest.at - s.at >= FIXED_APART + newest.resolution.max(s.resolution)
+                && ends_together(s, newest)
+        })
     }
 
     /// The period, once the answers tell it.
@@ -189,13 +208,19 @@ fn ends_together(a: &Sample, b: &Sample) -> bool {
     ((a.at + a.reset) - (b.at + b.reset)).abs() <= SAME_END
 }
 
+/// The soonest the limit of `s` can be whole again: its reset less the
+/// reset's rounding.
+fn earliest_reset(s: &Sample) -> f64 {
+    (s.reset - s.resolution).max(0.0)
+}
+
 /// `remaining`, plus what a per-minute rate refills by the reset, is short
 /// of the limit (by more than rounding): the limit comes back faster than
 /// per minute.
 fn refills_within_a_minute(s: &Sample) -> bool {
     let limit = s.limit as f64;
     let tolerance = (limit * 0.01).max(1.0);
-    s.remaining as f64 + s.reset * limit / 60.0 < limit - tolerance
+    s.remaining as f64 + earliest_reset(s) * limit / 60.0 < limit - tolerance
 }
 
 #[cfg(test)]
@@ -209,6 +234,15 @@ mod tests {
             remaining,
             reset,
             sent,
+            resolution: 0.0,
+        }
+    }
+
+    /// A sample whose reset is a timestamp rounded up to the second.
+    fn stamped(at: f64, limit: u64, remaining: u64, reset: f64, sent: f64) -> Sample {
+        Sample {
+            resolution: 1.0,
+            ..sample(at, limit, remaining, reset, sent)
         }
     }
 
@@ -319,6 +353,65 @@ mod tests {
         // resets rounded up to the second end together, a minute.
         let full = learn(&[sample(0.0, 50, 49, 1.6, 1.0), sample(0.3, 50, 48, 1.3, 2.0)]);
         assert_eq!(full.per_minute(), Some(50.0));
+    }
+
+    /// 600 RPM enforced as 10 in any second, Anthropic-style: limit 10,
+    /// the reset a timestamp about a second ahead, rounded up to the
+    /// second (so up to two seconds ahead). Paced at 10 a second, answers
+    /// 0.3 s apart often share a timestamp; that is the rounding, not a
+    /// fixed window.
+    #[test]
+    fn a_rounded_reset_about_a_window_ahead_is_that_windows_limit() {
+        // The server's clock reads 0.45 s past a whole second at t = 0.
+        let stamp = |t: f64| (t + 0.45 + 1.0).ceil() - 0.45 - t;
+        let samples: Vec<Sample> = (0..60)
+            .map(|k| {
+                let t = k as f64 * 0.1;
+                let remaining = if k < 10 { 9 - k } else { 0 };
+                stamped(t, 10, remaining, stamp(t), k as f64 + 1.0)
+            })
+            .collect();
+        let learner = learn(&samples);
+        assert_eq!(learner.period(), Some(Period::Window(1.0)));
+        assert_eq!(learner.per_minute(), Some(600.0));
+        // Read as exact, the same resets say something else.
+        let exact: Vec<Sample> = samples
+            .iter()
+            .map(|s| Sample {
+                resolution: 0.0,
+                ..*s
+            })
+            .collect();
+        assert_ne!(learn(&exact).per_minute(), Some(600.0));
+    }
+
+    /// A window read too long from one answer (a late one) is read again
+    /// from the recent answers: the learned limit goes back up.
+    #[test]
+    fn a_window_learned_too_long_shortens_with_later_answers() {
+        let mut learner = learn(&[
+            sample(0.0, 50, 40, 1.0, 10.0),
+            sample(0.0, 50, 30, 2.6, 20.0),
+        ]);
+        assert_eq!(learner.per_minute(), Some(1_000.0));
+        for k in 0..WINDOWS {
+            learner.observe(sample(1.0 + k as f64 * 0.05, 50, 5, 1.0, 60.0));
+        }
+        assert_eq!(learner.period(), Some(Period::Window(1.0)));
+        assert_eq!(learner.per_minute(), Some(3_000.0));
+    }
+
+    /// A fixed minute with resets rounded to the second: answers more than
+    /// the rounding apart end at the boundary together.
+    #[test]
+    fn a_fixed_window_with_rounded_resets_is_still_a_minute() {
+        let learner = learn(&[
+            stamped(20.0, 3_000, 2_999, 40.0, 2.0),
+            stamped(20.0, 3_000, 2_998, 40.0, 2.0),
+            stamped(21.5, 3_000, 2_900, 38.5, 102.0),
+        ]);
+        assert_eq!(learner.period(), Some(Period::Minute));
+        assert_eq!(learner.per_minute(), Some(3_000.0));
     }
 
     #[test]

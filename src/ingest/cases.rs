@@ -1,8 +1,6 @@
 //! Turns tests (inline or dataset rows) into runnable cases: defaults merged,
 //! prompt rendered, assertions compiled, id assigned and checked unique.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
 use minijinja::value::Serde;
@@ -12,6 +10,7 @@ use crate::assertion::{Assertion, AssertionSpec, Rule, Script, ScriptValueError,
 use crate::config::{ChatMessage, Choices, Config, TestSpec, transform_script};
 use crate::error::{Error, Result};
 use crate::ingest::dataset::Location;
+use crate::ingest::ids::Seen;
 use crate::ingest::prompt::{Prompts, Rendered, TemplateError};
 use crate::record::{IdKind, RowIdentity, short_hash};
 use crate::script::{ScriptError, Scripts};
@@ -130,10 +129,8 @@ pub struct Builder<'a> {
     needs_prompt: Vec<bool>,
     /// Inline tests first, then one layer per dataset.
     layers: Vec<Layer>,
-    /// Hashes of the ids seen so far: 8 bytes a case keeps memory flat on
-    /// huge suites; two different ids collide with odds of about n²/2⁶⁵
-    /// (3·10⁻⁸ for a million cases).
-    ids: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    /// The ids seen so far, 8 bytes a case.
+    ids: Seen,
     next_ordinal: u64,
 }
 
@@ -311,7 +308,7 @@ impl<'a> Builder<'a> {
             provider_names,
             needs_prompt,
             layers,
-            ids: HashSet::default(),
+            ids: Seen::default(),
             next_ordinal: 0,
         })
     }
@@ -559,7 +556,7 @@ impl<'a> Builder<'a> {
         match &test.id {
             Some(id) if id.is_empty() => Err(Rejection::Row("id is empty".into())),
             Some(id) => {
-                if !self.ids.insert(hash_id(id)) {
+                if !self.ids.insert(id) {
                     return Err(fatal(
                         at,
                         format!("duplicate case id '{id}': ids must be unique across the suite"),
@@ -617,7 +614,7 @@ impl<'a> Builder<'a> {
         let base = format!("{stem}-{}", &blake3::hash(&content).to_hex()[..12]);
         let mut id = base.clone();
         let mut n = 1;
-        while !self.ids.insert(hash_id(&id)) {
+        while !self.ids.insert(&id) {
             n += 1;
             id = format!("{base}-{n}");
         }
@@ -644,30 +641,5 @@ fn names(vars: &[&str]) -> String {
     match quoted.as_slice() {
         [one] => format!("variable {one}"),
         _ => format!("variables {}", quoted.join(", ")),
-    }
-}
-
-fn hash_id(id: &str) -> u64 {
-    // DefaultHasher::new() has fixed keys, so the hash is the same in every run.
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
-}
-
-/// The set stores hashes already, so hashing them again would be wasted work.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl std::hash::Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }

@@ -2,6 +2,7 @@
 
 mod cases;
 mod dataset;
+mod ids;
 mod prompt;
 mod shard;
 

@@ -4,7 +4,10 @@
 //! how long because the provider pushed back (its headers said a limit ran
 //! short, or it answered 429), which means a budget is set above what the
 //! provider allows; and, per provider, the limits it was told or learned
-//! and the setting to change.
+//! and the setting to change. A setting is named only when the provider
+//! really pushed back: it answered 429, or an answer said a limit had
+//! nothing left; a learned limit below a told budget that was never
+//! enforced is no reason to lower it.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +43,10 @@ impl Throttle {
 struct Lane {
     provider_ms: f64,
     rate_limited: f64,
+    /// Answers saying a limit had nothing left.
+    exhausted: f64,
+    /// Output tokens credited back: the provider counts usage.
+    credited: f64,
     /// Told and learned rpm, tpm.
     told: [Option<f64>; 2],
     learned: [Option<f64>; 2],
@@ -48,8 +55,8 @@ struct Lane {
 }
 
 /// Reads the `throttle_wait_ms/<lane>/<limiter>`, `rate_limited/<lane>`,
-/// `budget_{rpm,tpm}/<lane>` and `learned_{rpm,tpm,input_tpm,output_tpm}/<lane>`
-/// metrics.
+/// `exhausted/<lane>`, `credited_tokens/<lane>`, `budget_{rpm,tpm}/<lane>`
+/// and `learned_{rpm,tpm,input_tpm,output_tpm}/<lane>` metrics.
 pub fn from_metrics(metrics: &BTreeMap<String, f64>) -> Throttle {
     let mut throttle = Throttle::default();
     let mut lanes: BTreeMap<&str, Lane> = BTreeMap::new();
@@ -75,6 +82,8 @@ pub fn from_metrics(metrics: &BTreeMap<String, f64>) -> Throttle {
                 throttle.rate_limited += value as u64;
                 lane.rate_limited += value;
             }
+            "exhausted" => lane.exhausted += value,
+            "credited_tokens" => lane.credited += value,
             "budget_rpm" => lane.told[0] = Some(value),
             "budget_tpm" => lane.told[1] = Some(value),
             "learned_rpm" => lane.learned[0] = Some(value),
@@ -96,11 +105,12 @@ pub fn from_metrics(metrics: &BTreeMap<String, f64>) -> Throttle {
 /// provider pushed back or a budget is above what it allows, what to change.
 fn lane_lines(name: &str, lane: &Lane) -> (Option<String>, Vec<String>) {
     let setting = |key: &str| format!("providers.{name}.{key}");
+    let pushed_back = lane.rate_limited > 0.0 || lane.exhausted > 0.0;
     let mut paced = Vec::new();
     let mut advice = Vec::new();
     for (i, unit) in ["rpm", "tpm"].into_iter().enumerate() {
         match (lane.told[i], lane.learned[i]) {
-            (Some(told), Some(learned)) if told > learned * 1.005 => {
+            (Some(told), Some(learned)) if told > learned * 1.005 && pushed_back => {
                 paced.push(format!("told {} {unit}", count(told)));
                 advice.push(format!(
                     "{name}: the provider allows {} {unit}: lower {} (or --{unit}) to {}",
@@ -128,7 +138,13 @@ fn lane_lines(name: &str, lane: &Lane) -> (Option<String>, Vec<String>) {
             paced.push(format!("learned {} {side} tpm", count(*learned)));
         }
     }
-    if advice.is_empty() && (lane.rate_limited > 0.0 || lane.provider_ms > 0.0) {
+    if lane.credited > 0.0 {
+        paced.push(format!(
+            "{} output tokens credited back (the provider counts usage)",
+            count(lane.credited)
+        ));
+    }
+    if advice.is_empty() && pushed_back {
         advice.push(format!(
             "{name}: the provider pushed back within the budgets (another client on the same key?): lower rpm, tpm or concurrency"
         ));
@@ -201,6 +217,42 @@ mod tests {
         assert_eq!(
             t.advice,
             ["gpt: set providers.gpt.tpm = 72000 so the first requests are paced too"]
+        );
+    }
+
+    /// Anthropic-style headers state a window's limit: learned lower than
+    /// the budget (the window misread), but the provider never refused a
+    /// request nor said a limit was spent: nothing to lower.
+    #[test]
+    fn a_learned_limit_never_enforced_is_no_reason_to_lower_a_budget() {
+        let quiet = [
+            ("throttle_wait_ms/m/requests", 20_000.0),
+            ("rate_limited/m", 0.0),
+            ("exhausted/m", 0.0),
+            ("budget_rpm/m", 600.0),
+            ("learned_rpm/m", 300.0),
+        ];
+        let t = from_metrics(&metrics(&quiet));
+        assert_eq!(t.lanes, ["m: told 600 rpm"]);
+        assert!(t.advice.is_empty(), "{:?}", t.advice);
+        // An answer that said the requests were spent is pushback.
+        let mut spent = quiet.to_vec();
+        spent[2] = ("exhausted/m", 3.0);
+        assert_eq!(
+            from_metrics(&metrics(&spent)).advice,
+            ["m: the provider allows 300 rpm: lower providers.m.rpm (or --rpm) to 300"]
+        );
+    }
+
+    #[test]
+    fn tokens_credited_back_are_reported() {
+        let t = from_metrics(&metrics(&[
+            ("budget_tpm/gw", 60_000.0),
+            ("credited_tokens/gw", 22_592.0),
+        ]));
+        assert_eq!(
+            t.lanes,
+            ["gw: told 60,000 tpm, 22,592 output tokens credited back (the provider counts usage)"]
         );
     }
 

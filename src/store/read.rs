@@ -459,6 +459,25 @@ pub fn previous_bench(
     Ok(Some((id, samples)))
 }
 
+/// The 95th percentile of each provider's completion tokens in a run, over
+/// the answers that report them.
+pub fn completion_p95(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<(String, u32)>> {
+    let mut stmt = conn.prepare(
+        "SELECT provider, CAST(ceil(quantile_cont(completion_tokens, 0.95)) AS BIGINT)
+           FROM case_results
+          WHERE run_id = ? AND completion_tokens IS NOT NULL AND error IS NULL
+          GROUP BY provider ORDER BY provider",
+    )?;
+    let rows = stmt.query_map(params![run_id], |row| {
+        let tokens: i64 = row.get(1)?;
+        Ok((
+            row.get(0)?,
+            u32::try_from(tokens.max(0)).unwrap_or(u32::MAX),
+        ))
+    })?;
+    rows.collect()
+}
+
 /// A run's latency percentiles (provider calls as first measured), mean
 /// latency, and mean tokens and cost per case, where the run has them.
 pub fn run_figures(conn: &Connection, run_id: &str) -> duckdb::Result<Vec<(String, f64)>> {

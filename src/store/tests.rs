@@ -83,6 +83,35 @@ async fn query_answers_are_reused_until_the_next_write() {
 }
 
 #[tokio::test]
+async fn completion_tokens_percentile_per_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("h.duckdb")).unwrap();
+    store.begin_run(info("r1")).await.unwrap();
+    let records: Vec<CaseRecord> = (1..=100)
+        .map(|i| {
+            let mut r = record(&format!("c{i}"), 1.0);
+            r.usage = Some(crate::record::Usage {
+                prompt_tokens: 5,
+                completion_tokens: i,
+                total_tokens: 5 + i,
+            });
+            r
+        })
+        .chain([{
+            let mut r = record("failed", 1.0);
+            r.error = Some("timeout".into());
+            r
+        }])
+        .collect();
+    store.write_batch("r1".into(), records).await.unwrap();
+    assert_eq!(
+        store.completion_p95("r1").await.unwrap(),
+        [("p".to_string(), 96)]
+    );
+    assert!(store.completion_p95("none").await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn answers_come_back_in_the_order_asked_cut_to_length() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("h.duckdb")).unwrap();

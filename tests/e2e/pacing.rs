@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use mock_provider::{Config as MockConfig, Enforcement, MockServer};
+use mock_provider::{Config as MockConfig, Enforcement, MockServer, TokenAccounting};
 use tokio::runtime::Runtime;
 
 use crate::support::{Suite, column, number};
@@ -28,8 +28,15 @@ fn mock(config: MockConfig) -> (Runtime, MockServer) {
 }
 
 /// A suite of [`CASES`] cases on one provider, `api` ("openai" or
-/// "anthropic"), with `budget` (say `rpm = 6000`, or nothing) in its keys.
+/// "anthropic"), `max-tokens = 16`, with `budget` (say `rpm = 6000`, or
+/// nothing) in its keys.
 fn suite(server: &MockServer, api: &str, budget: &str) -> Suite {
+    suite_with(server, api, &format!("max-tokens = 16\n{budget}"))
+}
+
+/// The same with `keys` as the provider's keys, `max-tokens` among them
+/// or not.
+fn suite_with(server: &MockServer, api: &str, keys: &str) -> Suite {
     let base = match api {
         "anthropic" => server.url(),
         _ => format!("{}/v1", server.url()),
@@ -47,9 +54,8 @@ type = "{api}"
 model = "m"
 base-url = "{base}"
 api-key-env = "{KEY_VAR}"
-max-tokens = 16
 concurrency = 10
-{budget}
+{keys}
 
 [defaults]
 assert = [{{ type = "equals", value = "Q: {{{{ id }}}}" }}]
@@ -211,4 +217,95 @@ fn a_budget_above_the_provider_is_named_in_the_report() {
         ) > 0,
         "the provider's headers held requests back"
     );
+}
+
+/// The value of metric `name/model`, if the run recorded it.
+fn metric(suite: &Suite, name: &str) -> Option<i64> {
+    column(
+        &suite.db(),
+        &format!("SELECT value::BIGINT::VARCHAR FROM metrics WHERE name = '{name}/model'"),
+    )
+    .first()
+    .and_then(|v| v.parse().ok())
+}
+
+/// A server that counts the tokens each answer used, when it is done, in
+/// a sliding window of a second (30,000 tokens a minute, 500 a second):
+/// told the limit or not, with `max-tokens` or without, every case is
+/// answered, refusals stay under a dozen (a window's worth would be 62:
+/// 500 tokens of at least 8), and the unused reservations are credited
+/// back.
+#[test]
+fn a_server_counting_usage_gets_the_reservations_back() {
+    let config = MockConfig {
+        tpm: Some(30_000),
+        enforcement: Enforcement::SlidingWindow { secs: 1 },
+        headers_window: true,
+        token_accounting: TokenAccounting::Usage,
+        ..MockConfig::default()
+    };
+    for keys in [
+        "max-tokens = 64\ntpm = 30000",
+        "tpm = 30000",
+        "max-tokens = 64",
+        "",
+    ] {
+        let (_rt, server) = mock(config.clone());
+        let suite = suite_with(&server, "openai", keys);
+        let rate_limited = run(&server, &suite);
+        assert!(rate_limited <= 12, "{keys:?}: {rate_limited} 429s");
+        let credited = metric(&suite, "credited_tokens").unwrap_or(0);
+        assert!(credited > 0, "{keys:?}: nothing credited back");
+        if keys.contains("max-tokens") {
+            // Most of 64 a case: the answers echo a few tokens.
+            assert!(
+                credited > CASES as i64 * 40,
+                "{keys:?}: {credited} credited"
+            );
+        }
+    }
+}
+
+/// A server that counts `max_tokens` at admission keeps every reservation:
+/// nothing credited back, no refusal.
+#[test]
+fn a_server_counting_max_tokens_keeps_its_reservations() {
+    let config = MockConfig {
+        tpm: Some(60_000),
+        ..MockConfig::default()
+    };
+    for keys in ["max-tokens = 64\ntpm = 60000", "max-tokens = 64"] {
+        let (_rt, server) = mock(config.clone());
+        let suite = suite_with(&server, "openai", keys);
+        assert_eq!(run(&server, &suite), 0, "{keys:?}");
+        assert_eq!(metric(&suite, "credited_tokens"), None, "{keys:?}");
+    }
+}
+
+/// Anthropic-style headers stating the window's limit: 6,000 RPM as 100
+/// in any second, limit 100, resets timestamps about a second ahead. It
+/// is learned as 6,000 a minute, and a budget of 6,000 is not advised
+/// lower.
+#[test]
+fn anthropic_window_headers_are_the_windows_limit() {
+    let config = MockConfig {
+        rpm: Some(RPM),
+        enforcement: Enforcement::SlidingWindow { secs: 1 },
+        headers_window: true,
+        ..MockConfig::default()
+    };
+    let (_rt, server) = mock(config.clone());
+    let told = suite(&server, "anthropic", "rpm = 5700");
+    let out = told.run_env(&[], &[(KEY_VAR, "sk-test")]);
+    out.expect_code(0);
+    assert!(
+        !out.stdout().contains("lower providers"),
+        "{}",
+        out.stdout()
+    );
+    assert!(learned(&told).contains(&"learned_rpm 6000".to_string()));
+    let (_rt, server) = mock(config);
+    let suite = suite(&server, "anthropic", "");
+    assert!(run(&server, &suite) <= RPM / 60);
+    assert!(learned(&suite).contains(&"learned_rpm 6000".to_string()));
 }

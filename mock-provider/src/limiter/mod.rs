@@ -103,6 +103,11 @@ impl Cost {
         }
     }
 
+    /// Its tokens, input and output together.
+    pub(crate) fn tokens(self) -> u64 {
+        self.input + self.output
+    }
+
     fn of(self, resource: Resource) -> u64 {
         match resource {
             Resource::Requests => self.requests,
@@ -294,10 +299,53 @@ impl Limiter {
         now: Instant,
         scale: Scale,
     ) -> Result<Snapshot, Box<Denied>> {
+        self.admit_needing(cost, cost, now, scale)
+    }
+
+    /// Admits a request whose tokens are counted when its answer is done
+    /// ([`Limiter::settle`]): it is charged one request now, and every
+    /// tokens limit must have room for its prompt.
+    pub(crate) fn admit_prompt(
+        &self,
+        cost: Cost,
+        now: Instant,
+        scale: Scale,
+    ) -> Result<Snapshot, Box<Denied>> {
+        let need = Cost { output: 0, ..cost };
+        let request = Cost {
+            requests: cost.requests,
+            ..Cost::default()
+        };
+        self.admit_needing(need, request, now, scale)
+    }
+
+    /// Counts the tokens an answer used, room or not, and returns the
+    /// figures after them.
+    pub(crate) fn settle(&self, input: u64, output: u64, now: Instant, scale: Scale) -> Snapshot {
+        let (mut limits, moment) = self.advanced(now);
+        let used = Cost {
+            requests: 0,
+            input,
+            output,
+        };
+        for l in limits.iter_mut() {
+            l.meter.charge(used.of(l.resource), moment);
+        }
+        snapshot(&limits, moment, scale, used)
+    }
+
+    /// Charges `charge` when every limit has room for `need`.
+    fn admit_needing(
+        &self,
+        need: Cost,
+        cost: Cost,
+        now: Instant,
+        scale: Scale,
+    ) -> Result<Snapshot, Box<Denied>> {
         let (mut limits, moment) = self.advanced(now);
         let waits: Vec<Duration> = limits
             .iter()
-            .map(|l| l.meter.wait(cost.of(l.resource), moment))
+            .map(|l| l.meter.wait(need.of(l.resource), moment))
             .collect();
         if let Some(blocked) = waits.iter().position(|w| !w.is_zero()) {
             let Limit {
@@ -312,7 +360,7 @@ impl Limiter {
                 period: *period,
                 limit,
                 used: limit.saturating_sub(remaining),
-                requested: cost.of(*resource),
+                requested: need.of(*resource),
                 retry_after: waits.iter().copied().max().unwrap_or_default(),
                 snapshot: snapshot(&limits, moment, scale, Cost::default()),
             }));
@@ -404,6 +452,39 @@ pub(super) mod tests {
             (Resource::OutputTokens, 1_200, 10)
         );
         assert_eq!(denied.retry_after, Duration::from_millis(250));
+    }
+
+    /// Counting usage: a request is let in while its prompt fits, and
+    /// charged one request; its answer's tokens count when it is done,
+    /// room or not.
+    #[test]
+    fn usage_is_counted_when_the_answer_is_done() {
+        let (l, t0) = limiter(Config {
+            rpm: Some(180),
+            tpm: Some(600),
+            burst_tokens: Some(100),
+            ..Config::default()
+        });
+        let snap = l
+            .admit_prompt(Cost::call(30, 64), t0, Scale::Minute)
+            .unwrap();
+        assert_eq!((snap.requests.remaining, snap.tokens.remaining), (2, 100));
+        assert_eq!(l.settle(30, 50, t0, Scale::Minute).tokens.remaining, 20);
+        let denied = l
+            .admit_prompt(Cost::call(30, 64), t0, Scale::Minute)
+            .unwrap_err();
+        assert_eq!((denied.resource, denied.requested), (Resource::Tokens, 30));
+        assert!(
+            l.admit_prompt(Cost::call(20, 64), t0, Scale::Minute)
+                .is_ok()
+        );
+        let over = l.settle(20, 64, t0, Scale::Minute);
+        assert_eq!((over.requests.remaining, over.tokens.remaining), (1, 0));
+        // 64 tokens in debt: room for a prompt of 10 in 7.4 s.
+        let denied = l
+            .admit_prompt(Cost::call(10, 0), t0, Scale::Minute)
+            .unwrap_err();
+        assert_eq!(denied.retry_after, Duration::from_millis(7_400));
     }
 
     /// The retry-after covers every limit short of room, not only the one

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mock_provider::{Config, Enforcement, start};
+use mock_provider::{Config, Enforcement, TokenAccounting, start};
 
 use crate::common::{
     ANTHROPIC_HEADERS, Answer, anthropic_body, anthropic_limits, chat_body, go_duration,
@@ -231,4 +231,76 @@ fn go_durations_parse() {
     assert_eq!(go_duration("2h0m0s"), Some(ms(7_200_000)));
     assert_eq!(go_duration("12"), None);
     assert_eq!(go_duration("abc"), None);
+}
+
+/// Usage accounting: a request is charged its prompt and completion when
+/// its answer is done, and the answer's own headers show them; counting
+/// `max_tokens`, the same request is charged its prompt and 16 (or its
+/// `max_tokens`) at admission. A 30-second window keeps refills out.
+#[tokio::test]
+async fn tokens_are_counted_as_used_or_as_reserved() {
+    let config = Config {
+        tpm: Some(6_000),
+        enforcement: Enforcement::SlidingWindow { secs: 30 },
+        headers_window: true,
+        ..Config::default()
+    };
+    let usage = Config {
+        token_accounting: TokenAccounting::Usage,
+        ..config.clone()
+    };
+    // "request 0": 3 + 3 prompt tokens, an echo of 3.
+    let remaining = |answers: &[Answer]| -> Vec<u64> {
+        answers.iter().map(|a| openai_limits(a)[1].1).collect()
+    };
+    assert_eq!(remaining(&chat_n(usage.clone(), 2).await), [2_991, 2_982]);
+    assert_eq!(remaining(&chat_n(config.clone(), 2).await), [2_978, 2_956]);
+    // Anthropic's output tokens the same way: "hi there" is 2 of 100.
+    let otpm = |accounting| Config {
+        tpm: None,
+        otpm: Some(6_000),
+        token_accounting: accounting,
+        ..config.clone()
+    };
+    let output = |answers: &[Answer]| anthropic_limits(&answers[0])[3].1;
+    assert_eq!(
+        output(&messages_n(otpm(TokenAccounting::Usage), 1).await),
+        2_998
+    );
+    assert_eq!(
+        output(&messages_n(otpm(TokenAccounting::MaxTokens), 1).await),
+        2_900
+    );
+}
+
+/// Counting usage, a request is let in while its prompt fits, whatever its
+/// `max_tokens`; the answers may take the limit past its figure, and the
+/// headers say 0 remaining until it has room again.
+#[tokio::test]
+async fn counting_usage_admits_while_the_prompt_fits() {
+    let server = start(Config {
+        tpm: Some(24),
+        enforcement: Enforcement::SlidingWindow { secs: 30 },
+        headers_window: true,
+        token_accounting: TokenAccounting::Usage,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let client = crate::common::client();
+    let url = format!("{}/v1/chat/completions", server.url());
+    let body = |text: &str| {
+        let mut body = chat_body(text);
+        body["max_tokens"] = 1_000.into();
+        body
+    };
+    // 12 tokens a window: a prompt of 5 + 3 fits; with its echo of 5 the
+    // answer takes the window to 13.
+    let first = post(&client, &url, &[], &body("abcdefghijklmnopqrst")).await;
+    assert_eq!((first.status, openai_limits(&first)[1].1), (200, 0));
+    let second = post(&client, &url, &[], &body("x")).await;
+    assert_eq!(second.status, 429);
+    let stats = server.stats();
+    assert_eq!((stats.charged_tokens, stats.rate_limited), (13, 1));
+    server.shutdown().await;
 }

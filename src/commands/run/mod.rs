@@ -30,7 +30,7 @@ use crate::publish;
 use crate::publish::GitContext;
 use crate::record::new_run_id;
 use crate::report::monitor::Monitor;
-use crate::store::read::RunRef;
+use crate::store::read::{At, RunRef};
 use crate::store::{Access, RunInfo, Store};
 
 pub(crate) use metrics::run_metrics;
@@ -116,6 +116,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     }
     let store = Arc::new(Store::open(&options.db)?);
     let run = begin(&setup, options, &store).await?;
+    expect_completions(&setup, options, &store).await;
     let executed = pipeline::execute(&setup, options, &store, &run.run_id, &monitor).await?;
     let metrics = metrics::collect(&setup, &executed, &store, &run.run_id, &monitor).await;
     monitor.stop_total();
@@ -197,6 +198,40 @@ async fn begin(setup: &setup::Setup, options: &Options, store: &Store) -> Result
         .await?;
     log::debug(&format!("run {} started", run.run_id));
     Ok(run)
+}
+
+/// How many of the baseline branch's newest runs are searched for a
+/// finished one whose answers say what a completion needs.
+const HISTORY_DEPTH: usize = 10;
+
+/// Tells each lane what the suite's answers needed in the baseline branch's
+/// newest run (the 95th percentile of their completion tokens), so that a
+/// request without `max-tokens` reserves that from the start. Without a
+/// history there is nothing to tell.
+async fn expect_completions(setup: &setup::Setup, options: &Options, store: &Store) {
+    let config = &setup.config;
+    let branch = options.baseline.branch(&config.compare).to_string();
+    let newest = store
+        .candidates(&config.suite.name, At::Branch(branch), None, HISTORY_DEPTH)
+        .await
+        .map(|found| found.into_iter().find(|c| c.status == "finished"));
+    let needed = match newest {
+        Ok(Some(found)) => store.completion_p95(&found.run.run_id).await,
+        Ok(None) => return,
+        Err(e) => Err(e),
+    };
+    let needed = match needed {
+        Ok(needed) => needed,
+        Err(e) => {
+            log::debug(&format!("no completion history: {}", e.message()));
+            return;
+        }
+    };
+    for lane in setup.executor.lanes() {
+        if let Some((_, p95)) = needed.iter().find(|(name, _)| *name == lane.name) {
+            lane.expect_completions(*p95);
+        }
+    }
 }
 
 /// Fails early, before anything runs, on a baseline that cannot be read:

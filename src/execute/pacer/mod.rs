@@ -6,13 +6,23 @@
 //! ([`crate::execute::learned`]); a told budget wins. Budgets are spent
 //! smoothly ([`crate::execute::budget`]). Beside the budgets, each limit
 //! keeps the provider's newest word on it, a gate: what remained when the
-//! newest answered request went out, refilled at the provider's rate since,
-//! less what this lane sent after it. A request that does not fit waits
-//! for its shortfall to refill, never for the whole reset. A 429 pauses
-//! everything for the wait it asked.
+//! newest answer was counted, refilled at the provider's rate since, less
+//! what this lane sent that the provider had not counted yet. A request
+//! that does not fit waits for its shortfall to refill, never for the
+//! whole reset. A 429 pauses everything for the wait it asked.
+//!
+//! A request is charged its estimated input and its output reservation:
+//! `max-tokens`, or without one a high percentile of the answers seen
+//! ([`completions`]). Whether the provider counts that reservation or the
+//! tokens the answer used is read off its headers ([`accounting`]); a
+//! provider that counts usage gets the unused reservation back as each
+//! answer arrives, on the budgets and on the gate alike.
 //!
 //! Pure bookkeeping on an injectable clock (governor's clocks: quanta in a
 //! run, `FakeRelativeClock` in tests); the lane does the waiting.
+
+mod accounting;
+mod completions;
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -20,9 +30,12 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock, Reference};
 
+pub use self::accounting::Accounting;
+use self::accounting::{Evidence, Prediction};
+use self::completions::Completions;
 use crate::execute::budget::{Budget, request_burst};
 use crate::execute::learned::{Learner, Period, Sample};
-use crate::execute::provider::headers::{Counted, RateLimits};
+use crate::execute::provider::headers::{Counted, Quota, RateLimits};
 
 /// What held a request back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +87,29 @@ fn index(counted: Counted) -> usize {
 }
 
 /// What one request is estimated to cost in tokens: its input (the
-/// prompt) and its output (`max-tokens`, which providers charge in full
-/// when the request is admitted).
+/// prompt) and the most its answer may use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
     pub input: u32,
-    pub output: u32,
+    /// `max-tokens`, which a provider that charges at admission counts in
+    /// full; `None` when the request sets none, and the pacer reserves
+    /// what the answers so far have needed.
+    pub output: Option<u32>,
+}
+
+/// The tokens an answer says it used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Used {
+    pub input: u64,
+    pub output: u64,
+}
+
+impl Used {
+    /// Units of each limit, in [`LIMITS`] order.
+    fn units(self) -> [f64; 4] {
+        let (input, output) = (self.input as f64, self.output as f64);
+        [1.0, input + output, input, output]
+    }
 }
 
 /// A request let through: when it went, and how much of each limit this
@@ -88,8 +118,15 @@ pub struct Cost {
 pub struct Ticket {
     at: f64,
     through: [f64; 4],
+    /// What it was charged on each limit.
+    charged: [f64; 4],
+    /// What it is expected to use of each limit (its output at most what
+    /// the answers seen used on average).
+    expected: [f64; 4],
     /// The input tokens estimated for it, corrected by its answer.
     input: u32,
+    /// The output tokens reserved for it.
+    output: f64,
 }
 
 /// Whether a request may go now.
@@ -98,6 +135,17 @@ pub enum Decision {
     Go(Ticket),
     Wait(Limiter, Duration),
 }
+
+/// A lane told no budget sends one request first and waits for its
+/// answer, the provider's first word on its limits, at most this long
+/// before the others go: a burst of `concurrency` requests into limits not
+/// yet known could overflow a small window.
+const FIRST_ANSWER_WAIT: f64 = 2.0;
+
+/// A credit the budget's schedule cannot take back at once is taken off
+/// the next charges, up to this many requests' charges: enough for the
+/// answers that come between two sends, too little for a burst.
+const CREDIT_CARRIED: f64 = 2.0;
 
 /// Sends this long ago are forgotten; a budget learned later counts the
 /// sends of its own period, a minute at most.
@@ -108,33 +156,56 @@ const LOG_CAP: usize = 4096;
 /// The provider's newest word on one limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Gate {
-    /// When the answered request went out.
+    /// When the figures were counted: when the answered request went out
+    /// (a provider counting at admission) or when its answer came (one
+    /// counting usage).
     at: f64,
-    /// Units this lane had sent through that request.
+    /// What this lane had sent (at admission) or had answered (usage) by
+    /// then.
     through: f64,
     remaining: f64,
     capacity: f64,
     refill: f64,
+    /// Seconds of refill counted ahead: the requests in flight will find
+    /// that much refilled, on average, by the time a provider counting
+    /// usage counts them.
+    ahead: f64,
     /// When the limit is whole again.
     end: f64,
 }
 
 impl Gate {
-    /// Seconds until `units` more fit, when `sent` units have gone in all.
-    fn wait(&self, now: f64, sent: f64, units: f64) -> f64 {
+    /// What the limit holds at `now`, before what the provider had not
+    /// counted at `at`.
+    fn refilled(&self, now: f64) -> f64 {
+        let since = (now - self.at + self.ahead).max(0.0);
+        (self.remaining + self.refill * since).min(self.capacity)
+    }
+
+    /// Seconds until `units` more fit, when `outstanding` units have gone
+    /// that the figures do not count.
+    fn wait(&self, now: f64, outstanding: f64, units: f64) -> f64 {
         // Once the limit is whole again the newest answer is stale, and
         // the next one will say more.
         if now >= self.end || units <= 0.0 {
             return 0.0;
         }
-        let refilled = (self.remaining + self.refill * (now - self.at)).min(self.capacity);
-        let shortfall = units - (refilled - (sent - self.through));
+        let shortfall = units - (self.refilled(now) - outstanding);
         if shortfall <= 0.0 {
             0.0
         } else if self.refill > 0.0 {
             (shortfall / self.refill).min(self.end - now)
         } else {
             self.end - now
+        }
+    }
+
+    /// What `remaining` should read at `at`, `counted` units after the
+    /// figures, and the refill that assumes (or could have missed).
+    fn predict(&self, at: f64, counted: f64) -> Prediction {
+        Prediction {
+            expected: (self.remaining + self.refill * (at - self.at)).min(self.capacity) - counted,
+            refill: self.refill * (at - self.at),
         }
     }
 }
@@ -145,10 +216,26 @@ struct Limit {
     told: Option<Budget>,
     learned: Option<Budget>,
     learner: Learner,
+    /// The newest figures, read as a provider counting at admission does.
     gate: Option<Gate>,
+    /// The same figures, read as a provider counting usage does.
+    usage_gate: Option<Gate>,
+    /// Units charged when sent, reservations in full.
     sent: f64,
-    /// Recent sends (time, units), replayed into a budget learned later so
-    /// that what went before it counts.
+    /// Units the answers so far used.
+    settled: f64,
+    /// Units the requests in flight are expected to use.
+    in_flight: f64,
+    /// Output tokens credited back that the budget's schedule could not
+    /// take back (it was not that far ahead): taken off the next charges.
+    credit: f64,
+    /// When the first unit went, and when the first answer came: a limit
+    /// at rest before them.
+    first_sent: Option<f64>,
+    first_answer: Option<f64>,
+    evidence: Evidence,
+    /// Recent sends (time, units; a credit is negative), replayed into a
+    /// budget learned later so that what went before it counts.
     log: VecDeque<(f64, f64)>,
 }
 
@@ -157,13 +244,59 @@ impl Limit {
         self.told.as_ref().or(self.learned.as_ref())
     }
 
+    fn accounting(&self) -> Accounting {
+        self.evidence.accounting()
+    }
+
+    /// Seconds until a request charged `charged` units, expected to use
+    /// `expected`, fits the provider's newest figures, read the way it
+    /// counts: the charge at admission, or what answers use on completion.
+    fn gate_wait(&self, now: f64, charged: f64, expected: f64) -> f64 {
+        match self.accounting() {
+            Accounting::Admission => self
+                .gate
+                .map_or(0.0, |g| g.wait(now, self.sent - g.through, charged)),
+            Accounting::Usage => self.usage_gate.map_or(0.0, |g| {
+                g.wait(now, self.settled - g.through + self.in_flight, expected)
+            }),
+        }
+    }
+
     /// Counts a send of `units` (none for a limit the request does not
-    /// draw on: a zero spend would still move a budget's schedule).
-    fn record(&mut self, now: f64, units: f64) {
+    /// draw on: a zero spend would still move a budget's schedule), less
+    /// the credit it can use.
+    fn record(&mut self, now: f64, units: f64, expected: f64) {
         if units <= 0.0 {
             return;
         }
         self.sent += units;
+        self.in_flight += expected;
+        self.first_sent.get_or_insert(now);
+        let from_credit = self.credit.min(units);
+        self.credit -= from_credit;
+        self.spend(now, units - from_credit);
+    }
+
+    /// Gives back `units` an answer did not use (spends them when
+    /// negative): the budget's schedule moves back as far as it is ahead
+    /// of now, and the rest is taken off the next charges, at most `most`
+    /// of it (a larger credit would let a burst through at once).
+    fn credit(&mut self, now: f64, units: f64, most: f64) {
+        if units <= 0.0 {
+            self.spend(now, -units);
+            return;
+        }
+        let budget = self.told.as_mut().or(self.learned.as_mut());
+        let back = budget.map_or(0.0, |b| b.refund(now, units));
+        if back > 0.0 && self.told.is_none() {
+            self.log_spend(now, -back);
+        }
+        self.credit = (self.credit + units - back).min(most);
+    }
+
+    /// Spends `units` on the budget (a refund when negative), keeping the
+    /// log a budget learned later replays.
+    fn spend(&mut self, now: f64, units: f64) {
         if let Some(budget) = &mut self.told {
             // A told budget is never learned, so its sends need no log.
             budget.spend(now, units);
@@ -172,6 +305,11 @@ impl Limit {
         if let Some(budget) = &mut self.learned {
             budget.spend(now, units);
         }
+        self.log_spend(now, units);
+    }
+
+    /// Keeps a spend in the log a budget learned later replays.
+    fn log_spend(&mut self, now: f64, units: f64) {
         while self
             .log
             .front()
@@ -182,21 +320,82 @@ impl Limit {
         self.log.push_back((now, units));
     }
 
-    fn observe(&mut self, sample: Sample, through: f64, requests: bool) {
+    /// The answer to `ticket` came at `now`, with `used` units when it
+    /// says so (none for a refusal or a failure).
+    fn settle(&mut self, now: f64, expected: f64, used: Option<f64>) {
+        self.in_flight = (self.in_flight - expected).max(0.0);
+        if let Some(used) = used {
+            self.settled += used;
+            self.first_answer.get_or_insert(now);
+        }
+    }
+
+    /// Reads one answer's figures: learns from them, weighs how the
+    /// provider counts (when the answer says what it used, and the limit
+    /// counts output), and keeps them as the newest word, read both ways.
+    fn observe(&mut self, sample: Sample, now: f64, ticket: &Ticket, i: usize, used: Option<Used>) {
         self.learner.observe(sample);
-        if self.gate.is_none_or(|g| g.at <= sample.at) {
-            self.gate = Some(Gate {
-                at: sample.at,
-                through,
-                remaining: sample.remaining.min(sample.limit) as f64,
-                capacity: self.learner.capacity(&sample),
-                refill: self.learner.refill_per_second(&sample),
-                end: sample.at + sample.reset,
-            });
+        let capacity = self.learner.capacity(&sample);
+        let refill = self.learner.refill_per_second(&sample);
+        let remaining = sample.remaining.min(sample.limit) as f64;
+        let output = i == index(Counted::Tokens) || i == index(Counted::OutputTokens);
+        if let Some(used) = used.filter(|_| output && remaining > 0.0) {
+            // Its own input as the answer counted it, not as estimated.
+            let input = if i == index(Counted::Tokens) {
+                ticket.charged[2] - used.input as f64
+            } else {
+                0.0
+            };
+            let through = ticket.through[i] - input;
+            self.weigh(remaining, capacity, refill, now, ticket.at, through);
         }
+        let newest = |at: f64, through: f64, ahead: f64| Gate {
+            at,
+            through,
+            remaining,
+            capacity,
+            refill,
+            ahead,
+            end: sample.at + sample.reset,
+        };
+        if self.gate.is_none_or(|g| g.at <= ticket.at) {
+            self.gate = Some(newest(ticket.at, ticket.through[i], 0.0));
+        }
+        // The requests in flight went out over the last latency, so they
+        // settle over the next one: on average half of it from now.
+        self.usage_gate = Some(newest(now, self.settled, (now - ticket.at) / 2.0));
         if self.told.is_none() {
-            self.relearn(requests);
+            self.relearn(i == 0);
         }
+    }
+
+    /// One answer's vote on how the provider counts: `remaining` against
+    /// what each way predicts from the previous answer (or from a limit at
+    /// rest before the first). The answered request went at `sent`, when
+    /// this lane had sent `through` units (its own input as counted).
+    fn weigh(
+        &mut self,
+        remaining: f64,
+        capacity: f64,
+        refill: f64,
+        now: f64,
+        sent: f64,
+        through: f64,
+    ) {
+        let at_rest = |since: Option<f64>, at: f64, counted: f64| Prediction {
+            expected: capacity - counted,
+            refill: refill * (at - since.unwrap_or(at)).max(0.0),
+        };
+        let admission = match self.gate {
+            Some(g) if g.at <= sent => g.predict(sent, through - g.through),
+            Some(_) => return,
+            None => at_rest(self.first_sent, sent, through),
+        };
+        let usage = match self.usage_gate {
+            Some(g) => g.predict(now, self.settled - g.through),
+            None => at_rest(self.first_answer, now, self.settled),
+        };
+        self.evidence.weigh(remaining, admission, usage);
     }
 
     /// Follows the learned rate: a lower one from now on, a higher one
@@ -234,23 +433,39 @@ struct State {
     /// No request before this time (a 429 asked for a pause).
     paused_until: f64,
     /// Input tokens over-charged so far (estimate less what answers
-    /// reported), taken off later charges; negative is a debt. Output
-    /// tokens are charged at `max-tokens` and never credited: providers
-    /// count the whole of it when they admit a request.
+    /// reported), taken off later charges; negative is a debt.
     balance: f64,
+    completions: Completions,
+    /// Output tokens credited back so far, on each limit.
+    credited: [f64; 4],
+    /// When the first request went, and whether anything came back since.
+    first_sent: Option<f64>,
+    answered: bool,
 }
 
 impl State {
-    /// What a request of `cost` is charged on each limit, and the credit
-    /// it uses.
-    fn charges(&self, cost: Cost) -> ([f64; 4], f64) {
+    /// What a request of `cost` is charged on each limit, what it is
+    /// expected to use, its output reservation, and the input credit it
+    /// uses.
+    fn charges(&self, cost: Cost) -> Charges {
         let input = (f64::from(cost.input) - self.balance).max(0.0);
-        let output = f64::from(cost.output);
-        (
-            [1.0, input + output, input, output],
-            f64::from(cost.input) - input,
-        )
+        let output = f64::from(cost.output.unwrap_or_else(|| self.completions.reserve()));
+        let expected = output.min(f64::from(self.completions.mean()));
+        Charges {
+            charged: [1.0, input + output, input, output],
+            expected: [1.0, input + expected, input, expected],
+            output,
+            credit: f64::from(cost.input) - input,
+        }
     }
+}
+
+/// What one request is charged: see [`State::charges`].
+struct Charges {
+    charged: [f64; 4],
+    expected: [f64; 4],
+    output: f64,
+    credit: f64,
 }
 
 /// The pacing of one lane.
@@ -292,6 +507,13 @@ impl<C: Clock> Pacer<C> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// What the suite's answers needed on main (the 95th percentile of
+    /// their completion tokens): reserved for a request without
+    /// `max-tokens` until this run's own answers say.
+    pub fn expect_completions(&self, p95: u32) {
+        self.lock().completions.set_prior(p95);
+    }
+
     /// Lets a request of `cost` go now, spending its budgets, or says what
     /// it waits for and how long (the longest of the waits).
     pub fn decide(&self, cost: Cost) -> Decision {
@@ -300,10 +522,17 @@ impl<C: Clock> Pacer<C> {
         if state.paused_until > now {
             return Decision::Wait(Limiter::Provider, secs(state.paused_until - now));
         }
-        let (charged, credit) = state.charges(cost);
+        let told = state.limits.iter().any(|l| l.told.is_some());
+        match state.first_sent {
+            Some(first) if !told && !state.answered && now < first + FIRST_ANSWER_WAIT => {
+                return Decision::Wait(Limiter::Requests, secs(first + FIRST_ANSWER_WAIT - now));
+            }
+            _ => {}
+        }
+        let charges = state.charges(cost);
         let mut longest = (Limiter::Requests, 0.0);
         for (i, limit) in state.limits.iter().enumerate() {
-            if charged[i] <= 0.0 {
+            if charges.charged[i] <= 0.0 {
                 continue;
             }
             let budget = if i == 0 {
@@ -315,9 +544,7 @@ impl<C: Clock> Pacer<C> {
                 (budget, limit.budget().map_or(0.0, |b| b.wait(now))),
                 (
                     Limiter::Provider,
-                    limit
-                        .gate
-                        .map_or(0.0, |g| g.wait(now, limit.sent, charged[i])),
+                    limit.gate_wait(now, charges.charged[i], charges.expected[i]),
                 ),
             ];
             for (limiter, wait) in waits {
@@ -329,27 +556,42 @@ impl<C: Clock> Pacer<C> {
         if longest.1 > 0.0 {
             return Decision::Wait(longest.0, secs(longest.1));
         }
-        state.balance -= credit;
+        state.balance -= charges.credit;
+        state.first_sent.get_or_insert(now);
         let mut through = [0.0; 4];
         for (i, limit) in state.limits.iter_mut().enumerate() {
-            limit.record(now, charged[i]);
+            limit.record(now, charges.charged[i], charges.expected[i]);
             through[i] = limit.sent;
         }
         Decision::Go(Ticket {
             at: now,
             through,
+            charged: charges.charged,
+            expected: charges.expected,
             input: cost.input,
+            output: charges.output,
         })
     }
 
-    /// Reads what the answer to `ticket` (an answer or a refusal) said
-    /// about the provider's limits, and `input_tokens`, the input it
-    /// counted, when the answer says.
-    pub fn observe(&self, ticket: &Ticket, limits: &RateLimits, input_tokens: Option<u64>) {
+    /// Reads what the answer to `ticket` (an answer, a refusal or a
+    /// failure) said about the provider's limits, and `used`, the tokens
+    /// it counted, when the answer says. Returns whether requests waiting
+    /// may go sooner: it was the first answer, or tokens were credited
+    /// back.
+    pub fn observe(&self, ticket: &Ticket, limits: &RateLimits, used: Option<Used>) -> bool {
         let now = self.now();
-        let mut state = self.lock();
-        if let Some(actual) = input_tokens {
-            state.balance += f64::from(ticket.input) - actual as f64;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let first = !std::mem::replace(&mut state.answered, true);
+        if let Some(used) = used {
+            state.balance += f64::from(ticket.input) - used.input as f64;
+            state.completions.observe(used.output);
+        }
+        let units = used.map(Used::units);
+        for (i, limit) in state.limits.iter_mut().enumerate() {
+            if ticket.charged[i] > 0.0 {
+                limit.settle(now, ticket.expected[i], units.map(|u| u[i]));
+            }
         }
         // Anthropic states its input and output limits beside a combined
         // one that is whichever of them is tighter: the two are paced on
@@ -357,30 +599,32 @@ impl<C: Clock> Pacer<C> {
         // do, is not learned from.
         let split = limits.input_tokens.limit.is_some() || limits.output_tokens.limit.is_some();
         for (quota, counted) in limits.quotas() {
-            let (Some(limit), Some(remaining), Some(reset)) =
-                (quota.limit, quota.remaining, quota.reset)
-            else {
-                continue;
-            };
             if counted == Counted::Tokens && split {
                 continue;
             }
-            let late = if quota.reset_from_arrival {
-                now - ticket.at
-            } else {
-                0.0
-            };
             let i = index(counted);
-            let limit_state = &mut state.limits[i];
-            let sample = Sample {
-                at: ticket.at,
-                limit,
-                remaining,
-                reset: reset.as_secs_f64() + late,
-                sent: limit_state.sent,
+            let Some(sample) = sample(quota, ticket, now, &state.limits[i]) else {
+                continue;
             };
-            limit_state.observe(sample, ticket.through[i], i == 0);
+            state.limits[i].observe(sample, now, ticket, i, used);
         }
+        let Some(used) = used else {
+            return first;
+        };
+        let mut credited = first;
+        for i in [index(Counted::Tokens), index(Counted::OutputTokens)] {
+            let limit = &mut state.limits[i];
+            if ticket.charged[i] <= 0.0 || limit.accounting() != Accounting::Usage {
+                continue;
+            }
+            // The unused reservation back; an answer longer than it was
+            // reserved for is a debt, spent now.
+            let credit = ticket.output - used.output as f64;
+            limit.credit(now, credit, CREDIT_CARRIED * ticket.charged[i]);
+            state.credited[i] += credit;
+            credited |= credit > 0.0;
+        }
+        credited
     }
 
     /// No request goes for `wait` from now (the provider refused one).
@@ -395,6 +639,48 @@ impl<C: Clock> Pacer<C> {
         let state = self.lock();
         std::array::from_fn(|i| state.limits[i].learner.per_minute())
     }
+
+    /// How the provider was found to count each limit, in [`LIMITS`] order.
+    #[cfg(test)]
+    pub fn accounting(&self) -> [Accounting; 4] {
+        let state = self.lock();
+        std::array::from_fn(|i| state.limits[i].accounting())
+    }
+
+    /// Output tokens credited back on each limit, in [`LIMITS`] order
+    /// (negative for answers longer than reserved).
+    pub fn credited(&self) -> [f64; 4] {
+        self.lock().credited
+    }
+}
+
+/// One quota of an answer as a learner's sample, on the lane's clock: the
+/// figures count from when the request went out, or for a limit read as
+/// counting usage, from when the answer came.
+fn sample(quota: &Quota, ticket: &Ticket, now: f64, limit: &Limit) -> Option<Sample> {
+    let (Some(limit_units), Some(remaining), Some(reset)) =
+        (quota.limit, quota.remaining, quota.reset)
+    else {
+        return None;
+    };
+    let counted_at = if limit.accounting() == Accounting::Usage {
+        now
+    } else {
+        ticket.at
+    };
+    let late = if quota.reset_from_arrival {
+        now - counted_at
+    } else {
+        0.0
+    };
+    Some(Sample {
+        at: counted_at,
+        limit: limit_units,
+        remaining,
+        reset: reset.as_secs_f64() + late,
+        sent: limit.sent,
+        resolution: quota.reset_resolution.as_secs_f64(),
+    })
 }
 
 /// A wait longer than the run will sit through: a limit that headers
@@ -468,7 +754,7 @@ mod tests {
         let pacer = Pacer::with_clock(None, None, FakeRelativeClock::default());
         let cost = Cost {
             input: 10,
-            output: 10,
+            output: Some(10),
         };
         let Decision::Go(ticket) = pacer.decide(cost) else {
             panic!("the first request waits");
@@ -478,11 +764,15 @@ mod tests {
                 limit: Some(limit),
                 remaining: Some(remaining),
                 reset: Some(reset),
-                reset_from_arrival: false,
+                ..Quota::default()
             },
             ..RateLimits::default()
         };
-        pacer.observe(&ticket, &limits, Some(10));
+        let used = Used {
+            input: 10,
+            output: 10,
+        };
+        pacer.observe(&ticket, &limits, Some(used));
         pacer.decide(cost)
     }
 

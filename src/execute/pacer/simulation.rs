@@ -1,9 +1,11 @@
 //! The pacer against simulated providers, on a fake clock: a lane of
 //! `concurrency` slots sends `cases` requests, each answered after a fixed
 //! latency (a refusal at once), and every answer's headers go back into
-//! the pacer. Each provider enforces one way a per-minute limit is
-//! enforced in practice and reports it in its own dialect; the checks are
-//! counts (refusals, answers) and the fake clock's times, never wall time.
+//! the pacer; an answer that credits tokens back wakes the requests
+//! waiting. Each provider enforces one way a per-minute limit is enforced
+//! in practice, counts tokens at admission or on completion, and reports
+//! it in its own dialect; the checks are counts (refusals, answers,
+//! credited tokens) and the fake clock's times, never wall time.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -11,27 +13,53 @@ use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
 
-use super::{Cost, Decision, Pacer, Ticket};
+use super::{Accounting, Cost, Decision, Pacer, Ticket, Used};
 use crate::execute::budget::tests::busiest;
 use crate::execute::provider::headers::{Quota, RateLimits};
 
-/// What a simulated provider charges one request: one request, and the
-/// input and output tokens it counts (output is `max-tokens`).
+/// What a simulated provider counts of one request's prompt (the lane
+/// estimates 13, 5 high, which the answers' reported input corrects), and
+/// the `max-tokens` of the requests that set one.
 const INPUT: u64 = 8;
 const OUTPUT: u64 = 16;
-/// What the lane estimates: its prompt estimate is 5 tokens high, which the
-/// answers' reported input corrects.
 const COST: Cost = Cost {
     input: 13,
-    output: 16,
+    output: Some(16),
 };
+
+/// The tokens case `k`'s answer uses: 4 to 16, varied.
+fn output(k: usize) -> u64 {
+    4 + (k as u64 * 7) % 13
+}
 
 fn quota(limit: f64, remaining: f64, reset: f64) -> Quota {
     Quota {
         limit: Some(limit as u64),
         remaining: Some(remaining.max(0.0).floor() as u64),
         reset: Some(Duration::from_secs_f64(reset.max(0.0))),
-        reset_from_arrival: false,
+        ..Quota::default()
+    }
+}
+
+/// One request as the provider sees it.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    input: u64,
+    /// `max_tokens`, when the request sets it.
+    max_output: Option<u64>,
+    /// What its answer will use.
+    output: u64,
+}
+
+impl Request {
+    /// What a provider charging at admission counts: the prompt and
+    /// `max_tokens` (16 when the request sets none).
+    fn reserved(&self) -> f64 {
+        (self.input + self.max_output.unwrap_or(OUTPUT)) as f64
+    }
+
+    fn used(&self) -> f64 {
+        (self.input + self.output) as f64
     }
 }
 
@@ -52,39 +80,145 @@ impl Answer {
 }
 
 trait Provider {
-    /// Admits a request at `now` (seconds) or refuses it.
-    fn admit(&mut self, now: f64) -> Answer;
+    /// Admits `request` at `now` (seconds) or refuses it.
+    fn admit(&mut self, now: f64, request: &Request) -> Answer;
+
+    /// The answer to an admitted `request` is done at `now`: a provider
+    /// counting usage counts it, and its headers say so then.
+    fn complete(&mut self, _now: f64, _request: &Request) -> Option<RateLimits> {
+        None
+    }
+
+    /// The tokens it counted in all.
+    fn counted(&self) -> f64 {
+        0.0
+    }
 }
 
-/// At most `per_window` requests in any window of `window` seconds; the
-/// headers describe the window, the reset is the time until it clears.
+/// At most `per_window` units in any window of `window` seconds: requests,
+/// or with `tokens` the tokens answers used, counted when each is done
+/// (a gateway counting usage: a request is let in while its prompt fits).
+/// The headers describe the window, the reset the time until it clears;
+/// or with `minute_headers`, as the mock provider's minute scale, the
+/// minute's limit, what the last minute left of it and when it clears.
+/// With `stamped`, resets are Anthropic's timestamps, rounded up to the
+/// second on a clock `stamped` seconds into one, read after the latency.
 struct Sliding {
     per_window: usize,
     window: f64,
-    log: VecDeque<f64>,
+    tokens: bool,
+    minute_headers: bool,
+    stamped: Option<f64>,
+    log: VecDeque<(f64, f64)>,
+    counted: f64,
+}
+
+impl Sliding {
+    fn requests(per_window: usize, window: f64) -> Sliding {
+        Sliding {
+            per_window,
+            window,
+            tokens: false,
+            minute_headers: false,
+            stamped: None,
+            log: VecDeque::new(),
+            counted: 0.0,
+        }
+    }
+
+    fn usage(per_window: usize, window: f64, minute_headers: bool) -> Sliding {
+        Sliding {
+            tokens: true,
+            minute_headers,
+            ..Sliding::requests(per_window, window)
+        }
+    }
+
+    /// What went in the last `span` seconds (forgetting what is older
+    /// than both the window and a minute).
+    fn used(&mut self, now: f64, span: f64) -> f64 {
+        let kept = self.window.max(60.0);
+        while self.log.front().is_some_and(|(t, _)| t + kept <= now) {
+            self.log.pop_front();
+        }
+        self.log
+            .iter()
+            .filter(|(t, _)| t + span > now)
+            .map(|(_, u)| u)
+            .sum()
+    }
+
+    fn headers(&mut self, now: f64, read: f64) -> RateLimits {
+        let (span, limit) = if self.minute_headers {
+            (60.0, self.per_window as f64 * 60.0 / self.window)
+        } else {
+            (self.window, self.per_window as f64)
+        };
+        let used = self.used(now, span);
+        let reset = self.log.back().map_or(0.0, |(t, _)| t + span - now);
+        let mut q = quota(limit, limit - used, reset);
+        if let Some(phase) = self.stamped {
+            let end = (phase + now + reset).ceil() - phase;
+            q.reset = Some(Duration::from_secs_f64((end - read).max(0.0)));
+            q.reset_from_arrival = true;
+            q.reset_resolution = Duration::from_secs(1);
+        }
+        if self.tokens {
+            RateLimits {
+                tokens: q,
+                ..RateLimits::default()
+            }
+        } else {
+            RateLimits {
+                requests: q,
+                ..RateLimits::default()
+            }
+        }
+    }
 }
 
 impl Provider for Sliding {
-    fn admit(&mut self, now: f64) -> Answer {
-        while self.log.front().is_some_and(|t| t + self.window <= now) {
-            self.log.pop_front();
-        }
+    fn admit(&mut self, now: f64, request: &Request) -> Answer {
+        let needed = if self.tokens {
+            request.input as f64
+        } else {
+            1.0
+        };
+        let used = self.used(now, self.window);
         let limit = self.per_window as f64;
-        if self.log.len() >= self.per_window {
-            let oldest = self.log[0];
-            let newest = self.log[self.log.len() - 1];
-            let limits = RateLimits {
-                requests: quota(limit, 0.0, newest + self.window - now),
-                ..RateLimits::default()
-            };
+        if used + needed > limit {
+            let mut freed = 0.0;
+            let oldest = self
+                .log
+                .iter()
+                .filter(|(t, _)| t + self.window > now)
+                .find(|(_, u)| {
+                    freed += u;
+                    used - freed + needed <= limit
+                })
+                .map_or(now, |(t, _)| *t);
+            let limits = self.headers(now, now);
             return Answer::of(limits, Err(oldest + self.window - now));
         }
-        self.log.push_back(now);
-        let limits = RateLimits {
-            requests: quota(limit, limit - self.log.len() as f64, self.window),
-            ..RateLimits::default()
-        };
+        if !self.tokens {
+            self.log.push_back((now, 1.0));
+        }
+        let read = now + if self.stamped.is_some() { LATENCY } else { 0.0 };
+        let limits = self.headers(now, read);
         Answer::of(limits, Ok(()))
+    }
+
+    fn complete(&mut self, now: f64, request: &Request) -> Option<RateLimits> {
+        if !self.tokens {
+            return None;
+        }
+        self.log.push_back((now, request.used()));
+        self.counted += request.used();
+        Some(self.headers(now, now))
+    }
+
+    fn counted(&self) -> f64 {
+        self.counted
     }
 }
 
@@ -147,15 +281,27 @@ fn charge(buckets: &mut [(&mut Bucket, f64)], now: f64) -> Result<(), f64> {
 }
 
 /// OpenAI-style buckets of a second's capacity, minute-scale headers: a
-/// requests limit, a tokens limit, or both.
+/// requests limit, a tokens limit, or both. Tokens are charged at
+/// admission, `max_tokens` in full.
 struct Buckets {
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
+    counted: f64,
+}
+
+impl Buckets {
+    fn new(requests: Option<Bucket>, tokens: Option<Bucket>) -> Buckets {
+        Buckets {
+            requests,
+            tokens,
+            counted: 0.0,
+        }
+    }
 }
 
 impl Provider for Buckets {
-    fn admit(&mut self, now: f64) -> Answer {
-        let tokens = (INPUT + OUTPUT) as f64;
+    fn admit(&mut self, now: f64, request: &Request) -> Answer {
+        let tokens = request.reserved();
         let mut all: Vec<(&mut Bucket, f64)> = self
             .requests
             .iter_mut()
@@ -163,6 +309,9 @@ impl Provider for Buckets {
             .chain(self.tokens.iter_mut().map(|b| (b, tokens)))
             .collect();
         let outcome = charge(&mut all, now);
+        if outcome.is_ok() {
+            self.counted += tokens;
+        }
         let limits = RateLimits {
             requests: self
                 .requests
@@ -176,6 +325,10 @@ impl Provider for Buckets {
         };
         Answer::of(limits, outcome)
     }
+
+    fn counted(&self) -> f64 {
+        self.counted
+    }
 }
 
 /// The whole minute's limit given back at each wall-clock minute; the
@@ -188,7 +341,7 @@ struct Fixed {
 }
 
 impl Provider for Fixed {
-    fn admit(&mut self, now: f64) -> Answer {
+    fn admit(&mut self, now: f64, _: &Request) -> Answer {
         let wall = self.phase + now;
         let minute = (wall / 60.0).floor();
         if minute != self.minute {
@@ -213,10 +366,12 @@ struct Daily {
 }
 
 impl Provider for Daily {
-    fn admit(&mut self, now: f64) -> Answer {
-        let tokens = (INPUT + OUTPUT) as f64;
+    fn admit(&mut self, now: f64, request: &Request) -> Answer {
         let outcome = charge(
-            &mut [(&mut self.requests, 1.0), (&mut self.tokens, tokens)],
+            &mut [
+                (&mut self.requests, 1.0),
+                (&mut self.tokens, request.reserved()),
+            ],
             now,
         );
         let day = &self.requests;
@@ -231,7 +386,8 @@ impl Provider for Daily {
 
 /// Anthropic: requests, input and output tokens in buckets of a second's
 /// capacity, reported per minute with resets as timestamps rounded up to
-/// the second (read when the answer arrives, `latency` later).
+/// the second (read when the answer arrives, `latency` later). Output is
+/// charged `max_tokens` at admission.
 struct Anthropic {
     requests: Bucket,
     input: Bucket,
@@ -240,12 +396,15 @@ struct Anthropic {
 }
 
 impl Provider for Anthropic {
-    fn admit(&mut self, now: f64) -> Answer {
+    fn admit(&mut self, now: f64, request: &Request) -> Answer {
         let outcome = charge(
             &mut [
                 (&mut self.requests, 1.0),
-                (&mut self.input, INPUT as f64),
-                (&mut self.output, OUTPUT as f64),
+                (&mut self.input, request.input as f64),
+                (
+                    &mut self.output,
+                    request.max_output.unwrap_or(OUTPUT) as f64,
+                ),
             ],
             now,
         );
@@ -256,6 +415,7 @@ impl Provider for Anthropic {
             Quota {
                 reset: Some(Duration::from_secs_f64((end - read).max(0.0))),
                 reset_from_arrival: true,
+                reset_resolution: Duration::from_secs(1),
                 ..q
             }
         };
@@ -281,8 +441,9 @@ struct Outcome {
 }
 
 enum Event {
-    Try,
-    Answer(Ticket, Box<Answer>),
+    /// Slot `.0` tries to send, unless woken since (`.1` is its wake count).
+    Try(usize, u64),
+    Answer(Ticket, Request, Box<Answer>),
 }
 
 /// Events in time order (in order of scheduling at the same time).
@@ -294,7 +455,7 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, at: u64, event: Event) {
-        assert!(self.events.len() < 2_000_000, "the simulation does not end");
+        assert!(self.events.len() < 4_000_000, "the simulation does not end");
         self.heap.push(Reverse((at, self.events.len())));
         self.events.push(Some(event));
     }
@@ -312,60 +473,114 @@ fn ns(secs: f64) -> u64 {
     (secs * 1e9).round() as u64
 }
 
-/// Sends `cases` requests through `pacer` to `provider`, 20 at a time, each
+/// The requests a run sends: `cases` of them, each of `cost` to the lane.
+#[derive(Debug, Clone, Copy)]
+struct Workload {
+    cases: usize,
+    cost: Cost,
+}
+
+impl Workload {
+    fn request(&self, k: usize) -> Request {
+        Request {
+            input: INPUT,
+            max_output: self.cost.output.map(u64::from),
+            output: output(k),
+        }
+    }
+}
+
+/// The slots of the lane: each waiting slot's wake count, so that a slot
+/// woken early (an answer credited tokens back) tries once, not twice.
+struct Slots {
+    wakes: Vec<u64>,
+    waiting: Vec<bool>,
+}
+
+impl Slots {
+    fn wake_all(&mut self, queue: &mut Queue, now: u64) {
+        for slot in 0..self.wakes.len() {
+            if self.waiting[slot] {
+                self.waiting[slot] = false;
+                self.wakes[slot] += 1;
+                queue.push(now, Event::Try(slot, self.wakes[slot]));
+            }
+        }
+    }
+}
+
+/// Sends `work` through `pacer` to `provider`, 20 at a time, each
 /// answered after 100 ms.
 fn simulate(
     provider: &mut dyn Provider,
     pacer: &Pacer<FakeRelativeClock>,
     clock: &FakeRelativeClock,
-    cases: usize,
+    work: Workload,
 ) -> Outcome {
     let mut queue = Queue::default();
-    let (mut now, mut pending) = (0u64, cases);
+    let (mut now, mut sent, mut retries) = (0u64, 0, Vec::new());
     let mut outcome = Outcome {
         answered: 0,
         refused: 0,
         last_sent: 0.0,
         admitted: Vec::new(),
     };
-    for _ in 0..CONCURRENCY {
-        queue.push(0, Event::Try);
+    let mut slots = Slots {
+        wakes: vec![0; CONCURRENCY],
+        waiting: vec![false; CONCURRENCY],
+    };
+    for slot in 0..CONCURRENCY {
+        queue.push(0, Event::Try(slot, 0));
     }
     while let Some((at, event)) = queue.pop() {
         clock.advance(Duration::from_nanos(at - now));
         now = at;
         let t = now as f64 / 1e9;
         match event {
-            Event::Try if pending == 0 => {}
-            Event::Try => match pacer.decide(COST) {
+            Event::Try(slot, wake) if wake != slots.wakes[slot] => {}
+            Event::Try(_, _) if sent == work.cases && retries.is_empty() => {}
+            Event::Try(slot, _) => match pacer.decide(work.cost) {
                 Decision::Wait(_, wait) => {
-                    queue.push(now + (wait.as_nanos() as u64).max(1_000), Event::Try);
+                    slots.waiting[slot] = true;
+                    let at = now + (wait.as_nanos() as u64).max(1_000);
+                    queue.push(at, Event::Try(slot, slots.wakes[slot]));
                 }
                 Decision::Go(ticket) => {
-                    pending -= 1;
+                    slots.waiting[slot] = false;
+                    let request = retries.pop().unwrap_or_else(|| {
+                        sent += 1;
+                        work.request(sent - 1)
+                    });
                     outcome.last_sent = t;
-                    let answer = provider.admit(t);
+                    let answer = provider.admit(t, &request);
                     let delay = if answer.refused.is_none() {
                         outcome.admitted.push(t);
                         LATENCY
                     } else {
                         0.001
                     };
-                    queue.push(now + ns(delay), Event::Answer(ticket, Box::new(answer)));
+                    let answer = Event::Answer(ticket, request, Box::new(answer));
+                    queue.push(now + ns(delay), answer);
+                    queue.push(now + ns(delay), Event::Try(slot, slots.wakes[slot]));
                 }
             },
-            Event::Answer(ticket, answer) => match answer.refused {
+            Event::Answer(ticket, request, answer) => match answer.refused {
                 None => {
-                    pacer.observe(&ticket, &answer.limits, Some(INPUT));
+                    let limits = provider.complete(t, &request).unwrap_or(answer.limits);
+                    let used = Used {
+                        input: request.input,
+                        output: request.output,
+                    };
+                    if pacer.observe(&ticket, &limits, Some(used)) {
+                        slots.wake_all(&mut queue, now);
+                    }
                     outcome.answered += 1;
-                    queue.push(now, Event::Try);
                 }
                 Some(retry_after) => {
                     pacer.observe(&ticket, &answer.limits, None);
                     outcome.refused += 1;
-                    pending += 1;
+                    retries.push(request);
                     pacer.pause(Duration::from_secs_f64(retry_after));
-                    queue.push(now + ns(retry_after), Event::Try);
                 }
             },
         }
@@ -379,10 +594,27 @@ fn run(
     rpm: Option<u32>,
     tpm: Option<u32>,
 ) -> (Outcome, Pacer<FakeRelativeClock>) {
+    run_work(
+        provider,
+        rpm,
+        tpm,
+        Workload {
+            cases: 1_000,
+            cost: COST,
+        },
+    )
+}
+
+fn run_work(
+    provider: &mut dyn Provider,
+    rpm: Option<u32>,
+    tpm: Option<u32>,
+    work: Workload,
+) -> (Outcome, Pacer<FakeRelativeClock>) {
     let clock = FakeRelativeClock::default();
     let pacer = Pacer::with_clock(rpm, tpm, clock.clone());
-    let outcome = simulate(provider, &pacer, &clock, 1_000);
-    assert_eq!(outcome.answered, 1_000, "{outcome:?}");
+    let outcome = simulate(provider, &pacer, &clock, work);
+    assert_eq!(outcome.answered, work.cases, "{outcome:?}");
     (outcome, pacer)
 }
 
@@ -397,11 +629,7 @@ fn within(outcome: &Outcome, ideal: f64, ratio: f64) {
 }
 
 fn sliding() -> Sliding {
-    Sliding {
-        per_window: 50,
-        window: 1.0,
-        log: VecDeque::new(),
-    }
+    Sliding::requests(50, 1.0)
 }
 
 #[test]
@@ -425,10 +653,7 @@ fn window_scaled_headers_are_learned_without_a_refusal() {
 
 #[test]
 fn a_bucket_of_a_second_told_or_learned() {
-    let bucket = || Buckets {
-        requests: Some(Bucket::new(3_000.0, 50.0)),
-        tokens: None,
-    };
+    let bucket = || Buckets::new(Some(Bucket::new(3_000.0, 50.0)), None);
     let (told, _) = run(&mut bucket(), Some(3_000), None);
     assert_eq!(told.refused, 0);
     within(&told, 20.0, 1.025);
@@ -463,8 +688,9 @@ fn per_day_requests_beside_minute_tokens() {
         requests: Bucket::new(14_400.0 / 1_440.0, 14_400.0),
         tokens: Bucket::new(72_000.0, 72_000.0),
     };
-    let (told, _) = run(&mut daily(), None, Some(72_000));
+    let (told, pacer) = run(&mut daily(), None, Some(72_000));
     assert_eq!(told.refused, 0);
+    assert_eq!(pacer.accounting()[1], Accounting::Admission);
     within(&told, 20.0, 1.03);
     let (learned, pacer) = run(&mut daily(), None, None);
     assert_eq!(learned.refused, 0);
@@ -489,23 +715,25 @@ fn anthropic_input_and_output_limits_are_each_paced() {
         pacer.learned(),
         [Some(3_000.0), None, Some(40_000.0), Some(48_000.0)]
     );
+    assert_eq!(pacer.credited(), [0.0; 4]);
     within(&learned, 20.0, 1.03);
 }
 
 /// Tokens, not requests, are scarce: 72,000 a minute in a bucket of a
-/// second, 24 a request.
+/// second, 24 a request (`max_tokens` counted in full at admission, the
+/// answers using 4 to 16): nothing is credited back.
 #[test]
 fn a_tokens_bound_run_told_or_learned() {
-    let tokens = || Buckets {
-        requests: None,
-        tokens: Some(Bucket::new(72_000.0, 1_200.0)),
-    };
-    let (told, _) = run(&mut tokens(), None, Some(72_000));
+    let tokens = || Buckets::new(None, Some(Bucket::new(72_000.0, 1_200.0)));
+    let (told, pacer) = run(&mut tokens(), None, Some(72_000));
     assert_eq!(told.refused, 0);
+    assert_eq!(pacer.accounting()[1], Accounting::Admission);
+    assert_eq!(pacer.credited()[1], 0.0);
     within(&told, 20.0, 1.03);
     let (learned, pacer) = run(&mut tokens(), None, None);
     assert_eq!(learned.refused, 0);
     assert_eq!(pacer.learned()[1], Some(72_000.0));
+    assert_eq!(pacer.accounting()[1], Accounting::Admission);
     within(&learned, 20.0, 1.03);
 }
 
@@ -518,4 +746,135 @@ fn a_budget_set_too_high_is_held_back_by_the_headers() {
     assert!(outcome.refused < 50, "{} refused", outcome.refused);
     assert_eq!(pacer.learned()[0], Some(3_000.0));
     within(&outcome, 20.0, 1.05);
+}
+
+/// Issue 26's first server: 60,000 tokens a minute as 1,000 in any
+/// second, counting the tokens each answer used when it is done; 400 cases
+/// at 100 ms, concurrency 20. The ideal is the tokens it counted at its
+/// rate. Told or not, with `max-tokens = 64` or none, the lane finds that
+/// it counts usage, gets each unused reservation back, and ends within
+/// 1.15 × the ideal with at most a window's worth of refusals (1,000
+/// tokens of 8 to 24: 41 requests).
+#[test]
+fn a_server_counting_usage_gets_the_reservations_back() {
+    for minute_headers in [false, true] {
+        for max_output in [Some(64), None] {
+            for tpm in [Some(60_000), None] {
+                let work = Workload {
+                    cases: 400,
+                    cost: Cost {
+                        input: 13,
+                        output: max_output,
+                    },
+                };
+                let mut server = Sliding::usage(1_000, 1.0, minute_headers);
+                let (outcome, pacer) = run_work(&mut server, None, tpm, work);
+                let case = format!(
+                    "minute headers {minute_headers}, max-tokens {max_output:?}, tpm {tpm:?}"
+                );
+                let ideal = server.counted() / 1_000.0 + LATENCY;
+                assert_eq!(pacer.accounting()[1], Accounting::Usage, "{case}");
+                assert!(outcome.refused <= 41, "{case}: {} refused", outcome.refused);
+                within(&outcome, ideal, 1.15);
+                // Every answer's unused reservation came back: with
+                // max-tokens, 64 less what it used, once the accounting
+                // was known.
+                let used: u64 = (0..400).map(output).sum();
+                let credited = pacer.credited()[1];
+                if max_output.is_some() {
+                    let most = 400.0 * 64.0 - used as f64;
+                    assert!(
+                        credited > 0.9 * most && credited <= most,
+                        "{case}: {credited}"
+                    );
+                } else {
+                    assert!(credited > 0.0, "{case}: {credited}");
+                }
+            }
+        }
+    }
+}
+
+/// The same run against a server that counts `max_tokens` at admission:
+/// nothing credited, no refusal, within 1.05 × its ideal.
+#[test]
+fn a_server_counting_max_tokens_keeps_its_reservations() {
+    for tpm in [Some(60_000), None] {
+        let work = Workload {
+            cases: 400,
+            cost: Cost {
+                input: 13,
+                output: Some(64),
+            },
+        };
+        let mut server = Buckets::new(None, Some(Bucket::new(60_000.0, 1_000.0)));
+        let (outcome, pacer) = run_work(&mut server, None, tpm, work);
+        let ideal = server.counted() / 1_000.0 + LATENCY;
+        assert_eq!(outcome.refused, 0, "tpm {tpm:?}");
+        assert_eq!(pacer.accounting()[1], Accounting::Admission);
+        assert_eq!(pacer.credited()[1], 0.0);
+        within(&outcome, ideal, 1.05);
+    }
+}
+
+/// Issue 26's second server: 600 RPM as 10 in any second, Anthropic-style
+/// headers stating the window's 10 with a reset about a second ahead,
+/// rounded up to the second. Learned as 600 rpm, told or not: no refusal,
+/// 200 cases within 1.05 × 20 s.
+#[test]
+fn anthropic_style_window_headers_are_600_rpm() {
+    for rpm in [Some(600), None] {
+        let mut server = Sliding {
+            stamped: Some(0.45),
+            ..Sliding::requests(10, 1.0)
+        };
+        let work = Workload {
+            cases: 200,
+            cost: COST,
+        };
+        let (outcome, pacer) = run_work(&mut server, rpm, None, work);
+        assert_eq!(outcome.refused, 0, "rpm {rpm:?}");
+        assert_eq!(pacer.learned()[0], Some(600.0), "rpm {rpm:?}");
+        within(&outcome, 20.0, 1.05);
+    }
+}
+
+/// Without `max-tokens`, a request reserves what the suite's answers
+/// needed on main until this run's own answers are enough, then their
+/// 95th percentile; with it, `max-tokens`.
+#[test]
+fn a_request_without_max_tokens_reserves_what_the_answers_needed() {
+    let clock = FakeRelativeClock::default();
+    let pacer = Pacer::with_clock(None, Some(6_000_000), clock.clone());
+    let unbounded = Cost {
+        input: 10,
+        output: None,
+    };
+    // A second apart, the budget never holds one back.
+    let go = |cost: Cost| {
+        clock.advance(Duration::from_secs(1));
+        match pacer.decide(cost) {
+            Decision::Go(ticket) => ticket,
+            Decision::Wait(..) => panic!("a budget of 100,000 tokens a second waits"),
+        }
+    };
+    assert_eq!(go(unbounded).output, 512.0);
+    pacer.expect_completions(40);
+    assert_eq!(go(unbounded).output, 40.0);
+    for k in 0..20 {
+        let ticket = go(unbounded);
+        let used = Used {
+            input: 10,
+            output: output(k),
+        };
+        pacer.observe(&ticket, &RateLimits::default(), Some(used));
+    }
+    // 4 to 16 tokens: 19 of the 20 fit in 15.
+    assert_eq!(go(unbounded).output, 15.0);
+    assert_eq!(go(COST).output, 16.0);
+    let long = Cost {
+        input: 10,
+        output: Some(64),
+    };
+    assert_eq!(go(long).output, 64.0);
 }

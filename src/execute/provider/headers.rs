@@ -32,6 +32,10 @@ pub struct Quota {
     /// answer was read; a duration (OpenAI's) counts from when the server
     /// answered, about when the request went out.
     pub reset_from_arrival: bool,
+    /// How coarse the reset is: a timestamp in whole seconds is rounded up
+    /// to the second, so the limit may be whole again up to this much
+    /// sooner. Zero for an exact reset.
+    pub reset_resolution: Duration,
 }
 
 /// The rate-limit state a response reported, as far as it said.
@@ -92,12 +96,12 @@ impl RateLimits {
                 .and_then(parse_duration);
             // A duration counts from when the server answered; Anthropic's
             // timestamp is read only when there is no duration.
-            let (reset, reset_from_arrival) = match openai_reset {
-                Some(d) => (Some(d), false),
-                None => {
-                    let at = text(reset).and_then(|v| until_timestamp(v, now));
-                    (at, at.is_some())
-                }
+            let (reset, reset_from_arrival, reset_resolution) = match openai_reset {
+                Some(d) => (Some(d), false, Duration::ZERO),
+                None => match text(reset).and_then(|v| until_timestamp(v, now)) {
+                    Some((at, resolution)) => (Some(at), true, resolution),
+                    None => (None, false, Duration::ZERO),
+                },
             };
             Quota {
                 limit: openai
@@ -107,6 +111,7 @@ impl RateLimits {
                     .and_then(|[_, remaining, _]| number(remaining))
                     .or_else(|| number(remaining)),
                 reset_from_arrival,
+                reset_resolution,
                 reset: reset.map(|d| d.min(MAX_RESET)),
             }
         };
@@ -227,13 +232,19 @@ pub fn parse_retry_after(text: &str, now: DateTime<Utc>) -> Option<Duration> {
 }
 
 /// Anthropic's resets: an RFC 3339 timestamp; a time already past is zero.
-fn until_timestamp(text: &str, now: DateTime<Utc>) -> Option<Duration> {
+/// With it, its resolution: a second when it has no fraction of one (the
+/// server rounded it up to the second), else none.
+fn until_timestamp(text: &str, now: DateTime<Utc>) -> Option<(Duration, Duration)> {
     let at = DateTime::parse_from_rfc3339(text).ok()?;
-    Some(
-        (at.with_timezone(&Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
+    let resolution = if at.timestamp_subsec_nanos() == 0 {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    };
+    let until = (at.with_timezone(&Utc) - now)
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    Some((until, resolution))
 }
 
 #[cfg(test)]
@@ -247,6 +258,7 @@ mod tests {
             remaining: Some(remaining),
             reset: Some(reset),
             reset_from_arrival: false,
+            reset_resolution: Duration::ZERO,
         }
     }
 
@@ -332,6 +344,7 @@ mod tests {
         );
         let from_arrival = |q: Quota| Quota {
             reset_from_arrival: true,
+            reset_resolution: Duration::from_secs(1),
             ..q
         };
         assert_eq!(
@@ -374,6 +387,7 @@ mod tests {
         assert_eq!(limits.input_tokens.remaining, Some(39_500));
         assert_eq!(limits.input_tokens.reset, Some(Duration::from_millis(500)));
         assert!(limits.input_tokens.reset_from_arrival);
+        assert_eq!(limits.input_tokens.reset_resolution, Duration::from_secs(1));
         assert_eq!(
             (limits.output_tokens.limit, limits.output_tokens.remaining),
             (Some(8_000), Some(0))

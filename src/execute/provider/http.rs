@@ -60,9 +60,6 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-/// Completion tokens budgeted for a call that sets no `max-tokens`.
-const UNBOUNDED_COMPLETION_ESTIMATE: u32 = 512;
-
 /// A configured HTTP provider.
 #[derive(Debug)]
 pub struct Http {
@@ -137,9 +134,10 @@ impl Http {
         self.max_response_bytes
     }
 
-    /// Tokens to reserve before sending: a prompt estimate (four characters
-    /// a token, the usual rule for English) plus the most the answer may use.
-    pub fn estimate_tokens(&self, prompt: &str) -> u32 {
+    /// The prompt's tokens, estimated before sending: four characters a
+    /// token (the usual rule for English) for the prompt and system prompt,
+    /// plus 8 for the message framing.
+    pub fn prompt_estimate(&self, prompt: &str) -> u32 {
         let chars = prompt.chars().count()
             + self
                 .params
@@ -147,18 +145,20 @@ impl Http {
                 .as_deref()
                 .map_or(0, |s| s.chars().count());
         let prompt_tokens = u32::try_from(chars.div_ceil(4)).unwrap_or(u32::MAX);
-        prompt_tokens
-            .saturating_add(8)
-            .saturating_add(self.completion_estimate())
+        prompt_tokens.saturating_add(8)
     }
 
-    /// The output part of [`Http::estimate_tokens`]: the most the answer
-    /// may use, which providers charge against output-token limits.
-    pub fn completion_estimate(&self) -> u32 {
-        self.params.max_tokens.unwrap_or(match self.api {
-            Api::Anthropic => anthropic::DEFAULT_MAX_TOKENS,
-            _ => UNBOUNDED_COMPLETION_ESTIMATE,
-        })
+    /// The most an answer may use, as the request says it (`max_tokens`;
+    /// Anthropic's requests always carry one); `None` when it says none.
+    pub fn max_output(&self) -> Option<u32> {
+        match self.api {
+            Api::Anthropic => Some(
+                self.params
+                    .max_tokens
+                    .unwrap_or(anthropic::DEFAULT_MAX_TOKENS),
+            ),
+            _ => self.params.max_tokens,
+        }
     }
 
     /// The JSON body for one user message, `prompt`.
@@ -603,8 +603,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(p.estimate_tokens(&"x".repeat(40)), 10 + 8 + 100);
+        assert_eq!(p.prompt_estimate(&"x".repeat(40)), 10 + 8);
+        assert_eq!(p.max_output(), Some(100));
+        assert_eq!(provider(Api::OpenAi, spec("m")).unwrap().max_output(), None);
         let a = provider(Api::Anthropic, spec("claude")).unwrap();
-        assert_eq!(a.estimate_tokens(""), 8 + 1024);
+        assert_eq!((a.prompt_estimate(""), a.max_output()), (8, Some(1024)));
     }
 }

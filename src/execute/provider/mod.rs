@@ -231,19 +231,19 @@ impl Provider {
         }
     }
 
-    /// Tokens to reserve before sending `prompt`.
-    pub fn estimate_tokens(&self, prompt: &str) -> u32 {
+    /// The tokens of `prompt`, estimated before sending it.
+    pub fn prompt_estimate(&self, prompt: &str) -> u32 {
         match self {
-            Provider::Http(p) => p.estimate_tokens(prompt),
+            Provider::Http(p) => p.prompt_estimate(prompt),
             Provider::Echo(_) | Provider::Replay(_) => 0,
         }
     }
 
-    /// The output part of [`Provider::estimate_tokens`].
-    pub fn completion_estimate(&self) -> u32 {
+    /// The most an answer may use, when the request says (`max-tokens`).
+    pub fn max_output(&self) -> Option<u32> {
         match self {
-            Provider::Http(p) => p.completion_estimate(),
-            Provider::Echo(_) | Provider::Replay(_) => 0,
+            Provider::Http(p) => p.max_output(),
+            Provider::Echo(_) | Provider::Replay(_) => Some(0),
         }
     }
 
