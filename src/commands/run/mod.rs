@@ -23,7 +23,7 @@ use crate::commands::Outcome;
 use crate::compare::baseline;
 use crate::config::GateFlags;
 use crate::error::{Error, Result};
-use crate::execute::executor::Overrides;
+use crate::execute::Overrides;
 use crate::interrupt;
 use crate::log;
 use crate::publish;

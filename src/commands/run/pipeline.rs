@@ -20,8 +20,9 @@ use crate::assertion::{Assertion, AssertionResult, Context};
 use crate::config::Config;
 use crate::error::{Error, Kind, Result};
 use crate::execute::cache::{Key, key};
-use crate::execute::executor::{Answer, Executor, Failure, Lane};
+use crate::execute::executor::Executor;
 use crate::execute::provider::Request;
+use crate::execute::{Answer, Failure, Lane};
 use crate::ingest::{
     Builder, Case, Location, Origin, Prompts, Rejection, Row, count_rows, read_dataset,
 };
