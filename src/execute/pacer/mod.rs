@@ -3,8 +3,8 @@
 //! Four limits are tracked: requests, tokens (input and output together),
 //! input tokens and output tokens. Each may have a budget the user told
 //! (`rpm`, `tpm`) or one learned from the provider's headers
-//! ([`crate::execute::learned`]); a told budget wins. Budgets are spent
-//! smoothly ([`crate::execute::budget`]). Beside the budgets, each limit
+//! ([`learned`]); a told budget wins. Budgets are spent
+//! smoothly ([`budget`]). Beside the budgets, each limit
 //! keeps the provider's newest word on it, a gate: what remained when the
 //! newest answer was counted, refilled at the provider's rate since, less
 //! what this lane sent that the provider had not counted yet. A request
@@ -22,7 +22,9 @@
 //! run, `FakeRelativeClock` in tests); the lane does the waiting.
 
 mod accounting;
+mod budget;
 mod completions;
+mod learned;
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -33,9 +35,9 @@ use governor::clock::{Clock, DefaultClock, Reference};
 pub use self::accounting::Accounting;
 use self::accounting::{Evidence, Prediction};
 use self::completions::Completions;
-use crate::execute::budget::{Budget, request_burst};
-use crate::execute::learned::{Learner, Period, Sample};
 use crate::execute::provider::headers::{Counted, Quota, RateLimits};
+use budget::{Budget, request_burst};
+use learned::{Learner, Period, Sample};
 
 /// What held a request back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,7 +367,7 @@ impl Limit {
         // settle over the next one: on average half of it from now.
         self.usage_gate = Some(newest(now, self.settled, (now - ticket.at) / 2.0));
         if self.told.is_none() {
-            self.relearn(i == 0);
+            self.relearn(LIMITS[i]);
         }
     }
 
@@ -402,12 +404,16 @@ impl Limit {
     /// replayed over the recent sends (so that sends made before a limit
     /// was known count, and a rate learned too low at first does not hold
     /// the lane back once corrected).
-    fn relearn(&mut self, requests: bool) {
+    fn relearn(&mut self, counted: Counted) {
         let Some(rate) = self.learner.per_minute() else {
             self.learned = None;
             return;
         };
-        let burst = if requests { request_burst(rate) } else { 1 };
+        let burst = if counted == Counted::Requests {
+            request_burst(rate)
+        } else {
+            1
+        };
         match &mut self.learned {
             Some(b) if (b.per_minute() - rate).abs() <= rate * 1e-3 => {}
             Some(b) if rate < b.per_minute() => b.set_rate(rate, burst),

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
 
+use super::budget::tests::busiest;
 use super::{Accounting, Cost, Decision, Pacer, Ticket, Used};
-use crate::execute::budget::tests::busiest;
 use crate::execute::provider::headers::{Quota, RateLimits};
 
 /// What a simulated provider counts of one request's prompt (the lane
