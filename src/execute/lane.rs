@@ -273,6 +273,7 @@ impl Lane {
                         self.sooner.notify_waiters();
                     }
                     if error.status == Some(429) {
+                        self.pacer.refused(&ticket);
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                     }
                     let limit = error

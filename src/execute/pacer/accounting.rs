@@ -13,13 +13,20 @@
 //! what the limit's `remaining` should say under each way of counting,
 //! from the previous answer's figure (refilled at the limit's rate since)
 //! less what each way counts in between: the reservations sent, or the
-//! usage of the answers that came back. A prediction is only as good as
-//! the refill it assumes, so an answer votes only when the two predictions
-//! differ by more than twice the refill either assumed: whatever the refill
-//! really was, the right way of counting is then the closer one. Votes are
-//! added up, a clear one counting double; the first clear lead decides,
-//! and until then the lane counts as at admission, which can be slow but
-//! never too fast.
+//! usage of the answers that came back. A server counting at admission
+//! may state its figures as it admits a request or as it answers it, so
+//! that way has two predictions, one from the sends up to the answered
+//! request and one from the sends up to its answer. Each prediction is a
+//! range: the refill it assumed may be off by as much again, and requests
+//! sent (or answered) a few milliseconds apart may reach the server in
+//! either order, so it may have counted a few more or a few fewer. An
+//! answer votes when its figure fits the range of one way and not the
+//! other's, by more than rounding and a tenth of the difference (the
+//! server counts prompt tokens its own way); one that fits neither (another
+//! client on the same key) or both says nothing. Votes are added up, a
+//! clear one counting double; the first clear lead decides, and until
+//! then the lane counts as at admission, which can be slow but never too
+//! fast.
 
 /// When a server counts a request's output tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,13 +39,22 @@ pub enum Accounting {
     Usage,
 }
 
-/// What one way of counting says `remaining` should read.
+/// What one way of counting says `remaining` should read: `expected`,
+/// or up to `below` less or `above` more.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
     pub expected: f64,
-    /// The refill the prediction assumed since the figure it started from,
-    /// or could have missed: the most the truth may differ by.
-    pub refill: f64,
+    pub below: f64,
+    pub above: f64,
+}
+
+impl Prediction {
+    /// How far `remaining` is outside the range, widened by `tolerance`.
+    fn off(&self, remaining: f64, tolerance: f64) -> f64 {
+        let low = self.expected - self.below - tolerance;
+        let high = self.expected + self.above + tolerance;
+        (low - remaining).max(remaining - high).max(0.0)
+    }
 }
 
 /// The votes so far, `+` for usage.
@@ -54,23 +70,35 @@ const LEAD: i32 = 2;
 
 impl Evidence {
     /// Takes one answer into account: `remaining` as its headers said it,
-    /// and each way's prediction. Besides the refill, a prediction may be
-    /// off by the counts' rounding and by a tenth of the difference (the
-    /// server counts prompt tokens its own way).
-    pub fn weigh(&mut self, remaining: f64, admission: Prediction, usage: Prediction) {
-        let apart = (admission.expected - usage.expected).abs();
-        let tolerance = 2.0 + apart * 0.1;
-        let doubt = 2.0 * admission.refill.max(usage.refill) + tolerance;
-        if apart <= doubt {
+    /// the predictions of counting at admission (figures stated as the
+    /// request was admitted, or as it was answered) and of counting usage.
+    pub fn weigh(&mut self, remaining: f64, admission: &[Prediction], usage: Prediction) {
+        let Some(apart) = admission
+            .iter()
+            .map(|a| (a.expected - usage.expected).abs())
+            .reduce(f64::min)
+        else {
             return;
-        }
-        let weight = if apart > 4.0 * doubt { 2 } else { 1 };
-        let vote = if (remaining - usage.expected).abs() < (remaining - admission.expected).abs() {
-            weight
-        } else {
-            -weight
         };
-        self.score = (self.score + vote).clamp(-2 * LEAD, 2 * LEAD);
+        let tolerance = 2.0 + apart * 0.1;
+        let off_admission = admission
+            .iter()
+            .map(|a| a.off(remaining, tolerance))
+            .fold(f64::INFINITY, f64::min);
+        let off_usage = usage.off(remaining, tolerance);
+        let vote = match (off_admission > 0.0, off_usage > 0.0) {
+            (true, false) => 1,
+            (false, true) => -1,
+            // Both fit, or neither: nothing to tell them apart.
+            _ => return,
+        };
+        // Far outside the other way's range: a clear vote.
+        let weight = if off_admission.max(off_usage) > 3.0 * tolerance {
+            2
+        } else {
+            1
+        };
+        self.score = (self.score + vote * weight).clamp(-2 * LEAD, 2 * LEAD);
         if self.score >= LEAD {
             self.decided = Accounting::Usage;
         } else if self.score <= -LEAD {
@@ -87,8 +115,13 @@ impl Evidence {
 mod tests {
     use super::*;
 
-    fn at(expected: f64, refill: f64) -> Prediction {
-        Prediction { expected, refill }
+    /// A prediction `expected`, give or take `doubt`.
+    fn at(expected: f64, doubt: f64) -> Prediction {
+        Prediction {
+            expected,
+            below: doubt,
+            above: doubt,
+        }
     }
 
     #[test]
@@ -96,10 +129,10 @@ mod tests {
         // 1,000 tokens; the first answer: a reservation of 78 would leave
         // 922, the 13 tokens used 987; the server says 987.
         let mut evidence = Evidence::default();
-        evidence.weigh(987.0, at(922.0, 0.0), at(987.0, 0.0));
+        evidence.weigh(987.0, &[at(922.0, 0.0)], at(987.0, 0.0));
         assert_eq!(evidence.accounting(), Accounting::Usage);
         let mut evidence = Evidence::default();
-        evidence.weigh(922.0, at(922.0, 0.0), at(987.0, 0.0));
+        evidence.weigh(922.0, &[at(922.0, 0.0)], at(987.0, 0.0));
         assert_eq!(evidence.accounting(), Accounting::Admission);
     }
 
@@ -108,22 +141,68 @@ mod tests {
         let mut evidence = Evidence::default();
         for _ in 0..10 {
             // 60 apart, but either may have missed 40 tokens of refill.
-            evidence.weigh(987.0, at(927.0, 40.0), at(987.0, 10.0));
+            evidence.weigh(967.0, &[at(927.0, 40.0)], at(987.0, 40.0));
         }
+        assert_eq!(evidence, Evidence::default());
+    }
+
+    #[test]
+    fn requests_sent_together_may_have_been_counted_in_any_order() {
+        let mut evidence = Evidence::default();
+        for _ in 0..10 {
+            // 60 apart with no refill, but three requests of 24 tokens went
+            // within milliseconds before the answered one: the server may
+            // not have counted them yet.
+            let burst = Prediction {
+                above: 72.0,
+                ..at(927.0, 0.0)
+            };
+            evidence.weigh(987.0, &[burst], at(987.0, 0.0));
+        }
+        assert_eq!(evidence, Evidence::default());
+        // Had they gone just after it, the server counting at admission
+        // could only have counted more, never less: 987 is usage.
+        let after = Prediction {
+            below: 72.0,
+            ..at(927.0, 0.0)
+        };
+        evidence.weigh(987.0, &[after], at(987.0, 0.0));
+        assert_eq!(evidence.accounting(), Accounting::Usage);
+    }
+
+    #[test]
+    fn figures_stated_at_the_answer_are_counting_at_admission_too() {
+        // The figures were stated as the request was answered: by then two
+        // more requests of 78 had been admitted. Read from the sends up to
+        // the answered request alone, neither way would fit.
+        let mut evidence = Evidence::default();
+        evidence.weigh(766.0, &[at(922.0, 0.0), at(766.0, 0.0)], at(987.0, 0.0));
+        assert_eq!(evidence.accounting(), Accounting::Admission);
+        let mut evidence = Evidence::default();
+        evidence.weigh(987.0, &[at(922.0, 0.0), at(766.0, 0.0)], at(987.0, 0.0));
+        assert_eq!(evidence.accounting(), Accounting::Usage);
+    }
+
+    #[test]
+    fn an_answer_neither_way_explains_does_not_vote() {
+        let mut evidence = Evidence::default();
+        // Another client on the key spent 500 more than either way says.
+        evidence.weigh(422.0, &[at(922.0, 0.0)], at(987.0, 0.0));
         assert_eq!(evidence, Evidence::default());
     }
 
     #[test]
     fn later_answers_can_turn_a_decision() {
         let mut evidence = Evidence::default();
-        evidence.weigh(987.0, at(922.0, 0.0), at(987.0, 0.0));
+        evidence.weigh(987.0, &[at(922.0, 0.0)], at(987.0, 0.0));
         assert_eq!(evidence.accounting(), Accounting::Usage);
-        // Weak votes for admission: one is not enough, three are.
-        evidence.weigh(900.0, at(900.0, 5.0), at(960.0, 5.0));
+        // Weak votes for admission: one is not enough, four are.
+        let weak = |e: &mut Evidence| e.weigh(900.0, &[at(900.0, 5.0)], at(920.0, 5.0));
+        weak(&mut evidence);
         assert_eq!(evidence.accounting(), Accounting::Usage);
-        evidence.weigh(900.0, at(900.0, 5.0), at(960.0, 5.0));
-        evidence.weigh(900.0, at(900.0, 5.0), at(960.0, 5.0));
-        evidence.weigh(900.0, at(900.0, 5.0), at(960.0, 5.0));
+        weak(&mut evidence);
+        weak(&mut evidence);
+        weak(&mut evidence);
         assert_eq!(evidence.accounting(), Accounting::Admission);
     }
 }

@@ -9,14 +9,18 @@
 //! newest answer was counted, refilled at the provider's rate since, less
 //! what this lane sent that the provider had not counted yet. A request
 //! that does not fit waits for its shortfall to refill, never for the
-//! whole reset. A 429 pauses everything for the wait it asked.
+//! whole reset. A 429 pauses everything for the wait it asked, and gives
+//! the refused request's tokens back to the budgets (the provider counted
+//! none of them).
 //!
 //! A request is charged its estimated input and its output reservation:
 //! `max-tokens`, or without one a high percentile of the answers seen
 //! ([`completions`]). Whether the provider counts that reservation or the
-//! tokens the answer used is read off its headers ([`accounting`]); a
-//! provider that counts usage gets the unused reservation back as each
-//! answer arrives, on the budgets and on the gate alike.
+//! tokens the answer used is read off its headers ([`accounting`], with
+//! [`tally`] for what went close together); a provider that counts usage
+//! is charged what the answers need (the percentile, at most
+//! `max-tokens`) and gets the unused part back as each answer arrives, on
+//! the budgets and on the gate alike.
 //!
 //! Pure bookkeeping on an injectable clock (governor's clocks: quanta in a
 //! run, `FakeRelativeClock` in tests); the lane does the waiting.
@@ -25,6 +29,7 @@ mod accounting;
 mod budget;
 mod completions;
 mod learned;
+mod tally;
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -35,6 +40,7 @@ use governor::clock::{Clock, DefaultClock, Reference};
 pub use self::accounting::Accounting;
 use self::accounting::{Evidence, Prediction};
 use self::completions::Completions;
+use self::tally::Tally;
 use crate::execute::provider::headers::{Counted, Quota, RateLimits};
 use budget::{Budget, request_burst};
 use learned::{Learner, Period, Sample};
@@ -127,8 +133,8 @@ pub struct Ticket {
     expected: [f64; 4],
     /// The input tokens estimated for it, corrected by its answer.
     input: u32,
-    /// The output tokens reserved for it.
-    output: f64,
+    /// The output tokens reserved for it on each limit.
+    reserved: [f64; 4],
 }
 
 /// Whether a request may go now.
@@ -138,10 +144,13 @@ pub enum Decision {
     Wait(Limiter, Duration),
 }
 
-/// A lane told no budget sends one request first and waits for its
-/// answer, the provider's first word on its limits, at most this long
-/// before the others go: a burst of `concurrency` requests into limits not
-/// yet known could overflow a small window.
+/// A lane told no budget starts slowly: it sends one request and waits
+/// for its answer, the provider's first word on its limits, and then keeps
+/// at most twice as many requests in flight as answers came back, until
+/// the headers show how long a limit's period is (or this long after the
+/// first request): a burst of `concurrency` requests into limits not yet
+/// known could overflow a small window, and a limit stated per minute
+/// with nothing yet spent says nothing about the bucket behind it.
 const FIRST_ANSWER_WAIT: f64 = 2.0;
 
 /// A credit the budget's schedule cannot take back at once is taken off
@@ -165,6 +174,9 @@ struct Gate {
     /// What this lane had sent (at admission) or had answered (usage) by
     /// then.
     through: f64,
+    /// What the request (or answer) the figures came with counted itself:
+    /// of the units close to `at` in time, the one known to be on this side.
+    own: f64,
     remaining: f64,
     capacity: f64,
     refill: f64,
@@ -203,13 +215,40 @@ impl Gate {
     }
 
     /// What `remaining` should read at `at`, `counted` units after the
-    /// figures, and the refill that assumes (or could have missed).
-    fn predict(&self, at: f64, counted: f64) -> Prediction {
+    /// figures: the refill it assumes may be off by as much again, and
+    /// `order` (below, above) says how many fewer or more units the
+    /// server may have counted.
+    fn predict(&self, at: f64, counted: f64, order: (f64, f64)) -> Prediction {
+        let refill = self.refill * (at - self.at);
         Prediction {
-            expected: (self.remaining + self.refill * (at - self.at)).min(self.capacity) - counted,
-            refill: self.refill * (at - self.at),
+            expected: (self.remaining + refill).min(self.capacity) - counted,
+            below: refill + order.0,
+            above: refill + order.1,
         }
     }
+}
+
+/// One answer's figures for a limit, and what the lane learned of it.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    remaining: f64,
+    /// Seconds until the limit is whole again.
+    reset: f64,
+    capacity: f64,
+}
+
+/// An answered request as one limit counted it.
+#[derive(Debug, Clone, Copy)]
+struct Answered {
+    /// When it went.
+    sent: f64,
+    /// What the lane had sent through it (its own input as counted).
+    through: f64,
+    /// What it was charged, and what its answer used.
+    charged: f64,
+    used: f64,
+    /// How much more input it was charged than its answer counted.
+    overcharged: f64,
 }
 
 /// One limit's budgets, the provider's word on it and what was sent.
@@ -220,12 +259,19 @@ struct Limit {
     learner: Learner,
     /// The newest figures, read as a provider counting at admission does.
     gate: Option<Gate>,
+    /// The same figures, read as a provider counting at admission that
+    /// states them as it answers.
+    answer_gate: Option<Gate>,
     /// The same figures, read as a provider counting usage does.
     usage_gate: Option<Gate>,
     /// Units charged when sent, reservations in full.
     sent: f64,
     /// Units the answers so far used.
     settled: f64,
+    /// `sent` and `settled` over time, for the units sent or answered
+    /// close to a moment.
+    sends: Tally,
+    answers: Tally,
     /// Units the requests in flight are expected to use.
     in_flight: f64,
     /// Output tokens credited back that the budget's schedule could not
@@ -272,6 +318,7 @@ impl Limit {
             return;
         }
         self.sent += units;
+        self.sends.add(now, self.sent);
         self.in_flight += expected;
         self.first_sent.get_or_insert(now);
         let from_credit = self.credit.min(units);
@@ -328,6 +375,7 @@ impl Limit {
         self.in_flight = (self.in_flight - expected).max(0.0);
         if let Some(used) = used {
             self.settled += used;
+            self.answers.add(now, self.settled);
             self.first_answer.get_or_insert(now);
         }
     }
@@ -341,6 +389,7 @@ impl Limit {
         let refill = self.learner.refill_per_second(&sample);
         let remaining = sample.remaining.min(sample.limit) as f64;
         let output = i == index(Counted::Tokens) || i == index(Counted::OutputTokens);
+        let answer = used.map_or(0.0, |u| u.units()[i]);
         if let Some(used) = used.filter(|_| output && remaining > 0.0) {
             // Its own input as the answer counted it, not as estimated.
             let input = if i == index(Counted::Tokens) {
@@ -348,12 +397,24 @@ impl Limit {
             } else {
                 0.0
             };
-            let through = ticket.through[i] - input;
-            self.weigh(remaining, capacity, refill, now, ticket.at, through);
+            let figures = Figures {
+                remaining,
+                reset: sample.reset,
+                capacity,
+            };
+            let answered = Answered {
+                sent: ticket.at,
+                through: ticket.through[i] - input,
+                charged: ticket.charged[i],
+                used: answer,
+                overcharged: input,
+            };
+            self.weigh(figures, now, answered);
         }
-        let newest = |at: f64, through: f64, ahead: f64| Gate {
+        let newest = |at: f64, through: f64, own: f64, ahead: f64| Gate {
             at,
             through,
+            own,
             remaining,
             capacity,
             refill,
@@ -361,43 +422,111 @@ impl Limit {
             end: sample.at + sample.reset,
         };
         if self.gate.is_none_or(|g| g.at <= ticket.at) {
-            self.gate = Some(newest(ticket.at, ticket.through[i], 0.0));
+            self.gate = Some(newest(ticket.at, ticket.through[i], ticket.charged[i], 0.0));
         }
+        self.answer_gate = Some(newest(now, self.sent, 0.0, 0.0));
         // The requests in flight went out over the last latency, so they
         // settle over the next one: on average half of it from now.
-        self.usage_gate = Some(newest(now, self.settled, (now - ticket.at) / 2.0));
+        self.usage_gate = Some(newest(now, self.settled, answer, (now - ticket.at) / 2.0));
         if self.told.is_none() {
             self.relearn(LIMITS[i]);
         }
     }
 
-    /// One answer's vote on how the provider counts: `remaining` against
-    /// what each way predicts from the previous answer (or from a limit at
-    /// rest before the first). The answered request went at `sent`, when
-    /// this lane had sent `through` units (its own input as counted).
-    fn weigh(
-        &mut self,
-        remaining: f64,
-        capacity: f64,
-        refill: f64,
-        now: f64,
-        sent: f64,
-        through: f64,
-    ) {
-        let at_rest = |since: Option<f64>, at: f64, counted: f64| Prediction {
-            expected: capacity - counted,
-            refill: refill * (at - since.unwrap_or(at)).max(0.0),
+    /// One answer's vote on how the provider counts: its figures against
+    /// what each way predicts from the previous answer's (or from a limit
+    /// at rest before the first), for the request `answered`, whose answer
+    /// came at `now`.
+    fn weigh(&mut self, figures: Figures, now: f64, answered: Answered) {
+        let Figures {
+            remaining,
+            reset,
+            capacity,
+        } = figures;
+        let Answered {
+            sent,
+            through,
+            charged,
+            used,
+            ..
+        } = answered;
+        if let Some(Period::Window(window)) = self.learner.period()
+            && let Some((admission, usage)) = self.in_window(window, capacity, now, answered)
+        {
+            self.evidence.weigh(remaining, &admission, usage);
+            return;
+        }
+        // Before its first answer a limit was whole. What refilled since
+        // the first send is at most what was counted, and no faster than
+        // the reset says the rest comes back.
+        let elapsed = now - self.first_sent.unwrap_or(now);
+        let at_rest = |counted: f64, (below, above): (f64, f64)| {
+            let refill = if reset > elapsed {
+                ((capacity - remaining).max(0.0) * elapsed / reset).min(counted)
+            } else {
+                counted
+            };
+            Prediction {
+                expected: capacity - counted,
+                below,
+                above: above + refill,
+            }
         };
-        let admission = match self.gate {
-            Some(g) if g.at <= sent => g.predict(sent, through - g.through),
-            Some(_) => return,
-            None => at_rest(self.first_sent, sent, through),
-        };
+        let mut admission = Vec::with_capacity(2);
+        match self.gate {
+            Some(g) if g.at <= sent => {
+                let order = order(&self.sends, Some((g.at, g.own)), (sent, charged));
+                admission.push(g.predict(sent, through - g.through, order));
+            }
+            // An answer overtaken by a later request's says nothing new.
+            Some(_) => {}
+            None => admission.push(at_rest(through, order(&self.sends, None, (sent, charged)))),
+        }
+        admission.push(match self.answer_gate {
+            Some(g) => {
+                let order = order(&self.sends, Some((g.at, 0.0)), (now, 0.0));
+                g.predict(now, self.sent - g.through, order)
+            }
+            None => at_rest(self.sent, order(&self.sends, None, (now, 0.0))),
+        });
         let usage = match self.usage_gate {
-            Some(g) => g.predict(now, self.settled - g.through),
-            None => at_rest(self.first_answer, now, self.settled),
+            Some(g) => {
+                let order = order(&self.answers, Some((g.at, g.own)), (now, used));
+                g.predict(now, self.settled - g.through, order)
+            }
+            None => at_rest(self.settled, order(&self.answers, None, (now, used))),
         };
-        self.evidence.weigh(remaining, admission, usage);
+        self.evidence.weigh(remaining, &admission, usage);
+    }
+
+    /// A limit stated per window holds what went in the last `window`
+    /// seconds, nothing older: each way of counting predicts `remaining`
+    /// from the units it counts in the window before the figures, with no
+    /// refill to assume, only the order of what went close to either end.
+    /// `None` when the lane no longer remembers the whole window.
+    fn in_window(
+        &self,
+        window: f64,
+        capacity: f64,
+        now: f64,
+        answered: Answered,
+    ) -> Option<([Prediction; 2], Prediction)> {
+        let predict = |tally: &Tally, at: f64, own: f64| {
+            let counted = tally.within(at, window)?;
+            let (below, above) = order(tally, Some((at - window, 0.0)), (at, own));
+            Some(Prediction {
+                expected: capacity - counted,
+                below,
+                above,
+            })
+        };
+        let mut at_send = predict(&self.sends, answered.sent, answered.charged)?;
+        // Its own input as the answer counted it, not as estimated.
+        at_send.expected += answered.overcharged;
+        Some((
+            [at_send, predict(&self.sends, now, 0.0)?],
+            predict(&self.answers, now, answered.used)?,
+        ))
     }
 
     /// Follows the learned rate: a lower one from now on, a higher one
@@ -444,9 +573,11 @@ struct State {
     completions: Completions,
     /// Output tokens credited back so far, on each limit.
     credited: [f64; 4],
-    /// When the first request went, and whether anything came back since.
+    /// When the first request went, how many answers came back since, and
+    /// how many requests are in flight.
     first_sent: Option<f64>,
-    answered: bool,
+    answers: u64,
+    in_flight: u64,
 }
 
 impl State {
@@ -455,14 +586,40 @@ impl State {
     /// uses.
     fn charges(&self, cost: Cost) -> Charges {
         let input = (f64::from(cost.input) - self.balance).max(0.0);
-        let output = f64::from(cost.output.unwrap_or_else(|| self.completions.reserve()));
-        let expected = output.min(f64::from(self.completions.mean()));
+        let needed = f64::from(self.completions.reserve());
+        // A provider counting usage counts what answers use, whatever
+        // `max-tokens` allows: what they have needed is reserved there.
+        let reserve =
+            |counted: Counted| match (cost.output, self.limits[index(counted)].accounting()) {
+                (Some(max), Accounting::Usage) => f64::from(max).min(needed),
+                (Some(max), Accounting::Admission) => f64::from(max),
+                (None, _) => needed,
+            };
+        let (tokens, output) = (reserve(Counted::Tokens), reserve(Counted::OutputTokens));
+        let mean = f64::from(self.completions.mean());
         Charges {
-            charged: [1.0, input + output, input, output],
-            expected: [1.0, input + expected, input, expected],
-            output,
+            charged: [1.0, input + tokens, input, output],
+            expected: [1.0, input + tokens.min(mean), input, output.min(mean)],
+            reserved: [0.0, tokens, 0.0, output],
             credit: f64::from(cost.input) - input,
         }
+    }
+
+    /// While a lane told no budget starts (see [`FIRST_ANSWER_WAIT`]) and
+    /// may not send another request at `now`: until when it waits, unless
+    /// an answer comes first.
+    fn starting(&self, now: f64) -> Option<f64> {
+        let until = self.start_ends(now)?;
+        let room = (2 * self.answers).max(1);
+        (self.in_flight >= room).then_some(until)
+    }
+
+    /// When the start of a lane told no budget ends, while it lasts.
+    fn start_ends(&self, now: f64) -> Option<f64> {
+        let until = self.first_sent? + FIRST_ANSWER_WAIT;
+        let told = self.limits.iter().any(|l| l.told.is_some());
+        let known = self.limits.iter().any(|l| l.learner.period().is_some());
+        (!told && !known && now < until).then_some(until)
     }
 }
 
@@ -470,7 +627,7 @@ impl State {
 struct Charges {
     charged: [f64; 4],
     expected: [f64; 4],
-    output: f64,
+    reserved: [f64; 4],
     credit: f64,
 }
 
@@ -528,12 +685,8 @@ impl<C: Clock> Pacer<C> {
         if state.paused_until > now {
             return Decision::Wait(Limiter::Provider, secs(state.paused_until - now));
         }
-        let told = state.limits.iter().any(|l| l.told.is_some());
-        match state.first_sent {
-            Some(first) if !told && !state.answered && now < first + FIRST_ANSWER_WAIT => {
-                return Decision::Wait(Limiter::Requests, secs(first + FIRST_ANSWER_WAIT - now));
-            }
-            _ => {}
+        if let Some(until) = state.starting(now) {
+            return Decision::Wait(Limiter::Requests, secs(until - now));
         }
         let charges = state.charges(cost);
         let mut longest = (Limiter::Requests, 0.0);
@@ -564,6 +717,7 @@ impl<C: Clock> Pacer<C> {
         }
         state.balance -= charges.credit;
         state.first_sent.get_or_insert(now);
+        state.in_flight += 1;
         let mut through = [0.0; 4];
         for (i, limit) in state.limits.iter_mut().enumerate() {
             limit.record(now, charges.charged[i], charges.expected[i]);
@@ -575,20 +729,23 @@ impl<C: Clock> Pacer<C> {
             charged: charges.charged,
             expected: charges.expected,
             input: cost.input,
-            output: charges.output,
+            reserved: charges.reserved,
         })
     }
 
     /// Reads what the answer to `ticket` (an answer, a refusal or a
     /// failure) said about the provider's limits, and `used`, the tokens
     /// it counted, when the answer says. Returns whether requests waiting
-    /// may go sooner: it was the first answer, or tokens were credited
-    /// back.
+    /// may go sooner: the lane is starting (see [`FIRST_ANSWER_WAIT`]), or
+    /// tokens were credited back.
     pub fn observe(&self, ticket: &Ticket, limits: &RateLimits, used: Option<Used>) -> bool {
         let now = self.now();
         let mut guard = self.lock();
         let state = &mut *guard;
-        let first = !std::mem::replace(&mut state.answered, true);
+        // While the lane starts, every answer lets more go.
+        let first = state.start_ends(now).is_some();
+        state.answers += 1;
+        state.in_flight = state.in_flight.saturating_sub(1);
         if let Some(used) = used {
             state.balance += f64::from(ticket.input) - used.input as f64;
             state.completions.observe(used.output);
@@ -625,12 +782,30 @@ impl<C: Clock> Pacer<C> {
             }
             // The unused reservation back; an answer longer than it was
             // reserved for is a debt, spent now.
-            let credit = ticket.output - used.output as f64;
+            let credit = ticket.reserved[i] - used.output as f64;
             limit.credit(now, credit, CREDIT_CARRIED * ticket.charged[i]);
             state.credited[i] += credit;
             credited |= credit > 0.0;
         }
         credited
+    }
+
+    /// The provider refused the request of `ticket` (a 429): it counted
+    /// none of its tokens, so the token budgets get them back, and the
+    /// retry is not charged twice. Its request still counts.
+    pub fn refused(&self, ticket: &Ticket) {
+        let now = self.now();
+        let mut state = self.lock();
+        for i in [
+            index(Counted::Tokens),
+            index(Counted::InputTokens),
+            index(Counted::OutputTokens),
+        ] {
+            let units = ticket.charged[i];
+            if units > 0.0 {
+                state.limits[i].credit(now, units, CREDIT_CARRIED * units);
+            }
+        }
     }
 
     /// No request goes for `wait` from now (the provider refused one).
@@ -740,6 +915,22 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// How many fewer (below) and more (above) units of `tally` the server
+/// may have counted between two moments than this lane did: those that
+/// went close to either, each `(time, own)` where `own` is what the moment
+/// itself added. `from` is `None` for a limit at rest before.
+fn order(tally: &Tally, from: Option<(f64, f64)>, to: (f64, f64)) -> (f64, f64) {
+    // Just before the end: counted here, perhaps not yet by the server.
+    let (mut below, mut above) = (tally.after(to.0), tally.before(to.0, to.1));
+    if let Some((at, own)) = from {
+        // Just before the start: perhaps counted by the server only after
+        // it, so inside; just after it: perhaps counted already.
+        below += tally.before(at, own);
+        above += tally.after(at);
+    }
+    (below, above)
+}
+
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
@@ -797,6 +988,75 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("(24.0 h)"), "{message}");
+    }
+
+    const COST: Cost = Cost {
+        input: 10,
+        output: Some(10),
+    };
+
+    fn go(pacer: &Pacer<FakeRelativeClock>) -> Ticket {
+        match pacer.decide(COST) {
+            Decision::Go(ticket) => ticket,
+            Decision::Wait(limiter, wait) => panic!("waits {wait:?} for {limiter:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_request_gives_its_tokens_back() {
+        let clock = FakeRelativeClock::default();
+        // 1,200 tokens a minute: 20 a second, one request a second.
+        let pacer = Pacer::with_clock(None, Some(1_200), clock.clone());
+        let ticket = go(&pacer);
+        assert!(matches!(
+            pacer.decide(COST),
+            Decision::Wait(Limiter::Tokens, _)
+        ));
+        pacer.observe(&ticket, &RateLimits::default(), None);
+        pacer.refused(&ticket);
+        go(&pacer);
+    }
+
+    #[test]
+    fn a_lane_told_nothing_starts_slowly_until_a_period_is_known() {
+        let clock = FakeRelativeClock::default();
+        let pacer = Pacer::with_clock(None, None, clock.clone());
+        let used = Some(Used {
+            input: 10,
+            output: 10,
+        });
+        let first = go(&pacer);
+        assert!(matches!(pacer.decide(COST), Decision::Wait(..)));
+        clock.advance(Duration::from_millis(100));
+        // Each answer lets twice as many be in flight as answers came;
+        // these say nothing of any limit.
+        let silent = RateLimits::default();
+        assert!(pacer.observe(&first, &silent, used));
+        let (a, b) = (go(&pacer), go(&pacer));
+        assert!(matches!(pacer.decide(COST), Decision::Wait(..)));
+        clock.advance(Duration::from_millis(100));
+        pacer.observe(&a, &silent, used);
+        let more: Vec<Ticket> = (0..3).map(|_| go(&pacer)).collect();
+        assert!(matches!(pacer.decide(COST), Decision::Wait(..)));
+        // Answers whose figures show a minute's refill: the period is
+        // known and the start is over.
+        let spent = RateLimits {
+            tokens: Quota {
+                limit: Some(60_000),
+                remaining: Some(59_960),
+                reset: Some(Duration::from_millis(40)),
+                ..Quota::default()
+            },
+            ..RateLimits::default()
+        };
+        pacer.observe(&b, &spent, used);
+        pacer.observe(&more[0], &spent, used);
+        // Paced by the budget learned (1,000 tokens a second, 20 each),
+        // no longer by the answers: 10 in flight after 4 answers.
+        for _ in 0..8 {
+            clock.advance(Duration::from_millis(100));
+            go(&pacer);
+        }
     }
 
     #[test]
