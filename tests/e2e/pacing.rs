@@ -9,22 +9,19 @@ use std::time::Duration;
 use mock_provider::{Config as MockConfig, Enforcement, MockServer, TokenAccounting};
 use tokio::runtime::Runtime;
 
-use crate::support::{Suite, column, number};
+use crate::support::{self, Suite, column, number};
 
 const KEY_VAR: &str = "AI_EVALS_E2E_KEY";
 /// Small and fast: 200 cases at 6,000 a minute take about two seconds.
 const CASES: usize = 200;
 const RPM: u64 = 6_000;
 
+/// The mock provider answering after 20 ms, so that requests overlap.
 fn mock(config: MockConfig) -> (Runtime, MockServer) {
-    let runtime = Runtime::new().expect("tokio runtime");
-    let server = runtime
-        .block_on(mock_provider::start(MockConfig {
-            latency: Duration::from_millis(20),
-            ..config
-        }))
-        .expect("start mock");
-    (runtime, server)
+    support::mock(MockConfig {
+        latency: Duration::from_millis(20),
+        ..config
+    })
 }
 
 /// A suite of [`CASES`] cases on one provider, `api` ("openai" or

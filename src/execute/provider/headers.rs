@@ -270,13 +270,7 @@ mod tests {
 
     /// The headers of a recorded response in ../shared/fixtures/provider-responses/.
     fn fixture_headers(name: &str) -> HeaderMap {
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fixtures/provider-responses")
-                .join(name),
-        )
-        .unwrap();
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let json = crate::execute::provider::fixture(name);
         let mut headers = HeaderMap::new();
         for (k, v) in json["headers"].as_object().unwrap() {
             headers.insert(

@@ -256,15 +256,21 @@ impl Provider {
     }
 }
 
-/// The body of a recorded answer in `fixtures/provider-responses/`.
+/// A recorded answer in `fixtures/provider-responses/`: its status,
+/// headers and body.
 #[cfg(test)]
-pub(crate) fn fixture_body(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/provider-responses")
             .join(name),
     )
     .unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    serde_json::to_vec(&json["body"]).unwrap()
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The body of a recorded answer in `fixtures/provider-responses/`.
+#[cfg(test)]
+pub(crate) fn fixture_body(name: &str) -> Vec<u8> {
+    serde_json::to_vec(&fixture(name)["body"]).unwrap()
 }
