@@ -327,13 +327,7 @@ impl<'a> Builder<'a> {
             Origin::Dataset(n) => n + 1,
         };
         let providers = self.providers(&test, layer, at)?;
-        let prompts: Vec<Option<String>> = match test
-            .prompt_choice()
-            .or_else(|| self.layers[layer].prompts.clone())
-        {
-            Some(names) => names.into_iter().map(Some).collect(),
-            None => vec![None],
-        };
+        let prompts = self.prompt_names(&test, layer);
         let vars = self.vars(&test, at)?;
         let context = minijinja::Value::from(Serde(&vars));
         let assertions = self.assertions(&test, layer, &context, at)?;
@@ -396,6 +390,18 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(cases)
+    }
+
+    /// The prompts the test runs with: its own, else its dataset's or the
+    /// defaults'; `None` alone when none is named.
+    fn prompt_names(&self, test: &TestSpec, layer: usize) -> Vec<Option<String>> {
+        match test
+            .prompt_choice()
+            .or_else(|| self.layers[layer].prompts.clone())
+        {
+            Some(names) => names.into_iter().map(Some).collect(),
+            None => vec![None],
+        }
     }
 
     /// The test's variables over the defaults', then what its (or the
