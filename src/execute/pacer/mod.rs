@@ -22,12 +22,13 @@
 //! `max-tokens`) and gets the unused part back as each answer arrives, on
 //! the budgets and on the gate alike.
 //!
-//! Pure bookkeeping on an injectable clock (governor's clocks: quanta in a
-//! run, `FakeRelativeClock` in tests); the lane does the waiting.
+//! Pure bookkeeping on an injectable clock (`clock.rs`: the monotonic
+//! clock in a run, a hand-moved one in tests); the lane does the waiting.
 
 mod accounting;
 mod budget;
 mod ceiling;
+mod clock;
 mod completions;
 mod learned;
 mod tally;
@@ -36,8 +37,6 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock, Reference};
-
 pub use self::accounting::Accounting;
 use self::accounting::{Evidence, Prediction};
 use self::completions::Completions;
@@ -45,6 +44,7 @@ use self::tally::Tally;
 use crate::execute::provider::headers::{Counted, Quota, RateLimits};
 use budget::{Budget, request_burst};
 pub use ceiling::ceiling;
+use clock::{Clock, Monotonic};
 use learned::{Learner, Period, Sample};
 
 /// What held a request back.
@@ -635,16 +635,16 @@ struct Charges {
 
 /// The pacing of one lane.
 #[derive(Debug)]
-pub struct Pacer<C: Clock = DefaultClock> {
+pub struct Pacer<C: Clock = Monotonic> {
     clock: C,
-    origin: C::Instant,
+    origin: Duration,
     state: Mutex<State>,
 }
 
-impl Pacer<DefaultClock> {
+impl Pacer<Monotonic> {
     /// A pacer with the budgets the user told, if any.
     pub fn new(rpm: Option<u32>, tpm: Option<u32>) -> Pacer {
-        Pacer::with_clock(rpm, tpm, DefaultClock::default())
+        Pacer::with_clock(rpm, tpm, Monotonic::default())
     }
 }
 
@@ -665,7 +665,7 @@ impl<C: Clock> Pacer<C> {
     }
 
     fn now(&self) -> f64 {
-        Duration::from(self.clock.now().duration_since(self.origin)).as_secs_f64()
+        self.clock.now().saturating_sub(self.origin).as_secs_f64()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
-use governor::clock::FakeRelativeClock;
+use super::clock::Manual;
 
 use super::budget::tests::busiest;
 use super::{Accounting, Cost, Decision, Pacer, Ticket, Used};
@@ -183,8 +183,8 @@ impl Slots {
 /// answered after 100 ms.
 fn simulate(
     provider: &mut dyn Provider,
-    pacer: &Pacer<FakeRelativeClock>,
-    clock: &FakeRelativeClock,
+    pacer: &Pacer<Manual>,
+    clock: &Manual,
     work: Workload,
 ) -> Outcome {
     let mut queue = Queue::default();
@@ -263,7 +263,7 @@ fn run(
     provider: &mut dyn Provider,
     rpm: Option<u32>,
     tpm: Option<u32>,
-) -> (Outcome, Pacer<FakeRelativeClock>) {
+) -> (Outcome, Pacer<Manual>) {
     run_work(
         provider,
         rpm,
@@ -280,8 +280,8 @@ fn run_work(
     rpm: Option<u32>,
     tpm: Option<u32>,
     work: Workload,
-) -> (Outcome, Pacer<FakeRelativeClock>) {
-    let clock = FakeRelativeClock::default();
+) -> (Outcome, Pacer<Manual>) {
+    let clock = Manual::default();
     let pacer = Pacer::with_clock(rpm, tpm, clock.clone());
     let outcome = simulate(provider, &pacer, &clock, work);
     assert_eq!(outcome.answered, work.cases, "{outcome:?}");
@@ -523,7 +523,7 @@ fn anthropic_style_window_headers_are_600_rpm() {
 /// 95th percentile; with it, `max-tokens`.
 #[test]
 fn a_request_without_max_tokens_reserves_what_the_answers_needed() {
-    let clock = FakeRelativeClock::default();
+    let clock = Manual::default();
     let pacer = Pacer::with_clock(None, Some(6_000_000), clock.clone());
     let unbounded = Cost {
         input: 10,

@@ -1,7 +1,7 @@
 //! The pacer on a fake clock: told and learned budgets, the headers'
 //! word, credits and waits.
 
-use governor::clock::FakeRelativeClock;
+use super::clock::Manual;
 
 use super::*;
 use crate::execute::provider::headers::Quota;
@@ -9,7 +9,7 @@ use crate::execute::provider::headers::Quota;
 /// One request answered with `limit`, `remaining` and `reset` for
 /// requests; what the pacer then says of the next one.
 fn after_headers(limit: u64, remaining: u64, reset: Duration) -> Decision {
-    let pacer = Pacer::with_clock(None, None, FakeRelativeClock::default());
+    let pacer = Pacer::with_clock(None, None, Manual::default());
     let cost = Cost {
         input: 10,
         output: Some(10),
@@ -56,7 +56,7 @@ const COST: Cost = Cost {
     output: Some(10),
 };
 
-fn go(pacer: &Pacer<FakeRelativeClock>) -> Ticket {
+fn go(pacer: &Pacer<Manual>) -> Ticket {
     match pacer.decide(COST) {
         Decision::Go(ticket) => ticket,
         Decision::Wait(limiter, wait) => panic!("waits {wait:?} for {limiter:?}"),
@@ -65,7 +65,7 @@ fn go(pacer: &Pacer<FakeRelativeClock>) -> Ticket {
 
 #[test]
 fn a_refused_request_gives_its_tokens_back() {
-    let clock = FakeRelativeClock::default();
+    let clock = Manual::default();
     // 1,200 tokens a minute: 20 a second, one request a second.
     let pacer = Pacer::with_clock(None, Some(1_200), clock.clone());
     let ticket = go(&pacer);
@@ -80,7 +80,7 @@ fn a_refused_request_gives_its_tokens_back() {
 
 #[test]
 fn a_lane_told_nothing_starts_slowly_until_a_period_is_known() {
-    let clock = FakeRelativeClock::default();
+    let clock = Manual::default();
     let pacer = Pacer::with_clock(None, None, clock.clone());
     let used = Some(Used {
         input: 10,
