@@ -22,8 +22,9 @@
 //! either order, so it may have counted a few more or a few fewer. An
 //! answer votes when its figure fits the range of one way and not the
 //! other's, by more than rounding and a tenth of the difference (the
-//! server counts prompt tokens its own way); one that fits neither (another
-//! client on the same key) or both says nothing. Votes are added up, a
+//! server counts prompt tokens its own way), and the two ranges are apart;
+//! one that fits neither (another client on the same key) or both, or
+//! whose ranges overlap, says nothing. Votes are added up, a
 //! clear one counting double; the first clear lead decides, and until
 //! then the lane counts as at admission, which can be slow but never too
 //! fast.
@@ -49,11 +50,25 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// The range, widened by `tolerance` either side.
+    fn range(&self, tolerance: f64) -> (f64, f64) {
+        (
+            self.expected - self.below - tolerance,
+            self.expected + self.above + tolerance,
+        )
+    }
+
     /// How far `remaining` is outside the range, widened by `tolerance`.
     fn off(&self, remaining: f64, tolerance: f64) -> f64 {
-        let low = self.expected - self.below - tolerance;
-        let high = self.expected + self.above + tolerance;
+        let (low, high) = self.range(tolerance);
         (low - remaining).max(remaining - high).max(0.0)
+    }
+
+    /// Whether no figure could fit both ranges.
+    fn apart_from(&self, other: &Prediction, tolerance: f64) -> bool {
+        let (low, high) = self.range(tolerance);
+        let (other_low, other_high) = other.range(tolerance);
+        high < other_low || other_high < low
     }
 }
 
@@ -86,10 +101,20 @@ impl Evidence {
             .map(|a| a.off(remaining, tolerance))
             .fold(f64::INFINITY, f64::min);
         let off_usage = usage.off(remaining, tolerance);
+        // Only ranges that no figure could fit together tell the ways
+        // apart: where they overlap, a figure just outside one is noise.
+        let told_apart = |a: &Prediction| a.apart_from(&usage, tolerance);
         let vote = match (off_admission > 0.0, off_usage > 0.0) {
-            (true, false) => 1,
-            (false, true) => -1,
-            // Both fit, or neither: nothing to tell them apart.
+            (true, false) if admission.iter().all(told_apart) => 1,
+            (false, true)
+                if admission
+                    .iter()
+                    .filter(|a| a.off(remaining, tolerance) == 0.0)
+                    .all(told_apart) =>
+            {
+                -1
+            }
+            // Both fit, or neither, or too close to tell: nothing to go by.
             _ => return,
         };
         // Far outside the other way's range: a clear vote.
@@ -181,6 +206,17 @@ mod tests {
         let mut evidence = Evidence::default();
         evidence.weigh(987.0, &[at(922.0, 0.0), at(766.0, 0.0)], at(987.0, 0.0));
         assert_eq!(evidence.accounting(), Accounting::Usage);
+    }
+
+    #[test]
+    fn ranges_that_overlap_do_not_vote() {
+        let mut evidence = Evidence::default();
+        for _ in 0..10 {
+            // 40 apart, each give or take 37: a figure just above the
+            // usage range is still one the other range holds by chance.
+            evidence.weigh(59_935.0, &[at(59_925.0, 37.0)], at(59_890.0, 37.0));
+        }
+        assert_eq!(evidence, Evidence::default());
     }
 
     #[test]

@@ -217,15 +217,23 @@ impl Gate {
     }
 
     /// What `remaining` should read at `at`, `counted` units after the
-    /// figures: the refill it assumes may be off by as much again, and
+    /// figures: the refill it assumes may be off by as much again (and by
+    /// what refills in [`tally::ORDER`] at either moment), and
     /// `order` (below, above) says how many fewer or more units the
     /// server may have counted.
     fn predict(&self, at: f64, counted: f64, order: (f64, f64)) -> Prediction {
         let refill = self.refill * (at - self.at);
+        // Either moment may be off by as much as sends close together:
+        // the server stated its figures a little before they arrived.
+        let doubt = refill + self.refill * 2.0 * tally::ORDER;
+        // A limit refilled to the full is whole only until the next units
+        // come; had they come early, what refilled after them was not
+        // lost at the brim.
+        let brim = (self.remaining + refill - self.capacity).clamp(0.0, counted);
         Prediction {
             expected: (self.remaining + refill).min(self.capacity) - counted,
-            below: refill + order.0,
-            above: refill + order.1,
+            below: doubt + order.0,
+            above: doubt + order.1 + brim,
         }
     }
 }
@@ -331,14 +339,20 @@ impl Limit {
     /// Gives back `units` an answer did not use (spends them when
     /// negative): the budget's schedule moves back as far as it is ahead
     /// of now, and the rest is taken off the next charges, at most `most`
-    /// of it (a larger credit would let a burst through at once).
+    /// of it (a larger credit would let a burst through at once). Before
+    /// any budget, the log a budget learned later replays takes it.
     fn credit(&mut self, now: f64, units: f64, most: f64) {
         if units <= 0.0 {
             self.spend(now, -units);
             return;
         }
-        let budget = self.told.as_mut().or(self.learned.as_mut());
-        let back = budget.map_or(0.0, |b| b.refund(now, units));
+        let Some(budget) = self.told.as_mut().or(self.learned.as_mut()) else {
+            // No budget yet: one learned later replays the log, where the
+            // credit takes back what was spent before it.
+            self.log_spend(now, -units);
+            return;
+        };
+        let back = budget.refund(now, units);
         if back > 0.0 && self.told.is_none() {
             self.log_spend(now, -back);
         }
@@ -460,11 +474,12 @@ impl Limit {
         }
         // Before its first answer a limit was whole. What refilled since
         // the first send is at most what was counted, and no faster than
-        // the reset says the rest comes back.
+        // the reset says the rest comes back (a limit already whole again
+        // says nothing of how fast).
         let elapsed = now - self.first_sent.unwrap_or(now);
         let at_rest = |counted: f64, (below, above): (f64, f64)| {
-            let refill = if reset > elapsed {
-                ((capacity - remaining).max(0.0) * elapsed / reset).min(counted)
+            let refill = if reset > 0.0 && remaining < capacity {
+                ((capacity - remaining) * elapsed / reset).min(counted)
             } else {
                 counted
             };

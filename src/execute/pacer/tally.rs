@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 /// Units this close to a moment may have been counted on either side of it.
-const ORDER: f64 = 0.01;
+pub const ORDER: f64 = 0.01;
 /// Entries older than this are forgotten (an answer compares with figures
 /// at most a request's latency old), and at most [`CAP`] are kept.
 const SPAN: f64 = 120.0;
