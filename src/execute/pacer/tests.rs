@@ -129,3 +129,23 @@ fn waits_within_the_ceiling_pass_and_endless_ones_read_plainly() {
     let endless = ceiling(Limiter::Tokens, Duration::MAX, max).unwrap_err();
     assert!(endless.to_string().contains("for longer than anyone waits"));
 }
+
+#[test]
+fn a_credit_before_any_budget_is_replayed_with_the_sends() {
+    // A first request reserved 512 tokens, its answer used 12: the 500
+    // credited back before any budget was learned must not count
+    // against the budget learned afterwards.
+    let mut limit = Limit::default();
+    limit.record(0.0, 512.0, 12.0);
+    limit.credit(0.1, 500.0, 24.0);
+    assert_eq!(limit.log.iter().map(|(_, u)| u).sum::<f64>(), 12.0);
+
+    let mut without_credit = Budget::new(1_200.0, 1);
+    without_credit.spend(0.0, 512.0);
+    let mut budget = Budget::new(1_200.0, 1);
+    for &(t, units) in &limit.log {
+        budget.spend(t, units);
+    }
+    assert!(budget.wait(0.2) < without_credit.wait(0.2));
+    assert_eq!(budget.wait(1.0), 0.0);
+}
