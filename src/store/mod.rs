@@ -8,6 +8,7 @@
 
 mod answers;
 mod merge;
+mod pool;
 pub mod read;
 mod run_data;
 mod schema;
@@ -24,6 +25,7 @@ use cached::{Cached, LruTtlCache};
 use duckdb::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use self::pool::Db;
 use crate::error::{Error, Result};
 
 pub use answers::{Answer, AssertionResult, Cut};
@@ -32,7 +34,7 @@ pub use write::{RunInfo, RunStatus, RunTotals};
 
 use crate::record::{Metric, Timing};
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
 /// A handle to the database thread.
 pub struct Store {
@@ -120,10 +122,10 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("ai-evals-duckdb".into())
             .spawn(move || {
-                let mut conn = match open_connection(&db_path, access, &attach) {
-                    Ok(conn) => {
+                let mut db = match Db::open(&db_path, access, attach, open_connection) {
+                    Ok(db) => {
                         let _ = opened_tx.send(Ok(()));
-                        conn
+                        db
                     }
                     Err(e) => {
                         let _ = opened_tx.send(Err(e));
@@ -131,7 +133,12 @@ impl Store {
                     }
                 };
                 while let Some(job) = queue.blocking_recv() {
-                    job(&mut conn);
+                    job(&mut db);
+                }
+                // What is left in the log stays durable if this fails; the
+                // next open replays it.
+                if let Err(e) = db.checkpoint() {
+                    crate::log::warn(&e.to_string());
                 }
             })
             .map_err(|e| Error::runtime(format!("cannot start the database thread: {e}")))?;
@@ -160,15 +167,38 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` on the database thread and returns its result.
-    pub async fn call<R, F>(&self, f: F) -> Result<R>
+    /// Runs `f` on the database thread, again with a larger buffer pool
+    /// while DuckDB runs out of memory (`pool.rs`); `failed` words its
+    /// error. `f` must leave nothing behind when it fails: a read, or one
+    /// transaction.
+    async fn run<R, E, F>(&self, f: F, failed: fn(E) -> Error) -> Result<R>
     where
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        F: Fn(&mut Connection) -> std::result::Result<R, E> + Send + 'static,
+        E: std::fmt::Display + 'static,
+        R: Send + 'static,
+    {
+        self.send(move |db| db.run(&f, failed, None)).await
+    }
+
+    /// [`Store::run`] for a write in one transaction: once committed it is
+    /// never run again, even when the checkpoint after it failed.
+    async fn write<E, F>(&self, f: F, failed: fn(E) -> Error) -> Result<()>
+    where
+        F: Fn(&mut Connection) -> std::result::Result<(), E> + Send + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        self.send(move |db| db.run(&f, failed, Some(()))).await
+    }
+
+    /// Sends `f` to the database thread and waits for what it returns.
+    async fn send<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(f(conn));
+        let job: Job = Box::new(move |db| {
+            let _ = reply.send(f(db));
         });
         let stopped = || Error::runtime("the database thread stopped unexpectedly");
         self.jobs
@@ -206,10 +236,10 @@ impl Store {
     /// Runs a read query on the database thread.
     async fn read<R, F>(&self, f: F) -> Result<R>
     where
-        F: FnOnce(&Connection) -> duckdb::Result<R> + Send + 'static,
+        F: Fn(&Connection) -> duckdb::Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        self.call(move |conn| f(conn).map_err(read_error)).await
+        self.run(move |conn| f(conn), read_error).await
     }
 
     pub async fn runs(&self, filter: read::RunFilter) -> Result<Vec<read::RunRow>> {
@@ -300,11 +330,11 @@ impl Store {
         allow_partial: bool,
     ) -> Result<merge::Merged> {
         self.queries().clear();
-        self.call(move |conn| {
+        let merged = move |conn: &mut Connection| {
             let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-            merge::merge(conn, &paths, &run_id, allow_partial).map_err(Error::input)
-        })
-        .await
+            merge::merge(conn, &paths, &run_id, allow_partial)
+        };
+        self.run(merged, Error::input).await
     }
 
     /// Ends a merged run: its metrics, its report and its status in one
@@ -318,9 +348,10 @@ impl Store {
     ) -> Result<()> {
         self.queries().clear();
         let run_id = run_id.to_string();
-        self.call(move |conn| {
-            write::finish_merge(conn, &run_id, &metrics, &report_json, status).map_err(db_error)
-        })
+        self.write(
+            move |conn| write::finish_merge(conn, &run_id, &metrics, &report_json, status),
+            db_error,
+        )
         .await
     }
 
@@ -370,7 +401,7 @@ impl Store {
     /// Keeps the run's report model for `ai-evals report`.
     pub async fn save_report(&self, run_id: &str, json: String) -> Result<()> {
         let run_id = run_id.to_string();
-        self.call(move |conn| write::report(conn, &run_id, &json).map_err(db_error))
+        self.write(move |conn| write::report(conn, &run_id, &json), db_error)
             .await
     }
 
@@ -431,7 +462,7 @@ impl Store {
         samples: Vec<(String, u64, Vec<f64>)>,
     ) -> Result<()> {
         self.queries().clear();
-        self.call(move |conn| write::bench(conn, &info, &samples).map_err(db_error))
+        self.write(move |conn| write::bench(conn, &info, &samples), db_error)
             .await
     }
 
@@ -457,7 +488,7 @@ impl Store {
 
     pub async fn begin_run(&self, run: RunInfo) -> Result<()> {
         self.queries().clear();
-        self.call(move |conn| write::begin_run(conn, &run).map_err(db_error))
+        self.write(move |conn| write::begin_run(conn, &run), db_error)
             .await
     }
 
@@ -469,7 +500,7 @@ impl Store {
         batch: Vec<crate::record::CaseRecord>,
     ) -> Result<()> {
         self.queries().clear();
-        self.call(move |conn| write::batch(conn, &run_id, &batch).map_err(db_error))
+        self.write(move |conn| write::batch(conn, &run_id, &batch), db_error)
             .await
     }
 
@@ -481,9 +512,10 @@ impl Store {
         metrics: Vec<Metric>,
     ) -> Result<()> {
         self.queries().clear();
-        self.call(move |conn| {
-            write::finish_run(conn, &run_id, &totals, &timings, &metrics).map_err(db_error)
-        })
+        self.write(
+            move |conn| write::finish_run(conn, &run_id, &totals, &timings, &metrics),
+            db_error,
+        )
         .await
     }
 }
@@ -564,13 +596,14 @@ fn check_header(path: &Path, access: Access) -> Result<()> {
 /// run hold its pages in memory. A small pool and one thread spill to the
 /// file instead (measured: 1M cases in 115 MB, not 330). The pool must hold
 /// what a checkpoint pins (16 MB fails at a few hundred thousand cases);
-/// 24 MB runs 3M cases, and 200,000 of 2 KB.
-fn settings(access: Access, external_access: bool) -> duckdb::Result<duckdb::Config> {
+/// `pool_mb` starts at 24 MB, which runs 3M cases and 200,000 of 2 KB,
+/// and grows for wider rows (`pool.rs`).
+fn settings(access: Access, external_access: bool, pool_mb: u64) -> duckdb::Result<duckdb::Config> {
     let config = duckdb::Config::default()
         .with("autoinstall_known_extensions", "false")?
         .with("autoload_known_extensions", "false")?
         .enable_external_access(external_access)?
-        .max_memory("24MB")?
+        .max_memory(&format!("{pool_mb}MB"))?
         .threads(1)?;
     match access {
         Access::ReadWrite => Ok(config),
@@ -607,8 +640,13 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn open_connection(path: &Path, access: Access, attach: &[PathBuf]) -> Result<Connection> {
-    let opened = settings(access, !attach.is_empty())
+fn open_connection(
+    path: &Path,
+    access: Access,
+    attach: &[PathBuf],
+    pool_mb: u64,
+) -> Result<Connection> {
+    let opened = settings(access, !attach.is_empty(), pool_mb)
         .and_then(|config| Connection::open_with_flags(path, config));
     let conn = opened.map_err(|e| {
         // DuckDB's messages span several lines; a log line should not.

@@ -175,6 +175,62 @@ async fn answers_come_back_in_the_order_asked_cut_to_length() {
     assert_eq!(plain.assertions[1].reason.as_deref(), Some("why second"));
 }
 
+/// `bytes` of words no compression shrinks much, the same for a `seed`.
+fn prose(seed: u64, bytes: usize) -> String {
+    let mut x = seed;
+    let mut text = String::with_capacity(bytes + 16);
+    while text.len() < bytes {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let letters = 2 + (x >> 61) as usize;
+        text.extend((0..letters).map(|k| char::from(b'a' + ((x >> (5 * k + 20)) % 26) as u8)));
+        text.push(' ');
+    }
+    text
+}
+
+/// Answers of 100 KB with prompts as long: DuckDB's first 24 MB pool
+/// cannot commit the second batch of them, nor read them back; the
+/// store grows its pool and loses none.
+#[tokio::test]
+async fn answers_too_wide_for_the_first_pool_are_stored_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.duckdb");
+    let wide = |id: &str, seed: u64| {
+        let mut r = record(id, 1.0);
+        r.prompt = Some(prose(seed, 100_000));
+        r.output = Some(prose(seed + 1, 100_000));
+        r
+    };
+    let store = Store::open(&path).unwrap();
+    store.begin_run(info("r1")).await.unwrap();
+    let mut keys = Vec::new();
+    for batch in 0..4u64 {
+        let records: Vec<CaseRecord> = (0..50u64)
+            .map(|i| wide(&format!("c{batch}-{i}"), 2 * (batch * 50 + i)))
+            .collect();
+        keys.extend(records.iter().map(|r| CaseKey {
+            id: r.case_id.clone(),
+            repeat: 0,
+            variant: None,
+        }));
+        store.write_batch("r1".into(), records).await.unwrap();
+    }
+    store.close();
+
+    let store = Store::open_with(&path, Access::ReadOnly).unwrap();
+    let run = store.find_run("r1").await.unwrap();
+    assert_eq!(store.run_data(&run).await.unwrap().cases.len(), 200);
+    // None written twice when a checkpoint after a commit ran out.
+    assert_eq!(store.all_cases("r1").await.unwrap().len(), 200);
+    let answers = store.answers("r1", keys, 200_000).await.unwrap();
+    for (n, answer) in answers.iter().enumerate() {
+        let output = answer.as_ref().unwrap().output.as_ref().unwrap();
+        assert_eq!(output.text, prose(2 * n as u64 + 1, 100_000), "case {n}");
+    }
+}
+
 /// Four runs on main: r1 healthy; r2 an outage (3 of 4 cases errored);
 /// r3 cut short; r4 never finished.
 async fn four_runs(store: &Store) {
@@ -314,7 +370,7 @@ async fn a_database_cannot_read_files_or_change_its_settings() {
         ] {
             let sql = set.to_string();
             let changed = store
-                .call(move |conn| conn.execute_batch(&sql).map_err(db_error))
+                .write(move |conn| conn.execute_batch(&sql), db_error)
                 .await;
             assert!(changed.is_err(), "{set} was allowed");
         }
