@@ -96,7 +96,7 @@ impl Db {
 
     fn reopen(&mut self, pool_mb: u64) -> Result<()> {
         log::debug(&format!(
-            "rows too wide for a {} MB DuckDB buffer pool: reopening {} with {pool_mb} MB",
+            "DuckDB ran out of its {} MB buffer pool: reopening {} with {pool_mb} MB",
             self.pool_mb,
             self.path.display()
         ));
