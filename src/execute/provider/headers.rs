@@ -419,6 +419,27 @@ mod tests {
         assert!(!limits.requests.reset_from_arrival);
     }
 
+    /// Azure's Responses API answers `-1` for limits it does not state: no
+    /// limit and nothing remaining to learn from, and no spent limit to
+    /// wait on.
+    #[test]
+    fn azure_minus_one_says_nothing() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-ratelimit-limit-tokens", "-1"),
+            ("x-ratelimit-remaining-tokens", "-1"),
+            ("x-ratelimit-reset-tokens", "0"),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let limits = RateLimits::from_headers(&headers, Utc::now());
+        assert_eq!((limits.tokens.limit, limits.tokens.remaining), (None, None));
+        assert_eq!(limits.exhausted_reset(), None);
+    }
+
     #[test]
     fn retry_after_ms_wins_and_should_retry_is_read() {
         let mut headers = HeaderMap::new();
