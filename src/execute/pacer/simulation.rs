@@ -496,6 +496,37 @@ fn a_server_counting_max_tokens_keeps_its_reservations() {
     }
 }
 
+/// A server charging `max_tokens` at admission and giving back what the
+/// answer did not use when it is done (Anthropic's output tokens), its
+/// figures stated with each answer: neither way of counting explains its
+/// figures, so the lane counts at admission, which is never too fast: no
+/// refusal, nothing credited, told or not, with `max-tokens` or without.
+/// (Not yet as fast as it could be: docs/providers.md.)
+#[test]
+fn a_server_refunding_unused_tokens_is_never_overrun() {
+    for tpm in [Some(60_000), None] {
+        for max_output in [Some(64), None] {
+            let work = Workload {
+                cases: 400,
+                cost: Cost {
+                    input: 13,
+                    output: max_output,
+                },
+            };
+            let mut server = Buckets {
+                at_answer: true,
+                refund: true,
+                ..Buckets::new(None, Some(Bucket::new(60_000.0, 1_000.0)))
+            };
+            let (outcome, pacer) = run_work(&mut server, None, tpm, work);
+            let case = format!("tpm {tpm:?}, max-tokens {max_output:?}");
+            assert_eq!(outcome.refused, 0, "{case}");
+            assert_eq!(pacer.accounting()[1], Accounting::Admission, "{case}");
+            assert_eq!(pacer.credited()[1], 0.0, "{case}");
+        }
+    }
+}
+
 /// Issue 26's second server: 600 RPM as 10 in any second, Anthropic-style
 /// headers stating the window's 10 with a reset about a second ahead,
 /// rounded up to the second. Learned as 600 rpm, told or not: no refusal,

@@ -195,12 +195,15 @@ fn charge(buckets: &mut [(&mut Bucket, f64)], now: f64) -> Result<(), f64> {
 /// admission, `max_tokens` in full. The figures are those at admission,
 /// or with `at_answer` those when the answer is done (refilled since, and
 /// less what was admitted meanwhile), as bench/other_provider.py states
-/// them.
+/// them. With `refund`, the tokens an answer did not use are given back
+/// when it is done, as Anthropic's output limit is "estimated based on
+/// max_tokens at the beginning of each request and adjusted at the end".
 pub(super) struct Buckets {
     pub(super) requests: Option<Bucket>,
     pub(super) tokens: Option<Bucket>,
     pub(super) counted: f64,
     pub(super) at_answer: bool,
+    pub(super) refund: bool,
 }
 
 impl Buckets {
@@ -210,6 +213,7 @@ impl Buckets {
             tokens,
             counted: 0.0,
             at_answer: false,
+            refund: false,
         }
     }
 
@@ -244,14 +248,16 @@ impl Provider for Buckets {
         Answer::of(self.limits(), outcome)
     }
 
-    fn complete(&mut self, now: f64, _: &Request) -> Option<RateLimits> {
-        if !self.at_answer {
-            return None;
-        }
+    fn complete(&mut self, now: f64, request: &Request) -> Option<RateLimits> {
         for bucket in self.requests.iter_mut().chain(self.tokens.iter_mut()) {
             bucket.wait(now, 0.0);
         }
-        Some(self.limits())
+        if let Some(tokens) = self.tokens.as_mut().filter(|_| self.refund) {
+            let unused = request.reserved() - request.used();
+            tokens.level = (tokens.level + unused).min(tokens.capacity);
+            self.counted -= unused;
+        }
+        self.at_answer.then(|| self.limits())
     }
 
     fn counted(&self) -> f64 {
