@@ -25,9 +25,9 @@ use crate::error::{Error, Result};
 use crate::log;
 
 /// The pool a connection first opens with.
-pub(super) const FIRST_POOL_MB: u64 = 24;
+const FIRST_POOL_MB: u64 = 24;
 /// The largest pool a connection grows to.
-pub(super) const MOST_POOL_MB: u64 = 8 * 1024;
+const MOST_POOL_MB: u64 = 8 * 1024;
 
 /// How a connection is opened, so that it can be opened again.
 pub(super) type Opener = fn(&Path, Access, &[PathBuf], u64) -> Result<Connection>;
@@ -132,7 +132,7 @@ fn duckdb_error(e: duckdb::Error) -> Error {
 }
 
 /// Whether DuckDB's message says its buffer pool was too small.
-pub(super) fn short_of_memory(message: &str) -> bool {
+fn short_of_memory(message: &str) -> bool {
     message.contains("Out of Memory Error")
         || message.contains("failed to pin block")
         || message.contains("failed to allocate data")
