@@ -4,10 +4,12 @@
 //! OpenAI and Azure charge `max_tokens` in full when they admit a request,
 //! and never give back what the answer did not use: a reservation of
 //! `max-tokens` is exactly what they count. Other servers charge the tokens
-//! an answer used, when it is done (a gateway counting usage, or
-//! Anthropic's output tokens: estimated from `max_tokens`, settled at the
-//! end). Reserving `max-tokens` there, and never crediting it back, holds a
-//! lane to a fraction of the limit.
+//! an answer used, when it is done (a gateway counting usage). Reserving
+//! `max-tokens` there, and never crediting it back, holds a lane to a
+//! fraction of the limit. (A server that charges `max_tokens` at admission
+//! and gives back the unused part at the end, as Anthropic describes its
+//! output tokens, keeps its bucket full at the admission pace, where its
+//! figures fit every way: it is counted at admission, never overrun.)
 //!
 //! The headers tell the two apart. After each answer the lane predicts
 //! what the limit's `remaining` should say under each way of counting,
