@@ -432,10 +432,7 @@ impl Lane {
             });
         }
         let credited = self.pacer.credited();
-        let output = [Counted::Tokens, Counted::OutputTokens].map(|c| {
-            let i = LIMITS.iter().position(|l| *l == c).unwrap_or(0);
-            credited[i]
-        });
+        let output = [Counted::Tokens, Counted::OutputTokens].map(|c| credited[pacer::index(c)]);
         if output.iter().any(|c| *c != 0.0) {
             // Both count the same answers' output: the larger is all of it.
             metrics.push(Metric {

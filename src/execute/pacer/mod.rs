@@ -89,7 +89,8 @@ pub const LIMITS: [Counted; 4] = [
     Counted::OutputTokens,
 ];
 
-fn index(counted: Counted) -> usize {
+/// Where `counted` is in [`LIMITS`].
+pub fn index(counted: Counted) -> usize {
     match counted {
         Counted::Requests => 0,
         Counted::Tokens => 1,
@@ -217,10 +218,8 @@ struct Limit {
     /// Output tokens credited back that the budget's schedule could not
     /// take back (it was not that far ahead): taken off the next charges.
     credit: f64,
-    /// When the first unit went, and when the first answer came: a limit
-    /// at rest before them.
+    /// When the first unit went: a limit at rest before it.
     first_sent: Option<f64>,
-    first_answer: Option<f64>,
     evidence: Evidence,
     /// Recent sends (time, units; a credit is negative), replayed into a
     /// budget learned later so that what went before it counts.
@@ -322,7 +321,6 @@ impl Limit {
         if let Some(used) = used {
             self.settled += used;
             self.answers.add(now, self.settled);
-            self.first_answer.get_or_insert(now);
         }
     }
 
