@@ -334,7 +334,7 @@ impl Limiter {
         snapshot(&limits, moment, scale, used)
     }
 
-    /// Charges `charge` when every limit has room for `need`.
+    /// Charges `cost` when every limit has room for `need`.
     fn admit_needing(
         &self,
         need: Cost,
