@@ -122,7 +122,7 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("ai-evals-duckdb".into())
             .spawn(move || {
-                let mut db = match Db::open(&db_path, access, attach, open_connection) {
+                let mut db = match Db::open(&db_path, access, attach) {
                     Ok(db) => {
                         let _ = opened_tx.send(Ok(()));
                         db

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 
-use super::Access;
+use super::{Access, open_connection};
 use crate::error::{Error, Result};
 use crate::log;
 
@@ -29,9 +29,6 @@ const FIRST_POOL_MB: u64 = 24;
 /// The largest pool a connection grows to.
 const MOST_POOL_MB: u64 = 8 * 1024;
 
-/// How a connection is opened, so that it can be opened again.
-pub(super) type Opener = fn(&Path, Access, &[PathBuf], u64) -> Result<Connection>;
-
 /// The database thread's connection and what reopening it takes.
 pub(super) struct Db {
     conn: Connection,
@@ -39,26 +36,19 @@ pub(super) struct Db {
     access: Access,
     attach: Vec<PathBuf>,
     pool_mb: u64,
-    open: Opener,
 }
 
 impl Db {
     /// Opens `path`, with a larger pool while replaying what a killed run
     /// left in the log runs out of memory.
-    pub(super) fn open(
-        path: &Path,
-        access: Access,
-        attach: Vec<PathBuf>,
-        open: Opener,
-    ) -> Result<Db> {
-        let (conn, pool_mb) = open_growing(open, path, access, &attach, FIRST_POOL_MB)?;
+    pub(super) fn open(path: &Path, access: Access, attach: Vec<PathBuf>) -> Result<Db> {
+        let (conn, pool_mb) = open_growing(path, access, &attach, FIRST_POOL_MB)?;
         Ok(Db {
             conn,
             path: path.to_path_buf(),
             access,
             attach,
             pool_mb,
-            open,
         })
     }
 
@@ -104,8 +94,7 @@ impl Db {
         let placeholder = Connection::open_in_memory()
             .map_err(|e| Error::runtime(format!("cannot reopen the database: {e}")))?;
         drop(std::mem::replace(&mut self.conn, placeholder));
-        let (conn, pool_mb) =
-            open_growing(self.open, &self.path, self.access, &self.attach, pool_mb)?;
+        let (conn, pool_mb) = open_growing(&self.path, self.access, &self.attach, pool_mb)?;
         self.conn = conn;
         self.pool_mb = pool_mb;
         Ok(())
@@ -113,14 +102,13 @@ impl Db {
 }
 
 fn open_growing(
-    open: Opener,
     path: &Path,
     access: Access,
     attach: &[PathBuf],
     mut pool_mb: u64,
 ) -> Result<(Connection, u64)> {
     loop {
-        match open(path, access, attach, pool_mb) {
+        match open_connection(path, access, attach, pool_mb) {
             Err(e) if short_of_memory(&e.to_string()) && pool_mb < MOST_POOL_MB => pool_mb *= 2,
             result => return result.map(|conn| (conn, pool_mb)),
         }
