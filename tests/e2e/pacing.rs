@@ -308,3 +308,24 @@ fn anthropic_window_headers_are_the_windows_limit() {
     assert!(run(&server, &suite) <= RPM / 60);
     assert!(learned(&suite).contains(&"learned_rpm 6000".to_string()));
 }
+
+/// Without `max-tokens`, a run on main reserves from the start what the
+/// answers of main's previous run needed (their 95th percentile), not the
+/// first guess; the first run has no history to go by.
+#[test]
+fn a_request_without_max_tokens_reserves_what_mains_answers_needed() {
+    let (_rt, server) = mock(MockConfig::default());
+    let suite = suite_with(&server, "openai", "");
+    let env = [(KEY_VAR, "sk-test"), ("GITHUB_REF_NAME", "main")];
+    let first = suite.run_env(&["-vv"], &env);
+    first.expect_code(0);
+    assert!(!first.stderr().contains("reserves"), "{}", first.stderr());
+    let p95 = number(
+        &suite.db(),
+        "SELECT CAST(ceil(quantile_cont(completion_tokens, 0.95)) AS BIGINT) FROM case_results",
+    );
+    let second = suite.run_env(&["-vv"], &env);
+    second.expect_code(0);
+    let said = format!("model: a request without max-tokens reserves {p95} completion tokens");
+    assert!(second.stderr().contains(&said), "{}", second.stderr());
+}

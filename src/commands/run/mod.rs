@@ -30,7 +30,7 @@ use crate::publish;
 use crate::publish::GitContext;
 use crate::record::new_run_id;
 use crate::report::monitor::Monitor;
-use crate::store::read::{At, RunRef};
+use crate::store::read::RunRef;
 use crate::store::{Access, RunInfo, Store};
 
 pub(crate) use metrics::run_metrics;
@@ -116,7 +116,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     }
     let store = Arc::new(Store::open(&options.db)?);
     let run = begin(&setup, options, &store).await?;
-    expect_completions(&setup, options, &store).await;
+    expect_completions(&setup, options, &store, &run).await;
     let executed = pipeline::execute(&setup, options, &store, &run.run_id, &monitor).await?;
     let metrics = metrics::collect(&setup, &executed, &store, &run.run_id, &monitor).await;
     monitor.stop_total();
@@ -200,23 +200,24 @@ async fn begin(setup: &setup::Setup, options: &Options, store: &Store) -> Result
     Ok(run)
 }
 
-/// How many of the baseline branch's newest runs are searched for a
-/// finished one whose answers say what a completion needs.
-const HISTORY_DEPTH: usize = 10;
-
-/// Tells each lane what the suite's answers needed in the baseline branch's
-/// newest run (the 95th percentile of their completion tokens), so that a
-/// request without `max-tokens` reserves that from the start. Without a
+/// Tells each lane what the suite's answers needed in the baseline (the
+/// 95th percentile of their completion tokens), so that a request without
+/// `max-tokens` reserves that from the start. Without a baseline in this
 /// history there is nothing to tell.
-async fn expect_completions(setup: &setup::Setup, options: &Options, store: &Store) {
+async fn expect_completions(setup: &setup::Setup, options: &Options, store: &Store, run: &RunRef) {
     let config = &setup.config;
-    let branch = options.baseline.branch(&config.compare).to_string();
-    let newest = store
-        .candidates(&config.suite.name, At::Branch(branch), None, HISTORY_DEPTH)
-        .await
-        .map(|found| found.into_iter().find(|c| c.status == "finished"));
-    let needed = match newest {
-        Ok(Some(found)) => store.completion_p95(&found.run.run_id).await,
+    let config_path = config.stored_path();
+    let search = baseline::choose(
+        store,
+        &config.suite.name,
+        Some(&config_path),
+        Some(&run.run_id),
+        &options.baseline,
+        &config.compare,
+    )
+    .await;
+    let needed = match search.map(|s| s.chosen) {
+        Ok(Some(chosen)) => store.completion_p95(&chosen.run.run_id).await,
         Ok(None) => return,
         Err(e) => Err(e),
     };
@@ -229,6 +230,10 @@ async fn expect_completions(setup: &setup::Setup, options: &Options, store: &Sto
     };
     for lane in setup.executor.lanes() {
         if let Some((_, p95)) = needed.iter().find(|(name, _)| *name == lane.name) {
+            log::debug(&format!(
+                "{}: a request without max-tokens reserves {p95} completion tokens (the baseline's 95th percentile) until this run's answers say",
+                lane.name
+            ));
             lane.expect_completions(*p95);
         }
     }
